@@ -1,0 +1,78 @@
+"""Session-wide fixtures: service checks and a real Celery worker process."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+
+from nbaproject.testing.services import reachable
+
+
+def _on_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+def _on_rabbitmq() -> bool:
+    return settings.CELERY_BROKER_URL.startswith("amqp") and reachable(settings.CELERY_BROKER_URL)
+
+
+def pytest_report_header(config):
+    return [
+        f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} "
+        f"broker: {settings.CELERY_BROKER_URL.split('://', 1)[0]} "
+        f"REQUIRE_SERVICES={os.environ.get('REQUIRE_SERVICES', '0')}"
+    ]
+
+
+def pytest_collection_modifyitems(config, items):
+    missing = [name for name, up in (("PostgreSQL", _on_postgres()), ("RabbitMQ", _on_rabbitmq())) if not up]
+    if not missing or os.environ.get("TEST_EMBEDDED") == "1":
+        if os.environ.get("TEST_EMBEDDED") == "1":
+            skip = pytest.mark.skip(reason="embedded smoke run: only tests marked smoke")
+            for item in items:
+                if "smoke" not in item.keywords:
+                    item.add_marker(skip)
+        return
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.exit(f"REQUIRE_SERVICES=1 but {', '.join(missing)} not reachable at the local address", returncode=3)
+    skip = pytest.mark.skip(reason=f"{', '.join(missing)} not reachable at the local address")
+    for item in items:
+        if "services" in item.keywords:
+            item.add_marker(skip)
+
+
+def purge_test_queues():
+    """Drop messages a killed earlier run may have left in the test queues."""
+    from nbaproject.celery import app
+
+    if settings.CELERY_BROKER_URL.startswith("filesystem"):
+        folder = settings.BROKER_DIR / "queue"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        return
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in app.amqp.queues.values():
+            queue(channel).declare()
+            queue(channel).purge()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real `celery worker` process on every queue, sharing the test database and broker."""
+    from nbaproject.testing.worker import WorkerProcess
+
+    purge_test_queues()
+    with django_db_blocker.unblock():
+        worker = WorkerProcess(concurrency=2).start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()

@@ -1,0 +1,165 @@
+"""What the staff Pipeline page shows, as one JSON-serialisable snapshot.
+
+Sources: each app's own job rows (the truth about queued and running work, which
+TaskResult cannot know), recent TaskResult rows, the broker's queue depths and the
+workers' own answer to `inspect`. Every part degrades to an error message instead of
+failing the page: a down broker or no workers is exactly what staff need to see.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django_celery_results.models import TaskResult
+
+from nbaproject.celery import app, queue_name
+
+logger = logging.getLogger(__name__)
+
+RECENT_TASKS = 50
+INSPECT_TIMEOUT = 1.0
+INSPECT_CACHE_SECONDS = 2
+
+
+def pipeline_snapshot() -> dict:
+    return {
+        "generated_at": timezone.now().isoformat(),
+        "jobs": collect_jobs(),
+        "task_results": recent_task_results(),
+        "counts_last_hour": task_counts_since(timezone.now() - timedelta(hours=1)),
+        "queues": queue_depths(),
+        "workers": workers_cached(),
+    }
+
+
+def collect_jobs() -> list[dict]:
+    """Active and recent jobs from every app that registered a source in DASHBOARD_JOB_SOURCES."""
+    jobs: list[dict] = []
+    for dotted in getattr(settings, "DASHBOARD_JOB_SOURCES", ()):
+        jobs.extend(import_string(dotted)())
+    return sorted(jobs, key=lambda job: job.get("started") or "", reverse=True)
+
+
+def task_result_admin_url(task_result_pk: int) -> str | None:
+    try:
+        return reverse("admin:django_celery_results_taskresult_change", args=[task_result_pk])
+    except NoReverseMatch:
+        return None
+
+
+def _runtime_seconds(row: TaskResult) -> float | None:
+    if row.date_started and row.date_done:
+        return round((row.date_done - row.date_started).total_seconds(), 3)
+    return None
+
+
+def _queue_of(row: TaskResult) -> str | None:
+    try:
+        return json.loads(row.meta or "{}").get("queue")
+    except (TypeError, ValueError):
+        return None
+
+
+def recent_task_results(limit: int = RECENT_TASKS) -> list[dict]:
+    rows = TaskResult.objects.order_by("-date_created").only(
+        "id", "task_id", "task_name", "task_args", "task_kwargs", "status", "worker", "meta",
+        "date_created", "date_started", "date_done", "result", "traceback")[:limit]
+    out = []
+    for row in rows:
+        error = None
+        if row.status in ("FAILURE", "REVOKED") and row.result:
+            try:
+                payload = json.loads(row.result)
+                error = f"{payload.get('exc_type', '')}: {payload.get('exc_message', '')}".strip(": ")
+            except (TypeError, ValueError, AttributeError):
+                error = str(row.result)[:300]
+        out.append({
+            "task_id": row.task_id,
+            "name": row.task_name,
+            "args": row.task_args,
+            "kwargs": row.task_kwargs,
+            "state": row.status,
+            "worker": row.worker,
+            "queue": _queue_of(row),
+            "created": row.date_created.isoformat() if row.date_created else None,
+            "runtime": _runtime_seconds(row),
+            "error": error,
+            "admin_url": task_result_admin_url(row.pk),
+        })
+    return out
+
+
+def task_counts_since(since) -> dict[str, int]:
+    counts = TaskResult.objects.filter(date_created__gte=since).values("status").annotate(n=Count("id"))
+    return {row["status"]: row["n"] for row in counts}
+
+
+def queue_depths(names: list[str] | None = None, broker_url: str | None = None) -> dict:
+    """Messages waiting (and consumers) per queue, straight from the broker."""
+    names = names or [queue_name(name) for name in settings.QUEUE_NAMES]
+    if settings.CELERY_BROKER_URL.startswith("filesystem"):
+        folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+        files = [p.name for p in folder.glob("*.msg")] if folder.exists() else []
+        return {"available": True, "queues": [
+            {"name": name, "messages": sum(1 for f in files if f.endswith(f".{name}.msg")), "consumers": None}
+            for name in names]}
+    try:
+        with app.connection_for_read(broker_url) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            queues = []
+            for name in names:
+                channel = conn.channel()
+                try:
+                    _, messages, consumers = channel.queue_declare(queue=name, passive=True)
+                    queues.append({"name": name, "messages": messages, "consumers": consumers})
+                except Exception:  # a queue nobody declared yet
+                    queues.append({"name": name, "messages": 0, "consumers": 0})
+                finally:
+                    try:
+                        channel.close()
+                    except Exception:
+                        pass
+            return {"available": True, "queues": queues}
+    except Exception as exc:
+        return {"available": False, "error": f"broker unreachable: {exc.__class__.__name__}: {exc}", "queues": []}
+
+
+def workers_cached() -> dict:
+    """`workers()` at most every INSPECT_CACHE_SECONDS, however many staff pages poll."""
+    snapshot = cache.get("dashboard:workers")
+    if snapshot is None:
+        snapshot = workers()
+        cache.set("dashboard:workers", snapshot, INSPECT_CACHE_SECONDS)
+    return snapshot
+
+
+def workers(broker_url: str | None = None) -> dict:
+    """Workers online, the queues they serve and what each is running now (Celery inspect)."""
+    if settings.CELERY_BROKER_URL.startswith("filesystem"):
+        return {"available": False, "workers": [],
+                "warning": "worker inspection needs a RabbitMQ or Redis broker (the embedded broker cannot broadcast)"}
+    try:
+        with app.connection_for_read(broker_url) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            inspector = app.control.inspect(timeout=INSPECT_TIMEOUT, connection=conn)
+            active = inspector.active() or {}
+            active_queues = inspector.active_queues() or {}
+    except Exception as exc:
+        return {"available": False, "workers": [], "warning": f"broker unreachable: {exc.__class__.__name__}: {exc}"}
+    names = sorted(set(active) | set(active_queues))
+    listed = [{
+        "name": name,
+        "queues": [q.get("name") for q in active_queues.get(name, [])],
+        "running": [{"id": t.get("id"), "name": t.get("name"), "args": t.get("args"),
+                     "started": t.get("time_start")} for t in active.get(name, [])],
+    } for name in names]
+    warning = None if listed else "no workers answered: predictions and jobs will wait in their queues"
+    return {"available": True, "workers": listed, "warning": warning}

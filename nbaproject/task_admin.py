@@ -1,0 +1,64 @@
+"""TaskResult admin: runtime, queue, filters and search that staff need, and links to the
+job rows (prediction requests, scrape/ETL/training runs) a task belongs to."""
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+from django_celery_results.admin import TaskResultAdmin as StockTaskResultAdmin
+from django_celery_results.models import TaskResult
+
+from nbaproject.dashboard import _queue_of, _runtime_seconds
+
+admin.site.unregister(TaskResult)
+
+
+@admin.register(TaskResult)
+class TaskResultAdmin(StockTaskResultAdmin):
+    list_display = ("task_id", "task_name", "status_badge", "worker", "queue", "runtime", "date_created", "date_done")
+    list_filter = ("status", "task_name", "worker", "date_created", "date_done")
+    search_fields = ("task_id", "task_name", "task_args", "task_kwargs")
+    date_hierarchy = "date_created"
+    list_per_page = 100
+    actions = ["revoke_tasks"]
+
+    @admin.action(description="Revoke (and terminate if running) the selected tasks", permissions=["change"])
+    def revoke_tasks(self, request, queryset):
+        from nbaproject.celery import app
+
+        unfinished = [row for row in queryset if row.status not in ("SUCCESS", "FAILURE", "REVOKED")]
+        for row in unfinished:
+            app.control.revoke(row.task_id, terminate=True, signal="SIGTERM")
+            self.log_change(request, row, f"Revoked task {row.task_id} (was {row.status}).")
+        skipped = queryset.count() - len(unfinished)
+        self.message_user(request, f"Revoked {len(unfinished)} task(s); skipped {skipped} already finished.",
+                          messages.SUCCESS if unfinished else messages.WARNING)
+
+    @admin.display(description="state", ordering="status")
+    def status_badge(self, obj):
+        colour = {"FAILURE": "#ba2121", "SUCCESS": "#2e7d32", "STARTED": "#1565c0", "PROGRESS": "#1565c0",
+                  "RETRY": "#ef6c00", "REVOKED": "#6d4c41"}.get(obj.status, "#555")
+        return format_html('<b style="color:{}">{}</b>', colour, obj.status)
+
+    @admin.display(description="queue")
+    def queue(self, obj):
+        return _queue_of(obj) or "–"
+
+    @admin.display(description="runtime (s)")
+    def runtime(self, obj):
+        seconds = _runtime_seconds(obj)
+        return "–" if seconds is None else f"{seconds:.3f}"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in TaskResult._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    @staticmethod
+    def parsed_meta(obj) -> dict:
+        try:
+            return json.loads(obj.meta or "{}")
+        except ValueError:
+            return {}

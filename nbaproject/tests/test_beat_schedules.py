@@ -1,0 +1,70 @@
+"""Staff enable a periodic task in admin and beat (DatabaseScheduler) runs it."""
+import time
+
+import pytest
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_results.models import TaskResult
+
+from nbaproject.testing.worker import BeatProcess
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def wait_for(predicate, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def test_enabled_periodic_task_runs_and_disabled_one_does_not(celery_worker):
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(name="ping every second", task="nbaproject.tasks.ping",
+                                interval=every_second, args='["beat"]', enabled=True)
+    PeriodicTask.objects.create(name="disabled ping", task="nbaproject.tasks.ping",
+                                interval=every_second, args='["never"]', enabled=False)
+
+    with BeatProcess():
+        assert wait_for(lambda: TaskResult.objects.filter(periodic_task_name="ping every second",
+                                                          status="SUCCESS").count() >= 2)
+
+    assert not TaskResult.objects.filter(periodic_task_name="disabled ping").exists()
+    assert PeriodicTask.objects.get(name="ping every second").total_run_count >= 2
+
+
+def test_enabling_a_task_while_beat_runs_takes_effect(celery_worker):
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    task = PeriodicTask.objects.create(name="enabled later", task="nbaproject.tasks.ping",
+                                       interval=every_second, enabled=False)
+    with BeatProcess():
+        time.sleep(2)
+        assert not TaskResult.objects.filter(periodic_task_name="enabled later").exists()
+        task.enabled = True
+        task.save()  # what the admin's save does
+        assert wait_for(lambda: TaskResult.objects.filter(periodic_task_name="enabled later").exists())
+
+
+def sent_lines(beat: BeatProcess) -> int:
+    return beat.log().count("Sending due task")
+
+
+def test_a_second_beat_stands_by_and_takes_over_when_the_first_dies(celery_worker):
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(name="guarded ping", task="nbaproject.tasks.ping", interval=every_second)
+
+    first = BeatProcess().start()
+    second = BeatProcess().start()
+    try:
+        assert wait_for(lambda: sent_lines(first) >= 3)
+        assert "another beat holds the lock" in second.log()
+        assert sent_lines(second) == 0
+
+        first.process.kill()  # a crash: its lock goes with its database session
+        first.process.wait(10)
+        assert wait_for(lambda: sent_lines(second) >= 2)
+        assert "beat lock acquired" in second.log()
+    finally:
+        first.stop()
+        second.stop()

@@ -1,0 +1,81 @@
+"""A long-lived worker survives lost database connections, and time limits fail clearly."""
+import json
+import time
+
+import pytest
+from django.db import connection
+from django_celery_results.models import TaskResult
+
+from nbaproject.tasks import ping
+
+pytestmark = [pytest.mark.services, pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
+
+
+def terminate_other_backends() -> int:
+    """pg_terminate_backend every other session on the test database (the worker's)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def wait_for_state(task_id, state, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if TaskResult.objects.filter(task_id=task_id, status=state).exists():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"task {task_id} never reached {state}")
+
+
+def other_sessions() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def test_idle_worker_holds_no_database_session_so_a_restart_between_tasks_costs_nothing(celery_worker):
+    ping.delay("warm up").get(timeout=30)
+    deadline = time.monotonic() + 5
+    while other_sessions() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert other_sessions() == 0  # closed after the task (Celery's Django fix-up)
+    terminate_other_backends()
+
+    assert ping.delay("after restart").get(timeout=30)["database"] is True
+
+
+def test_task_whose_connection_is_killed_mid_run_retries_and_succeeds(celery_worker):
+    result = ping.delay("mid-run", hold_seconds=2)
+    wait_for_state(result.id, "STARTED")
+    assert terminate_other_backends() >= 1
+
+    value = result.get(timeout=60)
+    assert value["database"] is True and value["retries"] >= 1
+
+
+def test_task_over_its_time_limit_fails_with_a_readable_error(celery_worker):
+    result = ping.apply_async(kwargs={"hold_seconds": 10}, soft_time_limit=1, time_limit=5)
+    with pytest.raises(Exception) as failure:
+        result.get(timeout=30)
+    assert "SoftTimeLimitExceeded" in type(failure.value).__name__ + repr(failure.value)
+    row = TaskResult.objects.get(task_id=result.id)
+    assert row.status == "FAILURE"
+    assert json.loads(row.result)["exc_type"] == "SoftTimeLimitExceeded"
+
+
+def test_staff_revoke_action_terminates_a_running_task(celery_worker, client):
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("ops", password="pw"))
+    result = ping.delay("long", hold_seconds=30)
+    wait_for_state(result.id, "STARTED")
+    row = TaskResult.objects.get(task_id=result.id)
+
+    response = client.post("/admin/django_celery_results/taskresult/",
+                           {"action": "revoke_tasks", "_selected_action": [row.pk]})
+    assert response.status_code == 302
+    wait_for_state(result.id, "REVOKED", timeout=20)
+    assert LogEntry.objects.filter(object_id=str(row.pk), change_message__contains="Revoked").exists()
