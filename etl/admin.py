@@ -1,0 +1,216 @@
+"""Admin of the etl app: the warehouse (teams, players, games, lines) and the loads (runs,
+quarantined rows). Every changelist selects its related rows in the same query (no N+1)."""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+from django_celery_results.models import TaskResult
+
+from etl.models import EtlRun, Game, Player, PlayerGameLog, QuarantinedRow, Team, TeamAlias
+
+
+class TeamAliasInline(admin.TabularInline):
+    model = TeamAlias
+    extra = 1
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["code", "bref_code", "name", "nickname", "nba_id"]
+    search_fields = ["code", "bref_code", "name", "nickname", "aliases__alias"]
+    inlines = [TeamAliasInline]
+
+
+@admin.register(TeamAlias)
+class TeamAliasAdmin(admin.ModelAdmin):
+    list_display = ["alias", "team"]
+    list_select_related = ["team"]
+    search_fields = ["alias", "team__code", "team__name"]
+    list_filter = ["team"]
+
+
+@admin.register(Player)
+class PlayerAdmin(admin.ModelAdmin):
+    list_display = ["name", "normalised_name", "nba_id", "bref_id"]
+    search_fields = ["name", "normalised_name", "=nba_id", "=bref_id"]
+    readonly_fields = ["normalised_name"]
+    show_full_result_count = False
+
+
+@admin.register(Game)
+class GameAdmin(admin.ModelAdmin):
+    list_display = ["date", "away", "home", "score", "overtimes", "status", "season", "season_type",
+                    "nba_game_id", "bref_game_id"]
+    list_filter = ["season", "status", "season_type", "date"]
+    date_hierarchy = "date"
+    search_fields = ["nba_game_id", "bref_game_id", "home__code", "away__code", "home__name", "away__name"]
+    list_select_related = ["home", "away"]
+    show_full_result_count = False
+
+    @admin.display(description="score (away–home)")
+    def score(self, obj):
+        if obj.home_score is None or obj.away_score is None:
+            return "–"
+        return f"{obj.away_score}–{obj.home_score}"
+
+
+@admin.register(PlayerGameLog)
+class PlayerGameLogAdmin(admin.ModelAdmin):
+    list_display = ["date", "player", "team", "home_or_away", "opponent", "minutes", "pts", "reb", "ast",
+                    "plus_minus", "source"]
+    list_filter = ["season", "source", "is_home", "starter", "team"]
+    search_fields = ["player__name", "player__normalised_name", "=player__nba_id", "=game__nba_game_id"]
+    raw_id_fields = ["player", "game"]
+    list_select_related = ["player", "team", "opponent"]
+    show_full_result_count = False
+    ordering = ["-date"]
+
+    @admin.display(description="", ordering="is_home")
+    def home_or_away(self, obj):
+        return "vs" if obj.is_home else "@"
+
+    @admin.display(description="min", ordering="seconds")
+    def minutes(self, obj):
+        return f"{obj.seconds // 60}:{obj.seconds % 60:02d}"
+
+
+class QuarantinedRowInline(admin.TabularInline):
+    model = QuarantinedRow
+    fields = ["source_file", "line_number", "reason", "raw_line"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("source_file", "line_number")
+
+
+@admin.register(EtlRun)
+class EtlRunAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "status", "started_at", "finished_at", "progress", "rows_read", "inserted",
+                    "updated", "unchanged", "rejected", "task", "source_short"]
+    list_filter = ["status", "kind", "started_at"]
+    search_fields = ["source", "task_id", "error", "sha256"]
+    date_hierarchy = "started_at"
+    actions = ["load_again"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*(f.name for f in EtlRun._meta.fields), "task", "quarantined_rows"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_inlines(self, request, obj):
+        # The rejected rows of a run, when there are few enough to read on one page.
+        if obj is not None and 0 < obj.quarantined.count() <= 200:
+            return [QuarantinedRowInline]
+        return []
+
+    def _count(self, obj, key):
+        return (obj.counts or {}).get(key, "–")
+
+    @admin.display(description="read")
+    def rows_read(self, obj):
+        return self._count(obj, "read")
+
+    @admin.display(description="inserted")
+    def inserted(self, obj):
+        return self._count(obj, "inserted")
+
+    @admin.display(description="updated")
+    def updated(self, obj):
+        return self._count(obj, "updated")
+
+    @admin.display(description="unchanged")
+    def unchanged(self, obj):
+        return self._count(obj, "unchanged")
+
+    @admin.display(description="rejected")
+    def rejected(self, obj):
+        count = self._count(obj, "rejected")
+        if not count or count == "–":
+            return count
+        url = reverse("admin:etl_quarantinedrow_changelist") + f"?run__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, count)
+
+    @admin.display(description="progress")
+    def progress(self, obj):
+        if obj.status == EtlRun.Status.RUNNING:
+            return f"{obj.percent}% {obj.stage}"
+        return f"{obj.percent}%"
+
+    @admin.display(description="source")
+    def source_short(self, obj):
+        first, _, rest = obj.source.partition("\n")
+        return first[:80] + (f" (+{rest.count(chr(10)) + 1} more)" if rest else "")
+
+    @admin.display(description="task result")
+    def task(self, obj):
+        if not obj.task_id:
+            return "–"
+        if hasattr(obj, "_task_result"):  # fetched for the whole changelist page
+            result = obj._task_result
+        else:
+            result = TaskResult.objects.filter(task_id=obj.task_id).only("pk", "status").first()
+        if result is None:
+            return obj.task_id
+        url = reverse("admin:django_celery_results_taskresult_change", args=[result.pk])
+        return format_html('<a href="{}">{}</a>', url, result.status)
+
+    @admin.display(description="quarantined rows")
+    def quarantined_rows(self, obj):
+        count = obj.quarantined.count()
+        url = reverse("admin:etl_quarantinedrow_changelist") + f"?run__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} row(s)</a>', url, count)
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # One query for the TaskResults of the runs on this page instead of one per run.
+        task_ids = [run.task_id for run in changelist.result_list if run.task_id]
+        results = {row.task_id: row for row in TaskResult.objects.filter(task_id__in=task_ids).only(
+            "pk", "task_id", "status")}
+        for run in changelist.result_list:
+            run._task_result = results.get(run.task_id)
+        return changelist
+
+    @admin.action(description="Load the run's files again (as a task on the etl queue)")
+    def load_again(self, request, queryset):
+        from etl.tasks import load_gamelogs
+
+        queued = 0
+        for run in queryset:
+            paths = [line.strip() for line in run.source.splitlines() if line.strip()]
+            if paths:
+                load_gamelogs.delay(paths)
+                queued += 1
+        self.message_user(request, f"{queued} load(s) queued on the etl queue.", messages.SUCCESS)
+
+
+@admin.register(QuarantinedRow)
+class QuarantinedRowAdmin(admin.ModelAdmin):
+    list_display = ["source_file", "line_number", "reason", "raw_short", "run_link", "created_at"]
+    list_filter = ["source_file", "created_at"]
+    search_fields = ["reason", "raw_line", "source_file", "=file_sha256"]
+    list_select_related = ["run"]
+    raw_id_fields = ["run"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in QuarantinedRow._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="line as read")
+    def raw_short(self, obj):
+        return obj.raw_line[:120]
+
+    @admin.display(description="run", ordering="run")
+    def run_link(self, obj):
+        if obj.run is None:
+            return "–"
+        url = reverse("admin:etl_etlrun_change", args=[obj.run_id])
+        return format_html('<a href="{}">{}</a>', url, f"run {obj.run_id} ({obj.run.status})")

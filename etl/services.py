@@ -1,0 +1,679 @@
+"""Loading player game logs into the warehouse: fast, idempotent, a game never half-loaded.
+
+Files are read and checked as a whole first (a missing column stops the load before anything is
+written), then validated row by row (etl.gamelogs) in a background thread while the previous
+file is written, one transaction per file. Rows are staged in a temporary table (PostgreSQL:
+binary COPY; SQLite: executemany) and upserted set-based with
+`INSERT ... ON CONFLICT DO UPDATE ... WHERE <row changed>`, so a reload writes nothing and reports
+every row unchanged. Lines scraped from basketball-reference (source='bref', exact seconds and
+starters) are not overwritten by the NBA.com logs.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import struct
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from etl.gamelogs import GamelogFormatError, ParsedFile, file_sha256, games_from_lines, parse_gamelog_file, \
+    read_gamelog_file
+from etl.models import EtlRun, PlayerGameLog, QuarantinedRow, Team, TeamAlias
+from etl.names import normalise_name
+from etl.teams import FRANCHISES, seed_teams
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+SUMMARY_KEYS = ("read", "inserted", "updated", "unchanged", "rejected",
+                "teams_created", "players_created", "games_created", "games_updated")
+LOG_STATS = ["seconds", "pts", "oreb", "dreb", "reb", "ast", "stl", "blk", "tov", "pf",
+             "fgm", "fga", "fg3m", "fg3a", "ftm", "fta"]
+# What a reload compares and may change on an existing line (the key is player + game).
+LOG_UPDATABLE = ["team_id", "opponent_id", "date", "season", "is_home", *LOG_STATS, "plus_minus"]
+STAGE_LOG = "etl_stage_log"
+STAGE_PLAYER = "etl_stage_player"
+STAGE_GAME = "etl_stage_game"
+LOAD_LOCK = 0x6E62615F6574  # pg_advisory_xact_lock key of the game-log loader
+BULK_MIN_LINES = 50_000  # a load at least this big (and as big as the table) rebuilds the indexes
+
+
+class LoadError(RuntimeError):
+    """The warehouse refused part of a load (e.g. two games claim the same NBA.com id)."""
+
+
+def bundled_gamelog_paths() -> list[Path]:
+    """The real seasons shipped with the project (etl/data), oldest first."""
+    return sorted(Path(settings.BUNDLED_DATA_DIR).glob("player_logs_*.csv*"))
+
+
+def team_aliases() -> dict[str, str]:
+    """Every alias the warehouse knows (lower-case) -> canonical team code."""
+    return dict(TeamAlias.objects.values_list("alias", "team__code"))
+
+
+# --- staging and bulk writing -----------------------------------------------------------------
+
+_PG_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_PG_FIXED = {"int8": ">i8", "int4": ">i4", "int2": ">i2", "bool": "u1", "date": ">i4"}
+_PG_TYPE_NAMES = {"bigint": "int8", "integer": "int4", "smallint": "int2", "boolean": "bool", "date": "date",
+                  "character varying": "text", "text": "text"}
+_EPOCH_2000 = np.datetime64("2000-01-01", "D")
+
+
+def pg_binary_copy_payload(columns: list[tuple[np.ndarray | None, str]], nulls: np.ndarray | None = None) -> bytes:
+    """COPY ... (FORMAT binary) data built by numpy, with no per-row Python.
+
+    Each column is (values, type) with type int8/int4/int2/bool/date (values datetime64[D]) or
+    text (values a numpy bytes array, every value the same length), or (None, "null") for a
+    column that is NULL in every row. `nulls` optionally flags, per row, the NULLs of one
+    column given as values: an int array whose value is the index of that column or -1.
+    A tuple is a field count, then per field a length (-1 = NULL) and the value's bytes.
+    """
+    rows = len(next(values for values, _ in columns if values is not None))
+    groups = [np.arange(rows)] if nulls is None else [np.flatnonzero(nulls == key) for key in np.unique(nulls)]
+    out = [_PG_BINARY_HEADER]
+    for index in groups:
+        null_column = -1 if nulls is None or not len(index) else int(nulls[index[0]])
+        layout, fill = [("fields", ">i2")], []
+        for number, (values, pg_type) in enumerate(columns):
+            if pg_type == "null" or number == null_column:
+                layout.append((f"length{number}", ">i4"))
+                fill.append((number, -1, None))
+                continue
+            if pg_type == "text":
+                width = values.dtype.itemsize
+                layout += [(f"length{number}", ">i4"), (f"value{number}", f"S{width}")]
+                fill.append((number, width, values[index]))
+            else:
+                part = values[index]
+                if pg_type == "date":
+                    part = (part.astype("datetime64[D]") - _EPOCH_2000).astype(np.int64)
+                layout += [(f"length{number}", ">i4"), (f"value{number}", _PG_FIXED[pg_type])]
+                fill.append((number, np.dtype(_PG_FIXED[pg_type]).itemsize, part))
+        tuples = np.empty(len(index), dtype=np.dtype(layout))
+        tuples["fields"] = len(columns)
+        for number, length, part in fill:
+            tuples[f"length{number}"] = length
+            if part is not None:
+                tuples[f"value{number}"] = part
+        out.append(tuples.tobytes())
+    out.append(b"\xff\xff")
+    return b"".join(out)
+
+
+def _column_types(table: str) -> dict[str, str]:
+    """PostgreSQL column name -> binary COPY type of a table."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+                       "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", [table])
+        return {name: _PG_TYPE_NAMES.get(type_name, type_name) for name, type_name in cursor.fetchall()}
+
+
+def _bulk_write(table: str, columns: dict[str, np.ndarray | None], nullable: str | None = None) -> None:
+    """Append rows to a table: binary COPY on PostgreSQL, executemany elsewhere.
+
+    columns: name -> values (None: NULL in every row); the `nullable` column's NaNs are NULLs.
+    """
+    names = list(columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            types = _column_types(table)
+            nulls = None
+            spec = []
+            for number, name in enumerate(names):
+                values = columns[name]
+                if values is None:
+                    spec.append((None, "null"))
+                    continue
+                if name == nullable:
+                    missing = np.isnan(values)
+                    nulls = np.where(missing, number, -1)
+                    values = np.nan_to_num(values)
+                if types[name] == "text":
+                    codes, uniques = pd.factorize(values)
+                    encoded = [str(value).encode() for value in uniques]
+                    if len({len(value) for value in encoded}) > 1:
+                        raise ValueError(f"binary COPY of {name}: values of different lengths")
+                    values = np.array(encoded or [b""], dtype=bytes)[codes]
+                spec.append((values, types[name]))
+            payload = pg_binary_copy_payload(spec, nulls)
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT binary)") as copy:
+                copy.write(payload)
+            return
+        rows = len(next(values for values in columns.values() if values is not None))
+        lists = []
+        for name in names:
+            values = columns[name]
+            if values is None:
+                lists.append([None] * rows)
+            elif values.dtype.kind == "M":
+                lists.append([str(day) for day in values.astype("datetime64[D]")])
+            elif name == nullable:
+                lists.append([None if value != value else int(value) for value in values.tolist()])
+            else:
+                lists.append(values.tolist())
+        marks = ", ".join(["%s"] * len(names))
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", list(zip(*lists)))
+
+
+def _create_stage(table: str, columns_sql: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {table} ({columns_sql})")
+
+
+def _drop_stages() -> None:
+    with connection.cursor() as cursor:
+        for table in (STAGE_LOG, STAGE_PLAYER, STAGE_GAME):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _fill_stage(table: str, names: list[str], rows: list[tuple]) -> None:
+    """Replace a staging table's rows (small tables: players and games of one file)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table}")
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        elif rows:
+            marks = ", ".join(["%s"] * len(names))
+            cursor.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {table}")  # real row counts, so joins with it use the indexes
+
+
+def _create_stages() -> None:
+    stats = ", ".join(f"{stat} smallint NOT NULL" if stat != "seconds" else "seconds integer NOT NULL"
+                      for stat in LOG_STATS)
+    _create_stage(STAGE_PLAYER, "nba_id bigint PRIMARY KEY, name varchar(128), normalised_name varchar(128)")
+    _create_stage(STAGE_GAME, "nba_game_id varchar(10) PRIMARY KEY, date date, season varchar(7), "
+                              "season_type varchar(8), home_id bigint, away_id bigint, home_score integer, "
+                              "away_score integer, overtimes integer")
+    _create_stage(STAGE_LOG, f"player_id bigint NOT NULL, game_id bigint NOT NULL, team_id bigint NOT NULL, "
+                             f"opponent_id bigint NOT NULL, date date NOT NULL, season varchar(7) NOT NULL, "
+                             f"is_home boolean NOT NULL, {stats}, plus_minus smallint")
+
+
+def _differs() -> str:
+    """Null-safe 'not equal' of the database (rows compared as a whole)."""
+    return "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+
+
+def _scalar(sql: str, params=()) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def _table_count(table: str) -> int:
+    return _scalar(f"SELECT count(*) FROM {table}")
+
+
+# --- one file ---------------------------------------------------------------------------------
+
+def _prepare(source, aliases: dict[str, str]) -> tuple[ParsedFile, pd.DataFrame, list[tuple]]:
+    """The CPU-only part of a file (runs in the helper thread): validated lines, their games,
+    their players (NBA.com id, name, normalised name; the latest name of each)."""
+    parsed = parse_gamelog_file(source, aliases)
+    lines = parsed.valid
+    games = games_from_lines(lines) if len(lines) else pd.DataFrame()
+    players = lines.drop_duplicates("player_nba_id", keep="last") if len(lines) else lines
+    names = players["player_name"].tolist() if len(lines) else []
+    player_rows = list(zip(players["player_nba_id"].tolist(), names, map(normalise_name, names))) if names else []
+    return parsed, games, player_rows
+
+
+def _upsert_players(player_rows: list[tuple]) -> int:
+    """Create or rename the file's players (by NBA.com id); returns how many were created."""
+    _fill_stage(STAGE_PLAYER, ["nba_id", "name", "normalised_name"], player_rows)
+    before = _table_count("etl_player")
+    with connection.cursor() as cursor:
+        # A player first met on basketball-reference (no NBA.com id yet) gets his id, when his
+        # name is unambiguous on both sides, instead of a second Player row.
+        cursor.execute(f"""
+            UPDATE etl_player SET nba_id = (SELECT s.nba_id FROM {STAGE_PLAYER} s
+                                            WHERE s.normalised_name = etl_player.normalised_name)
+            WHERE etl_player.nba_id IS NULL
+              AND etl_player.normalised_name IN (SELECT normalised_name FROM {STAGE_PLAYER})
+              AND (SELECT count(*) FROM {STAGE_PLAYER} s WHERE s.normalised_name = etl_player.normalised_name) = 1
+              AND (SELECT count(*) FROM etl_player p WHERE p.normalised_name = etl_player.normalised_name) = 1
+              AND NOT EXISTS (SELECT 1 FROM etl_player p JOIN {STAGE_PLAYER} s ON p.nba_id = s.nba_id
+                              WHERE s.normalised_name = etl_player.normalised_name)""")
+        cursor.execute(f"""
+            INSERT INTO etl_player (name, normalised_name, nba_id)
+            SELECT name, normalised_name, nba_id FROM {STAGE_PLAYER} WHERE true
+            ON CONFLICT (nba_id) DO UPDATE SET name = excluded.name, normalised_name = excluded.normalised_name
+            WHERE etl_player.name <> excluded.name""")
+    return _table_count("etl_player") - before
+
+
+def _upsert_games(games: pd.DataFrame, team_ids: dict[str, int]) -> tuple[int, int]:
+    """Create or update the file's games (final, scores from the lines); (created, updated).
+    When every game is created, none can have lines yet."""
+    overtimes = [None if pd.isna(value) else int(value) for value in games["overtimes"]]
+    rows = list(zip(games["game_id"], pd.to_datetime(games["date"]).dt.date, games["season"], games["season_type"],
+                    _lookup(games["home"], team_ids).astype(int).tolist(),
+                    _lookup(games["away"], team_ids).astype(int).tolist(),
+                    games["home_score"].astype(int).tolist(), games["away_score"].astype(int).tolist(), overtimes))
+    _fill_stage(STAGE_GAME, ["nba_game_id", "date", "season", "season_type", "home_id", "away_id", "home_score",
+                             "away_score", "overtimes"], rows)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    before = _table_count("etl_game")
+    with connection.cursor() as cursor:
+        # A game already known by its NBA.com id under another date or home team (postponed, or
+        # corrected data) moves, unless another game holds that slot.
+        cursor.execute(f"""
+            UPDATE etl_game SET date = s.date, home_id = s.home_id, away_id = s.away_id, updated_at = %s
+            FROM {STAGE_GAME} s
+            WHERE etl_game.nba_game_id = s.nba_game_id
+              AND (etl_game.date <> s.date OR etl_game.home_id <> s.home_id)
+              AND NOT EXISTS (SELECT 1 FROM etl_game o WHERE o.date = s.date AND o.home_id = s.home_id)""", [now])
+        moved = cursor.rowcount
+        cursor.execute(f"""
+            INSERT INTO etl_game (nba_game_id, date, season, season_type, start_time, home_id, away_id,
+                                  home_score, away_score, overtimes, status, updated_at)
+            SELECT nba_game_id, date, season, season_type, '', home_id, away_id, home_score, away_score,
+                   overtimes, 'final', %s
+            FROM {STAGE_GAME} WHERE true
+            ON CONFLICT (date, home_id) DO UPDATE SET
+                nba_game_id = excluded.nba_game_id, season = excluded.season, season_type = excluded.season_type,
+                away_id = excluded.away_id, home_score = excluded.home_score, away_score = excluded.away_score,
+                overtimes = excluded.overtimes, status = 'final', updated_at = excluded.updated_at
+            WHERE (etl_game.nba_game_id IS NULL OR etl_game.nba_game_id = excluded.nba_game_id)
+              AND (etl_game.nba_game_id, etl_game.season, etl_game.season_type, etl_game.away_id,
+                   etl_game.home_score, etl_game.away_score, etl_game.overtimes, etl_game.status)
+                  {_differs()} (excluded.nba_game_id, excluded.season, excluded.season_type, excluded.away_id,
+                   excluded.home_score, excluded.away_score, excluded.overtimes, 'final')""", [now])
+        written = cursor.rowcount
+    created = _table_count("etl_game") - before
+    return created, written - created + moved
+
+
+def _lookup(values: pd.Series, mapping: dict, dtype=np.float64) -> np.ndarray:
+    """values mapped through a dict (NaN where missing), once per distinct value."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.array([mapping.get(value, np.nan) for value in uniques] + [np.nan], dtype=dtype)
+    return table[codes]
+
+
+def _ids(sql: str) -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return dict(cursor.fetchall())
+
+
+def _line_columns(lines: pd.DataFrame, player_pk: np.ndarray, game_pk: np.ndarray,
+                  team_ids: dict[str, int]) -> dict[str, np.ndarray]:
+    return {
+        "player_id": player_pk,
+        "game_id": game_pk,
+        "team_id": _lookup(lines["team"], team_ids).astype(np.int64),
+        "opponent_id": _lookup(lines["opponent"], team_ids).astype(np.int64),
+        "date": lines["date"].to_numpy(dtype="datetime64[D]"),
+        "season": lines["season"].to_numpy(dtype=object),
+        "is_home": lines["is_home"].to_numpy(dtype=bool),
+        **{stat: lines[stat].to_numpy(dtype=np.int64) for stat in LOG_STATS},
+        "plus_minus": lines["plus_minus"].to_numpy(dtype=np.float64),
+    }
+
+
+_COMPARED = ["team_id", "opponent_id", "is_home", *LOG_STATS, "plus_minus"]
+_NO_PLUS_MINUS = -32768  # stands for NULL when lines are compared
+
+
+def _existing_lines() -> pd.DataFrame:
+    """The warehouse's lines of the staged games, as comparable columns: keys, `protected`
+    (scraped from basketball-reference, not overwritten), `stale` (date/season differ from the
+    game's) and the values a reload compares."""
+    names = ["game_id", "player_id", "protected", "stale", *_COMPARED]
+    types = ["int8", "int8", "bool", "bool", "int8", "int8", "bool", "int4", *["int2"] * (len(LOG_STATS) - 1), "int2"]
+    select = (f"SELECT CAST(l.game_id AS bigint), CAST(l.player_id AS bigint), l.source = 'bref', "
+              f"(l.date <> g.date OR l.season <> g.season), CAST(l.team_id AS bigint), "
+              f"CAST(l.opponent_id AS bigint), l.is_home, CAST(l.seconds AS integer), "
+              f"{', '.join(f'CAST(l.{stat} AS smallint)' for stat in LOG_STATS[1:])}, "
+              f"CAST(coalesce(l.plus_minus, {_NO_PLUS_MINUS}) AS smallint) "
+              f"FROM etl_playergamelog l JOIN etl_game g ON g.id = l.game_id "
+              f"JOIN {STAGE_GAME} s ON s.nba_game_id = g.nba_game_id")
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(select)
+            return pd.DataFrame(cursor.fetchall(), columns=names)
+        # Binary COPY out, read by numpy: every column is fixed-width and never NULL.
+        with cursor.cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT binary)") as copy:
+            data = b"".join(bytes(block) for block in copy)
+    layout = [("fields", ">i2")]
+    for name, pg_type in zip(names, types):
+        layout += [(f"length_{name}", ">i4"), (name, _PG_FIXED[pg_type])]
+    extension = struct.unpack(">i", data[15:19])[0]
+    tuples = np.frombuffer(data, dtype=np.dtype(layout), offset=19 + extension,
+                           count=(len(data) - 19 - extension - 2) // np.dtype(layout).itemsize)
+    return pd.DataFrame({name: tuples[name].astype(np.int64 if "i" in _PG_FIXED[pg_type] else bool)
+                         for name, pg_type in zip(names, types)})
+
+
+def _write_lines(lines: pd.DataFrame, team_ids: dict[str, int], all_games_new: bool = False
+                 ) -> tuple[int, int, np.ndarray]:
+    """Write the file's player lines: new ones appended in bulk (COPY), changed ones updated
+    set-based, the others left alone. Returns (inserted, updated, mask of lines refused because
+    another game holds their game's date and home team)."""
+    player_ids = _ids(f"SELECT p.nba_id, p.id FROM etl_player p JOIN {STAGE_PLAYER} s ON s.nba_id = p.nba_id")
+    game_ids = _ids(f"SELECT g.nba_game_id, g.id FROM etl_game g JOIN {STAGE_GAME} s "
+                    f"ON s.nba_game_id = g.nba_game_id")
+    game_pk = _lookup(lines["game_id"], game_ids)
+    refused = np.isnan(game_pk)
+    if refused.any():
+        lines, game_pk = lines[~refused], game_pk[~refused]
+    game_pk = game_pk.astype(np.int64)
+    player_pk = _lookup(lines["player_nba_id"], player_ids).astype(np.int64)
+    order = np.lexsort((player_pk, game_pk))  # key order: cheaper index upkeep
+    lines, game_pk, player_pk = lines.iloc[order], game_pk[order], player_pk[order]
+    columns = _line_columns(lines, player_pk, game_pk, team_ids)
+    existing = _existing_lines() if not all_games_new else None
+    if existing is not None and len(existing):
+        incoming = pd.DataFrame({"game_id": game_pk, "player_id": player_pk, "row": np.arange(len(lines))})
+        matched = incoming.merge(existing, on=["game_id", "player_id"], how="inner")
+        exists = np.zeros(len(lines), dtype=bool)
+        exists[matched["row"].to_numpy()] = True
+        rows = matched["row"].to_numpy()
+        differs = matched["stale"].to_numpy(dtype=bool).copy()
+        for name in _COMPARED:
+            mine = columns[name][rows]
+            if name == "plus_minus":
+                mine = np.where(np.isnan(mine), _NO_PLUS_MINUS, mine)
+            differs |= mine.astype(np.int64) != matched[name].to_numpy(dtype=np.int64)
+        changed = np.zeros(len(lines), dtype=bool)
+        changed[rows[differs & ~matched["protected"].to_numpy(dtype=bool)]] = True
+    else:
+        exists = changed = np.zeros(len(lines), dtype=bool)
+    new = ~exists
+    inserted, updated = int(new.sum()), 0
+    if inserted:
+        _bulk_write("etl_playergamelog", {**{name: values[new] for name, values in columns.items()},
+                                          "starter": None, "source": np.full(inserted, "nba", dtype=object)},
+                    nullable="plus_minus")
+    if changed.any():
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {STAGE_LOG}")
+        _bulk_write(STAGE_LOG, {name: values[changed] for name, values in columns.items()}, nullable="plus_minus")
+        with connection.cursor() as cursor:
+            cursor.execute(f"""
+                UPDATE etl_playergamelog SET {', '.join(f"{c} = s.{c}" for c in LOG_UPDATABLE)}
+                FROM {STAGE_LOG} s
+                WHERE etl_playergamelog.game_id = s.game_id AND etl_playergamelog.player_id = s.player_id
+                  AND etl_playergamelog.source <> 'bref'""")
+            updated = cursor.rowcount
+    return inserted, updated, refused
+
+
+def _quarantine(parsed: ParsedFile, run: EtlRun | None, extra: list[tuple[int, str, str]] = ()) -> int:
+    """Keep the file's rejected rows with their reasons (one row per file line, latest run wins)."""
+    rows = [QuarantinedRow(run=run, source_file=parsed.path.name[:255], file_sha256=parsed.sha256,
+                           line_number=line, reason=reason[:500], raw_line=raw)
+            for line, reason, raw in [*parsed.rejected, *extra]]
+    if rows:
+        QuarantinedRow.objects.bulk_create(rows, batch_size=2000, update_conflicts=True,
+                                           unique_fields=["file_sha256", "line_number"],
+                                           update_fields=["run", "source_file", "reason", "raw_line"])
+    return len(rows)
+
+
+def _write_file(prepared: tuple[ParsedFile, pd.DataFrame, list[tuple]], team_ids: dict[str, int],
+                run: EtlRun | None) -> dict:
+    """One file's writes (inside the load's transaction): players, games, lines, quarantine."""
+    parsed, games, player_rows = prepared
+    counts = dict.fromkeys(SUMMARY_KEYS, 0)
+    lines = parsed.valid
+    refused_rows: list[tuple[int, str, str]] = []
+    if len(lines):
+        counts["players_created"] = _upsert_players(player_rows)
+        counts["games_created"], counts["games_updated"] = _upsert_games(games, team_ids)
+        all_new = counts["games_created"] == len(games)
+        counts["inserted"], counts["updated"], refused = _write_lines(lines, team_ids, all_new)
+        if refused.any():
+            raw = parsed.source.text.split("\n")
+            refused_rows = [(int(line), "another game (different NBA.com id) is recorded for this date "
+                             "and home team", raw[int(line) - 1]) for line in lines["line"][refused]]
+    counts["rejected"] = _quarantine(parsed, run, refused_rows)
+    counts["read"] = parsed.rows_read
+    counts["unchanged"] = len(lines) - len(refused_rows) - counts["inserted"] - counts["updated"]
+    return counts
+
+
+def _bulk_indexes() -> list:
+    """The line table's secondary indexes and unique constraint, which a bulk load rebuilds."""
+    meta = PlayerGameLog._meta
+    return [*meta.indexes, *meta.constraints]
+
+
+def _primary_key_to_rebuild() -> str | None:
+    """The line table's primary key constraint, when no foreign key depends on it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT conname FROM pg_constraint WHERE conrelid = 'etl_playergamelog'::regclass "
+                       "AND contype = 'p' AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE "
+                       "f.confrelid = 'etl_playergamelog'::regclass AND f.contype = 'f')")
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _drop_bulk_indexes() -> str | None:
+    """Drop the line table's indexes (kept: none); returns the primary key's name to re-add."""
+    primary_key = _primary_key_to_rebuild()
+    with connection.schema_editor(atomic=False) as editor:
+        for item in _bulk_indexes():
+            if isinstance(item, models.Index):
+                editor.remove_index(PlayerGameLog, item)
+            else:
+                editor.remove_constraint(PlayerGameLog, item)
+        if primary_key:
+            editor.execute(f'ALTER TABLE etl_playergamelog DROP CONSTRAINT "{primary_key}"')
+    return primary_key
+
+
+def _build_bulk_indexes(primary_key: str | None) -> None:
+    with connection.schema_editor(atomic=False) as editor:
+        if primary_key:
+            editor.execute(f'ALTER TABLE etl_playergamelog ADD CONSTRAINT "{primary_key}" PRIMARY KEY (id)')
+        for item in _bulk_indexes():
+            if isinstance(item, models.Index):
+                editor.add_index(PlayerGameLog, item)
+            else:
+                editor.add_constraint(PlayerGameLog, item)
+
+
+def _use_bulk_mode(total_lines: int) -> bool:
+    """Build the line table's indexes (primary key included) once instead of updating them row
+    by row: worth it (and the short exclusive lock acceptable) when a load brings at least twice
+    as many lines as the table holds, as a first load does. PostgreSQL only."""
+    if connection.vendor != "postgresql" or total_lines < BULK_MIN_LINES:
+        return False
+    return total_lines >= 2 * _table_count("etl_playergamelog")
+
+
+def _load(paths: list[Path], progress: Progress, run: EtlRun | None, bulk: bool | None = None) -> dict:
+    """Check every file, then validate (in a helper thread, a file ahead) and write them, all
+    in one transaction: a failure leaves the warehouse as it was."""
+    sources = [read_gamelog_file(path) for path in paths]  # GamelogFormatError: nothing written
+    total = sum(source.line_count for source in sources)
+    summary = dict.fromkeys(SUMMARY_KEYS, 0)
+    teams_before = Team.objects.count()
+    if teams_before < len(FRANCHISES):
+        seed_teams()
+    summary["teams_created"] = Team.objects.count() - teams_before
+    aliases = team_aliases()
+    team_ids = dict(Team.objects.values_list("code", "id"))
+    progress(0, total, "validating")
+    done = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-validate") as pool:
+        pending = [pool.submit(_prepare, source, aliases) for source in sources[:2]]
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    # A load is idempotent: losing its commit to a crash costs a re-run, not data.
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                    # One loader at a time, so lines found new stay new until they are written.
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOAD_LOCK])
+            bulk = _use_bulk_mode(total) if bulk is None else bulk and connection.vendor == "postgresql"
+            if bulk:
+                primary_key = _drop_bulk_indexes()
+            _create_stages()
+            for index, source in enumerate(sources):
+                prepared = pending[index].result()
+                pending[index] = None  # the parsed frame is freed once written
+                if index + 2 < len(sources):
+                    pending.append(pool.submit(_prepare, sources[index + 2], aliases))
+                counts = _write_file(prepared, team_ids, run)
+                del prepared
+                for key in SUMMARY_KEYS:
+                    if key != "teams_created":
+                        summary[key] += counts[key]
+                done += source.line_count
+                progress(done, total, f"loaded {source.name}")
+                logger.info("%s: %s", source.name, counts)
+            if bulk:  # (autovacuum then refreshes the planner statistics of the grown tables)
+                progress(done, total, "indexing")
+                _build_bulk_indexes(primary_key)
+            _drop_stages()
+    progress(total, total, "done")
+    return summary
+
+
+class _ProgressReporter:
+    """Delivers progress reports from a helper thread with its own database connection, so
+    they are committed (and seen by the dashboard) while the load's transaction is open.
+
+    Only the latest report matters: a report not yet delivered is replaced by a newer one.
+    """
+
+    def __init__(self, report: Progress):
+        self._report = report
+        self._latest = None
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="etl-progress", daemon=True)
+        self._thread.start()
+
+    def __call__(self, done: int, total: int, stage: str) -> None:
+        with self._wake:
+            self._latest = (done, total, stage)
+            self._wake.notify()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._wake:
+                    while self._latest is None and not self._closed:
+                        self._wake.wait()
+                    latest, self._latest = self._latest, None
+                    if latest is None:
+                        return
+                try:
+                    self._report(*latest)
+                except Exception:  # a lost progress report must not fail the load
+                    logger.exception("progress report failed")
+        finally:
+            connection.close()  # this thread's own connection
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join()
+
+
+# --- the recorded load ------------------------------------------------------------------------
+
+def loaded_file_hashes() -> set[str]:
+    """Content hashes of every file a succeeded load has taken in."""
+    hashes: set[str] = set()
+    for counts in EtlRun.objects.filter(status=EtlRun.Status.SUCCEEDED, kind="gamelogs").values_list("counts",
+                                                                                                      flat=True):
+        hashes.update((counts or {}).get("file_hashes", []))
+    return hashes
+
+
+def loaded_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """The paths whose content (sha256) a succeeded run already loaded."""
+    done = loaded_file_hashes()
+    return [Path(p) for p in paths if Path(p).is_file() and file_sha256(Path(p)) in done]
+
+
+def _progress_caller(progress: Callable | None) -> Progress:
+    """Adapt the caller's progress callable: (done, total) or (done, total, stage)."""
+    if progress is None:
+        return lambda done, total, stage: None
+    try:
+        parameters = inspect.signature(progress).parameters.values()
+        takes_stage = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+                          for p in parameters) >= 3
+    except (TypeError, ValueError):
+        takes_stage = False
+    return progress if takes_stage else (lambda done, total, stage: progress(done, total))
+
+
+def load_gamelogs(paths: Iterable[str | Path], *, source: str | None = None, progress: Callable | None = None,
+                  skip_loaded: bool = False, task_id: str | None = None, bulk: bool | None = None) -> dict:
+    """Validate and load NBA.com player game-log CSVs (gzipped or not), recorded as an EtlRun.
+
+    Returns the summary (counts of player-game rows): read, inserted, updated, unchanged,
+    rejected, plus teams_created, players_created, games_created, games_updated.
+    `progress(done_rows, total_rows)` (or `(done, total, stage)`) is called as the load advances.
+    With skip_loaded, files whose content (sha256) a succeeded run already loaded are left out.
+    A file that cannot be read as a whole (missing, not a CSV, missing column) raises
+    GamelogFormatError before anything is written. Idempotent: loading the same files again
+    reports inserted == updated == 0. With task_id, that task's run row is reused, so a
+    redelivered task does not record a second run. `bulk` forces (True) or forbids (False) the
+    index rebuild of big loads on PostgreSQL (default: automatic).
+    """
+    paths = [Path(p) for p in paths]
+    report_progress = _progress_caller(progress)
+    hashes = {path: file_sha256(path) if path.is_file() else "" for path in paths}
+    skipped = 0
+    if skip_loaded:
+        done = loaded_file_hashes()
+        kept = [p for p in paths if not hashes[p] or hashes[p] not in done]
+        skipped, paths = len(paths) - len(kept), kept
+    fields = {"kind": "gamelogs", "source": (source or "\n".join(str(p) for p in paths))[:10_000],
+              "sha256": hashes[paths[0]] if len(paths) == 1 else "", "status": EtlRun.Status.RUNNING,
+              "error": "", "finished_at": None, "rows_done": 0, "rows_total": 0, "stage": "reading"}
+    if task_id:
+        run, _ = EtlRun.objects.update_or_create(task_id=task_id, defaults=fields)
+    else:
+        run = EtlRun.objects.create(**fields)
+
+    latest = {"rows_done": 0, "rows_total": 0}
+
+    def report(done: int, total: int, stage: str) -> None:
+        latest.update(rows_done=done, rows_total=total)
+        EtlRun.objects.filter(pk=run.pk).update(rows_done=done, rows_total=total, stage=stage[:32])
+        report_progress(done, total, stage)
+
+    # On PostgreSQL the reports leave through another connection, so they are visible while
+    # the load's transaction is open (SQLite has one writer at a time: they stay in line).
+    reporter = _ProgressReporter(report) if connection.vendor == "postgresql" else None
+    try:
+        summary = _load(paths, reporter or report, run, bulk=bulk) if paths else dict.fromkeys(SUMMARY_KEYS, 0)
+    except BaseException as exc:
+        if reporter:
+            reporter.close()
+        run.status = EtlRun.Status.FAILED
+        run.error = str(exc) if isinstance(exc, GamelogFormatError) else f"{exc.__class__.__name__}: {exc}"
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+        raise
+    if reporter:
+        reporter.close()
+    run.rows_done, run.rows_total = latest["rows_done"], latest["rows_total"]
+    run.counts = {**summary, "files_skipped": skipped, "file_hashes": [hashes[p] for p in paths]}
+    run.status, run.finished_at, run.stage = EtlRun.Status.SUCCEEDED, timezone.now(), "done"
+    run.save()
+    return summary

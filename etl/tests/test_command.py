@@ -1,0 +1,77 @@
+"""`manage.py load_gamelogs`: summary table or one JSON object, clear one-line errors."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from etl.models import EtlRun, PlayerGameLog
+from etl.tests.conftest import lines_between, season_lines, write_lines
+from nbaproject.testing.worker import worker_environment
+
+SUMMARY_KEYS = ["read", "inserted", "updated", "unchanged", "rejected", "teams_created", "players_created",
+                "games_created", "games_updated"]
+
+
+def run(*args) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("load_gamelogs", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.mark.django_db
+def test_json_prints_one_object_with_the_summary_keys(one_day):
+    out, _ = run(str(one_day), "--json")
+    summary = json.loads(out)
+    assert list(summary) == SUMMARY_KEYS
+    assert summary["read"] == summary["inserted"] == len(lines_between("2024-01-26", "2024-01-26"))
+    again = json.loads(run(str(one_day), "--json")[0])
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, summary["read"])
+
+
+@pytest.mark.django_db
+def test_table_and_progress_bar(one_day):
+    out, err = run(str(one_day))
+    assert "1 file(s) loaded" in out
+    for key in SUMMARY_KEYS:
+        assert key in out
+    assert "rows" in err and "100%" in err  # tqdm on stderr
+
+
+@pytest.mark.django_db
+def test_skip_loaded_reports_the_skipped_files(one_day):
+    run(str(one_day))
+    out, _ = run(str(one_day), "--skip-loaded")
+    assert "0 file(s) loaded, 1 already loaded and skipped" in out
+    assert json.loads(run(str(one_day), "--skip-loaded", "--json")[0])["read"] == 0
+
+
+@pytest.mark.django_db
+def test_bad_paths_and_columns_are_command_errors(tmp_path):
+    with pytest.raises(CommandError, match=r"nowhere\.csv: no such file \(nothing was loaded\)"):
+        run(str(tmp_path / "nowhere.csv"))
+    header, lines = season_lines()
+    short = write_lines(tmp_path / "short.csv", [line.rsplit(",", 2)[0] for line in lines[:20]],
+                        header=header.rsplit(",", 2)[0])
+    with pytest.raises(CommandError, match="short.csv: missing column PLUS_MINUS"):
+        run(str(short), "--json")
+    with pytest.raises(CommandError, match="give one or more CSV paths, or --bundled"):
+        run()
+    assert PlayerGameLog.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_user_mistake_exits_1_with_one_line_and_no_traceback(tmp_path):
+    env = worker_environment(DJANGO_SETTINGS_MODULE="nbaproject.settings")
+    result = subprocess.run([sys.executable, "manage.py", "load_gamelogs", str(tmp_path / "missing.csv.gz")],
+                            cwd=settings.BASE_DIR, env={**os.environ, **env}, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"CommandError: {tmp_path / 'missing.csv.gz'}: no such file (nothing was loaded)"
+    assert EtlRun.objects.get().status == EtlRun.Status.FAILED
