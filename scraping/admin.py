@@ -1,0 +1,119 @@
+"""Admin of the scraping app: scrape runs (live progress, errors, log, linked TaskResult) and
+the staging rows they wrote. Scheduled scrapes are django-celery-beat Periodic tasks."""
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
+
+from scraping.models import ScrapeRun, StagedGame, StagedLine
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by crawls: looked at, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ScrapeRun)
+class ScrapeRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "spider", "arguments", "status", "pages", "items", "errors", "created_at",
+                    "took", "task_link", "loaded")
+    list_filter = ("status", "spider")
+    search_fields = ("task_id", "args", "message")
+    date_hierarchy = "created_at"
+    actions = ("crawl_again", "load_now")
+    fields = ("spider", "arguments", "status", "message", "pages", "items", "errors", "errors_found",
+              "created_at", "started_at", "finished_at", "task_link", "load_task_id", "staged", "warehouse", "loaded_at",
+              "log")
+    readonly_fields = fields
+
+    @admin.display(description="arguments")
+    def arguments(self, run):
+        return " ".join(f"{key}={value}" for key, value in run.args.items())
+
+    @admin.display(description="took")
+    def took(self, run):
+        return f"{run.duration.total_seconds():.1f} s" if run.duration else "-"
+
+    @admin.display(description="task")
+    def task_link(self, run):
+        if not run.task_id:
+            return "terminal (manage.py crawl)"
+        from django_celery_results.models import TaskResult
+
+        result = TaskResult.objects.filter(task_id=run.task_id).only("pk", "status").first()
+        if result is None:
+            return run.task_id
+        try:
+            url = reverse("admin:django_celery_results_taskresult_change", args=[result.pk])
+        except NoReverseMatch:
+            return f"{run.task_id} ({result.status})"
+        return format_html('<a href="{}">{}</a> ({})', url, run.task_id[:8], result.status)
+
+    @admin.display(description="loaded", boolean=True)
+    def loaded(self, run):
+        return run.loaded_at is not None
+
+    @admin.display(description="errors found")
+    def errors_found(self, run):
+        if not run.error_list:
+            return "-"
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>",
+                                                           ((e.get("url"), e.get("reason")) for e in run.error_list)))
+
+    @admin.display(description="staged rows")
+    def staged(self, run):
+        games = reverse("admin:scraping_stagedgame_changelist") + f"?run={run.pk}"
+        lines = reverse("admin:scraping_stagedline_changelist") + f"?run={run.pk}"
+        return format_html('<a href="{}">{} games</a>, <a href="{}">{} player lines</a>', games,
+                           run.staged_games.count(), lines, run.staged_lines.count())
+
+    @admin.display(description="warehouse upserts")
+    def warehouse(self, run):
+        return json.dumps(run.summary) if run.summary else "-"
+
+    @admin.display(description="log tail")
+    def log(self, run):
+        return format_html('<pre style="white-space: pre-wrap; max-height: 30em; overflow: auto">{}</pre>',
+                           run.log_tail or "")
+
+    @admin.action(description="Crawl again with the same arguments")
+    def crawl_again(self, request, queryset):
+        from scraping.tasks import crawl
+
+        for run in queryset:
+            crawl.delay(run.spider, **run.args)
+        self.message_user(request, f"{queryset.count()} crawl(s) queued; they appear as new runs.", messages.SUCCESS)
+
+    @admin.action(description="Load the staged rows into the warehouse now")
+    def load_now(self, request, queryset):
+        from scraping.tasks import load_staged
+
+        for run in queryset:
+            load_staged.delay(run.pk)
+        self.message_user(request, f"{queryset.count()} load(s) queued on the etl queue.", messages.SUCCESS)
+
+
+@admin.register(StagedGame)
+class StagedGameAdmin(ReadOnlyAdmin):
+    list_display = ("bref_game_id", "kind", "date", "away_code", "away_score", "home_code", "home_score",
+                    "overtimes", "status", "load_status", "load_message", "run")
+    list_filter = ("kind", "status", "load_status")
+    search_fields = ("bref_game_id", "home_code", "away_code")
+    raw_id_fields = ("run", "game")
+
+
+@admin.register(StagedLine)
+class StagedLineAdmin(ReadOnlyAdmin):
+    list_display = ("player_name", "player_bref_id", "bref_game_id", "team_code", "played", "reason", "starter",
+                    "seconds", "pts", "reb", "ast", "load_status", "run")
+    list_filter = ("kind", "played", "load_status")
+    search_fields = ("player_name", "player_bref_id", "bref_game_id")
+    raw_id_fields = ("run", "staged_game", "player")

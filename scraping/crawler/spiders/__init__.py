@@ -1,0 +1,1 @@
+"""The spiders: `schedule`, `boxscores`, `gamelog` (see each module for its arguments)."""
