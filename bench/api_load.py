@@ -1,0 +1,379 @@
+#!/usr/bin/env python
+"""Load benchmark of the prediction API and pipeline, on the loopback with the production server.
+
+Starts gunicorn (gthread, DEBUG off) and one Celery worker with 2 processes on the predictions
+queue (own queue prefix, so a running app is not disturbed), then prints:
+
+  1. POST /api/v1/predictions/ latency p50/p99 and requests/s at --clients concurrent clients;
+  2. prediction throughput (predictions/s) draining the backlog those POSTs created;
+  3. end-to-end latency p50/p99 of single predictions with warm workers (one at a time);
+  4. the same two figures for a chain of no-op tasks of the same shape
+     (a -> b -> group(c, d) -> e, same queue, same result backend): the floor the pipeline can approach.
+
+Targets (issue 6): POST p99 < 50 ms; end-to-end p50 < 500 ms; pipeline throughput >= 50% of the
+no-op chain's. `--json` prints the figures as one JSON object. Uses DATABASE_URL/CELERY_BROKER_URL
+from the environment or .env (PostgreSQL + RabbitMQ for meaningful figures); loads the bundled
+2023-24 season and trains quick models first if the database has none.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Processes:
+    """The server processes this benchmark starts (and only those are stopped)."""
+
+    def __init__(self):
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, cmd: list[str], env: dict, name: str) -> subprocess.Popen:
+        logfile = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
+        proc = subprocess.Popen(cmd, cwd=BASE_DIR, env=env, stdout=logfile, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        proc.logfile = logfile.name
+        self.procs.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"{what}: process exited; see {proc.logfile}")
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"{what}: not ready after {timeout:.0f} s" + (f"; see {proc.logfile}" if proc else ""))
+
+
+def prepare_data() -> None:
+    """Bundled season and active models, when the database has none."""
+    from django.conf import settings
+
+    from etl.models import PlayerGameLog
+    from mlmodels.models import ModelVersion
+
+    if not PlayerGameLog.objects.exists():
+        from etl.services import load_gamelogs
+        from etl.teams import seed_teams
+
+        log("no game logs: loading the bundled 2023-24 season")
+        seed_teams()
+        load_gamelogs([Path(settings.BUNDLED_DATA_DIR) / "player_logs_2023-24.csv.gz"])
+    if not ModelVersion.objects.filter(active=True).exists():
+        from mlmodels.services import train_models
+
+        log("no active models: training quick models")
+        train_models(quick=True)
+
+
+def sample_bodies(count: int) -> list[dict]:
+    """Real (player, opponent, date) of past games, each with earlier games of the player to learn
+    from: every POST resolves to a game in the database and succeeds."""
+    from django.db.models import F, Min, OuterRef, Subquery
+
+    from etl.models import PlayerGameLog
+
+    first = PlayerGameLog.objects.filter(player=OuterRef("player")).values("player").annotate(d=Min("date")).values("d")
+    rows = list(PlayerGameLog.objects.filter(seconds__gte=600).annotate(first=Subquery(first))
+                .exclude(date=F("first")).order_by("?")
+                .values_list("player__name", "opponent__code", "date")[:max(count, 50)])
+    return [{"player": name, "opponent": opp, "date": day.isoformat()} for name, opp, day in
+            (random.choice(rows) for _ in range(count))]
+
+
+class Client:
+    """One keep-alive HTTP connection per client thread."""
+
+    def __init__(self, port: int, token: str):
+        self.port, self.token = port, token
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def post(self, body: dict) -> tuple[int, float, dict]:
+        payload = json.dumps(body)
+        headers = {"Content-Type": "application/json", "Authorization": f"Token {self.token}",
+                   "Accept": "application/json"}
+        started = time.perf_counter()
+        try:
+            self.conn.request("POST", "/api/v1/predictions/", payload, headers)
+            response = self.conn.getresponse()
+            data = response.read()
+        except (http.client.HTTPException, OSError):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            raise
+        elapsed = time.perf_counter() - started
+        return response.status, elapsed, json.loads(data or b"{}")
+
+
+def post_load(port: int, token: str, bodies: list[dict], clients: int) -> dict:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    ids: list[str] = []
+    lock = threading.Lock()
+    queue = list(bodies)
+
+    def worker():
+        client = Client(port, token)
+        while True:
+            with lock:
+                if not queue:
+                    return
+                body = queue.pop()
+            status, elapsed, data = client.post(body)
+            with lock:
+                latencies.append(elapsed)
+                statuses[status] = statuses.get(status, 0) + 1
+                if status == 202:
+                    ids.append(data["id"])
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return {"requests": len(latencies), "statuses": statuses, "seconds": round(wall, 3),
+            "p50_ms": round(1000 * percentile(latencies, 50), 2), "p99_ms": round(1000 * percentile(latencies, 99), 2),
+            "requests_per_s": round(len(latencies) / wall, 1), "ids": ids}
+
+
+def wait_requests(ids: list[str], timeout: float) -> list:
+    from predictions.models import PredictionRequest
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pending = PredictionRequest.objects.filter(pk__in=ids, status__in=["queued", "running"]).count()
+        if pending == 0:
+            break
+        time.sleep(0.1)
+    return list(PredictionRequest.objects.filter(pk__in=ids).values_list("status", "created_at", "finished_at"))
+
+
+def drain_figures(rows: list) -> dict:
+    ok = [(created, finished) for status, created, finished in rows if status == "succeeded"]
+    failed = sum(1 for status, *_ in rows if status == "failed")
+    if not ok:
+        return {"predictions": 0, "failed": failed, "predictions_per_s": 0.0}
+    span = (max(f for _, f in ok) - min(c for c, _ in ok)).total_seconds()
+    return {"predictions": len(ok), "failed": failed, "seconds": round(span, 3),
+            "predictions_per_s": round(len(ok) / span, 2) if span else None}
+
+
+def e2e_predictions(port: int, token: str, bodies: list[dict]) -> dict:
+    client = Client(port, token)
+    latencies = []
+    for body in bodies:
+        status, _, data = client.post(body)
+        if status != 202:
+            continue
+        [(state, created, finished)] = wait_requests([data["id"]], 60)
+        if state == "succeeded":
+            latencies.append((finished - created).total_seconds())
+    return {"samples": len(latencies), "p50_ms": round(1000 * percentile(latencies, 50), 1),
+            "p99_ms": round(1000 * percentile(latencies, 99), 1)}
+
+
+def noop_chain():
+    from celery import chain, group
+
+    from predictions.tasks import noop
+
+    return chain(noop.si(), noop.si(), group(noop.s(), noop.s()), noop.s())
+
+
+def wait_task_results(task_ids: list[str], timeout: float) -> list:
+    from django_celery_results.models import TaskResult
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = list(TaskResult.objects.filter(task_id__in=task_ids, status="SUCCESS").values_list("date_done", flat=True))
+        if len(rows) == len(task_ids):
+            return rows
+        time.sleep(0.05)
+    raise SystemExit(f"no-op chains: only {len(rows)} of {len(task_ids)} finished after {timeout:.0f} s")
+
+
+def noop_figures(samples: int, backlog: int) -> dict:
+    from django.utils import timezone
+
+    latencies = []
+    for _ in range(samples):
+        started = timezone.now()
+        final = noop_chain().apply_async()
+        [done] = wait_task_results([final.id], 60)
+        latencies.append((done - started).total_seconds())
+    started = timezone.now()
+    finals = [noop_chain().apply_async().id for _ in range(backlog)]
+    dones = wait_task_results(finals, 600)
+    span = (max(dones) - started).total_seconds()
+    return {"samples": samples, "p50_ms": round(1000 * percentile(latencies, 50), 1),
+            "p99_ms": round(1000 * percentile(latencies, 99), 1),
+            "chains": backlog, "seconds": round(span, 3), "chains_per_s": round(backlog / span, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=32, help="concurrent POST clients (32)")
+    parser.add_argument("--posts", type=int, default=640, help="POSTs in the load phase (640)")
+    parser.add_argument("--samples", type=int, default=40, help="single predictions timed end to end (40)")
+    parser.add_argument("--noop-chains", type=int, default=640, help="no-op chains in the throughput run (640)")
+    parser.add_argument("--worker-processes", type=int, default=2, help="Celery worker processes (2)")
+    parser.add_argument("--no-prepare", action="store_true",
+                        help="use the database as it is (do not load the bundled season or train quick models)")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = parser.parse_args()
+
+    prefix = os.environ.get("CELERY_QUEUE_PREFIX", "") + "bench."
+    os.environ.update(CELERY_QUEUE_PREFIX=prefix, DJANGO_SETTINGS_MODULE="nbaproject.settings")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))  # unless .env gives one (read by settings)
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    from nbaproject.celery import app
+    from predictions.models import PredictionRequest
+    from predictions.services import create_api_user
+
+    if not args.no_prepare:
+        prepare_data()
+    user, token, _ = create_api_user("bench")
+    port = free_port()
+    env = dict(os.environ, DEBUG="0", SECRET_KEY=settings.SECRET_KEY,
+               ALLOWED_HOSTS="127.0.0.1,localhost", THROTTLE_PREDICTIONS="100000000/min",
+               THROTTLE_USER="100000000/min", PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING")
+    bin_dir = Path(sys.executable).parent
+    procs = Processes()
+    try:
+        web = procs.start([str(bin_dir / "gunicorn"), "nbaproject.wsgi", "--bind", f"127.0.0.1:{port}",
+                           "--workers", "2", "--worker-class", "gthread", "--threads", "8", "--timeout", "120",
+                           "--log-level", "warning"], env, "web")
+        worker_name = f"bench{os.getpid()}@{socket.gethostname()}"
+        worker = procs.start([sys.executable, "-m", "celery", "-A", "nbaproject", "worker", "-Q",
+                              f"{prefix}predictions,{prefix}default", "-c", str(args.worker_processes),
+                              "-P", "prefork", "-n", worker_name, "-l", "warning",
+                              "--without-mingle", "--without-gossip"], env, "worker")
+
+        def web_up():
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/healthz")
+                return conn.getresponse().status == 200
+            except OSError:
+                return False
+
+        wait_for(web_up, 60, "gunicorn", web)
+        wait_for(lambda: bool(app.control.ping(destination=[worker_name], timeout=0.5)), 60, "celery worker", worker)
+        log(f"server on 127.0.0.1:{port}, worker with {args.worker_processes} processes; warming up")
+        warm = e2e_predictions(port, token, sample_bodies(args.worker_processes * 3))
+        if not warm["samples"]:
+            raise SystemExit("warm-up predictions did not succeed: check the models and the worker log "
+                             f"{worker.logfile}")
+
+        # The web tier is measured on its own (the worker stops consuming, staying warm), then the
+        # worker drains the backlog the POSTs left: the pipeline's throughput from a full queue.
+        queue = f"{prefix}predictions"
+        app.control.cancel_consumer(queue, destination=[worker_name], reply=True)
+        log(f"POST load: {args.posts} requests, {args.clients} clients (worker paused), after a warm-up")
+        warm_posts = post_load(port, token, sample_bodies(args.clients * 4), args.clients)  # connections, caches
+        posts = post_load(port, token, sample_bodies(args.posts), args.clients)
+        single = post_load(port, token, sample_bodies(min(200, args.posts)), 1)  # the cost of one POST alone
+        log("draining the pipeline backlog")
+        app.control.add_consumer(queue, destination=[worker_name], reply=True)
+        drained = drain_figures(wait_requests(warm_posts.pop("ids") + posts.pop("ids") + single.pop("ids"), 900))
+        log(f"end to end: {args.samples} single predictions")
+        e2e = e2e_predictions(port, token, sample_bodies(args.samples))
+        log("no-op chains of the same shape")
+        floor = noop_figures(args.samples, args.noop_chains)
+    finally:
+        procs.stop()
+        with app.connection_for_write() as conn:
+            for queue in app.amqp.queues.values():
+                try:
+                    queue(conn.default_channel).purge()
+                except Exception:
+                    pass
+        PredictionRequest.objects.filter(user=user).delete()
+
+    ratio = (drained["predictions_per_s"] or 0) / floor["chains_per_s"] if floor["chains_per_s"] else None
+    figures = {
+        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+        "broker": settings.CELERY_BROKER_URL.split("://", 1)[0],
+        "worker_processes": args.worker_processes,
+        "post": posts,
+        "post_one_client": single,
+        "pipeline": {**drained, "e2e_p50_ms": e2e["p50_ms"], "e2e_p99_ms": e2e["p99_ms"], "e2e_samples": e2e["samples"]},
+        "noop_chain": floor,
+        "throughput_ratio": round(ratio, 3) if ratio is not None else None,
+        "targets": {"post_p99_under_50ms": posts["p99_ms"] < 50, "e2e_p50_under_500ms": e2e["p50_ms"] < 500,
+                    "throughput_at_least_half_of_noop": bool(ratio and ratio >= 0.5)},
+    }
+    if args.json:
+        print(json.dumps(figures))
+        return
+    ok = {True: "ok", False: "MISSED"}
+    print(f"database {figures['database']}, broker {figures['broker']}, {args.worker_processes} worker processes")
+    print(f"POST /api/v1/predictions/  {posts['requests']} requests, {args.clients} clients: "
+          f"p50 {posts['p50_ms']} ms, p99 {posts['p99_ms']} ms, {posts['requests_per_s']} req/s "
+          f"[{ok[figures['targets']['post_p99_under_50ms']]}: p99 < 50 ms]  statuses {posts['statuses']}")
+    print(f"POST, one client at a time:  p50 {single['p50_ms']} ms, p99 {single['p99_ms']} ms, "
+          f"{single['requests_per_s']} req/s")
+    print(f"pipeline end to end (warm):  p50 {e2e['p50_ms']} ms, p99 {e2e['p99_ms']} ms "
+          f"[{ok[figures['targets']['e2e_p50_under_500ms']]}: p50 < 500 ms]")
+    print(f"pipeline throughput:         {drained['predictions_per_s']} predictions/s "
+          f"({drained['predictions']} ok, {drained['failed']} failed)")
+    print(f"no-op chain (same shape):    p50 {floor['p50_ms']} ms, p99 {floor['p99_ms']} ms, "
+          f"{floor['chains_per_s']} chains/s")
+    print(f"pipeline / no-op throughput: {figures['throughput_ratio']} "
+          f"[{ok[figures['targets']['throughput_at_least_half_of_noop']]}: >= 0.5]")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+"""`/api/v1/predictions/`: submit a prediction (202 + status URL), read its state and result,
+stream its progress as server-sent events. Users see their own requests, staff see all."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, mixins, parsers, renderers, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, BaseThrottle
+
+from etl.models import Game, Player
+from predictions import selectors, services
+from predictions.catalog import GameStatusField
+from predictions.events import event_stream, parse_last_event_id
+from predictions.models import Prediction, PredictionRequest
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def max_body_bytes() -> int:
+    return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 64 * 1024)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "payload_too_large"
+
+
+class LimitedJSONParser(parsers.JSONParser):
+    """JSON, refusing bodies over MAX_REQUEST_BYTES (even without a Content-Length) and NaN/Infinity."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = max_body_bytes()
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"Request body larger than {limit} bytes.")
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            return json.loads(raw.decode(encoding), parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class EventStreamRenderer(renderers.BaseRenderer):
+    """Lets clients ask for `Accept: text/event-stream`; errors before the stream are one SSE frame."""
+
+    media_type = "text/event-stream"
+    format = "sse"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return f"event: error\ndata: {json.dumps(data, default=str)}\n\n".encode()
+
+
+class PredictionSubmitThrottle(BaseThrottle):
+    """Per-user limit on submissions (THROTTLE_PREDICTIONS, e.g. 120/min); 429 with Retry-After beyond it.
+
+    A sliding window counted on the user's own stored requests: one indexed query, exact across
+    every web process, instead of the cache-based throttles' several cache-table round trips."""
+
+    scope = "predictions"
+
+    def __init__(self):
+        self.wait_seconds = None
+
+    def rate(self) -> tuple[int, int] | None:
+        rate = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}).get(self.scope)
+        if not rate:
+            return None
+        count, period = rate.split("/")
+        return int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
+
+    def allow_request(self, request, view):
+        rate = self.rate()
+        if rate is None or not request.user.is_authenticated:
+            return True
+        limit, window = rate
+        since = timezone.now() - dt.timedelta(seconds=window)
+        recent = list(PredictionRequest.objects.filter(user=request.user, created_at__gte=since)
+                      .order_by("-created_at").values_list("created_at", flat=True)[limit - 1:limit])
+        if not recent:
+            return True
+        self.wait_seconds = max(1.0, (recent[0] - since).total_seconds())
+        return False
+
+    def wait(self):
+        return self.wait_seconds
+
+
+# --- Serializers ----------------------------------------------------------------------------------------
+
+class PredictionInputSerializer(serializers.Serializer):
+    player = serializers.CharField(max_length=128, help_text="Player name (any case/accents) or player id.")
+    opponent = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
+                                     help_text="Opponent team code or name (BOS, Celtics).")
+    date = serializers.DateField(required=False, allow_null=True, default=None, help_text="Game date, YYYY-MM-DD.")
+    home = serializers.BooleanField(required=False, allow_null=True, default=None,
+                                    help_text="Home game? (hypothetical matchups; default true)")
+
+
+class AcceptedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=PredictionRequest.Status.choices)
+    status_url = serializers.URLField()
+    events_url = serializers.URLField()
+
+
+class PlayerRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Player
+        fields = ["id", "name"]
+
+
+class GameRefSerializer(serializers.ModelSerializer):
+    home = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    away = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    status = GameStatusField(read_only=True)
+
+    class Meta:
+        model = Game
+        fields = ["id", "date", "home", "away", "status", "home_score", "away_score"]
+
+
+class EchoInputSerializer(serializers.Serializer):
+    player = serializers.CharField(source="player_input")
+    opponent = serializers.CharField(source="opponent_input")
+    date = serializers.DateField(source="date_input", allow_null=True)
+    home = serializers.BooleanField(source="home_input", allow_null=True)
+
+
+class PredictionResultSerializer(serializers.ModelSerializer):
+    actual_in_range = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Prediction
+        fields = ["p10", "p50", "p90", "actual_points", "actual_in_range", "model_outputs", "model_versions",
+                  "features", "timings", "created_at"]
+
+    def get_actual_in_range(self, obj) -> bool | None:
+        if obj.actual_points is None:
+            return None
+        return obj.p10 <= obj.actual_points <= obj.p90
+
+
+class PredictionRequestSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    events_url = serializers.SerializerMethodField()
+    user = serializers.CharField(source="user.get_username", read_only=True)
+    step_label = serializers.CharField(read_only=True)
+    input = EchoInputSerializer(source="*", read_only=True)
+    player = PlayerRefSerializer(read_only=True, allow_null=True)
+    team = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    opponent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    game = GameRefSerializer(read_only=True, allow_null=True)
+    date = serializers.DateField(source="game_date", read_only=True, allow_null=True)
+    home = serializers.BooleanField(source="is_home", read_only=True, allow_null=True)
+    hypothetical = serializers.BooleanField(read_only=True, allow_null=True)
+    result = PredictionResultSerializer(source="prediction", read_only=True, allow_null=True)
+
+    class Meta:
+        model = PredictionRequest
+        fields = ["id", "url", "events_url", "user", "status", "step", "step_label", "step_index", "step_count",
+                  "percent", "error", "input", "player", "team", "opponent", "game", "date", "home", "hypothetical",
+                  "result", "task_ids", "attempts", "created_at", "started_at", "finished_at"]
+        read_only_fields = fields
+
+    def get_url(self, obj) -> str:
+        return _absolute(self.context.get("request"), reverse("prediction-detail", args=[obj.pk]))
+
+    def get_events_url(self, obj) -> str:
+        return _absolute(self.context.get("request"), reverse("prediction-events", args=[obj.pk]))
+
+
+def _absolute(request, path: str) -> str:
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+# --- Views ----------------------------------------------------------------------------------------------
+
+ERROR_400 = OpenApiResponse(
+    response=inline_serializer("PredictionInputErrors", {
+        "player": serializers.ListField(child=serializers.CharField(), required=False),
+        "opponent": serializers.ListField(child=serializers.CharField(), required=False),
+        "date": serializers.ListField(child=serializers.CharField(), required=False),
+        "did_you_mean": serializers.ListField(child=serializers.CharField(), required=False),
+    }),
+    description="Field errors; for an unknown player, the closest names in `did_you_mean`.")
+DETAIL = inline_serializer("Detail", {"detail": serializers.CharField()})
+
+
+class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                        viewsets.GenericViewSet):
+    """Points-range predictions. POST answers 202 at once; the pipeline runs on the workers."""
+
+    serializer_class = PredictionRequestSerializer
+    permission_classes = [IsAuthenticated]
+    parser_classes = [LimitedJSONParser, parsers.FormParser]
+    filter_backends = []
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return PredictionRequest.objects.none()
+        requests = selectors.visible_requests(self.request.user)
+        wanted = self.request.query_params.get("status")
+        if self.action == "list" and wanted in PredictionRequest.Status.values:
+            requests = requests.filter(status=wanted)
+        return requests
+
+    def get_serializer_class(self):
+        return PredictionInputSerializer if self.action == "create" else PredictionRequestSerializer
+
+    def get_throttles(self):
+        if self.action == "create":  # submissions have their own, cheaper per-user limit
+            return [AnonRateThrottle(), PredictionSubmitThrottle()]
+        return super().get_throttles()
+
+    def initial(self, request, *args, **kwargs):
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if request.method == "POST" and length.isdigit() and int(length) > max_body_bytes():
+            raise PayloadTooLarge(f"Request body larger than {max_body_bytes()} bytes.")
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=PredictionRequest.Status.values)])
+    def list(self, request, *args, **kwargs):
+        """Your prediction requests, newest first (staff: everyone's)."""
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        request=PredictionInputSerializer,
+        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER,
+                                     description="Same key (per user) returns the same request, queued once.")],
+        responses={202: AcceptedSerializer, 400: ERROR_400, 413: DETAIL, 422: DETAIL, 429: DETAIL},
+        examples=[OpenApiExample("next game", value={"player": "Luka Doncic"}, request_only=True),
+                  OpenApiExample("matchup", value={"player": "Jayson Tatum", "opponent": "NYK", "date": "2024-03-01",
+                                                   "home": True}, request_only=True)],
+    )
+    def create(self, request, *args, **kwargs):
+        """Ask for a player's points range: stored, queued after commit, answered 202 with the status URL."""
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is not None:
+            key = key.strip()
+            if not key or len(key) > 255:
+                return Response({IDEMPOTENCY_HEADER: ["must be 1 to 255 characters."]}, status=400)
+        given = PredictionInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            job, _created = services.submit_prediction(request.user, idempotency_key=key, **given.validated_data)
+        except services.InvalidInput as exc:
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        except services.IdempotencyConflict as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        status_url = request.build_absolute_uri(reverse("prediction-detail", args=[job.pk]))
+        body = {"id": job.pk, "status": job.status, "status_url": status_url,
+                "events_url": request.build_absolute_uri(reverse("prediction-events", args=[job.pk]))}
+        headers = {"Location": status_url}
+        if not _created:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("Last-Event-ID", OpenApiTypes.INT, OpenApiParameter.HEADER,
+                                     description="Resume after this event id.")],
+        responses={(200, "text/event-stream"): OpenApiResponse(
+            response=OpenApiTypes.STR,
+            description="`event: progress` frames (JSON: seq, status, step, step_index, step_count, percent, "
+                        "message) in order, then one `event: result` with the same JSON as the detail endpoint.")},
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[EventStreamRenderer, renderers.JSONRenderer])
+    def events(self, request, pk=None):
+        """Server-sent events: the request's progress until it is done, then its result."""
+        job = self.get_object()
+        context = self.get_serializer_context()
+
+        def render(obj):
+            return PredictionRequestSerializer(obj, context=context).data
+
+        last = parse_last_event_id(request.headers.get("Last-Event-ID") or request.query_params.get("last"))
+        response = StreamingHttpResponse(event_stream(job.pk, render, last_seq=last),
+                                         content_type="text/event-stream; charset=utf-8")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response

@@ -1,0 +1,163 @@
+"""Read-only API over the warehouse: players (accent- and case-insensitive search), teams,
+games (date range, team, status, season) and a player's game logs. Registered in nbaproject/api.py."""
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import filters, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+
+from etl.models import Game, Player, PlayerGameLog, Team
+from predictions.selectors import search_players
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["id", "code", "bref_code", "name", "nickname"]
+
+
+class PlayerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Player
+        fields = ["id", "name", "nba_id", "bref_id"]
+
+
+@extend_schema_field({"type": "string", "description": "`scheduled` or `final`", "example": "final"})
+class GameStatusField(serializers.CharField):
+    """A game's status, described inline (its enum would collide with the predictions' status)."""
+
+
+class GameSerializer(serializers.ModelSerializer):
+    home = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    away = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    status = GameStatusField(read_only=True)
+
+    class Meta:
+        model = Game
+        fields = ["id", "season", "season_type", "date", "start_time", "home", "away", "home_score", "away_score",
+                  "overtimes", "status", "nba_game_id", "bref_game_id"]
+
+
+class GameLogSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    opponent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    minutes = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PlayerGameLog
+        fields = ["id", "game", "date", "season", "team", "opponent", "is_home", "starter", "minutes", "pts",
+                  "reb", "ast", "stl", "blk", "tov", "fgm", "fga", "fg3m", "fg3a", "ftm", "fta", "plus_minus"]
+
+    def get_minutes(self, obj) -> float:
+        return round(obj.seconds / 60, 1)
+
+
+class PlayerNameSearch(filters.BaseFilterBackend):
+    """`?search=doncic`: every word of the query in the player's name, ignoring case and accents."""
+
+    def filter_queryset(self, request, queryset, view):
+        query = request.query_params.get("search", "").replace("\x00", "")[:128]
+        if not query.strip():
+            return queryset
+        return queryset.filter(pk__in=search_players(query).values("pk"))
+
+    def get_schema_operation_parameters(self, view):
+        return [{"name": "search", "required": False, "in": "query", "schema": {"type": "string"},
+                 "description": "Words of the player's name; case and accents do not matter (doncic)."}]
+
+
+class TeamField(forms.CharField):
+    """A team by any code or name; an unknown one is a 400 with the reason."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None
+        team = Team.objects.resolve(value.replace("\x00", ""))
+        if team is None:
+            raise forms.ValidationError(f"unknown team {value!r}: use a code (BOS) or a name (Boston Celtics).")
+        return team
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class TeamFilter(django_filters.Filter):
+    field_class = TeamField
+
+
+class GameFilter(django_filters.FilterSet):
+    date = django_filters.DateFromToRangeFilter(help_text="date_after / date_before (YYYY-MM-DD, inclusive).")
+    team = TeamFilter(method="filter_team", help_text="Games of this team, home or away (code or name).")
+    status = django_filters.ChoiceFilter(choices=Game.Status.choices)
+    season = django_filters.CharFilter(help_text="e.g. 2023-24")
+
+    class Meta:
+        model = Game
+        fields = ["date", "team", "status", "season"]
+
+    def filter_team(self, queryset, name, team):
+        return queryset.filter(Q(home=team) | Q(away=team)) if team else queryset
+
+
+class GameLogFilter(django_filters.FilterSet):
+    season = django_filters.CharFilter(help_text="e.g. 2023-24")
+    date = django_filters.DateFromToRangeFilter(help_text="date_after / date_before (YYYY-MM-DD, inclusive).")
+
+    class Meta:
+        model = PlayerGameLog
+        fields = ["season", "date"]
+
+
+class ReadOnlyCatalog(viewsets.ReadOnlyModelViewSet):
+    """Public reference data: anyone may read it (writes do not exist)."""
+
+    permission_classes = [AllowAny]
+
+
+class PlayerViewSet(ReadOnlyCatalog):
+    """Players; `?search=` matches every word of the name, ignoring case and accents."""
+
+    queryset = Player.objects.order_by("name", "pk")
+    serializer_class = PlayerSerializer
+    filter_backends = [PlayerNameSearch, filters.OrderingFilter]
+    ordering_fields = ["name", "id"]
+
+    @extend_schema(
+        responses=GameLogSerializer(many=True),
+        parameters=[OpenApiParameter("season", OpenApiTypes.STR), OpenApiParameter("date_after", OpenApiTypes.DATE),
+                    OpenApiParameter("date_before", OpenApiTypes.DATE),
+                    OpenApiParameter("ordering", OpenApiTypes.STR, description="date or -date (default, newest first)")],
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], serializer_class=GameLogSerializer)
+    def gamelogs(self, request, pk=None):
+        """The player's box-score lines, newest first (paginated)."""
+        player = self.get_object()
+        logs = PlayerGameLog.objects.filter(player=player).select_related("team", "opponent")
+        filterset = GameLogFilter(request.query_params, queryset=logs, request=request)
+        if not filterset.is_valid():
+            raise serializers.ValidationError(filterset.errors)
+        ordering = "date" if request.query_params.get("ordering") == "date" else "-date"
+        page = self.paginate_queryset(filterset.qs.order_by(ordering, "pk"))
+        return self.get_paginated_response(GameLogSerializer(page, many=True).data)
+
+
+class TeamViewSet(ReadOnlyCatalog):
+    queryset = Team.objects.order_by("code")
+    serializer_class = TeamSerializer
+    filter_backends = [filters.SearchFilter]
+    search_fields = ["code", "name", "nickname"]
+
+
+class GameViewSet(ReadOnlyCatalog):
+    """Games; filter by `date_after`/`date_before`, `team`, `status`, `season`."""
+
+    queryset = Game.objects.select_related("home", "away").order_by("date", "pk")
+    serializer_class = GameSerializer
+    filter_backends = [DjangoFilterBackend, filters.OrderingFilter]
+    filterset_class = GameFilter
+    ordering_fields = ["date"]

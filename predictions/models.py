@@ -1,0 +1,148 @@
+"""Prediction jobs and their results.
+
+`PredictionRequest` is our own job row and the source of truth for a request: Celery's
+`TaskResult` only knows a task once it started, and a chain's state is only its last
+task's. The row records the input, what it resolved to, the progress of the pipeline
+(step i of n, percent, timestamps), the task ids of every step and the error, if any.
+`PredictionEvent` is the ordered progress log the events stream replays; `Prediction`
+is the result, at most one per request.
+"""
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+# The pipeline's steps in order: (name, label shown to users). LightGBM and Keras run in parallel.
+STEPS: list[tuple[str, str]] = [
+    ("resolve", "Finding the player and the game"),
+    ("features", "Building features"),
+    ("lightgbm", "Running the LightGBM model"),
+    ("keras", "Running the Keras model"),
+    ("combine", "Combining the models and storing the range"),
+]
+STEP_NAMES = [name for name, _ in STEPS]
+STEP_LABELS = dict(STEPS)
+
+
+class PredictionRequest(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prediction_requests")
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True,
+                                       help_text="Idempotency-Key header: one request per key and user.")
+
+    # What the user asked for, as given.
+    player_input = models.CharField(max_length=128)
+    opponent_input = models.CharField(max_length=64, blank=True)
+    date_input = models.DateField(null=True, blank=True)
+    home_input = models.BooleanField(null=True, blank=True)
+
+    # What the resolve step made of it.
+    player = models.ForeignKey("etl.Player", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    team = models.ForeignKey("etl.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    opponent = models.ForeignKey("etl.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    game = models.ForeignKey("etl.Game", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                             help_text="The game in the database; empty for a hypothetical matchup.")
+    game_date = models.DateField(null=True, blank=True)
+    is_home = models.BooleanField(null=True, blank=True)
+    features = models.JSONField(null=True, blank=True, help_text="Features built for the models.")
+
+    # Progress.
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    step = models.CharField(max_length=16, blank=True, help_text="The step running (or last run).")
+    step_index = models.PositiveSmallIntegerField(default=0, help_text="1-based index of `step`.")
+    step_count = models.PositiveSmallIntegerField(default=len(STEPS))
+    percent = models.PositiveSmallIntegerField(default=0, help_text="Share of the steps finished.")
+    steps_done = models.JSONField(default=list, blank=True)
+    timings = models.JSONField(default=dict, blank=True, help_text="Seconds per finished step.")
+    error = models.TextField(blank=True, help_text="Human-readable reason of a failure.")
+
+    # Queueing: every (re-)queue is a new chain run with its own token and task ids.
+    run_token = models.CharField(max_length=64, blank=True, help_text="Token of the chain run that owns the request.")
+    task_ids = models.JSONField(default=dict, blank=True, help_text="Celery task id of each step of the current run.")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Runs of the pipeline published to the broker.")
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When the last run was published.")
+    enqueue_error = models.TextField(blank=True, help_text="Last publish failure (broker down); the sweeper retries.")
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True, help_text="Heartbeat: every progress update touches it.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "idempotency_key"], name="predictionrequest_unique_user_key",
+                                    condition=models.Q(idempotency_key__isnull=False)),
+        ]
+        indexes = [models.Index(fields=["user", "-created_at"], name="predreq_user_created"),
+                   models.Index(fields=["status", "updated_at"], name="predreq_status_updated")]
+
+    def __str__(self):
+        return f"{self.player_input} ({self.status})"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in self.TERMINAL
+
+    @property
+    def step_label(self) -> str:
+        if self.status == self.Status.QUEUED:
+            return "Waiting for a worker"
+        return STEP_LABELS.get(self.step, self.step)
+
+    @property
+    def hypothetical(self) -> bool | None:
+        """True when the matchup is not a game in the database (known once resolved)."""
+        if self.game_date is None:
+            return None
+        return self.game_id is None
+
+
+class PredictionEvent(models.Model):
+    """One progress update, in order (ids are allocated under the request's row lock)."""
+
+    request = models.ForeignKey(PredictionRequest, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=9, choices=PredictionRequest.Status.choices)
+    step = models.CharField(max_length=16, blank=True)
+    step_index = models.PositiveSmallIntegerField(default=0)
+    step_count = models.PositiveSmallIntegerField(default=len(STEPS))
+    percent = models.PositiveSmallIntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def as_dict(self) -> dict:
+        return {"seq": self.id, "status": self.status, "step": self.step, "step_index": self.step_index,
+                "step_count": self.step_count, "percent": self.percent, "message": self.message,
+                "at": self.created_at.isoformat()}
+
+
+class Prediction(models.Model):
+    """The range for one request; the one-to-one key makes a re-run step unable to add a second."""
+
+    request = models.OneToOneField(PredictionRequest, on_delete=models.CASCADE, related_name="prediction")
+    p10 = models.FloatField()
+    p50 = models.FloatField()
+    p90 = models.FloatField()
+    model_outputs = models.JSONField(help_text="Each model's own p10/p50/p90, by algorithm.")
+    model_versions = models.JSONField(help_text="Model version of each algorithm.")
+    features = models.JSONField(help_text="The feature values the models saw.")
+    timings = models.JSONField(help_text="Seconds per step, plus time spent queued and in total.")
+    actual_points = models.PositiveSmallIntegerField(null=True, blank=True,
+                                                     help_text="Points really scored, for a past game.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.p10:.0f}-{self.p90:.0f} (median {self.p50:.0f})"

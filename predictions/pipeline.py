@@ -1,0 +1,169 @@
+"""Publishing the prediction pipeline to the broker, and the sweeper that re-publishes
+requests left behind (broker down at submit, a chain lost with its worker).
+
+The chain, all on the `predictions` queue:
+    resolve -> features -> group(lightgbm, keras) -> combine   (the group + combine is a chord)
+Every publish is a new run: a fresh token (checked by every step) and fresh task ids, recorded
+on the request so the staff pages can link each step's TaskResult.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from celery import chain, group
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from nbaproject.celery import app
+from predictions.models import STEP_NAMES, PredictionRequest
+from predictions.services import record_event
+
+logger = logging.getLogger(__name__)
+Status = PredictionRequest.Status
+
+# At most three quick tries: a down broker must not hold the web request (it answers 202 anyway).
+PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2}
+PUBLISH_CONNECT_TIMEOUT = 2.0
+SWEEP_EVERY_SECONDS = 30
+SWEEPER_TASK = "predictions.tasks.sweep_stuck_requests"
+SWEEPER_SCHEDULE_NAME = "predictions: re-queue stuck prediction requests"
+
+
+def queued_timeout() -> float:
+    """Seconds a published request may wait queued before the sweeper publishes it again."""
+    return float(getattr(settings, "PREDICTIONS_QUEUED_TIMEOUT", 300))
+
+
+def running_timeout() -> float:
+    """Seconds without progress after which a running request is taken over (above any step's time limit)."""
+    return float(getattr(settings, "PREDICTIONS_RUNNING_TIMEOUT", 300))
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "PREDICTIONS_MAX_ATTEMPTS", 5))
+
+
+def build_chain(request_id, token: str, task_ids: dict[str, str]):
+    """The pipeline's canvas for one run, with every task id fixed in advance."""
+    from predictions import tasks
+
+    rid = str(request_id)
+    return chain(
+        tasks.resolve_step.si(rid, token, task_ids).set(task_id=task_ids["resolve"]),
+        tasks.features_step.si(rid, token).set(task_id=task_ids["features"]),
+        group(tasks.lightgbm_step.s(rid, token).set(task_id=task_ids["lightgbm"]),
+              tasks.keras_step.s(rid, token).set(task_id=task_ids["keras"])),
+        tasks.combine_step.s(rid, token).set(task_id=task_ids["combine"]),
+    )
+
+
+def publish(signature):
+    """Send a canvas with a short, bounded retry. PREDICTIONS_BROKER_URL (normally unset) sends
+    through another broker URL than the workers use (tests point it at a dead port)."""
+    options = {"retry": True, "retry_policy": PUBLISH_RETRY_POLICY}
+    url = getattr(settings, "PREDICTIONS_BROKER_URL", "")
+    if url:
+        with app.connection_for_write(url, connect_timeout=PUBLISH_CONNECT_TIMEOUT) as connection:
+            return signature.apply_async(connection=connection, **options)
+    return signature.apply_async(**options)
+
+
+def new_run() -> tuple[str, dict[str, str]]:
+    """A fresh run token and a task id for every step."""
+    return uuid.uuid4().hex, {step: str(uuid.uuid4()) for step in STEP_NAMES}
+
+
+def publish_run(request_id, token: str, task_ids: dict[str, str]) -> bool:
+    """Publish one run whose attempt the request row already records. On a broker failure
+    the attempt is taken back and the reason kept in `enqueue_error` for the sweeper; nothing
+    is raised (the caller has answered, or will answer, 202 either way)."""
+    try:
+        publish(build_chain(request_id, token, task_ids))
+        return True
+    except Exception as exc:  # any broker/transport failure: keep the request, report why
+        reason = f"broker unavailable ({exc.__class__.__name__}: {exc}); the sweeper will queue it again"
+        logger.warning("prediction request %s not queued: %s", request_id, reason)
+        PredictionRequest.objects.filter(pk=request_id, status=Status.QUEUED).update(
+            enqueue_error=reason[:1000], attempts=Greatest(F("attempts") - 1, 0), updated_at=timezone.now())
+        return False
+
+
+def enqueue(request_id) -> bool:
+    """Publish a new run of the pipeline for a queued request (the sweeper and admin use this;
+    a new request is published by submit_prediction)."""
+    token, task_ids = new_run()
+    updated = PredictionRequest.objects.filter(pk=request_id, status=Status.QUEUED).update(
+        attempts=F("attempts") + 1, task_ids=task_ids, enqueued_at=timezone.now(), enqueue_error="",
+        updated_at=timezone.now())
+    if not updated:
+        return False
+    return publish_run(request_id, token, task_ids)
+
+
+def _stuck_filter(now, grace: float, queued_after: float, running_after: float) -> Q:
+    never_published = Q(status=Status.QUEUED) & (~Q(enqueue_error="") | Q(enqueued_at__isnull=True)) & Q(
+        created_at__lt=now - timedelta(seconds=grace))
+    waited_too_long = Q(status=Status.QUEUED, enqueued_at__lt=now - timedelta(seconds=queued_after))
+    stalled = Q(status=Status.RUNNING, updated_at__lt=now - timedelta(seconds=running_after))
+    return never_published | waited_too_long | stalled
+
+
+def sweep_stuck_requests(queued_after: float | None = None, running_after: float | None = None,
+                         grace: float = 5.0, limit: int = 200) -> dict:
+    """Publish again every request stuck queued (its publish failed, or it waited longer than
+    `queued_after` s: a lost message) or running without progress for `running_after` s. A
+    stalled request that already had PREDICTIONS_MAX_ATTEMPTS runs is failed instead. A duplicate
+    message is harmless (its run finds the request owned by another and stops). Idempotent:
+    safe to run from several places at once."""
+    queued_after = queued_timeout() if queued_after is None else queued_after
+    running_after = running_timeout() if running_after is None else running_after
+    now = timezone.now()
+    stuck = _stuck_filter(now, grace, queued_after, running_after)
+    candidates = list(PredictionRequest.objects.filter(stuck).order_by("created_at")
+                      .values_list("pk", flat=True)[:limit])
+    requeued, failed, not_published = [], [], []
+    for pk in candidates:
+        with transaction.atomic():
+            request = PredictionRequest.objects.select_for_update(skip_locked=True).filter(stuck, pk=pk).first()
+            if request is None:  # it moved on meanwhile, or another sweeper holds it
+                continue
+            if request.status == Status.RUNNING:
+                if request.attempts >= max_attempts():
+                    request.status = Status.FAILED
+                    request.error = (f"gave up after {request.attempts} attempts: the workers did not finish "
+                                     "this prediction; please ask again")
+                    request.finished_at = timezone.now()
+                    request.save()
+                    record_event(request, request.error)
+                    failed.append(str(pk))
+                    continue
+                stalled = f"no progress since {request.updated_at:%H:%M:%S} in step {request.step or '?'}"
+                request.status, request.run_token, request.percent = Status.QUEUED, "", 0
+                request.step, request.step_index, request.steps_done = "", 0, []
+                request.save()
+                record_event(request, f"queued again ({stalled})")
+        if enqueue(pk):
+            requeued.append(str(pk))
+        else:
+            not_published.append(str(pk))
+    if requeued or failed or not_published:
+        logger.info("sweeper: requeued %d, gave up on %d, could not publish %d",
+                    len(requeued), len(failed), len(not_published))
+    return {"requeued": requeued, "failed": failed, "not_published": not_published}
+
+
+def ensure_sweeper_schedule(periodic_task_model=None, interval_model=None) -> None:
+    """Create or update the beat entry running the sweeper every 30 s (idempotent). Called by a
+    data migration (with historical models); call it again after a database flush."""
+    if periodic_task_model is None:
+        from django_celery_beat.models import IntervalSchedule as interval_model
+        from django_celery_beat.models import PeriodicTask as periodic_task_model
+    interval, _ = interval_model.objects.get_or_create(every=SWEEP_EVERY_SECONDS, period="seconds")
+    periodic_task_model.objects.update_or_create(name=SWEEPER_SCHEDULE_NAME, defaults={
+        "task": SWEEPER_TASK, "interval": interval, "enabled": True, "expire_seconds": SWEEP_EVERY_SECONDS * 2,
+        "description": "Re-publishes prediction requests stuck queued or running (predictions.pipeline)."})

@@ -1,0 +1,168 @@
+"""Reads for the predictions app: finding players and games, and what a user may see."""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import time
+from dataclasses import dataclass, field
+
+from django.db.models import Q, QuerySet
+
+from etl.models import Game, Player, PlayerGameLog, Team, TeamAlias
+from etl.names import normalise_name
+from etl.teams import alias_key
+from predictions.models import PredictionRequest
+
+MAX_SUGGESTIONS = 5
+
+
+@dataclass
+class PlayerMatch:
+    """The outcome of looking a player up: one player, or none with the closest names."""
+
+    player: Player | None = None
+    suggestions: list[str] = field(default_factory=list)
+    ambiguous: bool = False
+
+
+def search_players(query: str) -> QuerySet[Player]:
+    """Players whose name contains every word of the query, ignoring case and accents ('doncic')."""
+    words = normalise_name(query or "").split()
+    players = Player.objects.all()
+    for word in words:
+        players = players.filter(normalised_name__contains=word)
+    return players
+
+
+def find_player(text: str | int) -> PlayerMatch:
+    """The player meant by an id or a name: exact (normalised) name first, then a unique
+    all-words match ('lebron'); otherwise no player and the closest names."""
+    text = str(text).strip()
+    if text.isdigit():
+        player = Player.objects.filter(pk=int(text)).first()
+        return PlayerMatch(player=player)
+    norm = normalise_name(text)
+    if not norm:
+        return PlayerMatch()
+    exact = list(Player.objects.filter(normalised_name=norm)[:MAX_SUGGESTIONS])
+    if len(exact) == 1:
+        return PlayerMatch(player=exact[0])
+    if len(exact) > 1:
+        return PlayerMatch(ambiguous=True, suggestions=[f"{p.name} (id {p.pk})" for p in exact])
+    partial = list(search_players(norm).order_by("name")[:MAX_SUGGESTIONS + 1])
+    if len(partial) == 1:
+        return PlayerMatch(player=partial[0])
+    if partial:
+        return PlayerMatch(ambiguous=True, suggestions=[p.name for p in partial[:MAX_SUGGESTIONS]])
+    return PlayerMatch(suggestions=suggest_players(norm))
+
+
+def suggest_players(norm: str, limit: int = MAX_SUGGESTIONS) -> list[str]:
+    """Closest player names to a normalised name ('lebrom jmes' -> 'LeBron James'), by
+    similarity of the whole name and of the last name."""
+    names: dict[str, str] = {}
+    for normalised, name in Player.objects.values_list("normalised_name", "name"):
+        names.setdefault(normalised, name)
+    close = difflib.get_close_matches(norm, list(names), n=limit, cutoff=0.7)
+    if len(close) < limit and " " not in norm:
+        by_last = {key.split()[-1]: key for key in names if key}
+        for last in difflib.get_close_matches(norm, list(by_last), n=limit, cutoff=0.75):
+            if by_last[last] not in close:
+                close.append(by_last[last])
+    return [names[key] for key in close[:limit]]
+
+
+_ALIAS_CACHE: dict = {"aliases": frozenset(), "loaded": 0.0}
+ALIAS_CACHE_SECONDS = 300
+
+
+def team_known(text: str) -> bool:
+    """Whether any team goes by this code or name; served from a per-process set of aliases
+    (refreshed every few minutes, and on a miss), so a valid opponent costs no query."""
+    key = alias_key(text or "")
+    if key in _ALIAS_CACHE["aliases"] and time.monotonic() - _ALIAS_CACHE["loaded"] < ALIAS_CACHE_SECONDS:
+        return True
+    _ALIAS_CACHE.update(aliases=frozenset(TeamAlias.objects.values_list("alias", flat=True)),
+                        loaded=time.monotonic())
+    return key in _ALIAS_CACHE["aliases"]
+
+
+def last_log(player: Player, before: dt.date | None = None) -> PlayerGameLog | None:
+    """The player's latest box-score line (strictly before a date when given)."""
+    logs = PlayerGameLog.objects.filter(player=player).select_related("team")
+    if before is not None:
+        logs = logs.filter(date__lt=before)
+    return logs.order_by("-date").first()
+
+
+def team_games(team: Team) -> QuerySet[Game]:
+    return Game.objects.filter(Q(home=team) | Q(away=team)).select_related("home", "away")
+
+
+def next_scheduled_game(team: Team, after: dt.date, opponent: Team | None = None) -> Game | None:
+    """The team's first scheduled game after a date (against an opponent when given)."""
+    games = team_games(team).filter(status=Game.Status.SCHEDULED, date__gt=after)
+    if opponent is not None:
+        games = games.filter(Q(home=opponent) | Q(away=opponent))
+    return games.order_by("date").first()
+
+
+def game_on(team: Team, day: dt.date, opponent: Team | None = None) -> Game | None:
+    games = team_games(team).filter(date=day)
+    if opponent is not None:
+        games = games.filter(Q(home=opponent) | Q(away=opponent))
+    return games.first()
+
+
+def actual_points(player_id: int, game: Game | None) -> int | None:
+    if game is None or game.status != Game.Status.FINAL:
+        return None
+    return PlayerGameLog.objects.filter(player_id=player_id, game=game).values_list("pts", flat=True).first()
+
+
+def recent_logs(player: Player, limit: int = 10) -> QuerySet[PlayerGameLog]:
+    return PlayerGameLog.objects.filter(player=player).select_related("opponent").order_by("-date")[:limit]
+
+
+def visible_requests(user) -> QuerySet[PredictionRequest]:
+    """Users see their own requests; staff see everyone's."""
+    requests = PredictionRequest.objects.select_related("user", "player", "team", "opponent", "game",
+                                                        "game__home", "game__away", "prediction")
+    if user.is_staff:
+        return requests
+    return requests.filter(user=user)
+
+
+def dashboard_jobs(limit: int = 50) -> list[dict]:
+    """Active and recent prediction requests for the staff Pipeline page (register as
+    "predictions.selectors.dashboard_jobs" in DASHBOARD_JOB_SOURCES)."""
+    from django.urls import reverse
+    from django_celery_results.models import TaskResult
+
+    rows = list(PredictionRequest.objects.select_related("user").order_by("-created_at")[:limit])
+    task_ids = [task_id for row in rows for task_id in (row.task_ids or {}).values()]
+    results = dict(TaskResult.objects.filter(task_id__in=task_ids).values_list("task_id", "pk"))
+    changelist = reverse("admin:django_celery_results_taskresult_changelist")
+    out = []
+    for row in rows:
+        links = []
+        for step, task_id in (row.task_ids or {}).items():
+            url = (reverse("admin:django_celery_results_taskresult_change", args=[results[task_id]])
+                   if task_id in results else f"{changelist}?q={task_id}")
+            links.append({"label": step, "url": url, "task_id": task_id})
+        title = row.player_input + (f" vs {row.opponent_input}" if row.opponent_input else "") + \
+            (f" on {row.date_input}" if row.date_input else "")
+        out.append({
+            "kind": "prediction",
+            "id": str(row.pk),
+            "title": f"{title} ({row.user.get_username()})",
+            "status": row.status,
+            "step": f"{row.step_index}/{row.step_count} {row.step_label}" if row.step_index else row.step_label,
+            "percent": row.percent,
+            "started": (row.started_at or row.created_at).isoformat(),
+            "finished": row.finished_at.isoformat() if row.finished_at else None,
+            "error": row.error or row.enqueue_error or None,
+            "admin_url": reverse("admin:predictions_predictionrequest_change", args=[row.pk]),
+            "task_links": links,
+        })
+    return out

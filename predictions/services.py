@@ -1,0 +1,364 @@
+"""Writes of the predictions app: submitting a request and each pipeline step's work.
+
+Tasks, views and commands call these functions; none of them knows about HTTP. Every
+step is idempotent and checks the run token it was queued with, so a step re-run after a
+worker crash, or a stale chain still running after the sweeper re-queued its request,
+changes nothing twice (and a `Prediction` is one-to-one with its request).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from contextlib import nullcontext
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from etl.models import Team
+from predictions import selectors
+from predictions.models import STEP_LABELS, STEP_NAMES, Prediction, PredictionEvent, PredictionRequest
+
+logger = logging.getLogger(__name__)
+Status = PredictionRequest.Status
+
+
+class InvalidInput(Exception):
+    """Bad input for a new request: `errors` maps field names to messages (plus `did_you_mean`)."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(f"{key}: {' '.join(map(str, msgs))}" for key, msgs in errors.items()))
+        self.errors = errors
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was already used by this user for a different request."""
+
+
+class PredictionFailed(Exception):
+    """A reason the pipeline cannot answer, worded for the user (no traceback needed).
+    `resolved` holds what was found before the problem (e.g. the player), kept on the request."""
+
+    def __init__(self, message: str, resolved: dict | None = None):
+        super().__init__(message)
+        self.resolved = resolved or {}
+
+
+class StaleRun(Exception):
+    """This step belongs to a chain run that no longer owns the request (it was re-queued or is done)."""
+
+
+# --- Submitting -----------------------------------------------------------------------------------------
+
+def validate_input(player, opponent: str = "", resolve_opponent: bool = True) -> tuple:
+    """Cheap checks before anything is stored: the player and the opponent must exist.
+    Returns (player, opponent team or None; with resolve_opponent=False only checked, not loaded)."""
+    errors: dict[str, list[str]] = {}
+    match = selectors.find_player(player)
+    if match.player is None:
+        if match.ambiguous:
+            errors["player"] = [f"{player!s} matches several players: give the full name or the id."]
+        elif str(player).strip().isdigit():
+            errors["player"] = [f"no player with id {str(player).strip()}."]
+        else:
+            hint = f"; did you mean {', '.join(match.suggestions)}?" if match.suggestions else "."
+            errors["player"] = [f"no player named {str(player).strip()!r}{hint}"]
+        if match.suggestions:
+            errors["did_you_mean"] = match.suggestions
+    opponent_team = None
+    if opponent:
+        opponent_team = Team.objects.resolve(opponent) if resolve_opponent else selectors.team_known(opponent)
+        if not opponent_team:
+            errors["opponent"] = [f"unknown team {opponent!r}: use a code (BOS) or a name (Boston Celtics)."]
+    if errors:
+        raise InvalidInput(errors)
+    return match.player, opponent_team
+
+
+def submit_prediction(user, player, opponent: str = "", date: dt.date | None = None, home: bool | None = None,
+                      idempotency_key: str | None = None) -> tuple[PredictionRequest, bool]:
+    """Store a request and queue its pipeline once the transaction commits.
+
+    Returns (request, created). The same Idempotency-Key from the same user returns the first
+    request instead of queuing a second pipeline. Never waits on the broker for long: when it is
+    down the request stays queued (with the reason) for the sweeper.
+    """
+    opponent = (opponent or "").strip()
+    player_input = str(player).strip()
+    if idempotency_key:
+        existing = _replay(user, idempotency_key, player_input, opponent, date, home)
+        if existing is not None:
+            return existing, False
+    validate_input(player_input, opponent, resolve_opponent=False)
+    from predictions.pipeline import new_run, publish_run
+
+    token, task_ids = new_run()
+    try:
+        # One INSERT (its own transaction, or a savepoint inside the caller's): recorded as
+        # published up front (attempts, ids, time), so a good publish costs no second write; a
+        # failed one is written back by publish_run. The "queued" event is implicit (see events).
+        with transaction.atomic(durable=False) if transaction.get_connection().in_atomic_block else nullcontext():
+            request = PredictionRequest.objects.create(
+                user=user, idempotency_key=idempotency_key or None, player_input=player_input,
+                opponent_input=opponent, date_input=date, home_input=home,
+                attempts=1, task_ids=task_ids, enqueued_at=timezone.now())
+        transaction.on_commit(lambda: publish_run(request.pk, token, task_ids))
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer with it.
+        existing = _replay(user, idempotency_key, player_input, opponent, date, home) if idempotency_key else None
+        if existing is None:
+            raise
+        return existing, False
+    return request, True
+
+
+def _replay(user, key, player_input, opponent, date, home) -> PredictionRequest | None:
+    existing = PredictionRequest.objects.filter(user=user, idempotency_key=key).first()
+    if existing is None:
+        return None
+    same = (existing.player_input, existing.opponent_input, existing.date_input, existing.home_input) == (
+        player_input, opponent, date, home)
+    if not same:
+        raise IdempotencyConflict(f"Idempotency-Key {key!r} was already used for a different request "
+                                  f"({existing.player_input!r}, id {existing.pk}).")
+    return existing
+
+
+def create_api_user(username: str, staff: bool = False) -> tuple[object, str, bool]:
+    """A user (no password: API token only, unless one is set later) and their token; idempotent."""
+    User = get_user_model()
+    user, created = User.objects.get_or_create(username=username)
+    if created:
+        user.set_unusable_password()
+    if staff and not user.is_staff:
+        user.is_staff = True
+    if created or staff:
+        user.save()
+    token, _ = Token.objects.get_or_create(user=user)
+    return user, token.key, created
+
+
+# --- Progress ---------------------------------------------------------------------------------------------
+
+def _locked(request_id) -> PredictionRequest:
+    return PredictionRequest.objects.select_for_update().get(pk=request_id)
+
+
+def record_event(request: PredictionRequest, message: str = "") -> None:
+    """Append a progress event with the request's current state (call under its row lock)."""
+    PredictionEvent.objects.create(
+        request=request, status=request.status, step=request.step, step_index=request.step_index,
+        step_count=request.step_count, percent=request.percent, message=message[:500])
+
+
+def begin_step(request_id, token: str, step: str, task_ids: dict | None = None) -> None:
+    """Record that a step started; the first step claims the request for this chain run
+    (and records that run's task ids).
+
+    Raises StaleRun when another run owns the request or it is already finished."""
+    with transaction.atomic():
+        request = _locked(request_id)
+        if request.is_done:
+            raise StaleRun(f"request {request_id} is already {request.status}")
+        if step == STEP_NAMES[0]:
+            if request.status == Status.QUEUED:
+                request.run_token = token
+                request.status = Status.RUNNING
+                request.started_at = request.started_at or timezone.now()
+                request.steps_done, request.timings = [], {}
+                request.task_ids = task_ids or request.task_ids
+            elif request.run_token != token:
+                raise StaleRun(f"request {request_id} is run by {request.run_token}, not {token}")
+        elif request.run_token != token or request.status != Status.RUNNING:
+            raise StaleRun(f"request {request_id} is run by {request.run_token}, not {token}")
+        request.step = step
+        request.step_index = STEP_NAMES.index(step) + 1
+        request.save(update_fields=["run_token", "status", "started_at", "steps_done", "timings", "step",
+                                    "step_index", "task_ids", "updated_at"])
+        record_event(request, STEP_LABELS[step])
+
+
+def finish_step(request_id, token: str, step: str, seconds: float, **fields) -> PredictionRequest:
+    """Record a finished step (and any fields it resolved) and advance the percentage."""
+    with transaction.atomic():
+        request = _locked(request_id)
+        if request.run_token != token or request.status != Status.RUNNING:
+            raise StaleRun(f"request {request_id} is no longer run by {token}")
+        for name, value in fields.items():
+            setattr(request, name, value)
+        if step not in request.steps_done:
+            request.steps_done = [*request.steps_done, step]
+        request.timings = {**request.timings, step: round(seconds, 4)}
+        request.percent = min(99, round(100 * len(request.steps_done) / request.step_count))
+        request.save()
+        record_event(request, f"{STEP_LABELS[step]}: done")
+        return request
+
+
+def fail(request_id, token: str | None, message: str) -> bool:
+    """Mark the request failed with a human-readable message (unless another run owns it)."""
+    with transaction.atomic():
+        request = _locked(request_id)
+        if request.is_done or (token is not None and request.run_token != token):
+            return False
+        request.status = Status.FAILED
+        request.error = message
+        request.finished_at = timezone.now()
+        request.save(update_fields=["status", "error", "finished_at", "updated_at"])
+        record_event(request, message)
+        return True
+
+
+# --- Steps ------------------------------------------------------------------------------------------------
+
+def resolve_request(request_id, token: str, task_ids: dict | None = None) -> None:
+    """Step 1: the player, his team, the opponent, the game (or a hypothetical matchup) and home/away."""
+    begin_step(request_id, token, "resolve", task_ids)
+    started = time.perf_counter()
+    request = PredictionRequest.objects.get(pk=request_id)
+    try:
+        resolved = resolve_matchup(request)
+    except PredictionFailed as exc:
+        if exc.resolved:
+            PredictionRequest.objects.filter(pk=request_id, run_token=token).update(**exc.resolved)
+        raise
+    finish_step(request_id, token, "resolve", time.perf_counter() - started, **resolved)
+
+
+def resolve_matchup(request: PredictionRequest) -> dict:
+    """What a request refers to, as fields of the request; PredictionFailed with the reason if nothing."""
+    player, opponent = _resolve_inputs(request)
+    day, home = request.date_input, request.home_input
+    latest = selectors.last_log(player)
+    found = {"player": player, "opponent": opponent, "game_date": day}
+    if latest is None:
+        raise PredictionFailed(f"{player.name} has no games in the database, so there is nothing to base a "
+                               "prediction on.", found)
+    game = None
+    if day is None:
+        after = latest.date
+        team = found["team"] = latest.team
+        game = selectors.next_scheduled_game(team, after, opponent)
+        if game is None:
+            against = f" against {opponent.code}" if opponent else ""
+            raise PredictionFailed(f"no game found for {player.name}{against} after {after.isoformat()}: "
+                                   "give opponent and date", found)
+    else:
+        before = selectors.last_log(player, before=day)
+        if before is None:
+            raise PredictionFailed(f"{player.name} has no games before {day.isoformat()} in the database, so "
+                                   "there is nothing to base a prediction on: pick a later date.", found)
+        team = found["team"] = before.team
+        game = selectors.game_on(team, day, opponent)
+        if game is None and opponent is None:
+            raise PredictionFailed(f"no game found for {player.name} ({team.code}) on {day.isoformat()}: "
+                                   "give an opponent for a hypothetical matchup", found)
+    if game is not None:
+        opponent = game.away if game.home_id == team.pk else game.home
+        home = game.home_id == team.pk
+        day = game.date
+    if opponent.pk == team.pk:
+        raise PredictionFailed(f"{opponent.code} is {player.name}'s own team: pick another opponent.", found)
+    if home is None:
+        home = True  # a hypothetical matchup defaults to a home game
+    return {"player": player, "team": team, "opponent": opponent, "game": game, "game_date": day, "is_home": home}
+
+
+def _resolve_inputs(request: PredictionRequest):
+    try:
+        return validate_input(request.player_input, request.opponent_input)
+    except InvalidInput as exc:  # the data changed since the request was accepted
+        raise PredictionFailed(str(exc)) from None
+
+
+def build_features(request_id, token: str) -> dict:
+    """Step 2: the model features for the resolved (player, game), from mlmodels.features."""
+    begin_step(request_id, token, "features")
+    started = time.perf_counter()
+    from mlmodels.features import build_features_for
+
+    request = PredictionRequest.objects.get(pk=request_id)
+    features = build_features_for(request.player_id, request.game_date, request.opponent_id, request.is_home,
+                                  team_id=request.team_id)
+    features = {name: _plain(value) for name, value in features.items()}
+    finish_step(request_id, token, "features", time.perf_counter() - started, features=features)
+    return features
+
+
+def _plain(value):
+    """A JSON-safe number (numpy scalars, NaN -> None)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value
+    return None if number != number else number
+
+
+def run_model(algorithm: str, features: dict, request_id, token: str) -> dict:
+    """Steps 3 and 4 (in parallel): one model's p10/p50/p90 for the features."""
+    begin_step(request_id, token, algorithm)
+    started = time.perf_counter()
+    from mlmodels import inference
+
+    predict = {"lightgbm": inference.predict_lightgbm, "keras": inference.predict_keras}[algorithm]
+    try:
+        output = predict(features)
+    except inference.NoActiveModel as exc:
+        raise PredictionFailed(f"no trained {algorithm} model is active yet ({exc}): an administrator must "
+                               "run `manage.py train`") from None
+    output = {key: _plain(value) for key, value in output.items()}
+    finish_step(request_id, token, algorithm, time.perf_counter() - started)
+    return {"algorithm": algorithm, **output}
+
+
+def store_prediction(outputs: list[dict], request_id, token: str) -> dict:
+    """Step 5: combine the models' outputs and store the one Prediction of the request."""
+    with transaction.atomic():
+        request = _locked(request_id)
+        if request.status == Status.SUCCEEDED:  # a re-run after the result was stored
+            return prediction_summary(request.prediction)
+    begin_step(request_id, token, "combine")
+    started = time.perf_counter()
+    from mlmodels.inference import combine
+
+    combined = {key: _plain(value) for key, value in combine([_model_output(o) for o in outputs]).items()}
+    p10, p50, p90 = sorted([combined["p10"], combined["p50"], combined["p90"]])
+    with transaction.atomic():
+        request = _locked(request_id)
+        if request.run_token != token or request.status != Status.RUNNING:
+            raise StaleRun(f"request {request_id} is no longer run by {token}")
+        now = timezone.now()
+        timings = {**request.timings, "combine": round(time.perf_counter() - started, 4)}
+        if request.enqueued_at and request.started_at:
+            timings["queued"] = round(max(0.0, (request.started_at - request.enqueued_at).total_seconds()), 4)
+        timings["total"] = round((now - request.created_at).total_seconds(), 4)
+        prediction, _ = Prediction.objects.get_or_create(request=request, defaults={
+            "p10": p10, "p50": p50, "p90": p90,
+            "model_outputs": {o["algorithm"]: _model_output(o) for o in outputs},
+            "model_versions": {o["algorithm"]: o.get("model_version") for o in outputs},
+            "features": request.features or {},
+            "timings": timings,
+            "actual_points": selectors.actual_points(request.player_id, request.game),
+        })
+        request.status = Status.SUCCEEDED
+        request.step = "combine"
+        request.step_index = len(STEP_NAMES)
+        request.steps_done = [*request.steps_done, "combine"] if "combine" not in request.steps_done \
+            else request.steps_done
+        request.timings = timings
+        request.percent = 100
+        request.finished_at = now
+        request.save()
+        record_event(request, f"{p10:.0f}-{p90:.0f} points (median {p50:.0f})")
+        return prediction_summary(prediction)
+
+
+def _model_output(output: dict) -> dict:
+    return {key: output[key] for key in ("p10", "p50", "p90", "model_version") if key in output}
+
+
+def prediction_summary(prediction: Prediction) -> dict:
+    return {"request": str(prediction.request_id), "p10": prediction.p10, "p50": prediction.p50,
+            "p90": prediction.p90, "actual_points": prediction.actual_points}

@@ -1,0 +1,87 @@
+"""Celery tasks of the predictions app (routed to the `predictions` queue in settings).
+
+Thin wrappers over predictions.services: each step records its progress on the request,
+turns a known problem into a human-readable failure of the request, and stops quietly
+(Ignore) when it belongs to a run that no longer owns the request. No model library is
+imported here: mlmodels loads them lazily, once per worker process.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
+from django.db.utils import InterfaceError, OperationalError
+
+from predictions import pipeline, services
+from predictions.models import STEP_LABELS
+from predictions.services import PredictionFailed, StaleRun
+
+logger = logging.getLogger(__name__)
+
+STEP_OPTIONS = {"bind": True, "throws": (PredictionFailed,), "max_retries": 3,
+                "soft_time_limit": 60, "time_limit": 90}
+# The first prediction in a fresh worker process loads the models.
+MODEL_STEP_OPTIONS = {**STEP_OPTIONS, "soft_time_limit": 120, "time_limit": 150}
+
+
+def _run(task, step: str, request_id, token: str, work, *args):
+    try:
+        return work(*args)
+    except StaleRun as exc:
+        logger.info("%s of %s skipped: %s", step, request_id, exc)
+        raise Ignore() from None
+    except PredictionFailed as exc:
+        services.fail(request_id, token, str(exc))
+        raise
+    except SoftTimeLimitExceeded:
+        services.fail(request_id, token, f"the step '{STEP_LABELS[step]}' took too long; please try again")
+        raise
+    except (OperationalError, InterfaceError) as exc:  # a database blip: the step is idempotent, retry it
+        if task.request.retries < task.max_retries:
+            raise task.retry(exc=exc, countdown=0.5 * (task.request.retries + 1)) from None
+        services.fail(request_id, token, f"the database was unavailable during '{STEP_LABELS[step]}'")
+        raise
+    except Exception as exc:
+        logger.exception("prediction %s failed in %s", request_id, step)
+        services.fail(request_id, token, f"internal error during '{STEP_LABELS[step]}' "
+                                         f"({exc.__class__.__name__}); the team has the details")
+        raise
+
+
+@shared_task(name="predictions.tasks.resolve_step", **STEP_OPTIONS)
+def resolve_step(self, request_id, token, task_ids=None):
+    _run(self, "resolve", request_id, token, services.resolve_request, request_id, token, task_ids)
+    return request_id
+
+
+@shared_task(name="predictions.tasks.features_step", **STEP_OPTIONS)
+def features_step(self, request_id, token):
+    return _run(self, "features", request_id, token, services.build_features, request_id, token)
+
+
+@shared_task(name="predictions.tasks.lightgbm_step", **MODEL_STEP_OPTIONS)
+def lightgbm_step(self, features, request_id, token):
+    return _run(self, "lightgbm", request_id, token, services.run_model, "lightgbm", features, request_id, token)
+
+
+@shared_task(name="predictions.tasks.keras_step", **MODEL_STEP_OPTIONS)
+def keras_step(self, features, request_id, token):
+    return _run(self, "keras", request_id, token, services.run_model, "keras", features, request_id, token)
+
+
+@shared_task(name="predictions.tasks.combine_step", **STEP_OPTIONS)
+def combine_step(self, outputs, request_id, token):
+    return _run(self, "combine", request_id, token, services.store_prediction, outputs, request_id, token)
+
+
+@shared_task(name="predictions.tasks.sweep_stuck_requests", soft_time_limit=120, time_limit=150)
+def sweep_stuck_requests(queued_after=None, running_after=None, grace=5.0):
+    """Beat, every 30 s: publish again the requests stuck queued or running (idempotent)."""
+    return pipeline.sweep_stuck_requests(queued_after=queued_after, running_after=running_after, grace=grace)
+
+
+@shared_task(name="predictions.tasks.noop")
+def noop(*args, **kwargs):
+    """Does nothing: bench/api_load.py runs chains of it as the floor the pipeline can approach."""
+    return None

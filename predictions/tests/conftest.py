@@ -1,0 +1,133 @@
+"""Fixtures of the predictions tests: real bundled game logs, users, a trained model set.
+
+Transactional tests TRUNCATE every table afterwards (warehouse and model registry included),
+so the fixtures below check what is there and load it again when it is gone.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+SEASON = "2023-24"
+SLICE_FROM = "2024-03-31"  # the last two weeks of 2023-24: every active player, ~2,500 lines
+
+
+def season_file() -> Path:
+    return Path(settings.BUNDLED_DATA_DIR) / f"player_logs_{SEASON}.csv.gz"
+
+
+def load_logs(path: Path) -> dict:
+    from etl.services import load_gamelogs
+    from etl.teams import seed_teams
+
+    seed_teams()
+    return load_gamelogs([path])
+
+
+@pytest.fixture(scope="session")
+def recent_slice(tmp_path_factory) -> Path:
+    """A small real file: the bundled 2023-24 logs from SLICE_FROM on."""
+    path = tmp_path_factory.mktemp("logs") / f"player_logs_{SEASON}.csv.gz"
+    with gzip.open(season_file(), "rt", newline="", encoding="utf-8") as source, \
+            gzip.open(path, "wt", newline="", encoding="utf-8") as target:
+        reader = csv.DictReader(source)
+        writer = csv.DictWriter(target, fieldnames=reader.fieldnames)
+        writer.writeheader()
+        writer.writerows(row for row in reader if row["GAME_DATE"] >= SLICE_FROM)
+    return path
+
+
+@pytest.fixture
+def recent_games(db, recent_slice):
+    """The last two weeks of 2023-24 in the warehouse (inside the test's transaction)."""
+    return load_logs(recent_slice)
+
+
+def ensure_season() -> None:
+    """The whole 2023-24 season in the warehouse (loaded again after a TRUNCATE)."""
+    from etl.models import PlayerGameLog
+
+    if PlayerGameLog.objects.filter(season=SEASON).count() < 20000:
+        load_logs(season_file())
+
+
+@pytest.fixture(scope="session")
+def trained_model_rows(django_db_setup, django_db_blocker):
+    """Train tiny real models once per session (quick mode); keep their registry rows so a
+    transactional test's TRUNCATE can be undone (the artifacts stay on disk)."""
+    from mlmodels.models import ModelVersion
+    from mlmodels.services import train_models
+
+    with django_db_blocker.unblock():
+        ensure_season()
+        if not ModelVersion.objects.filter(active=True).exists():
+            train_models(quick=True)
+        return list(ModelVersion.objects.values())
+
+
+def restore_models(rows: list[dict]) -> None:
+    from mlmodels.models import ModelVersion
+
+    if not ModelVersion.objects.filter(active=True).exists():
+        ModelVersion.objects.bulk_create([ModelVersion(**row) for row in rows], ignore_conflicts=True)
+
+
+@pytest.fixture
+def worker_with_season(transactional_db, celery_worker):
+    """A worker and the 2023-24 season (enough for requests that end before the models)."""
+    ensure_season()
+    return celery_worker
+
+
+@pytest.fixture
+def pipeline(worker_with_season, trained_model_rows):
+    """A worker, the 2023-24 season and an active model set: the full pipeline can run."""
+    restore_models(trained_model_rows)
+    return worker_with_season
+
+
+def make_user(name: str, staff: bool = False):
+    user, _ = get_user_model().objects.get_or_create(username=name, defaults={"is_staff": staff})
+    return user
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def alice(db):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(db):
+    return make_user("bob")
+
+
+@pytest.fixture
+def alice_client(alice):
+    return client_for(alice)
+
+
+def wait_until_done(request_id, timeout: float = 60):
+    """The request once succeeded or failed (fails the test on timeout, with its state)."""
+    from predictions.models import PredictionRequest
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = PredictionRequest.objects.select_related("player", "team", "opponent", "game").get(pk=request_id)
+        if job.is_done:
+            return job
+        time.sleep(0.1)
+    pytest.fail(f"request {request_id} not done after {timeout} s: {job.status} {job.step} "
+                f"enqueue_error={job.enqueue_error!r} error={job.error!r}")

@@ -1,0 +1,65 @@
+"""The user page in a real headless Chromium: sign in, ask, watch the progress, see the range."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from predictions.tests.conftest import make_user
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.browser]
+
+
+@pytest.fixture
+def browser():
+    if not shutil.which("chromium") and not shutil.which("chromedriver"):
+        pytest.skip("no chromium/chromedriver installed")
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,1000"):
+        options.add_argument(flag)
+    if shutil.which("chromium"):
+        options.binary_location = shutil.which("chromium")
+    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver")) if shutil.which(
+        "chromedriver") else None
+    driver = webdriver.Chrome(options=options, service=service)
+    yield driver
+    driver.quit()
+
+
+def test_sign_in_ask_watch_progress_and_see_the_range(pipeline, live_server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    user = make_user("alice")
+    user.set_password("pw-alice-123")
+    user.save()
+    browser.get(f"{live_server.url}/")
+    assert "/login/" in browser.current_url
+    browser.find_element(By.NAME, "username").send_keys("alice")
+    browser.find_element(By.NAME, "password").send_keys("pw-alice-123")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 10).until(ec.presence_of_element_located((By.ID, "player")))
+
+    browser.find_element(By.ID, "player").send_keys("Doncic")
+    WebDriverWait(browser, 10).until(
+        lambda d: d.execute_script("return document.querySelectorAll('#player-options option').length") > 0)
+    assert browser.execute_script("return document.querySelector('#player-options option').value") == "Luka Dončić"
+    browser.find_element(By.ID, "player").clear()
+    browser.find_element(By.ID, "player").send_keys("Luka Dončić")
+    Select(browser.find_element(By.ID, "opponent")).select_by_value("ATL")
+    browser.execute_script("document.getElementById('date').value = '2024-01-26'")
+    browser.find_element(By.ID, "submit").click()
+
+    WebDriverWait(browser, 90).until(ec.visibility_of_element_located((By.ID, "result-card")))
+    assert browser.find_element(By.ID, "step-label").text == "Done"
+    assert browser.execute_script("return document.getElementById('bar').style.width") == "100%"
+    assert "points, median" in browser.find_element(By.ID, "result-text").text
+    assert "scored 73" in browser.find_element(By.ID, "result-text").text
+    assert "Luka Dončić (DAL) @ ATL, 2024-01-26" == browser.find_element(By.ID, "result-title").text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#chart rect.range")) == 1
+    WebDriverWait(browser, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#recent tbody tr")) == 10)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#chart circle.game")) == 10
+    WebDriverWait(browser, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history li")) == 1)

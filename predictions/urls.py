@@ -1,0 +1,11 @@
+"""User pages: `/` (sign-in required), `/login/`, `/logout/` (POST)."""
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from predictions import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+]
