@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MlmodelsConfig(AppConfig):
+    name = "mlmodels"
+    verbose_name = "ML models"

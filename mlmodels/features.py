@@ -1,0 +1,497 @@
+"""Leak-free model features for (player, game) pairs.
+
+ONE function, `compute_features(logs, targets)`, computes every feature. Training calls it on
+the whole warehouse (every line is a target); inference (`build_features_for`) calls it on the
+few rows two indexed queries return (the player's recent lines, the last games of both teams).
+Both paths run the same numpy code on the same rows, so they give identical numbers
+(tests/test_features.py checks it).
+
+No leakage: a target (player, team, opponent, date D) only sees lines dated strictly before D.
+Every window is also bounded by a horizon (the target's season and the one before it), which is
+what lets the inference path fetch a bounded number of rows instead of a player's whole career:
+  * player windows: last 5/10/20 games, season to date, previous season, exponentially weighted
+    mean over the last 20 games; sums of integer box-score counts (exact in float64, so prefix
+    sums give the same result over 226k rows as over 50);
+  * team windows (player's team and opponent): last 10/20 team games: possessions (pace proxy),
+    points scored and allowed, points allowed per possession, and points allowed per usage to
+    players of the target player's usage role (primary / secondary / role player).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+
+from etl.seasons import season_for_date
+
+FEATURE_SET_VERSION = 1
+
+EPOCH = dt.date(1970, 1, 1)
+DAY_BITS = 20  # keys are group << DAY_BITS | day number (days since 1970 < 2**20 until 4840)
+TEAM_GAMES = 20  # team windows look at most this many games back (the inference query's LIMIT)
+EWM_SPAN = 20
+EWM_DECAY = 0.85
+REST_CAP = 30
+# Usage (FGA + 0.44 FTA + TOV per game) thresholds of the three roles: primary, secondary, role player.
+ROLE_THRESHOLDS = (16.0, 9.0)
+
+# Columns the features read from etl.PlayerGameLog, in this order (selectors and the inference queries).
+LOG_COLUMNS = ["player_id", "game_id", "team_id", "opponent_id", "date", "starter", "seconds", "pts", "fga",
+               "fg3a", "fta", "tov", "oreb"]
+COUNT_COLUMNS = ["seconds", "pts", "fga", "fg3a", "fta", "tov", "oreb"]
+
+PLAYER_WINDOWS = (5, 10, 20)
+TEAM_WINDOWS = (10, 20)
+
+
+def _feature_names() -> list[str]:
+    names = []
+    for w in PLAYER_WINDOWS:
+        names += [f"pts_mean_{w}", f"min_mean_{w}", f"fga_mean_{w}", f"fg3a_mean_{w}", f"fta_mean_{w}",
+                  f"usg_mean_{w}", f"ppm_{w}", f"upm_{w}", f"ppu_{w}"]
+    for w in (10, 20):
+        names += [f"pts_std_{w}", f"min_std_{w}"]
+    names += ["pts_mean_season", "min_mean_season", "usg_mean_season", "ppm_season", "ppu_season",
+              "pts_std_season", "games_season", "pts_mean_prev", "min_mean_prev", "ppm_prev", "games_prev",
+              "games_horizon", "pts_ewm", "min_ewm", "usg_ewm", "fga_ewm", "fta_ewm", "ppm_ewm",
+              "pts_lag1", "min_lag1", "pts_max_10", "min_max_10", "pts_trend", "min_trend", "min_trend_season",
+              "usg_trend", "rest_days", "back_to_back", "is_home", "starter_rate_10", "heavy_min_rate_10",
+              "exp_pts_ewm", "exp_pts_10", "exp_pts_season", "exp_pts_blend", "role", "missed_team_games"]
+    for side in ("team", "opp"):
+        for w in TEAM_WINDOWS:
+            names += [f"{side}_poss_{w}", f"{side}_pts_{w}", f"{side}_allowed_{w}", f"{side}_allowed_pp_{w}"]
+        names += [f"{side}_rest_days", f"{side}_games"]
+    names += ["opp_allowed_ppu_20", "opp_role_allowed_ppu_20", "opp_role_allowed_ppm_20", "opp_role_allowed_pts_20",
+              "opp_def_factor", "exp_pts_opp", "pace_factor"]
+    return names
+
+
+FEATURE_NAMES = _feature_names()
+
+
+# --- dates and horizons -----------------------------------------------------------------------
+
+def day_number(day: dt.date) -> int:
+    return (day - EPOCH).days
+
+
+def season_start(label: str) -> dt.date:
+    """First date of a season as `etl.seasons.season_for_date` counts it (2020-21 began after the bubble)."""
+    year = int(label[:4])
+    return dt.date(2020, 11, 1) if year == 2020 else dt.date(year, 8, 1)
+
+
+def previous_season(label: str) -> str:
+    year = int(label[:4]) - 1
+    return f"{year}-{(year + 1) % 100:02d}"
+
+
+def horizon(day: dt.date) -> tuple[int, int]:
+    """(first day of the horizon = start of the previous season, first day of the target's season)."""
+    season = season_for_date(day)
+    return day_number(season_start(previous_season(season))), day_number(season_start(season))
+
+
+def _horizons(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    unique, inverse = np.unique(days, return_inverse=True)
+    bounds = np.array([horizon(EPOCH + dt.timedelta(days=int(d))) for d in unique], dtype=np.int64).reshape(-1, 2)
+    return bounds[inverse, 0], bounds[inverse, 1]
+
+
+# --- array helpers ----------------------------------------------------------------------------
+
+def _div(num, den):
+    """num / den, NaN where den is 0 (callers run under np.errstate(divide/invalid=ignore))."""
+    return np.where(den == 0, np.nan, np.true_divide(num, den))
+
+
+
+
+
+
+
+
+def _sorted_table(groups: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keys = (groups.astype(np.int64) << DAY_BITS) | days.astype(np.int64)
+    order = np.argsort(keys, kind="stable")
+    return order, keys[order]
+
+
+def _locate(keys: np.ndarray, groups: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Index of the first row of `group` dated on/after `day` (= number of earlier rows, globally)."""
+    return np.searchsorted(keys, (groups.astype(np.int64) << DAY_BITS) | days.astype(np.int64), side="left")
+
+
+
+
+# --- the features -----------------------------------------------------------------------------
+
+def compute_features(logs: dict[str, np.ndarray], targets: dict[str, np.ndarray],
+                     team_parts: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Feature columns (FEATURE_NAMES, float64, NaN when unknown) for each target.
+
+    logs: the players' lines, LOG_COLUMNS as arrays (date as day numbers, starter as float with
+    NaN for unknown). targets: player_id, team_id, opponent_id, date (day numbers), is_home.
+    team_parts: per (game, team) sums of lines (`team_parts_from_lines`); computed from `logs`
+    when not given (inference passes the sums its query computed). Only lines dated strictly
+    before a target's date (and inside its horizon) are used for it.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _compute(logs, targets, team_parts)
+
+
+def _compute(logs, targets, team_parts):
+    n_targets = len(targets["player_id"])
+    t_day = np.asarray(targets["date"], dtype=np.int64)
+    h_day, s_day = _horizons(t_day)
+    out: dict[str, np.ndarray] = {}
+
+    # ---- the player's own lines: prefix sums of integer series, one matrix
+    order, keys = _sorted_table(logs["player_id"], logs["date"])
+    sec = logs["seconds"][order].astype(np.float64)
+    pts = logs["pts"][order].astype(np.float64)
+    fga, fg3a, fta, tov = (logs[c][order].astype(np.float64) for c in ("fga", "fg3a", "fta", "tov"))
+    usg100 = 100 * fga + 44 * fta + 100 * tov  # integers: exact prefix sums
+    starter = logs["starter"][order].astype(np.float64)
+    known = ~np.isnan(starter)
+    series = np.column_stack([pts, sec, fga, fg3a, fta, usg100, pts * pts, sec * sec, known,
+                              np.where(known, starter, 0.0), sec >= 24 * 60])
+    PTS, SEC, FGA, FG3A, FTA, USG, PTS2, SEC2, KNOWN, STARTER, HEAVY = range(11)
+    prefix = np.zeros((len(order) + 1, series.shape[1]))
+    np.cumsum(series, axis=0, out=prefix[1:])
+    days_sorted = logs["date"][order].astype(np.int64)
+    pid = np.asarray(targets["player_id"], dtype=np.int64)
+    pos = _locate(keys, pid, t_day)
+    h_pos = _locate(keys, pid, h_day)
+    s_pos = np.maximum(_locate(keys, pid, s_day), h_pos)
+
+    def window(lo):
+        return (pos - lo).astype(np.float64), prefix[pos] - prefix[lo]
+
+    def std(s1, s2, n):
+        mean = _div(s1, n)
+        return np.sqrt(np.maximum(_div(s2, n) - mean * mean, 0.0))
+
+    for w in PLAYER_WINDOWS:
+        n, s = window(np.maximum(pos - w, h_pos))
+        out[f"pts_mean_{w}"] = _div(s[:, PTS], n)
+        out[f"min_mean_{w}"] = _div(s[:, SEC], n * 60)
+        out[f"fga_mean_{w}"] = _div(s[:, FGA], n)
+        out[f"fg3a_mean_{w}"] = _div(s[:, FG3A], n)
+        out[f"fta_mean_{w}"] = _div(s[:, FTA], n)
+        out[f"usg_mean_{w}"] = _div(s[:, USG], n * 100)
+        out[f"ppm_{w}"] = _div(s[:, PTS] * 60, s[:, SEC])
+        out[f"upm_{w}"] = _div(s[:, USG] * 60, s[:, SEC] * 100)
+        out[f"ppu_{w}"] = _div(s[:, PTS] * 100, s[:, USG])
+        if w in (10, 20):
+            out[f"pts_std_{w}"] = std(s[:, PTS], s[:, PTS2], n)
+            out[f"min_std_{w}"] = std(s[:, SEC], s[:, SEC2], n) / 60
+        if w == 10:
+            out["starter_rate_10"] = _div(s[:, STARTER], s[:, KNOWN])
+            out["heavy_min_rate_10"] = _div(s[:, HEAVY], n)
+
+    n, s = window(s_pos)
+    out["pts_mean_season"] = _div(s[:, PTS], n)
+    out["min_mean_season"] = _div(s[:, SEC], n * 60)
+    out["usg_mean_season"] = _div(s[:, USG], n * 100)
+    out["ppm_season"] = _div(s[:, PTS] * 60, s[:, SEC])
+    out["ppu_season"] = _div(s[:, PTS] * 100, s[:, USG])
+    out["pts_std_season"] = std(s[:, PTS], s[:, PTS2], n)
+    out["games_season"] = n
+    n_prev = (s_pos - h_pos).astype(np.float64)  # previous season: rows [h_pos, s_pos)
+    prev = prefix[s_pos] - prefix[h_pos]
+    out["pts_mean_prev"] = _div(prev[:, PTS], n_prev)
+    out["min_mean_prev"] = _div(prev[:, SEC], n_prev * 60)
+    out["ppm_prev"] = _div(prev[:, PTS] * 60, prev[:, SEC])
+    out["games_prev"] = n_prev
+    out["games_horizon"] = (pos - h_pos).astype(np.float64)
+
+    # exponentially weighted means over the last EWM_SPAN games: a fixed sequence of elementwise
+    # operations per target, so any number of targets gives the same numbers
+    ewm_cols = [PTS, SEC, USG, FGA, FTA]
+    ewm = np.zeros((n_targets, len(ewm_cols)))
+    weight = np.zeros(n_targets)
+    top = np.full((n_targets, 2), -np.inf)
+    ewm_series = series[:, ewm_cols] if len(series) else np.zeros((1, len(ewm_cols)))
+    for lag in range(1, EWM_SPAN + 1):
+        idx = pos - lag
+        valid = idx >= h_pos
+        lagged = ewm_series[np.where(valid, idx, 0)]
+        factor = EWM_DECAY ** (lag - 1)
+        ewm += np.where(valid[:, None], factor * lagged, 0.0)
+        weight += np.where(valid, factor, 0.0)
+        if lag <= 10:
+            top = np.where(valid[:, None], np.maximum(top, lagged[:, :2]), top)
+    out["pts_ewm"] = _div(ewm[:, 0], weight)
+    out["min_ewm"] = _div(ewm[:, 1], weight * 60)
+    out["usg_ewm"] = _div(ewm[:, 2], weight * 100)
+    out["fga_ewm"] = _div(ewm[:, 3], weight)
+    out["fta_ewm"] = _div(ewm[:, 4], weight)
+    out["ppm_ewm"] = _div(ewm[:, 0] * 60, ewm[:, 1])
+    top[~np.isfinite(top)] = np.nan
+    out["pts_max_10"] = top[:, 0]
+    out["min_max_10"] = top[:, 1] / 60
+
+    has_last = pos - 1 >= h_pos
+    last = np.where(has_last, pos - 1, 0)
+    last_row = series[last] if len(series) else np.zeros((n_targets, series.shape[1]))
+    last_day = days_sorted[last] if len(series) else np.zeros(n_targets, dtype=np.int64)
+    out["pts_lag1"] = np.where(has_last, last_row[:, PTS], np.nan)
+    out["min_lag1"] = np.where(has_last, last_row[:, SEC] / 60, np.nan)
+    out["pts_trend"] = out["pts_mean_5"] - out["pts_mean_20"]
+    out["min_trend"] = out["min_mean_5"] - out["min_mean_20"]
+    out["min_trend_season"] = out["min_mean_5"] - out["min_mean_season"]
+    out["usg_trend"] = out["usg_mean_5"] - out["usg_mean_20"]
+    rest = np.where(has_last, np.minimum(t_day - last_day, REST_CAP), np.nan).astype(np.float64)
+    out["rest_days"] = rest
+    out["back_to_back"] = np.where(has_last, (rest == 1).astype(np.float64), np.nan)
+    out["is_home"] = np.asarray(targets["is_home"], dtype=np.float64)
+
+    # expected points: per-minute scoring x expected minutes, several blends
+    ppm_base = np.where(out["games_season"] >= 5, out["ppm_season"],
+                        np.where(np.isnan(out["ppm_prev"]), out["ppm_season"], out["ppm_prev"]))
+    out["exp_pts_ewm"] = out["ppm_ewm"] * out["min_ewm"]
+    out["exp_pts_10"] = out["ppm_10"] * out["min_mean_5"]
+    out["exp_pts_season"] = ppm_base * out["min_ewm"]
+    parts = np.column_stack([out["exp_pts_ewm"], out["exp_pts_10"], out["exp_pts_season"]])
+    out["exp_pts_blend"] = _div(np.nan_to_num(parts).sum(axis=1), (~np.isnan(parts)).sum(axis=1))
+    role = _role100(np.nan_to_num(out["usg_mean_10"], nan=0.0) * 100)
+    out["role"] = role.astype(np.float64)
+
+    # ---- teams: one row per (team, game) with its own and its opponents' totals
+    if team_parts is None:
+        team_parts = team_parts_from_lines(logs)
+    team_rows = _team_games(team_parts)
+    t_order, t_keys = _sorted_table(team_rows["team_id"], team_rows["date"])
+    tmatrix = np.column_stack([team_rows[name][t_order] for name in TEAM_SUMS]) if len(t_order) else \
+        np.zeros((0, len(TEAM_SUMS)))
+    tprefix = np.zeros((len(t_order) + 1, len(TEAM_SUMS)))
+    np.cumsum(tmatrix, axis=0, out=tprefix[1:])
+    col = {name: i for i, name in enumerate(TEAM_SUMS)}
+    t_days = team_rows["date"][t_order]
+    for side, team_ids in (("team", targets["team_id"]), ("opp", targets["opponent_id"])):
+        team_ids = np.asarray(team_ids, dtype=np.int64)
+        tpos = _locate(t_keys, team_ids, t_day)
+        th = np.maximum(_locate(t_keys, team_ids, h_day), tpos - TEAM_GAMES)
+        for w in TEAM_WINDOWS:
+            lo = np.maximum(tpos - w, th)
+            n = (tpos - lo).astype(np.float64)
+            s = tprefix[tpos] - tprefix[lo]
+            out[f"{side}_poss_{w}"] = _div(s[:, col["poss100"]], n * 100)
+            out[f"{side}_pts_{w}"] = _div(s[:, col["pts"]], n)
+            out[f"{side}_allowed_{w}"] = _div(s[:, col["allowed"]], n)
+            out[f"{side}_allowed_pp_{w}"] = _div(s[:, col["allowed"]] * 100, s[:, col["opp_poss100"]])
+        has = tpos - 1 >= th
+        last_game = t_days[np.where(has, tpos - 1, 0)] if len(t_days) else np.zeros(n_targets, dtype=np.int64)
+        out[f"{side}_rest_days"] = np.where(has, np.minimum(t_day - last_game, REST_CAP), np.nan).astype(np.float64)
+        out[f"{side}_games"] = (tpos - th).astype(np.float64)
+        if side == "team":
+            # the team's games the player missed since his last game (injury, rest), at most TEAM_GAMES
+            after_last = _locate(t_keys, team_ids, np.where(has_last, last_day + 1, t_day))
+            missed = tpos - np.maximum(after_last, th)
+            out["missed_team_games"] = np.where(has_last, np.maximum(missed, 0), np.nan).astype(np.float64)
+        else:
+            s = tprefix[tpos] - tprefix[th]  # the last TEAM_GAMES games
+            out["opp_allowed_ppu_20"] = _div(s[:, col["allowed"]] * 100, s[:, col["allowed_usg100"]])
+            pick = np.arange(n_targets)
+            role_sum = {k: s[:, [col[f"role{r}_{k}"] for r in range(3)]][pick, role]
+                        for k in ("pts", "usg100", "sec", "lines")}
+            out["opp_role_allowed_ppu_20"] = _div(role_sum["pts"] * 100, role_sum["usg100"])
+            out["opp_role_allowed_ppm_20"] = _div(role_sum["pts"] * 60, role_sum["sec"])
+            out["opp_role_allowed_pts_20"] = _div(role_sum["pts"], role_sum["lines"])
+
+    # opponent defence and pace relative to the player's own context
+    out["opp_def_factor"] = _div(out["opp_role_allowed_ppu_20"], out["ppu_20"])
+    out["exp_pts_opp"] = out["exp_pts_blend"] * out["opp_allowed_pp_20"] / 1.1
+    out["pace_factor"] = _div(out["opp_poss_20"] + out["team_poss_20"], 2 * out["team_poss_20"])
+    return {name: out[name] for name in FEATURE_NAMES}
+
+
+# Per (game, team) sums of its lines: the part of a team-game table one side contributes.
+PART_SUMS = ["poss100", "pts", "usg100"] + [f"role{r}_{k}" for r in range(3) for k in ("pts", "usg100", "sec", "lines")]
+TEAM_SUMS = ["poss100", "pts", "allowed", "opp_poss100", "allowed_usg100"] + \
+    [f"role{r}_{k}" for r in range(3) for k in ("pts", "usg100", "sec", "lines")]
+
+
+def _role100(usage100: np.ndarray) -> np.ndarray:
+    """0 primary, 1 secondary, 2 role player, from 100 x usage per game (integers compare exactly)."""
+    high, mid = (int(t * 100) for t in ROLE_THRESHOLDS)
+    return np.where(usage100 >= high, 0, np.where(usage100 >= mid, 1, 2)).astype(np.int64)
+
+
+def team_parts_from_lines(logs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-line parts (each line is its own part): team, opponent, game, date and PART_SUMS."""
+    fga, fta, tov, oreb = (logs[c].astype(np.float64) for c in ("fga", "fta", "tov", "oreb"))
+    usg100 = 100 * fga + 44 * fta + 100 * tov
+    pts = logs["pts"].astype(np.float64)
+    parts = {"team_id": logs["team_id"], "opponent_id": logs["opponent_id"], "game_id": logs["game_id"],
+             "date": logs["date"], "poss100": usg100 - 100 * oreb, "pts": pts, "usg100": usg100}
+    role = _role100(usg100)
+    for r in range(3):
+        mine = (role == r).astype(np.float64)
+        parts[f"role{r}_pts"] = pts * mine
+        parts[f"role{r}_usg100"] = usg100 * mine
+        parts[f"role{r}_sec"] = logs["seconds"].astype(np.float64) * mine
+        parts[f"role{r}_lines"] = mine
+    return parts
+
+
+def _team_games(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per (team, game): its own possessions and points, and what its opponents scored (allowed),
+    their possessions and usage, overall and per role."""
+    team = np.asarray(parts["team_id"], dtype=np.int64)
+    opp = np.asarray(parts["opponent_id"], dtype=np.int64)
+    game = np.asarray(parts["game_id"], dtype=np.int64)
+    keys, inverse = np.unique(np.concatenate([(team << 32) | game, (opp << 32) | game]), return_inverse=True)
+    own, allowed = inverse[:len(team)], inverse[len(team):]
+    size = len(keys)
+
+    def total(idx, name):
+        return np.bincount(idx, weights=np.asarray(parts[name], dtype=np.float64), minlength=size)
+
+    rows = {"team_id": keys >> 32, "game_id": keys & 0xFFFFFFFF, "date": np.zeros(size, dtype=np.int64),
+            "poss100": total(own, "poss100"), "pts": total(own, "pts"), "allowed": total(allowed, "pts"),
+            "opp_poss100": total(allowed, "poss100"), "allowed_usg100": total(allowed, "usg100")}
+    rows["date"][own] = parts["date"]
+    rows["date"][allowed] = parts["date"]
+    for name in PART_SUMS[3:]:
+        rows[name] = total(allowed, name)
+    return rows
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+# LOG_COLUMNS as integer SQL expressions (date as days since 1970, unknown starter as -1), so a
+# result converts to arrays in one numpy call.
+LOG_SQL = ", ".join({"date": "(date - DATE '1970-01-01')", "starter": "COALESCE(starter::int, -1)"}.get(c, c)
+                    for c in LOG_COLUMNS)
+
+
+def logs_from_rows(rows: list[tuple], extra: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """LOG_COLUMNS (+ `extra` integer columns) arrays from rows selected with LOG_SQL."""
+    columns = LOG_COLUMNS + list(extra)
+    matrix = np.array(rows, dtype=np.int64).reshape(len(rows), len(columns))
+    arrays = {name: matrix[:, i] for i, name in enumerate(columns)}
+    starter = arrays["starter"].astype(np.float64)
+    starter[starter < 0] = np.nan
+    arrays["starter"] = starter
+    return arrays
+
+
+def logs_from_frame(frame) -> dict[str, np.ndarray]:
+    """LOG_COLUMNS arrays (plus is_home and season when present) from a DataFrame."""
+    arrays = {}
+    if "is_home" in frame:
+        arrays["is_home"] = frame["is_home"].to_numpy(dtype=bool)
+    if "season" in frame:
+        arrays["season"] = frame["season"].to_numpy(dtype=object)
+    for name in LOG_COLUMNS:
+        values = frame[name]
+        if name == "date":
+            arrays[name] = values.to_numpy(dtype="datetime64[D]").astype(np.int64)
+        elif name == "starter":
+            arrays[name] = values.astype("float64").to_numpy()
+        else:
+            arrays[name] = values.to_numpy(dtype=np.int64)
+    return arrays
+
+
+def build_training_frame(logs: dict[str, np.ndarray]):
+    """Every log line as a target: the features (before its date) with its keys and points.
+    Returns a DataFrame: player_id, game_id, date, season, pts, has_history + FEATURE_NAMES."""
+    import pandas as pd
+
+    targets = {"player_id": logs["player_id"], "team_id": logs["team_id"], "opponent_id": logs["opponent_id"],
+               "date": logs["date"], "is_home": logs["is_home"]}
+    features = compute_features(logs, targets)
+    frame = pd.DataFrame(features)
+    frame.insert(0, "player_id", logs["player_id"])
+    frame.insert(1, "game_id", logs["game_id"])
+    frame.insert(2, "date", logs["date"].astype("datetime64[D]"))
+    frame.insert(3, "season", logs["season"])
+    frame.insert(4, "pts", logs["pts"].astype(np.float64))
+    frame.insert(5, "has_history", _has_earlier_game(logs))
+    return frame
+
+
+def _has_earlier_game(logs: dict[str, np.ndarray]) -> np.ndarray:
+    """Whether the player has any line before this one in the data (not only in the horizon)."""
+    order, keys = _sorted_table(logs["player_id"], logs["date"])
+    first = np.ones(len(order), dtype=bool)
+    if len(order):
+        first[1:] = logs["player_id"][order][1:] != logs["player_id"][order][:-1]
+    out = np.empty(len(order), dtype=bool)
+    out[order] = ~first
+    return out
+
+
+# --- the inference fast path ---------------------------------------------------------------
+
+_PLAYER_SQL = (f"SELECT {LOG_SQL} FROM etl_playergamelog "
+               "WHERE player_id = %s AND date < %s AND date >= %s ORDER BY date")
+_LAST_TEAM_SQL = "SELECT team_id FROM etl_playergamelog WHERE player_id = %s AND date < %s ORDER BY date DESC LIMIT 1"
+# A team's last TEAM_GAMES games with lines (the Game table's (home|away, date) indexes), then
+# every line of those games through the (game, player) unique index.
+_SIDE_GAMES = ("(SELECT g.id, g.date FROM etl_game g WHERE g.{side}_id = %s AND g.date < %s AND g.date >= %s "
+               "AND EXISTS (SELECT 1 FROM etl_playergamelog l WHERE l.game_id = g.id) "
+               f"ORDER BY g.date DESC LIMIT {TEAM_GAMES})")
+_TEAM_GAMES = (f"(SELECT id FROM ({_SIDE_GAMES.format(side='home')} UNION ALL {_SIDE_GAMES.format(side='away')}) "
+               f"AS side ORDER BY date DESC LIMIT {TEAM_GAMES})")
+_USG100 = "(100 * fga + 44 * fta + 100 * tov)"
+_ROLE_WHERE = [f"{_USG100} >= {int(ROLE_THRESHOLDS[0] * 100)}",
+               f"{_USG100} < {int(ROLE_THRESHOLDS[0] * 100)} AND {_USG100} >= {int(ROLE_THRESHOLDS[1] * 100)}",
+               f"{_USG100} < {int(ROLE_THRESHOLDS[1] * 100)}"]
+_PART_SQL = ", ".join([f"SUM({_USG100} - 100 * oreb)", "SUM(pts)", f"SUM({_USG100})"] + [
+    f"COALESCE({agg} FILTER (WHERE {where}), 0)" for where in _ROLE_WHERE
+    for agg in ("SUM(pts)", f"SUM({_USG100})", "SUM(seconds)", "COUNT(*)")])
+# Both teams' per-(game, team) sums (team_parts_from_lines, in SQL) of the two teams' last games.
+_PARTS_SQL = (f"SELECT team_id, opponent_id, game_id, MIN(date - DATE '1970-01-01'), {_PART_SQL} "
+              f"FROM etl_playergamelog WHERE game_id = ANY(ARRAY({_TEAM_GAMES} UNION {_TEAM_GAMES})) "
+              "GROUP BY team_id, opponent_id, game_id")
+_PART_COLUMNS = ["team_id", "opponent_id", "game_id", "date"] + PART_SUMS
+
+
+def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_home: bool,
+                       team_id: int | None = None) -> dict[str, float | None]:
+    """Features of one (player, game) from a few indexed queries: the player's lines of this and
+    last season before `game_date`, and every line of the last TEAM_GAMES games of his team and of
+    the opponent. `team_id` defaults to the player's team in his last game (-1: unknown)."""
+    from django.db import connection
+
+    if isinstance(game_date, dt.datetime):
+        game_date = game_date.date()
+    first_day = EPOCH + dt.timedelta(days=horizon(game_date)[0])
+    with connection.cursor() as cursor:
+        cursor.execute(_PLAYER_SQL, [player_id, game_date, first_day])
+        player_rows = cursor.fetchall()
+        if team_id is None:
+            if player_rows:
+                team_id = player_rows[-1][2]
+            else:
+                cursor.execute(_LAST_TEAM_SQL, [player_id, game_date])
+                row = cursor.fetchone()
+                team_id = row[0] if row else -1
+        cursor.execute(_PARTS_SQL, [opponent_id, game_date, first_day] * 2 + [team_id, game_date, first_day] * 2)
+        part_rows = cursor.fetchall()
+    logs = logs_from_rows(player_rows)
+    matrix = np.array(part_rows, dtype=np.int64).reshape(len(part_rows), len(_PART_COLUMNS))
+    parts = {name: matrix[:, i] for i, name in enumerate(_PART_COLUMNS)}
+    targets = {"player_id": np.array([player_id], dtype=np.int64), "team_id": np.array([team_id], dtype=np.int64),
+               "opponent_id": np.array([opponent_id], dtype=np.int64),
+               "date": np.array([day_number(game_date)], dtype=np.int64), "is_home": np.array([bool(is_home)])}
+    features = compute_features(logs, targets, team_parts=parts)
+    return {name: _plain(values[0]) for name, values in features.items()}
+
+
+def _plain(value) -> float | None:
+    number = float(value)
+    return None if math.isnan(number) or math.isinf(number) else number
+
+
+def feature_matrix(rows: list[dict] | dict) -> np.ndarray:
+    """FEATURE_NAMES columns of feature dicts as a float64 matrix (None -> NaN)."""
+    if isinstance(rows, dict):
+        rows = [rows]
+    return np.array([[np.nan if row.get(name) is None else row[name] for name in FEATURE_NAMES] for row in rows],
+                    dtype=np.float64)

@@ -1,0 +1,1 @@
+"""Celery tasks of the mlmodels app (routed to its queue in settings)."""
