@@ -21,8 +21,9 @@ def wait_for(result, timeout=120):
     """Poll until the task is done; return the PROGRESS metas seen on the way."""
     seen, deadline = [], time.monotonic() + timeout
     while not result.ready():
-        if result.state == "PROGRESS":
-            seen.append(result.info)
+        meta = result.backend.get_task_meta(result.id)  # state and info from one read
+        if meta["status"] == "PROGRESS":
+            seen.append(meta["result"])
         assert time.monotonic() < deadline, "the load task did not finish"
         time.sleep(0.02)
     return seen
