@@ -1,0 +1,352 @@
+"""Writes of the mlmodels app: training the two quantile models, the registry, backtests.
+
+`train_models` (command `train`, task `mlmodels.tasks.train`, `make run`'s bootstrap):
+  1. every loaded season's lines -> the shared leak-free features (mlmodels.features);
+  2. the last selected season is the validation season (early stopping, calibration,
+     activation); with a single season its last quarter of game dates is;
+  3. LightGBM and Keras are fitted on the other rows, calibrated and scored on validation,
+     then refitted on every selected row with the rounds / epochs validation chose (the
+     calibration is kept);
+  4. artifacts go to MODEL_DIR/<algorithm>/v<id>/, ModelVersion rows record them, and each new
+     version is activated when it is not worse than the active one on the validation rows.
+
+`run_backtest` (command `backtest`): fresh models on the seasons before the test season only,
+scored on every line of the test season whose player has an earlier line, against three
+baselines a fan could compute; the JSON and the PNG plots are stored on a BacktestReport.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from mlmodels import selectors, training
+from mlmodels.features import FEATURE_NAMES, FEATURE_SET_VERSION, build_training_frame, previous_season
+from mlmodels.models import BacktestReport, ModelVersion, TrainingRun
+
+logger = logging.getLogger(__name__)
+
+ALGORITHMS = ModelVersion.ALGORITHMS
+# "Not worse": the new version's mean pinball loss on the validation rows may exceed the active
+# one's by at most this share (noise between two equally good fits).
+ACTIVATION_TOLERANCE = 0.002
+SINGLE_SEASON_VALIDATION_SHARE = 0.25
+
+
+class TrainingError(Exception):
+    """Training cannot start (no data, unknown seasons); worded for the user."""
+
+
+# --- progress ----------------------------------------------------------------------------------------
+
+# Share of a run's percentage each stage ends at.
+STAGE_END = {"loading": 5, "features": 12, "lightgbm": 45, "keras": 85, "refit": 95, "saving": 99,
+             "evaluating": 99}
+
+
+class Reporter:
+    """Progress of a run: the TrainingRun row (at most every half second) and an optional callback
+    progress(stage=..., epoch=..., percent=...) (the task's update_state, the command's stderr)."""
+
+    def __init__(self, run: TrainingRun, callback=None):
+        self.run, self.callback = run, callback
+        self.stage, self.last_write = "", 0.0
+        self.start_percent = 0
+
+    def __call__(self, stage: str, epoch: int | None = None, epochs: int | None = None, step: int | None = None,
+                 steps: int | None = None, force: bool = False, **_ignored) -> None:
+        group = stage.split()[0]
+        if not self.stage or group != self.stage.split()[0]:
+            self.start_percent = self.run.percent
+        self.stage = stage
+        end = STAGE_END.get(group, self.run.percent)
+        done = (epoch / epochs) if epoch and epochs else (step / steps) if steps else 0.0
+        percent = int(max(self.run.percent, self.start_percent + (end - self.start_percent) * done))
+        self.run.stage, self.run.epoch, self.run.percent = stage[:64], epoch, min(percent, 99)
+        now = time.monotonic()
+        if force or now - self.last_write >= 0.5 or epoch:
+            TrainingRun.objects.filter(pk=self.run.pk).update(stage=self.run.stage, epoch=epoch,
+                                                              percent=self.run.percent)
+            self.last_write = now
+        if self.callback:
+            self.callback(stage=self.run.stage, epoch=epoch, percent=self.run.percent)
+
+
+# --- data --------------------------------------------------------------------------------------------
+
+@dataclass
+class Dataset:
+    """Feature matrix and points of the selected rows, with the train / validation split."""
+
+    X: np.ndarray
+    y: np.ndarray
+    dates: np.ndarray
+    seasons: np.ndarray
+    train: np.ndarray  # boolean masks over the rows
+    validation: np.ndarray
+    train_seasons: list[str]
+    validation_season: str
+    validation_note: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def rows_train(self) -> int:
+        return int(self.train.sum())
+
+    @property
+    def rows_validation(self) -> int:
+        return int(self.validation.sum())
+
+
+def load_frame(seasons: list[str], reporter: Reporter | None = None):
+    """Features of every line of `seasons` (their previous seasons are read too, as context)."""
+    loaded = selectors.loaded_seasons()
+    context = sorted({s for s in seasons} | {previous_season(s) for s in seasons if previous_season(s) in loaded})
+    if reporter:
+        reporter("loading", force=True)
+    arrays = selectors.gamelog_arrays(context)
+    if reporter:
+        reporter("features", force=True)
+    frame = build_training_frame(arrays)
+    return frame[frame["season"].isin(seasons) & frame["has_history"]].reset_index(drop=True)
+
+
+def split(frame, seasons: list[str]) -> Dataset:
+    """Last season = validation; one season alone: its last quarter of game dates."""
+    season_of = frame["season"].to_numpy()
+    dates = frame["date"].to_numpy()
+    note = ""
+    if len(seasons) >= 2:
+        validation = season_of == seasons[-1]
+        train_seasons = seasons[:-1]
+    else:
+        days = np.unique(dates)
+        if len(days) < 4:
+            raise TrainingError(f"season {seasons[0]} has only {len(days)} game days: load more data to train")
+        cut = days[int(len(days) * (1 - SINGLE_SEASON_VALIDATION_SHARE))]
+        validation = dates >= cut
+        train_seasons = list(seasons)
+        note = f"single season: validation = game dates from {str(cut)[:10]} on"
+    return Dataset(X=frame[FEATURE_NAMES].to_numpy(dtype=np.float64), y=frame["pts"].to_numpy(dtype=np.float64),
+                   dates=dates, seasons=season_of, train=~validation, validation=validation,
+                   train_seasons=train_seasons, validation_season=seasons[-1], validation_note=note)
+
+
+def resolve_seasons(seasons: list[str] | None) -> list[str]:
+    loaded = selectors.loaded_seasons()
+    if not loaded:
+        raise TrainingError("the warehouse has no game logs: run `manage.py load_gamelogs --bundled` first")
+    if not seasons:
+        return loaded
+    unknown = sorted(set(seasons) - set(loaded))
+    if unknown:
+        raise TrainingError(f"season(s) {', '.join(unknown)} not loaded (loaded: {', '.join(loaded)})")
+    return sorted(set(seasons))
+
+
+# --- fitting -----------------------------------------------------------------------------------------
+
+@dataclass
+class Trained:
+    """One algorithm's final model and what it scored on the validation rows."""
+
+    algorithm: str
+    fitted: training.Fitted
+    metrics: dict
+    seconds: float
+    validation_pred: tuple  # calibrated (p10, p50, p90) of the validation-fitted model
+
+
+def fit_models(data: Dataset, quick: bool = False, refit: bool = True, reporter=None) -> dict[str, Trained]:
+    """Both models: fit with early stopping on validation, calibrate there, refit on all rows."""
+    X, y = data.X[data.train], data.y[data.train]
+    X_val, y_val = data.X[data.validation], data.y[data.validation]
+    out = {}
+    for algorithm in ALGORITHMS:
+        started = time.perf_counter()
+        if algorithm == ModelVersion.LIGHTGBM:
+            fitted = training.fit_lightgbm(X, y, X_val, y_val, quick=quick, progress=reporter)
+        else:
+            fitted = training.fit_keras(X, y, X_val, y_val, quick=quick, progress=reporter)
+        raw = fitted.predict_raw(X_val)
+        fitted.calibration = training.fit_calibration(y_val, *raw)
+        predicted = training.apply_calibration(fitted.calibration, *raw)
+        scores = training.metrics(y_val, *predicted)
+        out[algorithm] = Trained(algorithm, fitted, scores, time.perf_counter() - started, predicted)
+    ensemble = combine_arrays([t.validation_pred for t in out.values()])
+    data.extra["ensemble_metrics"] = training.metrics(y_val, *ensemble)
+    if refit:
+        everything = data.train | data.validation
+        X_all, y_all = data.X[everything], data.y[everything]
+        for algorithm, trained in out.items():
+            started = time.perf_counter()
+            if reporter:
+                reporter(f"refit {algorithm}", force=True)
+            old = trained.fitted
+            if algorithm == ModelVersion.LIGHTGBM:
+                new = training.fit_lightgbm(X_all, y_all, None, None, quick=quick, rounds=old.best_iterations)
+            else:
+                new = training.fit_keras(X_all, y_all, None, None, quick=quick, scaler=old.scaler,
+                                         epochs=old.hyperparameters["epochs_trained"])
+            new.hyperparameters = {**old.hyperparameters, **new.hyperparameters, "refit_on_validation": True}
+            new.calibration = old.calibration
+            trained.fitted = new
+            trained.seconds += time.perf_counter() - started
+    return out
+
+
+def combine_arrays(predictions: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ensemble of several models' (p10, p50, p90) arrays: the mean of each quantile
+    (quantile averaging), sorted so the quantiles never cross."""
+    stacked = np.mean(np.array([np.column_stack(p) for p in predictions]), axis=0)
+    stacked = np.sort(np.maximum(stacked, 0.0), axis=1)
+    return stacked[:, 0], stacked[:, 1], stacked[:, 2]
+
+
+# --- the registry ------------------------------------------------------------------------------------
+
+def _relative(path: Path) -> str:
+    return str(Path(path).relative_to(settings.MODEL_DIR))
+
+
+def register(trained: dict[str, Trained], data: Dataset, run: TrainingRun | None, *, purpose: str,
+             task_id: str | None = None, seasons: list[str]) -> list[ModelVersion]:
+    """Save each model under MODEL_DIR/<algorithm>/v<id>/ and record its ModelVersion."""
+    everything = data.train | data.validation
+    dates = data.dates[everything]
+    versions = []
+    for algorithm, item in trained.items():
+        version = ModelVersion.objects.create(
+            algorithm=algorithm, purpose=purpose, feature_set_version=FEATURE_SET_VERSION,
+            train_seasons=list(seasons), validation_season=data.validation_season,
+            data_from=_date(dates.min()) if len(dates) else None, data_until=_date(dates.max()) if len(dates) else None,
+            rows_train=data.rows_train, rows_validation=data.rows_validation,
+            hyperparameters={**item.fitted.hyperparameters, "calibration": item.fitted.calibration},
+            metrics={**item.metrics, "ensemble": data.extra.get("ensemble_metrics")},
+            training_seconds=round(item.seconds, 2), task_id=task_id, training_run=run,
+            notes=data.validation_note)
+        folder = Path(settings.MODEL_DIR) / algorithm / f"v{version.pk}"
+        if folder.exists():  # a leftover of a database that was reset
+            shutil.rmtree(folder)
+        files = training.save(item.fitted, folder)
+        version.artifacts = [_relative(path) for path in files]
+        version.save(update_fields=["artifacts"])
+        versions.append(version)
+    return versions
+
+
+def _date(value):
+    return np.datetime64(value, "D").astype(object)
+
+
+def model_folder(version: ModelVersion) -> Path:
+    return (Path(settings.MODEL_DIR) / version.artifacts[0]).parent
+
+
+def load_version(version: ModelVersion) -> training.Fitted:
+    """The saved model of a version (IncompatibleModel / OSError when it cannot be used)."""
+    if not version.artifacts:
+        raise training.IncompatibleModel(f"{version} has no artifacts")
+    return training.load(model_folder(version))
+
+
+def activate(version: ModelVersion) -> ModelVersion:
+    """Make `version` the active one of its algorithm (workers reload it on their next task)."""
+    if version.purpose != ModelVersion.Purpose.SERVING:
+        raise ValueError(f"{version} was trained for a backtest and is never served")
+    with transaction.atomic():
+        ModelVersion.objects.filter(algorithm=version.algorithm, active=True).exclude(pk=version.pk) \
+            .update(active=False)
+        ModelVersion.objects.filter(pk=version.pk).update(active=True)
+    version.active = True
+    return version
+
+
+def should_activate(new: ModelVersion, trained: Trained, data: Dataset) -> tuple[bool, str]:
+    """Whether `new` is not worse than the active version of its algorithm on the validation rows."""
+    current = ModelVersion.objects.filter(algorithm=new.algorithm, active=True).exclude(pk=new.pk).first()
+    if current is None:
+        return True, "no active version"
+    if current.feature_set_version != FEATURE_SET_VERSION:
+        return True, f"active {current} uses feature set {current.feature_set_version}"
+    new_loss = trained.metrics["pinball"]
+    first_validation_day = data.dates[data.validation].min()
+    if current.data_until is None or np.datetime64(current.data_until) >= first_validation_day:
+        # the active model saw these rows: only its own validation score is a fair comparison
+        old_loss = (current.metrics or {}).get("pinball")
+        basis = f"its stored validation pinball ({current.validation_season})"
+    else:
+        try:
+            fitted = load_version(current)
+        except (training.IncompatibleModel, OSError) as exc:
+            return True, f"active {current} cannot be loaded: {exc}"
+        y_val = data.y[data.validation]
+        old_loss = training.metrics(y_val, *fitted.predict(data.X[data.validation]))["pinball"]
+        basis = "its pinball on the same validation rows"
+    if old_loss is None:
+        return True, f"active {current} has no pinball score"
+    better = new_loss <= old_loss * (1 + ACTIVATION_TOLERANCE)
+    verdict = "not worse than" if better else "worse than"
+    return better, f"pinball {new_loss:.4f} {verdict} active {current} ({old_loss:.4f}, {basis})"
+
+
+# --- training ----------------------------------------------------------------------------------------
+
+def train_models(seasons: list[str] | None = None, quick: bool = False, progress=None,
+                 task_id: str | None = None, activate_new: bool = True) -> TrainingRun:
+    """Train LightGBM + Keras on the loaded seasons (or `seasons`), register and (when not worse)
+    activate them. Returns the finished TrainingRun (its `versions` are the new ModelVersions)."""
+    seasons = resolve_seasons(seasons)
+    run = TrainingRun.objects.create(kind="train", seasons=seasons, quick=quick, task_id=task_id, stage="starting")
+    reporter = Reporter(run, progress)
+    started = time.perf_counter()
+    try:
+        frame = load_frame(seasons, reporter)
+        data = split(frame, seasons)
+        if data.rows_train < 50 or data.rows_validation < 20:
+            raise TrainingError(f"too little data to train ({data.rows_train} training and "
+                                f"{data.rows_validation} validation rows): load more seasons")
+        trained = fit_models(data, quick=quick, reporter=reporter)
+        reporter("saving", force=True)
+        versions = register(trained, data, run, purpose=ModelVersion.Purpose.SERVING, task_id=task_id,
+                            seasons=seasons)
+        for version in versions:
+            ok, reason = should_activate(version, trained[version.algorithm], data)
+            if ok and activate_new:
+                activate(version)
+            version.notes = "\n".join(filter(None, [version.notes, ("activated: " if ok and activate_new else
+                                                                   "not activated: ") + reason]))
+            version.save(update_fields=["notes"])
+            logger.info("%s %s", version, version.notes)
+    except Exception as exc:
+        TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.FAILED, error=str(exc)[:4000],
+                                                     finished=timezone.now())
+        raise
+    seconds = time.perf_counter() - started
+    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.SUCCEEDED, stage="done", percent=100,
+                                                 finished=timezone.now())
+    run.refresh_from_db()
+    run.seconds = seconds
+    return run
+
+
+def summary(run: TrainingRun) -> dict:
+    """A JSON-safe description of a finished run and its versions (command --json, task result)."""
+    versions = list(run.versions.order_by("algorithm"))
+    return {
+        "run": run.pk, "status": run.status, "seasons": run.seasons, "quick": run.quick,
+        "seconds": round(getattr(run, "seconds", 0.0) or (run.finished - run.started).total_seconds(), 2)
+        if run.finished else None,
+        "versions": [{"id": v.pk, "algorithm": v.algorithm, "active": ModelVersion.objects.get(pk=v.pk).active,
+                      "validation_season": v.validation_season, "rows_train": v.rows_train,
+                      "rows_validation": v.rows_validation, "metrics": {k: v.metrics[k] for k in
+                      ("mae", "pinball", "coverage_80", "width_80")}, "notes": v.notes} for v in versions],
+        "ensemble": versions[0].metrics.get("ensemble") if versions else None,
+    }
