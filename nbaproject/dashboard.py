@@ -44,8 +44,24 @@ def collect_jobs() -> list[dict]:
     """Active and recent jobs from every app that registered a source in DASHBOARD_JOB_SOURCES."""
     jobs: list[dict] = []
     for dotted in getattr(settings, "DASHBOARD_JOB_SOURCES", ()):
-        jobs.extend(import_string(dotted)())
+        try:
+            jobs.extend(import_string(dotted)())
+        except Exception as exc:  # one broken source must not hide the others
+            logger.exception("dashboard job source %s failed", dotted)
+            jobs.append({"kind": dotted.split(".")[0], "id": dotted, "title": f"{dotted} failed: {exc}", "status": "failed",
+                         "percent": None, "started": None, "error": str(exc), "task_links": []})
     return sorted(jobs, key=lambda job: job.get("started") or "", reverse=True)
+
+
+def task_links(pairs: list[tuple[str, str | None]]) -> list[dict]:
+    """Links from a job row to its TaskResults: [(label, task_id)] -> [{label, url, task_id}].
+    A task with no TaskResult row yet (still queued) links to the list searched by its id."""
+    pairs = [(label, task_id) for label, task_id in pairs if task_id]
+    results = dict(TaskResult.objects.filter(task_id__in=[t for _, t in pairs]).values_list("task_id", "pk"))
+    changelist = reverse("admin:django_celery_results_taskresult_changelist")
+    return [{"label": label, "task_id": task_id,
+             "url": task_result_admin_url(results[task_id]) if task_id in results else f"{changelist}?q={task_id}"}
+            for label, task_id in pairs]
 
 
 def task_result_admin_url(task_result_pk: int) -> str | None:

@@ -289,4 +289,8 @@ LOGGING = {
 
 # --- Staff dashboard --------------------------------------------------------------------
 # Functions returning each app's active/recent jobs for the admin Pipeline page.
-DASHBOARD_JOB_SOURCES: list[str] = []
+DASHBOARD_JOB_SOURCES: list[str] = [
+    "predictions.selectors.dashboard_jobs",
+    "scraping.selectors.dashboard_jobs",
+    "etl.selectors.dashboard_jobs",
+]

@@ -137,19 +137,12 @@ def dashboard_jobs(limit: int = 50) -> list[dict]:
     """Active and recent prediction requests for the staff Pipeline page (register as
     "predictions.selectors.dashboard_jobs" in DASHBOARD_JOB_SOURCES)."""
     from django.urls import reverse
-    from django_celery_results.models import TaskResult
 
-    rows = list(PredictionRequest.objects.select_related("user").order_by("-created_at")[:limit])
-    task_ids = [task_id for row in rows for task_id in (row.task_ids or {}).values()]
-    results = dict(TaskResult.objects.filter(task_id__in=task_ids).values_list("task_id", "pk"))
-    changelist = reverse("admin:django_celery_results_taskresult_changelist")
+    from nbaproject.dashboard import task_links
+
     out = []
-    for row in rows:
-        links = []
-        for step, task_id in (row.task_ids or {}).items():
-            url = (reverse("admin:django_celery_results_taskresult_change", args=[results[task_id]])
-                   if task_id in results else f"{changelist}?q={task_id}")
-            links.append({"label": step, "url": url, "task_id": task_id})
+    for row in PredictionRequest.objects.select_related("user").order_by("-created_at")[:limit]:
+        links = task_links(list((row.task_ids or {}).items()))
         title = row.player_input + (f" vs {row.opponent_input}" if row.opponent_input else "") + \
             (f" on {row.date_input}" if row.date_input else "")
         out.append({

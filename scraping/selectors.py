@@ -6,26 +6,14 @@ from django.urls import reverse
 from scraping.models import ScrapeRun
 
 
-def _task_link(label: str, task_id: str, results: dict) -> dict:
-    if task_id in results:
-        url = reverse("admin:django_celery_results_taskresult_change", args=[results[task_id]])
-    else:
-        url = reverse("admin:django_celery_results_taskresult_changelist") + f"?q={task_id}"
-    return {"label": label, "url": url, "task_id": task_id}
-
-
 def dashboard_jobs(limit: int = 20) -> list[dict]:
     """Recent scrape runs for the staff Pipeline page (register "scraping.selectors.dashboard_jobs"
     in settings.DASHBOARD_JOB_SOURCES)."""
-    from django_celery_results.models import TaskResult
+    from nbaproject.dashboard import task_links
 
-    runs = list(ScrapeRun.objects.order_by("-created_at")[:limit])
-    task_ids = [task_id for run in runs for task_id in (run.task_id, run.load_task_id) if task_id]
-    results = dict(TaskResult.objects.filter(task_id__in=task_ids).values_list("task_id", "pk"))
     jobs = []
-    for run in runs:
-        links = [_task_link(label, task_id, results)
-                 for label, task_id in (("crawl", run.task_id), ("load", run.load_task_id)) if task_id]
+    for run in ScrapeRun.objects.order_by("-created_at")[:limit]:
+        links = task_links([("crawl", run.task_id), ("load", run.load_task_id)])
         step = f"{run.pages} pages, {run.items} items, {run.errors} errors"
         if run.loaded_at:
             summary = run.summary or {}
