@@ -363,9 +363,21 @@ def _team_games(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 # --- inputs -----------------------------------------------------------------------------------
 
 # LOG_COLUMNS as integer SQL expressions (date as days since 1970, unknown starter as -1), so a
-# result converts to arrays in one numpy call.
-LOG_SQL = ", ".join({"date": "(date - DATE '1970-01-01')", "starter": "COALESCE(starter::int, -1)"}.get(c, c)
-                    for c in LOG_COLUMNS)
+# result converts to arrays in one numpy call. Portable: PostgreSQL and the embedded SQLite.
+def day_sql(column: str = "date", vendor: str | None = None) -> str:
+    """SQL for a date column as days since 1970-01-01 (an integer)."""
+    if vendor is None:
+        from django.db import connection
+
+        vendor = connection.vendor
+    if vendor == "postgresql":
+        return f"({column} - DATE '1970-01-01')"
+    return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
+
+
+def log_sql(vendor: str | None = None) -> str:
+    return ", ".join({"date": day_sql("date", vendor), "starter": "COALESCE(CAST(starter AS INTEGER), -1)"}.get(c, c)
+                     for c in LOG_COLUMNS)
 
 
 def logs_from_rows(rows: list[tuple], extra: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
@@ -428,27 +440,36 @@ def _has_earlier_game(logs: dict[str, np.ndarray]) -> np.ndarray:
 
 # --- the inference fast path ---------------------------------------------------------------
 
-_PLAYER_SQL = (f"SELECT {LOG_SQL} FROM etl_playergamelog "
-               "WHERE player_id = %s AND date < %s AND date >= %s ORDER BY date")
+def _player_sql() -> str:
+    return (f"SELECT {log_sql()} FROM etl_playergamelog "
+            "WHERE player_id = %s AND date < %s AND date >= %s ORDER BY date")
+
+
 _LAST_TEAM_SQL = "SELECT team_id FROM etl_playergamelog WHERE player_id = %s AND date < %s ORDER BY date DESC LIMIT 1"
 # A team's last TEAM_GAMES games with lines (the Game table's (home|away, date) indexes), then
-# every line of those games through the (game, player) unique index.
-_SIDE_GAMES = ("(SELECT g.id, g.date FROM etl_game g WHERE g.{side}_id = %s AND g.date < %s AND g.date >= %s "
-               "AND EXISTS (SELECT 1 FROM etl_playergamelog l WHERE l.game_id = g.id) "
-               f"ORDER BY g.date DESC LIMIT {TEAM_GAMES})")
-_TEAM_GAMES = (f"(SELECT id FROM ({_SIDE_GAMES.format(side='home')} UNION ALL {_SIDE_GAMES.format(side='away')}) "
-               f"AS side ORDER BY date DESC LIMIT {TEAM_GAMES})")
+# every line of those games through the (game, player) unique index. Each LIMITed select is
+# wrapped as a derived table so the compound selects run on PostgreSQL and SQLite alike.
+_SIDE_GAMES = ("SELECT id, date FROM (SELECT g.id, g.date FROM etl_game g WHERE g.{side}_id = %s AND g.date < %s "
+               "AND g.date >= %s AND EXISTS (SELECT 1 FROM etl_playergamelog l WHERE l.game_id = g.id) "
+               f"ORDER BY g.date DESC LIMIT {TEAM_GAMES}) AS {{side}}_games")
+_TEAM_GAMES = (f"SELECT id FROM (SELECT id FROM ({_SIDE_GAMES.format(side='home')} UNION ALL "
+               f"{_SIDE_GAMES.format(side='away')}) AS side ORDER BY date DESC LIMIT {TEAM_GAMES}) AS {{name}}")
 _USG100 = "(100 * fga + 44 * fta + 100 * tov)"
 _ROLE_WHERE = [f"{_USG100} >= {int(ROLE_THRESHOLDS[0] * 100)}",
                f"{_USG100} < {int(ROLE_THRESHOLDS[0] * 100)} AND {_USG100} >= {int(ROLE_THRESHOLDS[1] * 100)}",
                f"{_USG100} < {int(ROLE_THRESHOLDS[1] * 100)}"]
 _PART_SQL = ", ".join([f"SUM({_USG100} - 100 * oreb)", "SUM(pts)", f"SUM({_USG100})"] + [
-    f"COALESCE({agg} FILTER (WHERE {where}), 0)" for where in _ROLE_WHERE
-    for agg in ("SUM(pts)", f"SUM({_USG100})", "SUM(seconds)", "COUNT(*)")])
-# Both teams' per-(game, team) sums (team_parts_from_lines, in SQL) of the two teams' last games.
-_PARTS_SQL = (f"SELECT team_id, opponent_id, game_id, MIN(date - DATE '1970-01-01'), {_PART_SQL} "
-              f"FROM etl_playergamelog WHERE game_id = ANY(ARRAY({_TEAM_GAMES} UNION {_TEAM_GAMES})) "
-              "GROUP BY team_id, opponent_id, game_id")
+    f"SUM(CASE WHEN {where} THEN {value} ELSE 0 END)" for where in _ROLE_WHERE
+    for value in ("pts", _USG100, "seconds", "1")])
+
+
+def _parts_sql() -> str:
+    """Both teams' per-(game, team) sums (team_parts_from_lines, in SQL) of the two teams' last games."""
+    return (f"SELECT team_id, opponent_id, game_id, MIN({day_sql()}), {_PART_SQL} "
+            f"FROM etl_playergamelog WHERE game_id IN ({_TEAM_GAMES.format(name='opp_games')} UNION "
+            f"{_TEAM_GAMES.format(name='team_games')}) GROUP BY team_id, opponent_id, game_id")
+
+
 _PART_COLUMNS = ["team_id", "opponent_id", "game_id", "date"] + PART_SUMS
 
 
@@ -463,7 +484,7 @@ def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_
         game_date = game_date.date()
     first_day = EPOCH + dt.timedelta(days=horizon(game_date)[0])
     with connection.cursor() as cursor:
-        cursor.execute(_PLAYER_SQL, [player_id, game_date, first_day])
+        cursor.execute(_player_sql(), [player_id, game_date, first_day])
         player_rows = cursor.fetchall()
         if team_id is None:
             if player_rows:
@@ -472,7 +493,7 @@ def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_
                 cursor.execute(_LAST_TEAM_SQL, [player_id, game_date])
                 row = cursor.fetchone()
                 team_id = row[0] if row else -1
-        cursor.execute(_PARTS_SQL, [opponent_id, game_date, first_day] * 2 + [team_id, game_date, first_day] * 2)
+        cursor.execute(_parts_sql(), [opponent_id, game_date, first_day] * 2 + [team_id, game_date, first_day] * 2)
         part_rows = cursor.fetchall()
     logs = logs_from_rows(player_rows)
     matrix = np.array(part_rows, dtype=np.int64).reshape(len(part_rows), len(_PART_COLUMNS))

@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection
 
-from mlmodels.features import LOG_SQL, logs_from_rows
+from mlmodels.features import log_sql, logs_from_rows
 
 def gamelog_arrays(seasons: list[str] | None = None) -> dict[str, np.ndarray]:
     """Every player-game line of the warehouse (or of `seasons`) as column arrays, in one read:
     the input of `mlmodels.features.build_training_frame` (LOG_COLUMNS + is_home, season)."""
-    sql = f"SELECT {LOG_SQL}, is_home::int, CAST(LEFT(season, 4) AS int) FROM etl_playergamelog"
+    sql = f"SELECT {log_sql()}, CAST(is_home AS INTEGER), CAST(SUBSTR(season, 1, 4) AS INTEGER) FROM etl_playergamelog"
     params: list = []
     if seasons:
         sql += f" WHERE season IN ({', '.join(['%s'] * len(seasons))})"
