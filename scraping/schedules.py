@@ -5,8 +5,6 @@
 """
 from __future__ import annotations
 
-import json
-
 SCHEDULES = [
     {
         "name": "Scrape yesterday's box scores",
@@ -35,29 +33,6 @@ SCHEDULES = [
 
 def ensure_schedules(periodic_task_model=None, crontab_model=None, periodic_tasks_model=None) -> list[tuple[str, bool]]:
     """Create the scheduled scrapes that do not exist yet (disabled); returns [(name, created)]."""
-    if periodic_task_model is None:
-        from django_celery_beat.models import CrontabSchedule, PeriodicTask, PeriodicTasks
+    from nbaproject.schedules import ensure_periodic_tasks
 
-        periodic_task_model, crontab_model, periodic_tasks_model = PeriodicTask, CrontabSchedule, PeriodicTasks
-    results = []
-    for spec in SCHEDULES:
-        if periodic_task_model.objects.filter(name=spec["name"]).exists():
-            results.append((spec["name"], False))
-            continue
-        crontab = crontab_model.objects.filter(timezone="UTC", **spec["crontab"]).first()
-        if crontab is None:
-            crontab = crontab_model.objects.create(timezone="UTC", **spec["crontab"])
-        periodic_task_model.objects.create(
-            name=spec["name"], task=spec["task"], crontab=crontab, kwargs=json.dumps(spec["kwargs"]),
-            enabled=False, description=spec["description"])
-        results.append((spec["name"], True))
-    if periodic_tasks_model is not None and any(created for _, created in results):
-        _mark_changed(periodic_tasks_model)
-    return results
-
-
-def _mark_changed(periodic_tasks_model) -> None:
-    """Tell a running beat to reload its schedule (what PeriodicTask.save() does)."""
-    from django.utils import timezone
-
-    periodic_tasks_model.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
+    return ensure_periodic_tasks(SCHEDULES, periodic_task_model, crontab_model, periodic_tasks_model)

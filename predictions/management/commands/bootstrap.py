@@ -1,13 +1,17 @@
 """`manage.py bootstrap`: the idempotent first-run steps behind `make run`.
 
-Each step skips itself when its work is already done, so re-running is cheap.
+Loads the bundled real seasons (files already loaded are skipped), trains the models when no
+active set exists, creates the beat schedules and the demo staff user. Each step skips itself
+when its work is already done, so running it again is cheap.
 """
 from __future__ import annotations
 
 import secrets
+import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from rest_framework.authtoken.models import Token
 
@@ -15,9 +19,23 @@ DEMO_USERNAME = "demo"
 
 
 class Command(BaseCommand):
-    help = "First-run setup for `make run`: demo staff user and token (later steps: data, models, schedules)."
+    help = ("First-run setup for `make run`: load the bundled seasons, train the models if none is active, "
+            "create the beat schedules and the demo staff user with an API token. Idempotent.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-data", action="store_true", help="skip loading the bundled seasons")
+        parser.add_argument("--no-train", action="store_true", help="skip training when no model is active")
+        parser.add_argument("--quick", action="store_true",
+                            help="train quick (small, less accurate) models: for demos on slow machines")
 
     def handle(self, *args, **options):
+        if not options["no_data"]:
+            self.step("Loading the bundled seasons (files loaded before are skipped)")
+            call_command("load_gamelogs", bundled=True, skip_loaded=True, stdout=self.stdout, stderr=self.stderr)
+        if not options["no_train"]:
+            self.ensure_models(quick=options["quick"])
+        self.step("Beat schedules")
+        call_command("setup_schedules", stdout=self.stdout)
         username, password, token = self.ensure_demo_user()
         base = "http://127.0.0.1:8000"
         self.stdout.write(self.style.SUCCESS("\nnbaproject is ready."))
@@ -25,6 +43,34 @@ class Command(BaseCommand):
         self.stdout.write(f"  staff user: {username}  password: {password}")
         self.stdout.write(f"  API token:  {token}")
         self.stdout.write(f'  try:  curl -H "Authorization: Token {token}" {base}/api/v1/\n')
+
+    def step(self, title: str) -> None:
+        self.stdout.write(self.style.MIGRATE_HEADING(f"\n== {title}"))
+
+    def ensure_models(self, quick: bool) -> None:
+        from mlmodels.selectors import active_models_exist, loaded_seasons
+        from mlmodels.services import train_models
+
+        if active_models_exist():
+            self.step("Models: an active LightGBM and Keras set exists, not training")
+            return
+        if not loaded_seasons():
+            self.stdout.write(self.style.WARNING("No game logs loaded: cannot train (load data first)."))
+            return
+        self.step("Training LightGBM and Keras on every loaded season (once; a few minutes)")
+        started, last = time.monotonic(), [""]
+
+        def progress(stage=None, percent=None, **extra):
+            line = f"  {stage or ''} {'' if percent is None else f'{percent}%'}".rstrip()
+            if line != last[0]:
+                self.stderr.write(f"{line}  ({time.monotonic() - started:.0f} s)")
+                last[0] = line
+
+        run = train_models(quick=quick, progress=progress)
+        for version in run.versions.order_by("algorithm"):
+            metrics = version.metrics or {}
+            self.stdout.write(f"  {version}: validation mae {metrics.get('mae', float('nan')):.2f}, "
+                              f"80% coverage {metrics.get('coverage_80', float('nan')):.3f}")
 
     def ensure_demo_user(self):
         """Create the demo staff user once; its password is kept in var/ so it can be shown again."""

@@ -1,14 +1,18 @@
-"""manage.py setup_schedules: create the scheduled scrapes (disabled) in django-celery-beat."""
+"""manage.py setup_schedules: create every beat schedule of the project in django-celery-beat."""
 from django.core.management.base import BaseCommand
 
-from scraping.schedules import ensure_schedules
+from nbaproject.schedules import ensure_all_schedules
 
 
 class Command(BaseCommand):
-    help = ("Create the periodic scrapes (yesterday's box scores every morning, this and next month's schedule "
-            "daily) as disabled django-celery-beat tasks; staff enable them in admin. Idempotent.")
+    help = ("Create the project's periodic tasks: task-result cleanup (enabled), loading new game-log files, "
+            "weekly retraining, yesterday's box scores and this/next month's schedule scrapes (disabled: staff "
+            "enable them in admin), and the prediction sweeper. Idempotent: existing entries are left as they are.")
 
     def handle(self, *args, **options):
-        for name, created in ensure_schedules():
-            state = "created (disabled)" if created else "already exists, left as it is"
-            self.stdout.write(f"{name}: {state}")
+        from django_celery_beat.models import PeriodicTask
+
+        for name, created in ensure_all_schedules():
+            enabled = PeriodicTask.objects.filter(name=name).values_list("enabled", flat=True).first()
+            state = "created" if created else "already exists, left as it is"
+            self.stdout.write(f"{name}: {state} ({'enabled' if enabled else 'disabled'})")
