@@ -66,8 +66,10 @@ class ModelVersion(models.Model):
     training_seconds = models.FloatField(null=True, blank=True)
     task_id = models.CharField(max_length=255, null=True, blank=True, db_index=True,
                                help_text="Celery task id when trained by a task (TaskResult.task_id).")
+    # No database constraint: a version stays usable (and its row restorable from a dump) when
+    # old training runs are pruned; `training_run` is then just an unknown id.
     training_run = models.ForeignKey(TrainingRun, on_delete=models.SET_NULL, null=True, blank=True,
-                                     related_name="versions")
+                                     related_name="versions", db_constraint=False)
     notes = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
