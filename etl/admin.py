@@ -178,13 +178,14 @@ class EtlRunAdmin(admin.ModelAdmin):
 
     @admin.action(description="Load the run's files again (as a task on the etl queue)")
     def load_again(self, request, queryset):
-        from etl.tasks import load_gamelogs
+        from nbaproject.staff_actions import start_task
 
         queued = 0
         for run in queryset:
             paths = [line.strip() for line in run.source.splitlines() if line.strip()]
             if paths:
-                load_gamelogs.delay(paths)
+                start_task(request.user, "etl.tasks.load_gamelogs", args=[paths], obj=run,
+                           description=f"Load the files of ETL run {run.pk} again")
                 queued += 1
         self.message_user(request, f"{queued} load(s) queued on the etl queue.", messages.SUCCESS)
 

@@ -1,10 +1,12 @@
-"""The admin site: Django's, plus the live Pipeline page for staff."""
+"""The admin site: Django's, plus the live Pipeline page for staff and its action buttons."""
 from __future__ import annotations
 
-from django.contrib import admin
-from django.http import JsonResponse
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
 
 class NbaAdminSite(admin.AdminSite):
@@ -16,11 +18,18 @@ class NbaAdminSite(admin.AdminSite):
         custom = [
             path("pipeline/", self.admin_view(self.pipeline_view), name="pipeline"),
             path("pipeline/data/", self.admin_view(self.pipeline_data_view), name="pipeline-data"),
+            path("pipeline/run/<slug:action>/", self.admin_view(require_POST(self.pipeline_action_view)),
+                 name="pipeline-action"),
         ]
         return custom + super().get_urls()
 
     def pipeline_view(self, request):
-        context = {**self.each_context(request), "title": "Pipeline"}
+        from nbaproject.staff_actions import PIPELINE_ACTIONS
+
+        buttons = [{"action": action, "label": label}
+                   for action, (permission, _, _, label) in PIPELINE_ACTIONS.items()
+                   if request.user.has_perm(permission)]
+        context = {**self.each_context(request), "title": "Pipeline", "actions": buttons}
         return TemplateResponse(request, "admin/pipeline.html", context)
 
     def pipeline_data_view(self, request):
@@ -29,3 +38,16 @@ class NbaAdminSite(admin.AdminSite):
         response = JsonResponse(pipeline_snapshot())
         response["Cache-Control"] = "no-store"
         return response
+
+    def pipeline_action_view(self, request, action: str):
+        """Start one of the Pipeline page's jobs (load bundled data, retrain) as a recorded task."""
+        from nbaproject.staff_actions import PIPELINE_ACTIONS, start_task
+
+        if action not in PIPELINE_ACTIONS:
+            raise Http404(f"no pipeline action {action!r}")
+        permission, task_name, kwargs, label = PIPELINE_ACTIONS[action]
+        if not request.user.has_perm(permission):
+            raise PermissionDenied
+        task_id = start_task(request.user, task_name, kwargs=kwargs, description=label)
+        messages.success(request, f"{label}: task {task_id} queued; follow it below.")
+        return HttpResponseRedirect(reverse("admin:pipeline"))

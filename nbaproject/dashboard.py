@@ -37,7 +37,14 @@ def pipeline_snapshot() -> dict:
         "counts_last_hour": task_counts_since(timezone.now() - timedelta(hours=1)),
         "queues": queue_depths(),
         "workers": workers_cached(),
+        "staff_actions": _staff_actions(),
     }
+
+
+def _staff_actions() -> list[dict]:
+    from nbaproject.staff_actions import recent_actions
+
+    return recent_actions()
 
 
 def collect_jobs() -> list[dict]:
@@ -62,6 +69,34 @@ def task_links(pairs: list[tuple[str, str | None]]) -> list[dict]:
     return [{"label": label, "task_id": task_id,
              "url": task_result_admin_url(results[task_id]) if task_id in results else f"{changelist}?q={task_id}"}
             for label, task_id in pairs]
+
+
+def jobs_of_task(task_id: str) -> list[dict]:
+    """The job rows a task belongs to (the way back from a TaskResult): [{label, url}]."""
+    from django.db.models import Q
+
+    from etl.models import EtlRun
+    from mlmodels.models import TrainingRun
+    from predictions.models import STEP_NAMES, PredictionRequest
+    from scraping.models import ScrapeRun
+
+    by_step = Q()
+    for step in STEP_NAMES:
+        by_step |= Q(**{f"task_ids__{step}": task_id})
+    found = [(f"prediction request {row.pk}", "predictions_predictionrequest", row.pk)
+             for row in PredictionRequest.objects.filter(by_step).only("pk")[:5]]
+    found += [(f"scrape run {row.pk} ({row.spider})", "scraping_scraperun", row.pk)
+              for row in ScrapeRun.objects.filter(Q(task_id=task_id) | Q(load_task_id=task_id))[:5]]
+    found += [(f"ETL run {row.pk}", "etl_etlrun", row.pk) for row in EtlRun.objects.filter(task_id=task_id)[:5]]
+    found += [(f"training run {row.pk}", "mlmodels_trainingrun", row.pk)
+              for row in TrainingRun.objects.filter(task_id=task_id)[:5]]
+    links = []
+    for label, admin_name, pk in found:
+        try:
+            links.append({"label": label, "url": reverse(f"admin:{admin_name}_change", args=[pk])})
+        except NoReverseMatch:
+            links.append({"label": label, "url": None})
+    return links
 
 
 def task_result_admin_url(task_result_pk: int) -> str | None:

@@ -40,7 +40,7 @@ class PredictionRequestAdmin(admin.ModelAdmin):
     list_select_related = ["user", "prediction"]
     inlines = [PredictionInline, EventInline]
     readonly_fields = ["task_results"]
-    actions = ["requeue"]
+    actions = ["requeue", "retry_failed"]
 
     def get_readonly_fields(self, request, obj=None):
         return ["task_results", *[f.name for f in PredictionRequest._meta.fields]]
@@ -74,5 +74,28 @@ class PredictionRequestAdmin(admin.ModelAdmin):
     def requeue(self, request, queryset):
         from predictions.pipeline import enqueue
 
-        queued = sum(1 for job in queryset.filter(status=PredictionRequest.Status.QUEUED) if enqueue(job.pk))
+        queued = self._publish(request, queryset.filter(status=PredictionRequest.Status.QUEUED), enqueue,
+                               "Queued the request again")
         self.message_user(request, f"{queued} request(s) queued again; running or finished ones were skipped.")
+
+    @admin.action(description="Retry (failed requests only): run the pipeline again from the start")
+    def retry_failed(self, request, queryset):
+        from predictions.pipeline import retry_failed
+
+        retried = self._publish(request, queryset.filter(status=PredictionRequest.Status.FAILED), retry_failed,
+                                "Retried the failed request")
+        self.message_user(request, f"{retried} failed request(s) queued again; the others were skipped.")
+
+    @staticmethod
+    def _publish(request, queryset, publish, message: str) -> int:
+        """Publish each request's new run and record it (with its task ids) for the Pipeline page."""
+        from nbaproject.staff_actions import record
+
+        done = 0
+        for job in queryset:
+            if publish(job.pk):
+                job.refresh_from_db(fields=["task_ids"])
+                marks = " ".join(f"[task {task_id}]" for task_id in (job.task_ids or {}).values())
+                record(request.user, f"{message} {job.player_input} {marks}".strip(), job)
+                done += 1
+        return done

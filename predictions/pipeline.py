@@ -105,6 +105,21 @@ def enqueue(request_id) -> bool:
     return publish_run(request_id, token, task_ids)
 
 
+def retry_failed(request_id) -> bool:
+    """Run a failed request again from the start (staff's admin action): back to queued with its
+    progress cleared, then published like a new run. False when the request is not failed."""
+    with transaction.atomic():
+        request = PredictionRequest.objects.select_for_update().filter(pk=request_id, status=Status.FAILED).first()
+        if request is None:
+            return False
+        request.status, request.error, request.step, request.step_index = Status.QUEUED, "", "", 0
+        request.percent, request.steps_done, request.timings, request.attempts = 0, [], {}, 0
+        request.started_at = request.finished_at = None
+        request.save()
+        record_event(request, "retried by staff")
+    return enqueue(request_id)
+
+
 def _stuck_filter(now, grace: float, queued_after: float, running_after: float) -> Q:
     never_published = Q(status=Status.QUEUED) & (~Q(enqueue_error="") | Q(enqueued_at__isnull=True)) & Q(
         created_at__lt=now - timedelta(seconds=grace))

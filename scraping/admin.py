@@ -86,18 +86,20 @@ class ScrapeRunAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Crawl again with the same arguments")
     def crawl_again(self, request, queryset):
-        from scraping.tasks import crawl
+        from nbaproject.staff_actions import start_task
 
         for run in queryset:
-            crawl.delay(run.spider, **run.args)
+            start_task(request.user, "scraping.tasks.crawl", args=[run.spider], kwargs=run.args, obj=run,
+                       description=f"Crawl {run.spider} again")
         self.message_user(request, f"{queryset.count()} crawl(s) queued; they appear as new runs.", messages.SUCCESS)
 
     @admin.action(description="Load the staged rows into the warehouse now")
     def load_now(self, request, queryset):
-        from scraping.tasks import load_staged
+        from nbaproject.staff_actions import start_task
 
         for run in queryset:
-            load_staged.delay(run.pk)
+            start_task(request.user, "scraping.tasks.load_staged", args=[run.pk], obj=run,
+                       description=f"Load the staged rows of scrape run {run.pk}")
         self.message_user(request, f"{queryset.count()} load(s) queued on the etl queue.", messages.SUCCESS)
 
 

@@ -79,3 +79,5 @@ def test_staff_revoke_action_terminates_a_running_task(celery_worker, client):
     assert response.status_code == 302
     wait_for_state(result.id, "REVOKED", timeout=20)
     assert LogEntry.objects.filter(object_id=str(row.pk), change_message__contains="Revoked").exists()
+    action = client.get("/admin/pipeline/data/").json()["staff_actions"][0]  # shown on the Pipeline page
+    assert action["action"].startswith("Revoked nbaproject.tasks.ping") and action["states"] == ["REVOKED"]

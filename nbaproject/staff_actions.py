@@ -1,0 +1,69 @@
+"""Work staff start from admin: sent as Celery tasks after the request's transaction commits,
+each recorded as an admin LogEntry that names its task id, so the Pipeline page can list
+"who started what" with the task's live state, including while it is still queued (when no
+TaskResult row exists yet)."""
+from __future__ import annotations
+
+import re
+import uuid
+
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+
+from nbaproject.celery import app
+
+TASK_MARK = re.compile(r"\[task ([0-9a-f-]{36})\]")
+
+# The Pipeline page's buttons: action -> (permission needed, task name, kwargs, description).
+PIPELINE_ACTIONS = {
+    "load-bundled": ("etl.add_etlrun", "etl.tasks.load_gamelogs", {"skip_loaded": False},
+                     "Load the bundled seasons now"),
+    "retrain": ("mlmodels.add_trainingrun", "mlmodels.tasks.train", {}, "Retrain the models now"),
+}
+
+
+def start_task(user, task_name: str, *, args=(), kwargs=None, description: str, obj=None,
+               options: dict | None = None) -> str:
+    """Send `task_name` once the current transaction commits and record it; returns the task id."""
+    task_id = str(uuid.uuid4())
+    signature = app.signature(task_name, args=tuple(args), kwargs=kwargs or {}, options=options or {})
+    transaction.on_commit(lambda: signature.apply_async(task_id=task_id))
+    record(user, f"{description} [task {task_id}]", obj)
+    return task_id
+
+
+def record(user, message: str, obj=None) -> LogEntry:
+    """An admin history entry (on `obj` when given, so it also shows in that object's history)."""
+    return LogEntry.objects.create(
+        user_id=user.pk,
+        content_type=ContentType.objects.get_for_model(obj) if obj is not None else None,
+        object_id=str(obj.pk) if obj is not None else None,
+        object_repr=(str(obj) if obj is not None else message)[:200],
+        action_flag=CHANGE,
+        change_message=message,
+    )
+
+
+def recent_actions(limit: int = 15) -> list[dict]:
+    """The latest staff actions that started or stopped tasks, with each task's current state."""
+    from django_celery_results.models import TaskResult
+
+    from nbaproject.dashboard import task_links
+
+    entries = list(LogEntry.objects.select_related("user").filter(change_message__contains="[task ")
+                   .order_by("-action_time")[:limit])
+    task_ids = {entry.pk: TASK_MARK.findall(entry.change_message) for entry in entries}
+    states = dict(TaskResult.objects.filter(task_id__in=[t for ids in task_ids.values() for t in ids])
+                  .values_list("task_id", "status"))
+    out = []
+    for entry in entries:
+        ids = task_ids[entry.pk]
+        out.append({
+            "time": entry.action_time.isoformat(),
+            "user": entry.user.get_username(),
+            "action": TASK_MARK.sub("", entry.change_message).strip(),
+            "states": [states.get(task_id, "QUEUED") for task_id in ids],
+            "task_links": task_links([("task", task_id) for task_id in ids]),
+        })
+    return out
