@@ -76,3 +76,39 @@ def api_client():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium (Debian's chromium + chromium-driver, installed by .ci/run) via Selenium."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail("chromium and chromedriver are required (apt-get install chromium chromium-driver)")
+        pytest.skip("no chromium/chromedriver installed")
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1280,1000", "--no-first-run", "--disable-background-networking"):
+        options.add_argument(flag)
+    options.binary_location = shutil.which("chromium")
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(shutil.which("chromedriver")))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def screenshots(request):
+    """save(name): a PNG of the browser under test-artifacts/<test name>/."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent / "test-artifacts" / request.node.name
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def save(driver, name: str) -> Path:
+        path = folder / f"{name}.png"
+        driver.save_screenshot(str(path))
+        return path
+
+    return save

@@ -1,31 +1,11 @@
 """The user page in a real headless Chromium: sign in, ask, watch the progress, see the range."""
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from predictions.tests.conftest import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.browser]
-
-
-@pytest.fixture
-def browser():
-    if not shutil.which("chromium") and not shutil.which("chromedriver"):
-        pytest.skip("no chromium/chromedriver installed")
-    from selenium import webdriver
-
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,1000"):
-        options.add_argument(flag)
-    if shutil.which("chromium"):
-        options.binary_location = shutil.which("chromium")
-    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver")) if shutil.which(
-        "chromedriver") else None
-    driver = webdriver.Chrome(options=options, service=service)
-    yield driver
-    driver.quit()
 
 
 def test_sign_in_ask_watch_progress_and_see_the_range(pipeline, live_server, browser):
