@@ -68,3 +68,27 @@ def test_a_second_beat_stands_by_and_takes_over_when_the_first_dies(celery_worke
     finally:
         first.stop()
         second.stop()
+
+
+@pytest.mark.django_db
+def test_every_schedule_is_created_once_and_staff_changes_survive():
+    from django_celery_beat.models import PeriodicTask
+
+    from nbaproject.schedules import OPERATIONS_SCHEDULES, ensure_all_schedules
+    from scraping.schedules import SCHEDULES as SCRAPE_SCHEDULES
+
+    PeriodicTask.objects.all().delete()
+    first = ensure_all_schedules()
+    names = [spec["name"] for spec in OPERATIONS_SCHEDULES + SCRAPE_SCHEDULES]
+    assert all(created for _, created in first) and set(names) <= {name for name, _ in first}
+    cleanup = PeriodicTask.objects.get(name="Clean up old task results")
+    retrain = PeriodicTask.objects.get(name="Retrain the models weekly")
+    assert cleanup.enabled and not retrain.enabled and retrain.crontab.day_of_week == "1"
+    assert str(retrain.crontab.timezone) == "UTC" and retrain.description
+
+    retrain.enabled = True  # staff enable it in admin
+    retrain.save()
+    again = ensure_all_schedules()
+    assert not any(created for _, created in again)
+    assert PeriodicTask.objects.get(name="Retrain the models weekly").enabled
+    assert PeriodicTask.objects.filter(name__in=names).count() == len(names)
