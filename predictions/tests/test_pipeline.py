@@ -61,6 +61,7 @@ def test_post_to_result_for_the_players_next_scheduled_game(pipeline):
     assert done.count() == 5
 
 
+@pytest.mark.smoke  # also on the embedded default: SQLite and the filesystem broker (make run's setup)
 def test_past_game_shows_the_actual_points(pipeline):
     client = client_for(make_user("alice"))
     accepted = post(client, {"player": "luka doncic", "opponent": "Hawks", "date": "2024-01-26"})
