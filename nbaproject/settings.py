@@ -293,4 +293,5 @@ DASHBOARD_JOB_SOURCES: list[str] = [
     "predictions.selectors.dashboard_jobs",
     "scraping.selectors.dashboard_jobs",
     "etl.selectors.dashboard_jobs",
+    "mlmodels.selectors.dashboard_jobs",
 ]
