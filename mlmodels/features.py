@@ -14,7 +14,10 @@ what lets the inference path fetch a bounded number of rows instead of a player'
     sums give the same result over 226k rows as over 50);
   * team windows (player's team and opponent): last 10/20 team games: possessions (pace proxy),
     points scored and allowed, points allowed per possession, and points allowed per usage to
-    players of the target player's usage role (primary / secondary / role player).
+    players of the target player's usage role (primary / secondary / role player);
+  * teammates (the team's last MATES_GAMES games): usage, points and minutes per game of the
+    teammates who did not play the team's most recent game (an injured star frees shots and
+    minutes), of those who did, the size of that game's rotation and the player's usage share.
 """
 from __future__ import annotations
 
@@ -25,11 +28,12 @@ import numpy as np
 
 from etl.seasons import season_for_date
 
-FEATURE_SET_VERSION = 1
+FEATURE_SET_VERSION = 2
 
 EPOCH = dt.date(1970, 1, 1)
 DAY_BITS = 20  # keys are group << DAY_BITS | day number (days since 1970 < 2**20 until 4840)
 TEAM_GAMES = 20  # team windows look at most this many games back (the inference query's LIMIT)
+MATES_GAMES = 10  # teammate windows: the team's last games whose every line is read
 EWM_SPAN = 20
 EWM_DECAY = 0.85
 REST_CAP = 30
@@ -64,7 +68,12 @@ def _feature_names() -> list[str]:
         names += [f"{side}_rest_days", f"{side}_games"]
     names += ["opp_allowed_ppu_20", "opp_role_allowed_ppu_20", "opp_role_allowed_ppm_20", "opp_role_allowed_pts_20",
               "opp_def_factor", "exp_pts_opp", "pace_factor"]
+    names += MATES_FEATURES
     return names
+
+
+MATES_FEATURES = ["mates_absent_usg", "mates_present_usg", "mates_absent_pts", "mates_absent_min", "roster_last",
+                  "own_usg_share"]
 
 
 FEATURE_NAMES = _feature_names()
@@ -128,20 +137,23 @@ def _locate(keys: np.ndarray, groups: np.ndarray, days: np.ndarray) -> np.ndarra
 # --- the features -----------------------------------------------------------------------------
 
 def compute_features(logs: dict[str, np.ndarray], targets: dict[str, np.ndarray],
-                     team_parts: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+                     team_parts: dict[str, np.ndarray] | None = None,
+                     team_lines: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Feature columns (FEATURE_NAMES, float64, NaN when unknown) for each target.
 
     logs: the players' lines, LOG_COLUMNS as arrays (date as day numbers, starter as float with
     NaN for unknown). targets: player_id, team_id, opponent_id, date (day numbers), is_home.
     team_parts: per (game, team) sums of lines (`team_parts_from_lines`); computed from `logs`
-    when not given (inference passes the sums its query computed). Only lines dated strictly
-    before a target's date (and inside its horizon) are used for it.
+    when not given (inference passes the sums its query computed). team_lines: the lines of the
+    targets' teams (player_id, team_id, game_id, date, seconds, pts, fga, fta, tov), by default
+    `logs` (inference passes the lines of the team's last MATES_GAMES games). Only lines dated
+    strictly before a target's date (and inside its horizon) are used for it.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _compute(logs, targets, team_parts)
+        return _compute(logs, targets, team_parts, logs if team_lines is None else team_lines)
 
 
-def _compute(logs, targets, team_parts):
+def _compute(logs, targets, team_parts, team_lines):
     n_targets = len(targets["player_id"])
     t_day = np.asarray(targets["date"], dtype=np.int64)
     h_day, s_day = _horizons(t_day)
@@ -301,11 +313,85 @@ def _compute(logs, targets, team_parts):
             out["opp_role_allowed_ppm_20"] = _div(role_sum["pts"] * 60, role_sum["sec"])
             out["opp_role_allowed_pts_20"] = _div(role_sum["pts"], role_sum["lines"])
 
+    out.update(_mates(team_lines, targets, t_day, h_day))
+
     # opponent defence and pace relative to the player's own context
     out["opp_def_factor"] = _div(out["opp_role_allowed_ppu_20"], out["ppu_20"])
     out["exp_pts_opp"] = out["exp_pts_blend"] * out["opp_allowed_pp_20"] / 1.1
     out["pace_factor"] = _div(out["opp_poss_20"] + out["team_poss_20"], 2 * out["team_poss_20"])
     return {name: out[name] for name in FEATURE_NAMES}
+
+
+def _mates(lines, targets, t_day, h_day) -> dict[str, np.ndarray]:
+    """Teammate features over W, the team's last MATES_GAMES games before the target's date
+    (inside its horizon), and g, the last of them. For each teammate q who played g, u_q is q's
+    usage for this team over W; the ones absent from g are the rest of the team's usage over W."""
+    n_targets = len(t_day)
+    team = np.asarray(lines["team_id"], dtype=np.int64)
+    player = np.asarray(lines["player_id"], dtype=np.int64)
+    game = np.asarray(lines["game_id"], dtype=np.int64)
+    days = np.asarray(lines["date"], dtype=np.int64)
+    usg = (100 * lines["fga"] + 44 * lines["fta"] + 100 * lines["tov"]).astype(np.float64)
+    values = np.column_stack([usg, lines["pts"].astype(np.float64), lines["seconds"].astype(np.float64)]) \
+        if len(team) else np.zeros((0, 3))
+    # the team games (team, date, game), sorted; j = a line's team game
+    tg_keys, j = np.unique((team << (DAY_BITS + 24)) | (days << 24) | game, return_inverse=True)
+    j = j.reshape(-1)
+    tg_team = tg_keys >> (DAY_BITS + 24)
+    tg_day = (tg_keys >> 24) & ((1 << DAY_BITS) - 1)
+    tg_sorted = (tg_team << DAY_BITS) | tg_day
+    totals = np.zeros((len(tg_keys) + 1, 3))
+    if len(j):
+        np.add.at(totals[1:], j, values)
+    totals = np.cumsum(totals, axis=0)
+    # lines by (player, team, team game) with prefix sums; and by team game (each game's players)
+    by_player = np.lexsort((j, team, player))
+    pkey = (player[by_player] << 40) | (team[by_player] << 20) | j[by_player]
+    pprefix = np.zeros((len(by_player) + 1, 3))
+    np.cumsum(values[by_player], axis=0, out=pprefix[1:])
+    by_game = np.argsort(j, kind="stable")
+    game_start = np.searchsorted(j[by_game], np.arange(len(tg_keys) + 1))
+
+    t_team = np.asarray(targets["team_id"], dtype=np.int64)
+    t_player = np.asarray(targets["player_id"], dtype=np.int64)
+    tpos = np.searchsorted(tg_sorted, (t_team << DAY_BITS) | t_day, side="left")
+    th = np.maximum(np.searchsorted(tg_sorted, (t_team << DAY_BITS) | h_day, side="left"), tpos - MATES_GAMES)
+    has = tpos > th
+    last = np.where(has, tpos - 1, 0)
+    lo = np.where(has, th, 0)
+    hi = np.where(has, tpos, 0)
+
+    def window_sum(q, team_ids, lo, hi):
+        base = (q << 40) | (team_ids << 20)
+        return pprefix[np.searchsorted(pkey, base | hi)] - pprefix[np.searchsorted(pkey, base | lo)]
+
+    total = totals[hi] - totals[lo]
+    own = window_sum(t_player, t_team, lo, hi)
+    own_last = np.zeros(n_targets, dtype=bool)
+    if len(by_player):
+        count = np.searchsorted(pkey, ((t_player << 40) | (t_team << 20)) | (last + 1)) - \
+            np.searchsorted(pkey, ((t_player << 40) | (t_team << 20)) | last)
+        own_last = has & (count > 0)
+    # every (target, line of g) pair: that player's sums over W
+    sizes = np.where(has, game_start[last + 1] - game_start[last], 0) if len(tg_keys) else np.zeros(n_targets, int)
+    pair_target = np.repeat(np.arange(n_targets), sizes)
+    offsets = np.arange(len(pair_target)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    pair_line = by_game[game_start[last][pair_target] + offsets] if len(pair_target) else np.zeros(0, dtype=np.int64)
+    present = np.zeros((n_targets, 3))
+    if len(pair_target):
+        sums = window_sum(player[pair_line], team[pair_line], lo[pair_target], hi[pair_target])
+        np.add.at(present, pair_target, sums)
+    mates_present = present - np.where(own_last[:, None], own, 0.0)
+    mates_absent = total - present - np.where(own_last[:, None], 0.0, own)
+    n = np.where(has, hi - lo, 0).astype(np.float64)
+    return {
+        "mates_absent_usg": _div(mates_absent[:, 0], n * 100),
+        "mates_present_usg": _div(mates_present[:, 0], n * 100),
+        "mates_absent_pts": _div(mates_absent[:, 1], n),
+        "mates_absent_min": _div(mates_absent[:, 2], n * 60),
+        "roster_last": np.where(has, sizes, np.nan).astype(np.float64),
+        "own_usg_share": _div(own[:, 0], np.where(has, total[:, 0], 0.0)),
+    }
 
 
 # Per (game, team) sums of its lines: the part of a team-game table one side contributes.
@@ -463,21 +549,47 @@ _PART_SQL = ", ".join([f"SUM({_USG100} - 100 * oreb)", "SUM(pts)", f"SUM({_USG10
     for value in ("pts", _USG100, "seconds", "1")])
 
 
+def _in_subquery(column: str, subquery: str) -> str:
+    """`column IN (subquery)`; on PostgreSQL `= ANY(ARRAY(subquery))`, which runs the small
+    subquery first and then looks the rows up by index (IN lets the planner hash-join a table scan)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(ARRAY({subquery}))"
+    return f"{column} IN ({subquery})"
+
+
 def _parts_sql() -> str:
     """Both teams' per-(game, team) sums (team_parts_from_lines, in SQL) of the two teams' last games."""
+    games = f"{_TEAM_GAMES.format(name='opp_games')} UNION {_TEAM_GAMES.format(name='team_games')}"
     return (f"SELECT team_id, opponent_id, game_id, MIN({day_sql()}), {_PART_SQL} "
-            f"FROM etl_playergamelog WHERE game_id IN ({_TEAM_GAMES.format(name='opp_games')} UNION "
-            f"{_TEAM_GAMES.format(name='team_games')}) GROUP BY team_id, opponent_id, game_id")
+            f"FROM etl_playergamelog WHERE {_in_subquery('game_id', games)} GROUP BY team_id, opponent_id, game_id")
 
 
 _PART_COLUMNS = ["team_id", "opponent_id", "game_id", "date"] + PART_SUMS
+# Every line of the team's last MATES_GAMES games (the (team, date) index), for the teammate features.
+MATES_COLUMNS = ["player_id", "team_id", "game_id", "date", "seconds", "pts", "fga", "fta", "tov"]
+
+
+# The team's last MATES_GAMES games in which it has lines (the Game table's (home|away, date) indexes).
+_MATES_SIDE = ("SELECT id, date FROM (SELECT g.id, g.date FROM etl_game g WHERE g.{side}_id = %s AND g.date < %s "
+               "AND g.date >= %s AND EXISTS (SELECT 1 FROM etl_playergamelog l WHERE l.game_id = g.id "
+               f"AND l.team_id = %s) ORDER BY g.date DESC LIMIT {MATES_GAMES}) AS {{side}}_mates")
+_MATES_GAMES = (f"SELECT id FROM (SELECT id FROM ({_MATES_SIDE.format(side='home')} UNION ALL "
+                f"{_MATES_SIDE.format(side='away')}) AS side ORDER BY date DESC LIMIT {MATES_GAMES}) AS mates_games")
+
+
+def _mates_sql() -> str:
+    return (f"SELECT player_id, team_id, game_id, {day_sql()}, seconds, pts, fga, fta, tov "
+            f"FROM etl_playergamelog WHERE {_in_subquery('game_id', _MATES_GAMES)} AND team_id = %s")
 
 
 def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_home: bool,
                        team_id: int | None = None) -> dict[str, float | None]:
     """Features of one (player, game) from a few indexed queries: the player's lines of this and
-    last season before `game_date`, and every line of the last TEAM_GAMES games of his team and of
-    the opponent. `team_id` defaults to the player's team in his last game (-1: unknown)."""
+    last season before `game_date`, the per-team sums of the last TEAM_GAMES games of his team and
+    of the opponent, and every line of his team's last MATES_GAMES games. `team_id` defaults to
+    the player's team in his last game (-1: unknown)."""
     from django.db import connection
 
     if isinstance(game_date, dt.datetime):
@@ -495,13 +607,17 @@ def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_
                 team_id = row[0] if row else -1
         cursor.execute(_parts_sql(), [opponent_id, game_date, first_day] * 2 + [team_id, game_date, first_day] * 2)
         part_rows = cursor.fetchall()
+        cursor.execute(_mates_sql(), [team_id, game_date, first_day, team_id] * 2 + [team_id])
+        mate_rows = cursor.fetchall()
     logs = logs_from_rows(player_rows)
     matrix = np.array(part_rows, dtype=np.int64).reshape(len(part_rows), len(_PART_COLUMNS))
     parts = {name: matrix[:, i] for i, name in enumerate(_PART_COLUMNS)}
     targets = {"player_id": np.array([player_id], dtype=np.int64), "team_id": np.array([team_id], dtype=np.int64),
                "opponent_id": np.array([opponent_id], dtype=np.int64),
                "date": np.array([day_number(game_date)], dtype=np.int64), "is_home": np.array([bool(is_home)])}
-    features = compute_features(logs, targets, team_parts=parts)
+    mates = np.array(mate_rows, dtype=np.int64).reshape(len(mate_rows), len(MATES_COLUMNS))
+    team_lines = {name: mates[:, i] for i, name in enumerate(MATES_COLUMNS)}
+    features = compute_features(logs, targets, team_parts=parts, team_lines=team_lines)
     return {name: _plain(values[0]) for name, values in features.items()}
 
 

@@ -25,12 +25,14 @@ class NoActiveModel(Exception):
 _lock = threading.Lock()
 _loaded: dict[str, tuple[int, training.Fitted]] = {}
 _active: dict = {"ids": None, "checked": -1e9}
+_ensemble_calibrations: dict[tuple, dict | None] = {}
 
 
 def reset() -> None:
     """Forget the loaded models and the active ids (tests; a forked process starts clean anyway)."""
     with _lock:
         _loaded.clear()
+        _ensemble_calibrations.clear()
         _active.update(ids=None, checked=-1e9)
 
 
@@ -91,11 +93,31 @@ def predict_keras(features: dict) -> dict:
     return predict("keras", features)
 
 
+def ensemble_calibration(version_ids) -> dict | None:
+    """The calibration of the ensemble of these versions when they were trained together (one
+    training run stores it on each of its versions); None otherwise. Versions never change, so
+    the answer is kept for the life of the process."""
+    key = tuple(sorted(int(v) for v in version_ids if v is not None))
+    if key not in _ensemble_calibrations:
+        from mlmodels.models import ModelVersion
+
+        rows = list(ModelVersion.objects.filter(pk__in=key).values_list("training_run_id", "hyperparameters"))
+        runs = {run for run, _ in rows}
+        calibrations = [(params or {}).get("ensemble_calibration") for _, params in rows]
+        same = len(rows) == len(key) > 1 and len(runs) == 1 and None not in runs and \
+            all(c is not None and c == calibrations[0] for c in calibrations)
+        _ensemble_calibrations[key] = calibrations[0] if same else None
+    return _ensemble_calibrations[key]
+
+
 def combine(outputs: list[dict]) -> dict:
-    """The ensemble of the models' outputs: the mean of each quantile, sorted (never crossing)."""
+    """The ensemble of the models' outputs: the mean of each quantile, the gaps around the median
+    scaled by the ensemble calibration of the versions' training run, sorted (never crossing)."""
     outputs = [o for o in outputs if o and all(o.get(k) is not None for k in ("p10", "p50", "p90"))]
     if not outputs:
         raise ValueError("no model output to combine")
     stacked = np.array([[o["p10"], o["p50"], o["p90"]] for o in outputs], dtype=np.float64)
-    p10, p50, p90 = np.sort(np.maximum(stacked.mean(axis=0), 0.0))
-    return {"p10": float(p10), "p50": float(p50), "p90": float(p90)}
+    mean = stacked.mean(axis=0)
+    calibration = ensemble_calibration([o.get("model_version") for o in outputs]) if len(outputs) > 1 else None
+    p10, p50, p90 = (float(v[0]) for v in training.apply_calibration(calibration, *(mean[[i]] for i in range(3))))
+    return {"p10": p10, "p50": p50, "p90": p90}

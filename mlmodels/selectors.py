@@ -25,6 +25,15 @@ def gamelog_arrays(seasons: list[str] | None = None) -> dict[str, np.ndarray]:
     return arrays
 
 
+def refresh_statistics() -> None:
+    """ANALYZE the warehouse tables on PostgreSQL (after a bulk load, the planner's row estimates
+    are off until autovacuum runs, and the inference queries can pick a table scan)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE etl_playergamelog")
+            cursor.execute("ANALYZE etl_game")
+
+
 def loaded_seasons() -> list[str]:
     """Seasons with game logs in the warehouse, oldest first."""
     with connection.cursor() as cursor:
@@ -45,3 +54,38 @@ def active_version_ids() -> dict[str, int]:
     from mlmodels.models import ModelVersion
 
     return dict(ModelVersion.objects.filter(active=True).values_list("algorithm", "id"))
+
+
+def dashboard_jobs(limit: int = 20) -> list[dict]:
+    """Running and recent training / backtest runs for the staff Pipeline page (registered as
+    "mlmodels.selectors.dashboard_jobs" in settings.DASHBOARD_JOB_SOURCES)."""
+    from django.urls import reverse
+
+    from mlmodels.models import TrainingRun
+    from nbaproject.dashboard import task_links
+
+    jobs = []
+    for run in TrainingRun.objects.prefetch_related("versions").order_by("-started", "-id")[:limit]:
+        seasons = run.seasons or []
+        span = f"{seasons[0]}..{seasons[-1]}" if len(seasons) > 1 else (seasons[0] if seasons else "")
+        title = ("backtest " + (f"{seasons[-1]} (trained on {len(seasons) - 1} seasons)" if seasons else "")
+                 if run.kind == "backtest" else f"train on {span}") + (" (quick)" if run.quick else "")
+        if run.status == TrainingRun.Status.RUNNING:
+            step = run.stage + (f", epoch {run.epoch}" if run.epoch else "")
+        else:
+            step = ", ".join(f"{v.algorithm} v{v.pk}{' active' if v.active else ''} mae {v.metrics.get('mae', 0):.2f}"
+                             for v in run.versions.all() if v.metrics) or run.stage
+        jobs.append({
+            "kind": "training" if run.kind == "train" else "backtest",
+            "id": str(run.pk),
+            "title": title,
+            "status": run.status,
+            "step": step,
+            "percent": run.percent,
+            "started": run.started.isoformat(),
+            "finished": run.finished.isoformat() if run.finished else None,
+            "error": run.error or None,
+            "admin_url": reverse("admin:mlmodels_trainingrun_change", args=[run.pk]),
+            "task_links": task_links([(run.kind, run.task_id)]),
+        })
+    return jobs

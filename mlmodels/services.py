@@ -111,6 +111,7 @@ def load_frame(seasons: list[str], reporter: Reporter | None = None):
     context = sorted({s for s in seasons} | {previous_season(s) for s in seasons if previous_season(s) in loaded})
     if reporter:
         reporter("loading", force=True)
+    selectors.refresh_statistics()
     arrays = selectors.gamelog_arrays(context)
     if reporter:
         reporter("features", force=True)
@@ -180,8 +181,11 @@ def fit_models(data: Dataset, quick: bool = False, refit: bool = True, reporter=
         predicted = training.apply_calibration(fitted.calibration, *raw)
         scores = training.metrics(y_val, *predicted)
         out[algorithm] = Trained(algorithm, fitted, scores, time.perf_counter() - started, predicted)
-    ensemble = combine_arrays([t.validation_pred for t in out.values()])
-    data.extra["ensemble_metrics"] = training.metrics(y_val, *ensemble)
+    # the ensemble (quantile average) is calibrated too: averaging narrows the range a little
+    raw = combine_arrays([t.validation_pred for t in out.values()])
+    data.extra["ensemble_calibration"] = training.fit_calibration(y_val, *raw)
+    data.extra["ensemble_metrics"] = training.metrics(
+        y_val, *combine_arrays([t.validation_pred for t in out.values()], data.extra["ensemble_calibration"]))
     if refit:
         everything = data.train | data.validation
         X_all, y_all = data.X[everything], data.y[everything]
@@ -189,12 +193,18 @@ def fit_models(data: Dataset, quick: bool = False, refit: bool = True, reporter=
             started = time.perf_counter()
             if reporter:
                 reporter(f"refit {algorithm}", force=True)
+
+            def refit_progress(stage, **kwargs):
+                if reporter:
+                    reporter(f"refit {stage}", **kwargs)
+
             old = trained.fitted
             if algorithm == ModelVersion.LIGHTGBM:
-                new = training.fit_lightgbm(X_all, y_all, None, None, quick=quick, rounds=old.best_iterations)
+                new = training.fit_lightgbm(X_all, y_all, None, None, quick=quick, rounds=old.best_iterations,
+                                            progress=refit_progress)
             else:
                 new = training.fit_keras(X_all, y_all, None, None, quick=quick, scaler=old.scaler,
-                                         epochs=old.hyperparameters["epochs_trained"])
+                                         epochs=old.hyperparameters["epochs_trained"], progress=refit_progress)
             new.hyperparameters = {**old.hyperparameters, **new.hyperparameters, "refit_on_validation": True}
             new.calibration = old.calibration
             trained.fitted = new
@@ -202,12 +212,11 @@ def fit_models(data: Dataset, quick: bool = False, refit: bool = True, reporter=
     return out
 
 
-def combine_arrays(predictions: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def combine_arrays(predictions: list[tuple], calibration: dict | None = None):
     """The ensemble of several models' (p10, p50, p90) arrays: the mean of each quantile
-    (quantile averaging), sorted so the quantiles never cross."""
+    (quantile averaging), gaps scaled by the ensemble's calibration when given, never crossing."""
     stacked = np.mean(np.array([np.column_stack(p) for p in predictions]), axis=0)
-    stacked = np.sort(np.maximum(stacked, 0.0), axis=1)
-    return stacked[:, 0], stacked[:, 1], stacked[:, 2]
+    return training.apply_calibration(calibration, stacked[:, 0], stacked[:, 1], stacked[:, 2])
 
 
 # --- the registry ------------------------------------------------------------------------------------
@@ -228,7 +237,8 @@ def register(trained: dict[str, Trained], data: Dataset, run: TrainingRun | None
             train_seasons=list(seasons), validation_season=data.validation_season,
             data_from=_date(dates.min()) if len(dates) else None, data_until=_date(dates.max()) if len(dates) else None,
             rows_train=data.rows_train, rows_validation=data.rows_validation,
-            hyperparameters={**item.fitted.hyperparameters, "calibration": item.fitted.calibration},
+            hyperparameters={**item.fitted.hyperparameters, "calibration": item.fitted.calibration,
+                             "ensemble_calibration": data.extra.get("ensemble_calibration")},
             metrics={**item.metrics, "ensemble": data.extra.get("ensemble_metrics")},
             training_seconds=round(item.seconds, 2), task_id=task_id, training_run=run,
             notes=data.validation_note)
@@ -240,6 +250,23 @@ def register(trained: dict[str, Trained], data: Dataset, run: TrainingRun | None
         version.save(update_fields=["artifacts"])
         versions.append(version)
     return versions
+
+
+def save_validation_plots(versions: list[ModelVersion], trained: dict[str, Trained], data: Dataset) -> None:
+    """Calibration and ranges-vs-actual PNGs of each version's validation predictions (admin)."""
+    from mlmodels import plots
+
+    y_val = data.y[data.validation]
+    ensemble = combine_arrays([t.validation_pred for t in trained.values()], data.extra.get("ensemble_calibration"))
+    for version in versions:
+        folder = model_folder(version)
+        predicted = trained[version.algorithm].validation_pred
+        label = f"{version.algorithm} v{version.pk}, validation {data.validation_season} ({len(y_val):,} rows)"
+        files = [plots.calibration_plot(folder / "calibration.png", y_val,
+                                        {version.algorithm: predicted, "ensemble": ensemble}, label),
+                 plots.ranges_plot(folder / "ranges.png", y_val, *predicted, title=label)]
+        version.plots = [_relative(path) for path in files]
+        version.save(update_fields=["plots"])
 
 
 def _date(value):
@@ -299,12 +326,30 @@ def should_activate(new: ModelVersion, trained: Trained, data: Dataset) -> tuple
 
 # --- training ----------------------------------------------------------------------------------------
 
+def start_run(kind: str, seasons: list[str], quick: bool, task_id: str | None) -> tuple[TrainingRun, bool]:
+    """The TrainingRun of this job and whether it already succeeded. A task delivered again (a
+    retry, a redelivery after a lost worker) reuses its run row: a finished run is not redone, an
+    interrupted or failed one starts over."""
+    if task_id:
+        run = TrainingRun.objects.filter(task_id=task_id).first()
+        if run is not None:
+            if run.status == TrainingRun.Status.SUCCEEDED:
+                return run, True
+            run.status, run.stage, run.epoch, run.percent = TrainingRun.Status.RUNNING, "starting", None, 0
+            run.error, run.finished, run.seasons, run.quick = "", None, seasons, quick
+            run.save()
+            return run, False
+    return TrainingRun.objects.create(kind=kind, seasons=seasons, quick=quick, task_id=task_id, stage="starting"), False
+
+
 def train_models(seasons: list[str] | None = None, quick: bool = False, progress=None,
                  task_id: str | None = None, activate_new: bool = True) -> TrainingRun:
     """Train LightGBM + Keras on the loaded seasons (or `seasons`), register and (when not worse)
     activate them. Returns the finished TrainingRun (its `versions` are the new ModelVersions)."""
     seasons = resolve_seasons(seasons)
-    run = TrainingRun.objects.create(kind="train", seasons=seasons, quick=quick, task_id=task_id, stage="starting")
+    run, done = start_run("train", seasons, quick, task_id)
+    if done:
+        return run
     reporter = Reporter(run, progress)
     started = time.perf_counter()
     try:
@@ -317,6 +362,7 @@ def train_models(seasons: list[str] | None = None, quick: bool = False, progress
         reporter("saving", force=True)
         versions = register(trained, data, run, purpose=ModelVersion.Purpose.SERVING, task_id=task_id,
                             seasons=seasons)
+        save_validation_plots(versions, trained, data)
         for version in versions:
             ok, reason = should_activate(version, trained[version.algorithm], data)
             if ok and activate_new:
@@ -350,3 +396,106 @@ def summary(run: TrainingRun) -> dict:
                       ("mae", "pinball", "coverage_80", "width_80")}, "notes": v.notes} for v in versions],
         "ensemble": versions[0].metrics.get("ensemble") if versions else None,
     }
+
+
+# --- backtest ----------------------------------------------------------------------------------------
+
+BASELINES = ("baseline_last5", "baseline_last10", "baseline_season_avg")
+
+
+def baselines(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What a fan computes by hand, for every line (NaN without an earlier game): the mean of the
+    player's previous 5 / 10 games in the data (fewer when fewer exist) and his season-to-date
+    mean (before the season's first game: his previous-10 mean)."""
+    player = arrays["player_id"].astype(np.int64)
+    order = np.lexsort((arrays["date"], player))
+    pts = arrays["pts"][order].astype(np.float64)
+    p = player[order]
+    seasons = arrays["season"][order]
+    prefix = np.concatenate([[0.0], np.cumsum(pts)])
+    idx = np.arange(len(order))
+    first = np.searchsorted(p, p, side="left")  # first line of the player
+    out = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for name, w in (("baseline_last5", 5), ("baseline_last10", 10)):
+            lo = np.maximum(idx - w, first)
+            out[name] = (prefix[idx] - prefix[lo]) / (idx - lo)
+        new_season = np.ones(len(order), dtype=bool)
+        new_season[1:] = (p[1:] != p[:-1]) | (seasons[1:] != seasons[:-1])
+        season_first = np.maximum.accumulate(np.where(new_season, idx, 0))
+        season_avg = (prefix[idx] - prefix[season_first]) / (idx - season_first)
+        out["baseline_season_avg"] = np.where(idx > season_first, season_avg, out["baseline_last10"])
+    result = {}
+    for name, values in out.items():
+        unsorted = np.empty(len(order))
+        unsorted[order] = values
+        result[name] = unsorted
+    return result
+
+
+def run_backtest(test_season: str, quick: bool = False, progress=None, task_id: str | None = None) -> BacktestReport:
+    """Fresh models on the seasons before `test_season` only, scored on every line of the test
+    season whose player has an earlier line, next to the baselines; stored with its plots."""
+    loaded = selectors.loaded_seasons()
+    if test_season not in loaded:
+        raise TrainingError(f"test season {test_season} is not loaded (loaded: {', '.join(loaded) or 'none'})")
+    train_seasons = [season for season in loaded if season < test_season]
+    if not train_seasons:
+        raise TrainingError(f"no season before {test_season} is loaded: nothing to train the backtest on")
+    started = time.perf_counter()
+    run, done = start_run("backtest", [*train_seasons, test_season], quick, task_id)
+    if done and BacktestReport.objects.filter(task_id=task_id).exists():
+        return BacktestReport.objects.filter(task_id=task_id).latest("created")
+    reporter = Reporter(run, progress)
+    try:
+        reporter("loading", force=True)
+        arrays = selectors.gamelog_arrays([s for s in loaded if s <= test_season])
+        reporter("features", force=True)
+        frame = build_training_frame(arrays)
+        base = baselines(arrays)
+        for name, values in base.items():
+            frame[name] = values
+        train_frame = frame[frame["season"].isin(train_seasons) & frame["has_history"]].reset_index(drop=True)
+        test_frame = frame[(frame["season"] == test_season) & frame["has_history"]].reset_index(drop=True)
+        if test_frame.empty:
+            raise TrainingError(f"no line of {test_season} has an earlier game of its player in the data")
+        data = split(train_frame, train_seasons)
+        trained = fit_models(data, quick=quick, reporter=reporter)
+        reporter("evaluating", force=True)
+        X_test = test_frame[FEATURE_NAMES].to_numpy(dtype=np.float64)
+        y = test_frame["pts"].to_numpy(dtype=np.float64)
+        predictions = {name: item.fitted.predict(X_test) for name, item in trained.items()}
+        predictions = {"ensemble": combine_arrays(list(predictions.values()), data.extra["ensemble_calibration"]),
+                       **predictions}
+        models = {name: _rounded(training.metrics(y, *p)) for name, p in predictions.items()}
+        for name in BASELINES:
+            models[name] = {"mae": round(float(np.mean(np.abs(y - test_frame[name].to_numpy()))), 4)}
+        result = {"test_season": test_season, "rows": int(len(y)), "models": models}
+        versions = register(trained, data, run, purpose=ModelVersion.Purpose.BACKTEST, task_id=task_id,
+                            seasons=train_seasons)
+        report = BacktestReport.objects.create(test_season=test_season, rows=len(y), result=result, quick=quick,
+                                               seconds=round(time.perf_counter() - started, 2), task_id=task_id)
+        report.model_versions.set(versions)
+        report.plots = save_backtest_plots(report, y, predictions)
+        report.save(update_fields=["plots"])
+    except Exception as exc:
+        TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.FAILED, error=str(exc)[:4000],
+                                                     finished=timezone.now())
+        raise
+    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.SUCCEEDED, stage="done", percent=100,
+                                                 finished=timezone.now())
+    return report
+
+
+def _rounded(metrics: dict) -> dict:
+    return {key: round(float(metrics[key]), 4) for key in ("mae", "pinball", "coverage_80", "width_80")}
+
+
+def save_backtest_plots(report: BacktestReport, y: np.ndarray, predictions: dict[str, tuple]) -> list[str]:
+    from mlmodels import plots
+
+    folder = Path(settings.MODEL_DIR) / "backtests" / f"report{report.pk}"
+    label = f"backtest {report.test_season} ({len(y):,} player-games)"
+    files = [plots.calibration_plot(folder / "calibration.png", y, predictions, label),
+             plots.ranges_plot(folder / "ranges.png", y, *predictions["ensemble"], title=f"ensemble, {label}")]
+    return [_relative(path) for path in files]
