@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -134,18 +135,24 @@ class Client:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
     def post(self, body: dict) -> tuple[int, float, dict]:
+        """POST one prediction. A keep-alive connection the server closed meanwhile (idle longer
+        than its keep-alive timeout) is replaced and the POST sent again with the same
+        Idempotency-Key, so a retry can never create a second request."""
         payload = json.dumps(body)
         headers = {"Content-Type": "application/json", "Authorization": f"Token {self.token}",
-                   "Accept": "application/json"}
+                   "Accept": "application/json", "Idempotency-Key": uuid.uuid4().hex}
         started = time.perf_counter()
-        try:
-            self.conn.request("POST", "/api/v1/predictions/", payload, headers)
-            response = self.conn.getresponse()
-            data = response.read()
-        except (http.client.HTTPException, OSError):
-            self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-            raise
+        for attempt in (1, 2):
+            try:
+                self.conn.request("POST", "/api/v1/predictions/", payload, headers)
+                response = self.conn.getresponse()
+                data = response.read()
+                break
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                if attempt == 2:
+                    raise
         elapsed = time.perf_counter() - started
         return response.status, elapsed, json.loads(data or b"{}")
 
