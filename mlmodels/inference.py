@@ -94,30 +94,39 @@ def predict_keras(features: dict) -> dict:
 
 
 def ensemble_calibration(version_ids) -> dict | None:
-    """The calibration of the ensemble of these versions when they were trained together (one
-    training run stores it on each of its versions); None otherwise. Versions never change, so
-    the answer is kept for the life of the process."""
+    """How to combine these versions when they were trained together (one training run stores
+    it on each of its versions): {"low", "high", "weights": {version id: weight}}; None otherwise.
+    Versions never change, so the answer is kept for the life of the process."""
     key = tuple(sorted(int(v) for v in version_ids if v is not None))
     if key not in _ensemble_calibrations:
         from mlmodels.models import ModelVersion
 
-        rows = list(ModelVersion.objects.filter(pk__in=key).values_list("training_run_id", "hyperparameters"))
-        runs = {run for run, _ in rows}
-        calibrations = [(params or {}).get("ensemble_calibration") for _, params in rows]
+        rows = list(ModelVersion.objects.filter(pk__in=key).values_list("pk", "training_run_id", "hyperparameters"))
+        runs = {run for _, run, _ in rows}
+        calibrations = [(params or {}).get("ensemble_calibration") for _, _, params in rows]
+        weights = {pk: (params or {}).get("ensemble_weight") for pk, _, params in rows}
         same = len(rows) == len(key) > 1 and len(runs) == 1 and None not in runs and \
             all(c is not None and c == calibrations[0] for c in calibrations)
-        _ensemble_calibrations[key] = calibrations[0] if same else None
+        if same and None in weights.values():
+            weights = dict.fromkeys(weights, 1.0)
+        _ensemble_calibrations[key] = {**calibrations[0], "weights": weights} if same else None
     return _ensemble_calibrations[key]
 
 
 def combine(outputs: list[dict]) -> dict:
-    """The ensemble of the models' outputs: the mean of each quantile, the gaps around the median
-    scaled by the ensemble calibration of the versions' training run, sorted (never crossing)."""
+    """The ensemble of the models' outputs: the (weighted) mean of each quantile, the gaps around
+    the median scaled by the ensemble calibration of the versions' training run (plain mean when
+    the versions were not trained together), sorted (never crossing)."""
     outputs = [o for o in outputs if o and all(o.get(k) is not None for k in ("p10", "p50", "p90"))]
     if not outputs:
         raise ValueError("no model output to combine")
     stacked = np.array([[o["p10"], o["p50"], o["p90"]] for o in outputs], dtype=np.float64)
-    mean = stacked.mean(axis=0)
     calibration = ensemble_calibration([o.get("model_version") for o in outputs]) if len(outputs) > 1 else None
+    weights = np.ones(len(outputs))
+    if calibration:
+        weights = np.array([calibration["weights"].get(o.get("model_version"), 0.0) or 0.0 for o in outputs])
+        if weights.sum() <= 0:
+            weights = np.ones(len(outputs))
+    mean = weights @ stacked / weights.sum()
     p10, p50, p90 = (float(v[0]) for v in training.apply_calibration(calibration, *(mean[[i]] for i in range(3))))
     return {"p10": p10, "p50": p50, "p90": p90}

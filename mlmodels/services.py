@@ -7,7 +7,7 @@
   3. LightGBM and Keras are fitted on the other rows, calibrated and scored on validation,
      then refitted on every selected row with the rounds / epochs validation chose (the
      calibration is kept);
-  4. artifacts go to MODEL_DIR/<algorithm>/v<id>/, ModelVersion rows record them, and each new
+  4. artifacts go to MODEL_DIR/<algorithm>/v<id>-<random>/, ModelVersion rows record them, and each new
      version is activated when it is not worse than the active one on the validation rows.
 
 `run_backtest` (command `backtest`): fresh models on the seasons before the test season only,
@@ -17,8 +17,8 @@ baselines a fan could compute; the JSON and the PNG plots are stored on a Backte
 from __future__ import annotations
 
 import logging
-import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,11 +181,14 @@ def fit_models(data: Dataset, quick: bool = False, refit: bool = True, reporter=
         predicted = training.apply_calibration(fitted.calibration, *raw)
         scores = training.metrics(y_val, *predicted)
         out[algorithm] = Trained(algorithm, fitted, scores, time.perf_counter() - started, predicted)
-    # the ensemble (quantile average) is calibrated too: averaging narrows the range a little
-    raw = combine_arrays([t.validation_pred for t in out.values()])
-    data.extra["ensemble_calibration"] = training.fit_calibration(y_val, *raw)
+    # the ensemble: a weighted quantile average (weight chosen on validation, both models always
+    # count), calibrated too since averaging narrows the range a little
+    preds = [t.validation_pred for t in out.values()]
+    weights = choose_weights(y_val, preds)
+    data.extra["ensemble_weights"] = dict(zip(out, weights))
+    data.extra["ensemble_calibration"] = training.fit_calibration(y_val, *combine_arrays(preds, weights=weights))
     data.extra["ensemble_metrics"] = training.metrics(
-        y_val, *combine_arrays([t.validation_pred for t in out.values()], data.extra["ensemble_calibration"]))
+        y_val, *combine_arrays(preds, data.extra["ensemble_calibration"], weights))
     if refit:
         everything = data.train | data.validation
         X_all, y_all = data.X[everything], data.y[everything]
@@ -212,11 +215,25 @@ def fit_models(data: Dataset, quick: bool = False, refit: bool = True, reporter=
     return out
 
 
-def combine_arrays(predictions: list[tuple], calibration: dict | None = None):
-    """The ensemble of several models' (p10, p50, p90) arrays: the mean of each quantile
-    (quantile averaging), gaps scaled by the ensemble's calibration when given, never crossing."""
-    stacked = np.mean(np.array([np.column_stack(p) for p in predictions]), axis=0)
+ENSEMBLE_WEIGHTS = tuple(round(w, 2) for w in np.arange(0.2, 0.81, 0.1))
+
+
+def combine_arrays(predictions: list[tuple], calibration: dict | None = None, weights=None):
+    """The ensemble of several models' (p10, p50, p90) arrays: the (weighted) mean of each
+    quantile, gaps scaled by the ensemble's calibration when given, never crossing."""
+    weights = np.full(len(predictions), 1 / len(predictions)) if weights is None else np.asarray(weights, float)
+    stacked = np.tensordot(weights / weights.sum(), np.array([np.column_stack(p) for p in predictions]), axes=1)
     return training.apply_calibration(calibration, stacked[:, 0], stacked[:, 1], stacked[:, 2])
+
+
+def choose_weights(y: np.ndarray, predictions: list[tuple]) -> list[float]:
+    """Weights of two models' quantiles with the lowest mean pinball loss on (y, predictions)."""
+    if len(predictions) != 2:
+        return [1 / len(predictions)] * len(predictions)
+    scores = {w: training.metrics(y, *combine_arrays(predictions, weights=[w, 1 - w]))["pinball"]
+              for w in ENSEMBLE_WEIGHTS}
+    best = min(scores, key=lambda w: (scores[w], abs(w - 0.5)))
+    return [best, round(1 - best, 2)]
 
 
 # --- the registry ------------------------------------------------------------------------------------
@@ -227,7 +244,7 @@ def _relative(path: Path) -> str:
 
 def register(trained: dict[str, Trained], data: Dataset, run: TrainingRun | None, *, purpose: str,
              task_id: str | None = None, seasons: list[str]) -> list[ModelVersion]:
-    """Save each model under MODEL_DIR/<algorithm>/v<id>/ and record its ModelVersion."""
+    """Save each model under MODEL_DIR/<algorithm>/v<id>-<random>/ and record its ModelVersion."""
     everything = data.train | data.validation
     dates = data.dates[everything]
     versions = []
@@ -238,13 +255,14 @@ def register(trained: dict[str, Trained], data: Dataset, run: TrainingRun | None
             data_from=_date(dates.min()) if len(dates) else None, data_until=_date(dates.max()) if len(dates) else None,
             rows_train=data.rows_train, rows_validation=data.rows_validation,
             hyperparameters={**item.fitted.hyperparameters, "calibration": item.fitted.calibration,
-                             "ensemble_calibration": data.extra.get("ensemble_calibration")},
+                             "ensemble_calibration": data.extra.get("ensemble_calibration"),
+                             "ensemble_weight": (data.extra.get("ensemble_weights") or {}).get(algorithm)},
             metrics={**item.metrics, "ensemble": data.extra.get("ensemble_metrics")},
             training_seconds=round(item.seconds, 2), task_id=task_id, training_run=run,
             notes=data.validation_note)
-        folder = Path(settings.MODEL_DIR) / algorithm / f"v{version.pk}"
-        if folder.exists():  # a leftover of a database that was reset
-            shutil.rmtree(folder)
+        # the id alone could name a folder of another database sharing MODEL_DIR (a reset one,
+        # the test database): a random suffix keeps every version's files apart
+        folder = Path(settings.MODEL_DIR) / algorithm / f"v{version.pk}-{uuid.uuid4().hex[:8]}"
         files = training.save(item.fitted, folder)
         version.artifacts = [_relative(path) for path in files]
         version.save(update_fields=["artifacts"])
@@ -257,7 +275,8 @@ def save_validation_plots(versions: list[ModelVersion], trained: dict[str, Train
     from mlmodels import plots
 
     y_val = data.y[data.validation]
-    ensemble = combine_arrays([t.validation_pred for t in trained.values()], data.extra.get("ensemble_calibration"))
+    ensemble = combine_arrays([t.validation_pred for t in trained.values()], data.extra.get("ensemble_calibration"),
+                              [data.extra["ensemble_weights"][a] for a in trained])
     for version in versions:
         folder = model_folder(version)
         predicted = trained[version.algorithm].validation_pred
@@ -465,8 +484,9 @@ def run_backtest(test_season: str, quick: bool = False, progress=None, task_id: 
         X_test = test_frame[FEATURE_NAMES].to_numpy(dtype=np.float64)
         y = test_frame["pts"].to_numpy(dtype=np.float64)
         predictions = {name: item.fitted.predict(X_test) for name, item in trained.items()}
-        predictions = {"ensemble": combine_arrays(list(predictions.values()), data.extra["ensemble_calibration"]),
-                       **predictions}
+        weights = [data.extra["ensemble_weights"][name] for name in predictions]
+        predictions = {"ensemble": combine_arrays(list(predictions.values()), data.extra["ensemble_calibration"],
+                                                  weights), **predictions}
         models = {name: _rounded(training.metrics(y, *p)) for name, p in predictions.items()}
         for name in BASELINES:
             models[name] = {"mae": round(float(np.mean(np.abs(y - test_frame[name].to_numpy()))), 4)}
@@ -494,7 +514,7 @@ def _rounded(metrics: dict) -> dict:
 def save_backtest_plots(report: BacktestReport, y: np.ndarray, predictions: dict[str, tuple]) -> list[str]:
     from mlmodels import plots
 
-    folder = Path(settings.MODEL_DIR) / "backtests" / f"report{report.pk}"
+    folder = Path(settings.MODEL_DIR) / "backtests" / f"report{report.pk}-{uuid.uuid4().hex[:8]}"
     label = f"backtest {report.test_season} ({len(y):,} player-games)"
     files = [plots.calibration_plot(folder / "calibration.png", y, predictions, label),
              plots.ranges_plot(folder / "ranges.png", y, *predictions["ensemble"], title=f"ensemble, {label}")]
