@@ -1,0 +1,131 @@
+"""`manage.py backtest` (quick, small real slices): the JSON shape the issue fixes, baselines a
+fan could compute, the report with its PNG plots, and the admin pages showing it all."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+
+from etl.models import PlayerGameLog
+from mlmodels.models import BacktestReport, ModelVersion, TrainingRun
+from mlmodels.tests.conftest import RolledBack
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db]
+
+MODEL_KEYS = {"mae", "pinball", "coverage_80", "width_80"}
+
+
+@pytest.fixture(scope="module")
+def backtest(slice_loaded, django_db_blocker):
+    """`manage.py backtest --test-season 2023-24 --json --quick`, run once: (printed JSON, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with django_db_blocker.unblock():
+        call_command("backtest", "--test-season", "2023-24", "--json", "--quick", stdout=out, stderr=err)
+    return json.loads(out.getvalue()), err.getvalue()
+
+
+def test_the_printed_json_has_exactly_the_issues_shape(backtest):
+    result, progress = backtest
+    assert set(result) == {"test_season", "rows", "models"}
+    assert result["test_season"] == "2023-24"
+    assert set(result["models"]) == {"ensemble", "lightgbm", "keras", "baseline_last5", "baseline_last10",
+                                     "baseline_season_avg"}
+    for name in ("ensemble", "lightgbm", "keras"):
+        metrics = result["models"][name]
+        assert set(metrics) == MODEL_KEYS and all(isinstance(v, float) for v in metrics.values())
+        assert 0 <= metrics["coverage_80"] <= 1 and metrics["width_80"] > 0 and metrics["mae"] > 0
+    for name in ("baseline_last5", "baseline_last10", "baseline_season_avg"):
+        assert set(result["models"][name]) >= {"mae"}
+    assert "%" in progress  # progress lines went to stderr, stdout is only the JSON
+
+
+def test_rows_are_the_test_seasons_games_of_players_seen_before(backtest):
+    result, _ = backtest
+    players_before = set(PlayerGameLog.objects.filter(season="2022-23").values_list("player_id", flat=True))
+    lines = list(PlayerGameLog.objects.filter(season="2023-24").order_by("date").values_list("player_id", "date"))
+    first_day = {}
+    for player, day in lines:
+        first_day.setdefault(player, day)
+    expected = sum(1 for player, day in lines if player in players_before or day > first_day[player])
+    assert result["rows"] == expected
+
+
+def test_baseline_last10_by_hand(backtest):
+    """The mean of each player's previous (up to) 10 games in the data, across seasons."""
+    result, _ = backtest
+    history: dict[int, list[int]] = {}
+    errors = []
+    for player, season, pts in PlayerGameLog.objects.order_by("date", "player_id").values_list(
+            "player_id", "season", "pts"):
+        previous = history.setdefault(player, [])
+        if season == "2023-24" and previous:
+            errors.append(abs(pts - np.mean(previous[-10:])))
+        previous.append(pts)
+    assert result["models"]["baseline_last10"]["mae"] == pytest.approx(np.mean(errors), abs=1e-4)
+
+
+def test_the_report_is_stored_with_its_plots_and_backtest_only_models(backtest):
+    result, _ = backtest
+    report = BacktestReport.objects.get()
+    assert report.result == result and report.quick and report.rows == result["rows"]
+    assert len(report.plots) == 2
+    for name in report.plots:
+        assert (Path(settings.MODEL_DIR) / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    versions = list(report.model_versions.all())
+    assert {v.algorithm for v in versions} == {"lightgbm", "keras"}
+    assert all(v.purpose == ModelVersion.Purpose.BACKTEST and not v.active for v in versions)
+    assert all(v.train_seasons == ["2022-23"] for v in versions)  # nothing of the test season
+    run = TrainingRun.objects.get(kind="backtest")
+    assert run.status == TrainingRun.Status.SUCCEEDED
+
+
+def test_an_unknown_test_season_is_an_error(slice_loaded):
+    with pytest.raises(CommandError, match="2030-31"):
+        call_command("backtest", "--test-season", "2030-31", "--quick", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="no season before 2022-23"):
+        call_command("backtest", "--test-season", "2022-23", "--quick", stdout=io.StringIO())
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(User.objects.create_superuser("mlstaff", password="pw"))
+    return client
+
+
+def test_admin_shows_metrics_and_plots_and_activates_a_version(backtest, staff_client):
+    report = BacktestReport.objects.get()
+    page = staff_client.get(f"/admin/mlmodels/backtestreport/{report.pk}/change/").content.decode()
+    assert "baseline_last10" in page and f"/admin/mlmodels/backtestreport/{report.pk}/plot/0.png" in page
+    png = staff_client.get(f"/admin/mlmodels/backtestreport/{report.pk}/plot/0.png")
+    assert png.status_code == 200 and png["Content-Type"] == "image/png"
+    assert b"".join(png.streaming_content)[:4] == b"\x89PNG"
+    assert staff_client.get(f"/admin/mlmodels/backtestreport/{report.pk}/plot/7.png").status_code == 404
+    assert staff_client.get("/admin/mlmodels/backtestreport/").status_code == 200
+
+    call_command("train", "--quick", "--json", stdout=io.StringIO(), stderr=io.StringIO())
+    versions = ModelVersion.objects.filter(purpose=ModelVersion.Purpose.SERVING)
+    listing = staff_client.get("/admin/mlmodels/modelversion/?active__exact=1").content.decode()
+    assert "column-coverage_80" in listing and "column-mae" in listing
+    for version in versions:
+        assert f"/admin/mlmodels/modelversion/{version.pk}/change/" in listing
+    serving = versions.get(algorithm="keras")
+    page = staff_client.get(f"/admin/mlmodels/modelversion/{serving.pk}/change/").content.decode()
+    assert f"/admin/mlmodels/modelversion/{serving.pk}/plot/1.png" in page and "ensemble" in page
+    assert staff_client.get("/admin/mlmodels/trainingrun/").status_code == 200
+
+    # "activate": a copy of the active keras version takes over; backtest versions are refused
+    copy = ModelVersion.objects.get(pk=serving.pk)
+    copy.pk, copy.active = None, False
+    copy.save()
+    staff_client.post("/admin/mlmodels/modelversion/", {"action": "activate_versions", "_selected_action": [copy.pk]})
+    assert ModelVersion.objects.get(active=True, algorithm="keras").pk == copy.pk
+    backtest_version = report.model_versions.get(algorithm="keras")
+    staff_client.post("/admin/mlmodels/modelversion/",
+                      {"action": "activate_versions", "_selected_action": [backtest_version.pk]})
+    assert ModelVersion.objects.get(active=True, algorithm="keras").pk == copy.pk
