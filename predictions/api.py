@@ -22,8 +22,10 @@ from predictions import selectors, services
 from predictions.catalog import GameStatusField
 from predictions.events import event_stream, parse_last_event_id
 from predictions.models import Prediction, PredictionRequest
+from predictions.openapi import SSE_EVENT, ApiAutoSchema
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "[^ \t]"}
 
 
 def max_body_bytes() -> int:
@@ -104,7 +106,8 @@ class PredictionSubmitThrottle(BaseThrottle):
 # --- Serializers ----------------------------------------------------------------------------------------
 
 class PredictionInputSerializer(serializers.Serializer):
-    player = serializers.CharField(max_length=128, help_text="Player name (any case/accents) or player id.")
+    player = serializers.CharField(min_length=1, max_length=128,
+                                   help_text="Player name (any case/accents) or player id.")
     opponent = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
                                      help_text="Opponent team code or name (BOS, Celtics).")
     date = serializers.DateField(required=False, allow_null=True, default=None, help_text="Game date, YYYY-MM-DD.")
@@ -207,6 +210,8 @@ class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
     """Points-range predictions. POST answers 202 at once; the pipeline runs on the workers."""
 
     serializer_class = PredictionRequestSerializer
+    schema = ApiAutoSchema()
+    lookup_value_regex = "[^/]+"  # any id reaches the view, so a malformed one is a JSON 404 too
     permission_classes = [IsAuthenticated]
     parser_classes = [LimitedJSONParser, parsers.FormParser]
     filter_backends = []
@@ -216,7 +221,10 @@ class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
             return PredictionRequest.objects.none()
         requests = selectors.visible_requests(self.request.user)
         wanted = self.request.query_params.get("status")
-        if self.action == "list" and wanted in PredictionRequest.Status.values:
+        if self.action == "list" and wanted:
+            if wanted not in PredictionRequest.Status.values:  # a typo must not list everything
+                raise serializers.ValidationError(
+                    {"status": [f"must be one of {', '.join(PredictionRequest.Status.values)}."]})
             requests = requests.filter(status=wanted)
         return requests
 
@@ -242,7 +250,7 @@ class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
 
     @extend_schema(
         request=PredictionInputSerializer,
-        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER,
+        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_SCHEMA, OpenApiParameter.HEADER,
                                      description="Same key (per user) returns the same request, queued once.")],
         responses={202: AcceptedSerializer, 400: ERROR_400, 413: DETAIL, 422: DETAIL, 429: DETAIL},
         examples=[OpenApiExample("next game", value={"player": "Luka Doncic"}, request_only=True),
@@ -253,7 +261,7 @@ class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
         """Ask for a player's points range: stored, queued after commit, answered 202 with the status URL."""
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key is not None:
-            key = key.strip()
+            key = key.strip(" \t")
             if not key or len(key) > 255:
                 return Response({IDEMPOTENCY_HEADER: ["must be 1 to 255 characters."]}, status=400)
         given = PredictionInputSerializer(data=request.data)
@@ -276,7 +284,7 @@ class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
         parameters=[OpenApiParameter("Last-Event-ID", OpenApiTypes.INT, OpenApiParameter.HEADER,
                                      description="Resume after this event id.")],
         responses={(200, "text/event-stream"): OpenApiResponse(
-            response=OpenApiTypes.STR,
+            response=SSE_EVENT,
             description="`event: progress` frames (JSON: seq, status, step, step_index, step_count, percent, "
                         "message) in order, then one `event: result` with the same JSON as the detail endpoint.")},
     )

@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 
 from etl.models import Game, Player, PlayerGameLog, Team
+from predictions.openapi import ApiAutoSchema
 from predictions.selectors import search_players
 
 
@@ -117,6 +118,8 @@ class ReadOnlyCatalog(viewsets.ReadOnlyModelViewSet):
     """Public reference data: anyone may read it (writes do not exist)."""
 
     permission_classes = [AllowAny]
+    schema = ApiAutoSchema()
+    lookup_value_regex = "[^/]+"  # any id reaches the view, so a malformed one is a JSON 404 too
 
 
 class PlayerViewSet(ReadOnlyCatalog):
