@@ -46,9 +46,9 @@ class TrainingError(Exception):
 
 # --- progress ----------------------------------------------------------------------------------------
 
-# Share of a run's percentage each stage ends at.
-STAGE_END = {"loading": 5, "features": 12, "lightgbm": 45, "keras": 85, "refit": 95, "saving": 99,
-             "evaluating": 99}
+# The percentage a run has reached when each stage starts and ends.
+STAGE_SPAN = {"starting": (0, 0), "loading": (0, 3), "features": (3, 8), "lightgbm": (8, 45), "keras": (45, 80),
+              "refit": (80, 95), "evaluating": (95, 98), "saving": (98, 99)}
 
 
 class Reporter:
@@ -57,21 +57,16 @@ class Reporter:
 
     def __init__(self, run: TrainingRun, callback=None):
         self.run, self.callback = run, callback
-        self.stage, self.last_write = "", 0.0
-        self.start_percent = 0
+        self.last_write = 0.0
 
     def __call__(self, stage: str, epoch: int | None = None, epochs: int | None = None, step: int | None = None,
                  steps: int | None = None, force: bool = False, **_ignored) -> None:
-        group = stage.split()[0]
-        if not self.stage or group != self.stage.split()[0]:
-            self.start_percent = self.run.percent
-        self.stage = stage
-        end = STAGE_END.get(group, self.run.percent)
+        start, end = STAGE_SPAN.get(stage.split()[0], (self.run.percent, self.run.percent))
         done = (epoch / epochs) if epoch and epochs else (step / steps) if steps else 0.0
-        percent = int(max(self.run.percent, self.start_percent + (end - self.start_percent) * done))
+        percent = max(self.run.percent, int(start + (end - start) * done))
         self.run.stage, self.run.epoch, self.run.percent = stage[:64], epoch, min(percent, 99)
         now = time.monotonic()
-        if force or now - self.last_write >= 0.5 or epoch:
+        if force or epoch or now - self.last_write >= 0.5:
             TrainingRun.objects.filter(pk=self.run.pk).update(stage=self.run.stage, epoch=epoch,
                                                               percent=self.run.percent)
             self.last_write = now

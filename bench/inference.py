@@ -1,0 +1,172 @@
+#!/usr/bin/env python
+"""Benchmark of warm single-row inference: features + LightGBM + Keras (+ the ensemble).
+
+Uses the configured database (DATABASE_URL, as `manage.py` does) and its active models, the
+way a prediction worker does: the models are loaded once, then each of N random real
+(player, game) rows of the latest season is predicted alone, timing
+
+  * features  mlmodels.features.build_features_for (its indexed queries + the numpy code),
+  * lightgbm  mlmodels.inference.predict_lightgbm (three quantile boosters),
+  * keras     mlmodels.inference.predict_keras (the network, as a numpy forward pass),
+  * combine   mlmodels.inference.combine,
+  * total     all four, one after the other (what one prediction costs the workers),
+
+and, in the same run, a baseline: one plain indexed query (the player's last 10 points, i.e. the
+"last 10 games" baseline a fan computes). Prints p50 / p99 in milliseconds and total / baseline.
+
+Target (issue 5): total p50 under 10 ms. When the database has no game logs the bundled 2023-24
+season is loaded; when it has no active models, they are trained (all loaded seasons; `--quick`
+trains smoke-test models instead, which are smaller and faster than real ones: not the figure
+to report). `--json` prints the figures as one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+TARGET_MS = 10.0
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nbaproject.settings")
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import django
+
+    django.setup()
+
+
+def prepare(quick: bool) -> None:
+    from django.conf import settings
+
+    from etl.models import PlayerGameLog
+    from mlmodels.selectors import active_models_exist
+
+    if not PlayerGameLog.objects.exists():
+        from etl.services import load_gamelogs
+        from etl.teams import seed_teams
+
+        log("no game logs: loading the bundled 2023-24 season")
+        seed_teams()
+        load_gamelogs([Path(settings.BUNDLED_DATA_DIR) / "player_logs_2023-24.csv.gz"])
+    if not active_models_exist():
+        from mlmodels.services import train_models
+
+        log(f"no active models: training {'quick' if quick else 'full'} models on the loaded seasons")
+        train_models(quick=quick, progress=lambda stage=None, percent=None, **_: log(f"  {percent}% {stage}"))
+
+
+def sample(count: int, seed: int) -> list[dict]:
+    """Real (player, game) rows of the latest season whose player played before."""
+    from django.db.models import Max
+
+    from etl.models import PlayerGameLog
+
+    season = PlayerGameLog.objects.aggregate(s=Max("season"))["s"]
+    rows = list(PlayerGameLog.objects.filter(season=season, seconds__gte=600)
+                .values("player_id", "team_id", "opponent_id", "date", "is_home"))
+    random.Random(seed).shuffle(rows)
+    return rows[:count]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def measure(rows: list[dict], warmup: int) -> dict[str, list[float]]:
+    from django.db import connection
+
+    from mlmodels import inference
+    from mlmodels.features import build_features_for
+
+    baseline_sql = "SELECT pts FROM etl_playergamelog WHERE player_id = %s AND date < %s ORDER BY date DESC LIMIT 10"
+    timings: dict[str, list[float]] = {k: [] for k in ("features", "lightgbm", "keras", "combine", "total",
+                                                       "baseline_query")}
+    for i, row in enumerate(rows):
+        clock = time.perf_counter
+        t0 = clock()
+        features = build_features_for(row["player_id"], row["date"], row["opponent_id"], row["is_home"],
+                                      team_id=row["team_id"])
+        t1 = clock()
+        light = inference.predict_lightgbm(features)
+        t2 = clock()
+        deep = inference.predict_keras(features)
+        t3 = clock()
+        inference.combine([light, deep])
+        t4 = clock()
+        with connection.cursor() as cursor:
+            cursor.execute(baseline_sql, [row["player_id"], row["date"]])
+            cursor.fetchall()
+        t5 = clock()
+        if i < warmup:
+            continue
+        for name, seconds in (("features", t1 - t0), ("lightgbm", t2 - t1), ("keras", t3 - t2),
+                              ("combine", t4 - t3), ("total", t4 - t0), ("baseline_query", t5 - t4)):
+            timings[name].append(seconds * 1000)
+    return timings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1000, help="measured predictions (default 1000)")
+    parser.add_argument("--warmup", type=int, default=50, help="unmeasured predictions first (default 50)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="train quick models when none is active")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = parser.parse_args()
+
+    setup()
+    prepare(args.quick)
+    from mlmodels import inference
+    from mlmodels.models import ModelVersion
+
+    rows = sample(args.n + args.warmup, args.seed)
+    if len(rows) < args.warmup + 10:
+        log("not enough game logs to sample from")
+        return 1
+    started = time.perf_counter()
+    inference.model("lightgbm"), inference.model("keras")  # the once-per-process load, not measured
+    load_seconds = time.perf_counter() - started
+    timings = measure(rows, args.warmup)
+    figures = {name: {"p50_ms": round(percentile(v, 50), 3), "p99_ms": round(percentile(v, 99), 3)}
+               for name, v in timings.items()}
+    ratio = figures["total"]["p50_ms"] / figures["baseline_query"]["p50_ms"]
+    versions = {v.algorithm: {"id": v.pk, "quick": bool(v.training_run and v.training_run.quick),
+                              "hyperparameters": {k: v.hyperparameters.get(k) for k in ("rounds", "hidden",
+                                                                                        "epochs_trained")
+                                                  if k in v.hyperparameters}}
+                for v in ModelVersion.objects.filter(active=True).select_related("training_run")}
+    result = {"predictions": len(timings["total"]), "model_load_seconds": round(load_seconds, 3),
+              "timings": figures, "total_p50_vs_baseline_query_p50": round(ratio, 2),
+              "target_total_p50_ms": TARGET_MS, "meets_target": figures["total"]["p50_ms"] < TARGET_MS,
+              "active_versions": versions}
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"warm single-row inference, {result['predictions']} predictions "
+          f"(models loaded once in {load_seconds:.2f} s):")
+    for name, values in figures.items():
+        print(f"  {name:<15} p50 {values['p50_ms']:7.3f} ms   p99 {values['p99_ms']:7.3f} ms")
+    print(f"  total p50 = {ratio:.1f} x one plain indexed query (the last-10 points)")
+    print(f"  target: total p50 < {TARGET_MS:.0f} ms: {'met' if result['meets_target'] else 'NOT met'}")
+    for algorithm, version in versions.items():
+        print(f"  active {algorithm} v{version['id']}{' (quick)' if version['quick'] else ''} "
+              f"{version['hyperparameters']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
