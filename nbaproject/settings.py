@@ -199,6 +199,9 @@ REST_FRAMEWORK = {
         "user": env("THROTTLE_USER", "1200/min"),
         "predictions": env("THROTTLE_PREDICTIONS", "120/min"),
     },
+    # Throttles tell clients apart by REMOTE_ADDR, or behind the TLS proxy by the address it
+    # appended to X-Forwarded-For: an X-Forwarded-For sent by the client itself is never trusted.
+    "NUM_PROXIES": 1 if env_bool("BEHIND_TLS_PROXY", False) else 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "nbaproject API",
