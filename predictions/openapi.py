@@ -9,6 +9,7 @@ found these undocumented; the viewsets use this AutoSchema so clients see them.
 from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import AllowAny
 
 DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
@@ -42,7 +43,7 @@ class ApiAutoSchema(AutoSchema):
         path_has_id = "{" in self.path
         public = all(isinstance(p, AllowAny) for p in self.view.get_permissions())
         errors = []
-        if self._is_list_view() or self.method == "POST":
+        if self._is_list_view() or self.method == "POST" or self._has_query_parameters():
             errors.append(("400", "Invalid filter, page size or body.", FIELD_ERRORS))
         errors.append(("401", "Invalid token" + ("." if public else ", or no credentials."), DETAIL))
         if self.method not in ("GET", "HEAD", "OPTIONS"):
@@ -53,6 +54,11 @@ class ApiAutoSchema(AutoSchema):
             errors.append(("415", "Unsupported body media type.", DETAIL))
         errors.append(("429", "Throttled; see Retry-After.", DETAIL))
         return errors
+
+    def _has_query_parameters(self) -> bool:
+        """Declared query parameters (e.g. a detail action's filters) can be invalid: a 400."""
+        return any(isinstance(p, OpenApiParameter) and p.location == OpenApiParameter.QUERY
+                   for p in self.get_override_parameters())
 
     def _error_body(self, description: str, schema: dict) -> dict:
         media_types = self.map_renderers("media_type")
