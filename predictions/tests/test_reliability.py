@@ -85,7 +85,13 @@ def own_workers(pipeline):
     yield start
     for worker in started:
         worker.stop()
-    app.control.add_consumer(queue, destination=[pipeline.hostname], reply=True, timeout=5)
+
+    def consuming_again() -> bool:  # after a broker restart the worker may still be reconnecting
+        app.control.add_consumer(queue, destination=[pipeline.hostname], reply=True, timeout=2)
+        queues = (app.control.inspect(destination=[pipeline.hostname], timeout=2).active_queues() or {})
+        return queue in [q["name"] for q in queues.get(pipeline.hostname, [])]
+
+    wait_for(consuming_again, 90, "the session's worker consuming the predictions queue again")
 
 
 class StepHold:
