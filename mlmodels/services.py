@@ -402,9 +402,9 @@ def summary(run: TrainingRun) -> dict:
     versions = list(run.versions.order_by("algorithm"))
     return {
         "run": run.pk, "status": run.status, "seasons": run.seasons, "quick": run.quick,
-        "seconds": round(getattr(run, "seconds", 0.0) or (run.finished - run.started).total_seconds(), 2)
+        "seconds": round(getattr(run, "seconds", None) or (run.finished - run.started).total_seconds(), 2)
         if run.finished else None,
-        "versions": [{"id": v.pk, "algorithm": v.algorithm, "active": ModelVersion.objects.get(pk=v.pk).active,
+        "versions": [{"id": v.pk, "algorithm": v.algorithm, "active": v.active,
                       "validation_season": v.validation_season, "rows_train": v.rows_train,
                       "rows_validation": v.rows_validation, "metrics": {k: v.metrics[k] for k in
                       ("mae", "pinball", "coverage_80", "width_80")}, "notes": v.notes} for v in versions],
