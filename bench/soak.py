@@ -120,8 +120,14 @@ class Soak:
              "--without-mingle", "--without-gossip"], self.env, f"worker{tag}")
         from nbaproject.celery import app
 
-        wait_for(lambda: bool(app.control.ping(destination=[self.worker_name], timeout=0.5)), 90,
-                 "celery worker", self.worker)
+        def pong() -> bool:  # on a new connection (see kill_worker)
+            try:
+                with app.connection_for_write() as conn:
+                    return bool(app.control.ping(destination=[self.worker_name], timeout=0.5, connection=conn))
+            except OSError:
+                return False
+
+        wait_for(pong, 90, "celery worker", self.worker)
 
     def note(self, message: str) -> None:
         log(message)
@@ -143,7 +149,14 @@ class Soak:
         busy = None
         deadline = time.monotonic() + 10
         while busy is None and time.monotonic() < deadline:  # a pool process in the middle of a step
-            active = app.control.inspect(destination=[self.worker_name], timeout=1).active() or {}
+            try:  # on a new connection: a pooled one idle since the start may have been closed by the broker
+                with app.connection_for_write() as conn:
+                    active = app.control.inspect(destination=[self.worker_name], timeout=1,
+                                                 connection=conn).active() or {}
+            except OSError as exc:  # the control connection dropped: ask again
+                log(f"inspect failed ({exc.__class__.__name__}: {exc}); asking again")
+                time.sleep(0.5)
+                continue
             busy = next((t["worker_pid"] for t in active.get(self.worker_name, []) if t.get("worker_pid")), None)
         children = [int(p) for p in subprocess.run(["pgrep", "-P", str(self.worker.pid)], capture_output=True,
                                                      text=True).stdout.split()]

@@ -13,7 +13,8 @@ import zlib
 import pytest
 import schemathesis
 from django.utils import timezone
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase
+from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
@@ -22,7 +23,6 @@ from predictions.models import PredictionRequest
 from predictions.tests.conftest import load_logs, make_user
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
-_SCHEMA = {}
 
 
 @pytest.fixture
@@ -102,10 +102,9 @@ def call_and_validate(case, **kwargs):
 
 
 # Reproducible by default; FUZZ_RANDOM=1 (with a larger FUZZ_EXAMPLES) explores new inputs.
-FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("FUZZ_RANDOM") != "1",
-                         database=None,
-                         phases=[Phase.explicit, Phase.generate],
-                         suppress_health_check=list(HealthCheck))
+FUZZ_SETTINGS = hypothesis_settings(max_examples=EXAMPLES, deadline=None, database=None,
+                                    derandomize=os.environ.get("FUZZ_RANDOM") != "1",
+                                    phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
 
 
 @pytest.mark.django_db
