@@ -114,6 +114,14 @@ class GameLogFilter(django_filters.FilterSet):
         fields = ["season", "date"]
 
 
+class TextSearch(filters.SearchFilter):
+    """DRF's search, with NUL characters dropped like the player search does (DRF answers them
+    with an undocumented 400 whose body is a bare list)."""
+
+    def get_search_terms(self, request):
+        return filters.search_smart_split(request.query_params.get(self.search_param, "").replace("\x00", ""))
+
+
 class ReadOnlyCatalog(viewsets.ReadOnlyModelViewSet):
     """Public reference data: anyone may read it (writes do not exist)."""
 
@@ -152,7 +160,7 @@ class PlayerViewSet(ReadOnlyCatalog):
 class TeamViewSet(ReadOnlyCatalog):
     queryset = Team.objects.order_by("code")
     serializer_class = TeamSerializer
-    filter_backends = [filters.SearchFilter]
+    filter_backends = [TextSearch]
     search_fields = ["code", "name", "nickname"]
 
 

@@ -161,6 +161,14 @@ def test_players_search_ignores_accents_and_case(recent_games):
     assert client.get("/api/v1/players/?search=%00").status_code == 200
 
 
+@pytest.mark.django_db
+def test_team_search_drops_nul_characters():
+    client = APIClient()
+    response = client.get("/api/v1/teams/?search=Cel%00tics")
+    assert response.status_code == 200
+    assert [team["code"] for team in response.json()["results"]] == ["BOS"]
+
+
 def test_games_filter_by_date_range_team_and_status(recent_games):
     client = APIClient()
     response = client.get("/api/v1/games/?team=Celtics&date_after=2024-04-01&date_before=2024-04-07&status=final")
