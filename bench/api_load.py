@@ -91,6 +91,25 @@ def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None
     raise SystemExit(f"{what}: not ready after {timeout:.0f} s" + (f"; see {proc.logfile}" if proc else ""))
 
 
+def start_web(procs: Processes, port: int, env: dict) -> subprocess.Popen:
+    """The production server (gunicorn, gthread) on the loopback; returns once /healthz answers."""
+    bin_dir = Path(sys.executable).parent
+    web = procs.start([str(bin_dir / "gunicorn"), "nbaproject.wsgi", "--bind", f"127.0.0.1:{port}",
+                       "--workers", "2", "--worker-class", "gthread", "--threads", "8", "--timeout", "120",
+                       "--log-level", "warning"], env, "web")
+
+    def web_up():
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+
+    wait_for(web_up, 60, "gunicorn", web)
+    return web
+
+
 def prepare_data() -> None:
     """Bundled season and active models, when the database has none."""
     from django.conf import settings
@@ -296,27 +315,14 @@ def main() -> None:
     env = dict(os.environ, DEBUG="0", SECRET_KEY=settings.SECRET_KEY,
                ALLOWED_HOSTS="127.0.0.1,localhost", THROTTLE_PREDICTIONS="100000000/min",
                THROTTLE_USER="100000000/min", PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING")
-    bin_dir = Path(sys.executable).parent
     procs = Processes()
     try:
-        web = procs.start([str(bin_dir / "gunicorn"), "nbaproject.wsgi", "--bind", f"127.0.0.1:{port}",
-                           "--workers", "2", "--worker-class", "gthread", "--threads", "8", "--timeout", "120",
-                           "--log-level", "warning"], env, "web")
+        start_web(procs, port, env)
         worker_name = f"bench{os.getpid()}@{socket.gethostname()}"
         worker = procs.start([sys.executable, "-m", "celery", "-A", "nbaproject", "worker", "-Q",
                               f"{prefix}predictions,{prefix}default", "-c", str(args.worker_processes),
                               "-P", "prefork", "-n", worker_name, "-l", "warning",
                               "--without-mingle", "--without-gossip"], env, "worker")
-
-        def web_up():
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/healthz")
-                return conn.getresponse().status == 200
-            except OSError:
-                return False
-
-        wait_for(web_up, 60, "gunicorn", web)
         wait_for(lambda: bool(app.control.ping(destination=[worker_name], timeout=0.5)), 60, "celery worker", worker)
         log(f"server on 127.0.0.1:{port}, worker with {args.worker_processes} processes; warming up")
         warm = e2e_predictions(port, token, sample_bodies(args.worker_processes * 3))

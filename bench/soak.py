@@ -41,7 +41,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.api_load import (  # noqa: E402
-    Client, Processes, free_port, log, percentile, prepare_data, sample_bodies, wait_for)
+    Client, Processes, free_port, log, percentile, prepare_data, sample_bodies, start_web, wait_for)
 from bench.etl_load import server_url  # noqa: E402
 
 JSON_KEYS = ["accepted", "succeeded", "failed", "lost", "duplicated", "e2e_p50_ms", "e2e_p99_ms",
@@ -311,25 +311,11 @@ def main() -> int:
     broker = Broker(broker_url) if args.restart_broker else None
     soak = Soak(args, port, token, env, procs)
     try:
-        bin_dir = Path(sys.executable).parent
-        web = procs.start([str(bin_dir / "gunicorn"), "nbaproject.wsgi", "--bind", f"127.0.0.1:{port}",
-                           "--workers", "2", "--worker-class", "gthread", "--threads", "8", "--timeout", "120",
-                           "--log-level", "warning"], env, "web")
+        start_web(procs, port, env)
         soak.start_worker("1")
         procs.start([sys.executable, "-m", "celery", "-A", "nbaproject", "beat", "-l", "warning",
                      "--pidfile", str(Path(settings.VAR_DIR) / f"soak-beat-{os.getpid()}.pid")], env, "beat")
 
-        def web_up():
-            import http.client
-
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/healthz")
-                return conn.getresponse().status == 200
-            except OSError:
-                return False
-
-        wait_for(web_up, 60, "gunicorn", web)
         log(f"warming up {args.worker_processes} pool processes (models loaded once per process)")
         warm = Client(port, token)
         warm_ids = [warm.post(body)[2]["id"] for body in sample_bodies(args.worker_processes * 3)]

@@ -11,9 +11,9 @@ def dashboard_jobs(limit: int = 20) -> list[dict]:
     settings.DASHBOARD_JOB_SOURCES)."""
     from nbaproject.dashboard import task_links
 
+    runs = list(EtlRun.objects.order_by("-started_at")[:limit])
     jobs = []
-    for run in EtlRun.objects.order_by("-started_at")[:limit]:
-        links = task_links([("load", run.task_id)])
+    for run, links in zip(runs, task_links([[("load", run.task_id)] for run in runs])):
         files = [line.rsplit("/", 1)[-1] for line in run.source.splitlines() if line.strip()]
         title = f"load {files[0]}" + (f" (+{len(files) - 1} files)" if len(files) > 1 else "") if files else "load"
         counts = run.counts or {}

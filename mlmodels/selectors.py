@@ -64,8 +64,9 @@ def dashboard_jobs(limit: int = 20) -> list[dict]:
     from mlmodels.models import TrainingRun
     from nbaproject.dashboard import task_links
 
+    runs = list(TrainingRun.objects.prefetch_related("versions").order_by("-started", "-id")[:limit])
     jobs = []
-    for run in TrainingRun.objects.prefetch_related("versions").order_by("-started", "-id")[:limit]:
+    for run, links in zip(runs, task_links([[(run.kind, run.task_id)] for run in runs])):
         seasons = run.seasons or []
         span = f"{seasons[0]}..{seasons[-1]}" if len(seasons) > 1 else (seasons[0] if seasons else "")
         title = ("backtest " + (f"{seasons[-1]} (trained on {len(seasons) - 1} seasons)" if seasons else "")
@@ -86,6 +87,6 @@ def dashboard_jobs(limit: int = 20) -> list[dict]:
             "finished": run.finished.isoformat() if run.finished else None,
             "error": run.error or None,
             "admin_url": reverse("admin:mlmodels_trainingrun_change", args=[run.pk]),
-            "task_links": task_links([(run.kind, run.task_id)]),
+            "task_links": links,
         })
     return jobs

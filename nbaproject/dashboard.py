@@ -60,15 +60,17 @@ def collect_jobs() -> list[dict]:
     return sorted(jobs, key=lambda job: job.get("started") or "", reverse=True)
 
 
-def task_links(pairs: list[tuple[str, str | None]]) -> list[dict]:
-    """Links from a job row to its TaskResults: [(label, task_id)] -> [{label, url, task_id}].
-    A task with no TaskResult row yet (still queued) links to the list searched by its id."""
-    pairs = [(label, task_id) for label, task_id in pairs if task_id]
-    results = dict(TaskResult.objects.filter(task_id__in=[t for _, t in pairs]).values_list("task_id", "pk"))
+def task_links(groups: list[list[tuple[str, str | None]]]) -> list[list[dict]]:
+    """Links from job rows to their TaskResults, one query for all rows: for each row's
+    [(label, task_id)], [{label, url, task_id}]. A task with no TaskResult row yet (still queued)
+    links to the list searched by its id."""
+    groups = [[(label, task_id) for label, task_id in pairs if task_id] for pairs in groups]
+    task_ids = [task_id for pairs in groups for _, task_id in pairs]
+    results = dict(TaskResult.objects.filter(task_id__in=task_ids).values_list("task_id", "pk")) if task_ids else {}
     changelist = reverse("admin:django_celery_results_taskresult_changelist")
-    return [{"label": label, "task_id": task_id,
-             "url": task_result_admin_url(results[task_id]) if task_id in results else f"{changelist}?q={task_id}"}
-            for label, task_id in pairs]
+    return [[{"label": label, "task_id": task_id,
+              "url": task_result_admin_url(results[task_id]) if task_id in results else f"{changelist}?q={task_id}"}
+             for label, task_id in pairs] for pairs in groups]
 
 
 def jobs_of_task(task_id: str) -> list[dict]:

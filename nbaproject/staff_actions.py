@@ -56,14 +56,15 @@ def recent_actions(limit: int = 15) -> list[dict]:
     task_ids = {entry.pk: TASK_MARK.findall(entry.change_message) for entry in entries}
     states = dict(TaskResult.objects.filter(task_id__in=[t for ids in task_ids.values() for t in ids])
                   .values_list("task_id", "status"))
+    links = task_links([[("task", task_id) for task_id in task_ids[entry.pk]] for entry in entries])
     out = []
-    for entry in entries:
+    for entry, entry_links in zip(entries, links):
         ids = task_ids[entry.pk]
         out.append({
             "time": entry.action_time.isoformat(),
             "user": entry.user.get_username(),
             "action": TASK_MARK.sub("", entry.change_message).strip(),
             "states": [states.get(task_id, "QUEUED") for task_id in ids],
-            "task_links": task_links([("task", task_id) for task_id in ids]),
+            "task_links": entry_links,
         })
     return out

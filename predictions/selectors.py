@@ -140,9 +140,9 @@ def dashboard_jobs(limit: int = 50) -> list[dict]:
 
     from nbaproject.dashboard import task_links
 
+    rows = list(PredictionRequest.objects.select_related("user").order_by("-created_at")[:limit])
     out = []
-    for row in PredictionRequest.objects.select_related("user").order_by("-created_at")[:limit]:
-        links = task_links(list((row.task_ids or {}).items()))
+    for row, links in zip(rows, task_links([list((row.task_ids or {}).items()) for row in rows])):
         title = row.player_input + (f" vs {row.opponent_input}" if row.opponent_input else "") + \
             (f" on {row.date_input}" if row.date_input else "")
         out.append({

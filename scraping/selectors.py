@@ -11,9 +11,9 @@ def dashboard_jobs(limit: int = 20) -> list[dict]:
     in settings.DASHBOARD_JOB_SOURCES)."""
     from nbaproject.dashboard import task_links
 
+    runs = list(ScrapeRun.objects.order_by("-created_at")[:limit])
     jobs = []
-    for run in ScrapeRun.objects.order_by("-created_at")[:limit]:
-        links = task_links([("crawl", run.task_id), ("load", run.load_task_id)])
+    for run, links in zip(runs, task_links([[("crawl", run.task_id), ("load", run.load_task_id)] for run in runs])):
         step = f"{run.pages} pages, {run.items} items, {run.errors} errors"
         if run.loaded_at:
             summary = run.summary or {}

@@ -5,48 +5,23 @@ transaction rolled back after the module; each test adds its own savepoint throu
 """
 from __future__ import annotations
 
-import csv
-import gzip
 from pathlib import Path
 
 import numpy as np
 import pytest
-from django.conf import settings
 from django.db import transaction
+
+from nbaproject.testing.data import load_logs, write_season_slice
 
 # The last four weeks of 2022-23's regular season and the last three of 2023-24: ~9,000 real lines,
 # enough to train quick models and to backtest 2023-24 on a season before it.
 SLICES = {"2022-23": "2023-03-12", "2023-24": "2024-03-24"}
 
 
-def season_file(season: str) -> Path:
-    return Path(settings.BUNDLED_DATA_DIR) / f"player_logs_{season}.csv.gz"
-
-
-def write_slice(folder: Path, season: str, first_day: str) -> Path:
-    """The bundled lines of `season` from `first_day` on, as a file of the same format."""
-    path = folder / f"player_logs_{season}.csv.gz"
-    with gzip.open(season_file(season), "rt", newline="", encoding="utf-8") as source, \
-            gzip.open(path, "wt", newline="", encoding="utf-8") as target:
-        reader = csv.DictReader(source)
-        writer = csv.DictWriter(target, fieldnames=reader.fieldnames)
-        writer.writeheader()
-        writer.writerows(row for row in reader if row["GAME_DATE"] >= first_day)
-    return path
-
-
 @pytest.fixture(scope="session")
 def slice_files(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("mlmodels-logs")
-    return {season: write_slice(folder, season, first) for season, first in SLICES.items()}
-
-
-def load(paths) -> dict:
-    from etl.services import load_gamelogs
-    from etl.teams import seed_teams
-
-    seed_teams()
-    return load_gamelogs(list(paths))
+    return {season: write_season_slice(folder, season, first) for season, first in SLICES.items()}
 
 
 class RolledBack:
@@ -75,7 +50,7 @@ def slice_loaded(django_db_setup, django_db_blocker, slice_files):
     from mlmodels import inference
 
     with RolledBack(django_db_blocker):
-        load(slice_files.values())
+        load_logs(slice_files.values())
         inference.reset()
         yield slice_files
     inference.reset()

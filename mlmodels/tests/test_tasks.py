@@ -11,7 +11,7 @@ from django_celery_results.models import TaskResult
 from mlmodels.models import ModelVersion, TrainingRun
 from mlmodels.selectors import dashboard_jobs
 from mlmodels.tasks import train
-from mlmodels.tests.conftest import load
+from nbaproject.testing.data import load_logs
 from nbaproject.celery import queue_name
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -30,7 +30,7 @@ def wait_for(result, timeout=240):
 
 
 def test_the_train_task_reports_progress_and_registers_versions(celery_worker, slice_files):
-    load(slice_files.values())
+    load_logs(slice_files.values())
     result = train.apply_async(kwargs={"quick": True})
     progress = wait_for(result)
     summary = result.get(timeout=10)

@@ -5,43 +5,27 @@ so the fixtures below check what is there and load it again when it is gone.
 """
 from __future__ import annotations
 
-import csv
-import gzip
 import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
+
+from nbaproject.testing import data
 
 SEASON = "2023-24"
 SLICE_FROM = "2024-03-31"  # the last two weeks of 2023-24: every active player, ~2,500 lines
 
 
-def season_file() -> Path:
-    return Path(settings.BUNDLED_DATA_DIR) / f"player_logs_{SEASON}.csv.gz"
-
-
 def load_logs(path: Path) -> dict:
-    from etl.services import load_gamelogs
-    from etl.teams import seed_teams
-
-    seed_teams()
-    return load_gamelogs([path])
+    return data.load_logs([path])
 
 
 @pytest.fixture(scope="session")
 def recent_slice(tmp_path_factory) -> Path:
     """A small real file: the bundled 2023-24 logs from SLICE_FROM on."""
-    path = tmp_path_factory.mktemp("logs") / f"player_logs_{SEASON}.csv.gz"
-    with gzip.open(season_file(), "rt", newline="", encoding="utf-8") as source, \
-            gzip.open(path, "wt", newline="", encoding="utf-8") as target:
-        reader = csv.DictReader(source)
-        writer = csv.DictWriter(target, fieldnames=reader.fieldnames)
-        writer.writeheader()
-        writer.writerows(row for row in reader if row["GAME_DATE"] >= SLICE_FROM)
-    return path
+    return data.write_season_slice(tmp_path_factory.mktemp("logs"), SEASON, SLICE_FROM)
 
 
 @pytest.fixture
@@ -55,7 +39,7 @@ def ensure_season() -> None:
     from etl.models import PlayerGameLog
 
     if PlayerGameLog.objects.filter(season=SEASON).count() < 20000:
-        load_logs(season_file())
+        load_logs(data.season_file(SEASON))
 
 
 @pytest.fixture(scope="session")
