@@ -17,9 +17,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle
 
-from etl.models import Game, Player
+from etl.models import Player
 from predictions import selectors, services
-from predictions.catalog import GameStatusField
+from predictions.catalog import GameSerializer
 from predictions.events import event_stream, parse_last_event_id
 from predictions.models import Prediction, PredictionRequest
 from predictions.openapi import SSE_EVENT, ApiAutoSchema
@@ -128,13 +128,10 @@ class PlayerRefSerializer(serializers.ModelSerializer):
         fields = ["id", "name"]
 
 
-class GameRefSerializer(serializers.ModelSerializer):
-    home = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    away = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    status = GameStatusField(read_only=True)
+class GameRefSerializer(GameSerializer):
+    """The game of a prediction: the catalog's game, fewer fields."""
 
-    class Meta:
-        model = Game
+    class Meta(GameSerializer.Meta):
         fields = ["id", "date", "home", "away", "status", "home_score", "away_score"]
 
 
