@@ -76,30 +76,36 @@ class Game(models.Model):
         REGULAR = "regular", "Regular season"
         PLAYOFFS = "playoffs", "Playoffs"
 
-    season = models.CharField(max_length=7, db_index=True, help_text="e.g. 2023-24")
+    # Indexes are chosen for what features and pages ask, each in Meta (no per-field ones: a
+    # game row is written with every load, and each index is a write; the composite indexes
+    # also serve lookups by their first column, and exact-match ids need no LIKE index).
+    season = models.CharField(max_length=7, help_text="e.g. 2023-24")
     season_type = models.CharField(max_length=8, choices=SeasonType.choices, default=SeasonType.REGULAR)
     date = models.DateField(help_text="Local (US) date of the game.")
     start_time = models.CharField(max_length=16, blank=True, help_text="Tip-off as listed, e.g. '7:30p' (ET).")
-    home = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="home_games")
-    away = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="away_games")
+    home = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="home_games", db_index=False)
+    away = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="away_games", db_index=False)
     home_score = models.PositiveSmallIntegerField(null=True, blank=True)
     away_score = models.PositiveSmallIntegerField(null=True, blank=True)
     overtimes = models.PositiveSmallIntegerField(null=True, blank=True)
-    status = models.CharField(max_length=9, choices=Status.choices, default=Status.SCHEDULED, db_index=True)
-    nba_game_id = models.CharField(max_length=10, unique=True, null=True, blank=True, help_text="e.g. 0022300001")
-    bref_game_id = models.CharField(max_length=12, unique=True, null=True, blank=True, help_text="e.g. 202401260ATL")
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.SCHEDULED)
+    nba_game_id = models.CharField(max_length=10, null=True, blank=True, help_text="e.g. 0022300001")
+    bref_game_id = models.CharField(max_length=12, null=True, blank=True, help_text="e.g. 202401260ATL")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["date", "home__code"]
         constraints = [
             models.UniqueConstraint(fields=["date", "home"], name="game_unique_date_home"),
+            models.UniqueConstraint(fields=["nba_game_id"], name="game_unique_nba_game_id"),
+            models.UniqueConstraint(fields=["bref_game_id"], name="game_unique_bref_game_id"),
             models.CheckConstraint(condition=~models.Q(home=models.F("away")), name="game_home_is_not_away"),
         ]
         indexes = [
             models.Index(fields=["home", "date"], name="game_home_date"),
             models.Index(fields=["away", "date"], name="game_away_date"),
             models.Index(fields=["status", "date"], name="game_status_date"),
+            models.Index(fields=["season"], name="game_season"),
         ]
 
     def __str__(self):

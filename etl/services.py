@@ -179,8 +179,8 @@ def _drop_stages() -> None:
 
 def _fill_stage(table: str, names: list[str], rows: list[tuple]) -> None:
     """Replace a staging table's rows (small tables: players and games of one file)."""
+    _empty_stage(table)
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table}")
         if connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
                 for row in rows:
@@ -188,8 +188,12 @@ def _fill_stage(table: str, names: list[str], rows: list[tuple]) -> None:
         elif rows:
             marks = ", ".join(["%s"] * len(names))
             cursor.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {table}")  # real row counts, so joins with it use the indexes
+
+
+def _empty_stage(table: str) -> None:
+    """TRUNCATE on PostgreSQL (a new empty file, where DELETE leaves dead rows to scan past)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"{'TRUNCATE' if connection.vendor == 'postgresql' else 'DELETE FROM'} {table}")
 
 
 def _create_stages() -> None:
@@ -219,6 +223,20 @@ def _table_count(table: str) -> int:
     return _scalar(f"SELECT count(*) FROM {table}")
 
 
+def _upsert(table: str, sql: str, params=()) -> tuple[int, int]:
+    """Run an INSERT ... ON CONFLICT DO UPDATE into `table`; returns (rows inserted, rows written).
+    PostgreSQL tells inserted from updated rows by RETURNING (xmax = 0), sparing two counts."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"{sql} RETURNING (xmax = 0)", params)
+            flags = cursor.fetchall()
+            return sum(1 for (inserted,) in flags if inserted), len(flags)
+        before = _table_count(table)
+        cursor.execute(sql, params)
+        written = cursor.rowcount
+    return _table_count(table) - before, written
+
+
 # --- one file ---------------------------------------------------------------------------------
 
 def _prepare(source, aliases: dict[str, str]) -> tuple[ParsedFile, pd.DataFrame, list[tuple]]:
@@ -236,7 +254,6 @@ def _prepare(source, aliases: dict[str, str]) -> tuple[ParsedFile, pd.DataFrame,
 def _upsert_players(player_rows: list[tuple]) -> int:
     """Create or rename the file's players (by NBA.com id); returns how many were created."""
     _fill_stage(STAGE_PLAYER, ["nba_id", "name", "normalised_name"], player_rows)
-    before = _table_count("etl_player")
     with connection.cursor() as cursor:
         # A player first met on basketball-reference (no NBA.com id yet) gets his id, when his
         # name is unambiguous on both sides, instead of a second Player row.
@@ -249,12 +266,12 @@ def _upsert_players(player_rows: list[tuple]) -> int:
               AND (SELECT count(*) FROM etl_player p WHERE p.normalised_name = etl_player.normalised_name) = 1
               AND NOT EXISTS (SELECT 1 FROM etl_player p JOIN {STAGE_PLAYER} s ON p.nba_id = s.nba_id
                               WHERE s.normalised_name = etl_player.normalised_name)""")
-        cursor.execute(f"""
-            INSERT INTO etl_player (name, normalised_name, nba_id)
-            SELECT name, normalised_name, nba_id FROM {STAGE_PLAYER} WHERE true
-            ON CONFLICT (nba_id) DO UPDATE SET name = excluded.name, normalised_name = excluded.normalised_name
-            WHERE etl_player.name <> excluded.name""")
-    return _table_count("etl_player") - before
+    created, _written = _upsert("etl_player", f"""
+        INSERT INTO etl_player (name, normalised_name, nba_id)
+        SELECT name, normalised_name, nba_id FROM {STAGE_PLAYER} WHERE true
+        ON CONFLICT (nba_id) DO UPDATE SET name = excluded.name, normalised_name = excluded.normalised_name
+        WHERE etl_player.name <> excluded.name""")
+    return created
 
 
 def _upsert_games(games: pd.DataFrame, team_ids: dict[str, int]) -> tuple[int, int]:
@@ -268,7 +285,6 @@ def _upsert_games(games: pd.DataFrame, team_ids: dict[str, int]) -> tuple[int, i
     _fill_stage(STAGE_GAME, ["nba_game_id", "date", "season", "season_type", "home_id", "away_id", "home_score",
                              "away_score", "overtimes"], rows)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    before = _table_count("etl_game")
     with connection.cursor() as cursor:
         # A game already known by its NBA.com id under another date or home team (postponed, or
         # corrected data) moves, unless another game holds that slot.
@@ -279,7 +295,7 @@ def _upsert_games(games: pd.DataFrame, team_ids: dict[str, int]) -> tuple[int, i
               AND (etl_game.date <> s.date OR etl_game.home_id <> s.home_id)
               AND NOT EXISTS (SELECT 1 FROM etl_game o WHERE o.date = s.date AND o.home_id = s.home_id)""", [now])
         moved = cursor.rowcount
-        cursor.execute(f"""
+    created, written = _upsert("etl_game", f"""
             INSERT INTO etl_game (nba_game_id, date, season, season_type, start_time, home_id, away_id,
                                   home_score, away_score, overtimes, status, updated_at)
             SELECT nba_game_id, date, season, season_type, '', home_id, away_id, home_score, away_score,
@@ -294,8 +310,6 @@ def _upsert_games(games: pd.DataFrame, team_ids: dict[str, int]) -> tuple[int, i
                    etl_game.home_score, etl_game.away_score, etl_game.overtimes, etl_game.status)
                   {_differs()} (excluded.nba_game_id, excluded.season, excluded.season_type, excluded.away_id,
                    excluded.home_score, excluded.away_score, excluded.overtimes, 'final')""", [now])
-        written = cursor.rowcount
-    created = _table_count("etl_game") - before
     return created, written - created + moved
 
 
@@ -402,8 +416,7 @@ def _write_lines(lines: pd.DataFrame, team_ids: dict[str, int], all_games_new: b
                                           "starter": None, "source": np.full(inserted, "nba", dtype=object)},
                     nullable="plus_minus")
     if changed.any():
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {STAGE_LOG}")
+        _empty_stage(STAGE_LOG)
         _bulk_write(STAGE_LOG, {name: values[changed] for name, values in columns.items()}, nullable="plus_minus")
         with connection.cursor() as cursor:
             cursor.execute(f"""
@@ -502,8 +515,6 @@ def _use_bulk_mode(total_lines: int) -> bool:
 def _load(paths: list[Path], progress: Progress, run: EtlRun | None, bulk: bool | None = None) -> dict:
     """Check every file, then validate (in a helper thread, a file ahead) and write them, all
     in one transaction: a failure leaves the warehouse as it was."""
-    sources = [read_gamelog_file(path) for path in paths]  # GamelogFormatError: nothing written
-    total = sum(source.line_count for source in sources)
     summary = dict.fromkeys(SUMMARY_KEYS, 0)
     teams_before = Team.objects.count()
     if teams_before < len(FRANCHISES):
@@ -511,10 +522,14 @@ def _load(paths: list[Path], progress: Progress, run: EtlRun | None, bulk: bool 
     summary["teams_created"] = Team.objects.count() - teams_before
     aliases = team_aliases()
     team_ids = dict(Team.objects.values_list("code", "id"))
-    progress(0, total, "validating")
     done = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-validate") as pool:
-        pending = [pool.submit(_prepare, source, aliases) for source in sources[:2]]
+        # The first files are validated while the others are read and checked.
+        sources = [read_gamelog_file(path) for path in paths[:2]]
+        pending = [pool.submit(_prepare, source, aliases) for source in sources]
+        sources += [read_gamelog_file(path) for path in paths[2:]]  # GamelogFormatError: nothing written
+        total = sum(source.line_count for source in sources)
+        progress(0, total, "validating")
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
