@@ -268,8 +268,11 @@ CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
 CELERY_RESULT_BACKEND_MAX_RETRIES = 10
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 1000)
-CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_SEND_SENT_EVENT = True
+# Task events (task-sent, -received, -started, -succeeded) are for event monitors such as
+# Flower; nothing in the project reads them (the dashboard reads TaskResult rows and our own
+# job rows), and each is one more broker message per task. CELERY_TASK_EVENTS=1 turns them on.
+CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_TASK_EVENTS", False)
+CELERY_TASK_SEND_SENT_EVENT = CELERY_WORKER_SEND_TASK_EVENTS
 # DatabaseScheduler (django-celery-beat) guarded by a lock, so a second beat started by
 # mistake stands by instead of double-sending; last_run_at is saved after every send.
 CELERY_BEAT_SCHEDULER = "nbaproject.beat:SingleBeatDatabaseScheduler"

@@ -8,12 +8,13 @@ changes nothing twice (and a `Prediction` is one-to-one with its request).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from contextlib import nullcontext
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -87,11 +88,15 @@ def submit_prediction(user, player, opponent: str = "", date: dt.date | None = N
     """
     opponent = (opponent or "").strip()
     player_input = str(player).strip()
-    if idempotency_key:
-        existing = _replay(user, idempotency_key, player_input, opponent, date, home)
-        if existing is not None:
-            return existing, False
-    validate_input(player_input, opponent, resolve_opponent=False)
+    replay = (lambda: _replay(user, idempotency_key, player_input, opponent, date, home)) if idempotency_key \
+        else (lambda: None)
+    try:
+        validate_input(player_input, opponent, resolve_opponent=False)
+    except InvalidInput:
+        existing = replay()  # a key seen before answers as before, even if the data changed since
+        if existing is None:
+            raise
+        return existing, False
     from predictions.pipeline import new_run, publish_run
 
     token, task_ids = new_run()
@@ -106,8 +111,9 @@ def submit_prediction(user, player, opponent: str = "", date: dt.date | None = N
                 attempts=1, task_ids=task_ids, enqueued_at=timezone.now())
         transaction.on_commit(lambda: publish_run(request.pk, token, task_ids))
     except IntegrityError:
-        # A concurrent request with the same key won the race: answer with it.
-        existing = _replay(user, idempotency_key, player_input, opponent, date, home) if idempotency_key else None
+        # The key was used before (a retry, or a concurrent twin that won the race): the unique
+        # constraint tells, so a new key costs no lookup. Answer with the first request.
+        existing = replay()
         if existing is None:
             raise
         return existing, False
@@ -115,7 +121,7 @@ def submit_prediction(user, player, opponent: str = "", date: dt.date | None = N
 
 
 def _replay(user, key, player_input, opponent, date, home) -> PredictionRequest | None:
-    existing = PredictionRequest.objects.filter(user=user, idempotency_key=key).first()
+    existing = PredictionRequest.objects.filter(user=user, idempotency_key=key).order_by("pk").first()
     if existing is None:
         return None
     same = (existing.player_input, existing.opponent_input, existing.date_input, existing.home_input) == (
@@ -158,11 +164,27 @@ def begin_step(request_id, token: str, step: str, task_ids: dict | None = None) 
     (and records that run's task ids).
 
     Raises StaleRun when another run owns the request or it is already finished."""
+    first = step == STEP_NAMES[0]
+    if connection.vendor == "postgresql":
+        claim = "status = 'queued' OR (status = 'running' AND run_token = %(token)s)" if first else \
+            "status = 'running' AND run_token = %(token)s"
+        # Only a queued request's claim resets the run's fields (a redelivered first step keeps them).
+        fresh = "CASE WHEN status = 'queued' THEN {} ELSE {} END"
+        changes = f"""run_token = %(token)s, status = 'running', step = %(step)s, step_index = %(index)s,
+            started_at = {fresh.format("coalesce(started_at, %(now)s)", "started_at")},
+            steps_done = {fresh.format("'[]'::jsonb", "steps_done")},
+            timings = {fresh.format("'{}'::jsonb", "timings")},
+            task_ids = {fresh.format("coalesce(%(task_ids)s::jsonb, task_ids)", "task_ids")}"""
+        if not _progress(request_id, changes, claim, STEP_LABELS[step], {
+                "token": token, "step": step, "index": STEP_NAMES.index(step) + 1,
+                "task_ids": json.dumps(task_ids) if task_ids else None}):
+            raise StaleRun(_stale_reason(request_id, token))
+        return
     with transaction.atomic():
         request = _locked(request_id)
         if request.is_done:
             raise StaleRun(f"request {request_id} is already {request.status}")
-        if step == STEP_NAMES[0]:
+        if first:
             if request.status == Status.QUEUED:
                 request.run_token = token
                 request.status = Status.RUNNING
@@ -180,8 +202,29 @@ def begin_step(request_id, token: str, step: str, task_ids: dict | None = None) 
         record_event(request, STEP_LABELS[step])
 
 
-def finish_step(request_id, token: str, step: str, seconds: float, **fields) -> PredictionRequest:
+def finish_step(request_id, token: str, step: str, seconds: float, **fields) -> None:
     """Record a finished step (and any fields it resolved) and advance the percentage."""
+    if connection.vendor == "postgresql":
+        params = {"token": token, "done": json.dumps([step]), "timing": json.dumps({step: round(seconds, 4)})}
+        assignments = []
+        for number, (name, value) in enumerate(fields.items()):
+            field = PredictionRequest._meta.get_field(name)
+            if field.is_relation:
+                value = value.pk if value is not None else None
+            params[f"f{number}"] = field.get_db_prep_save(value, connection)
+            assignments.append(f"{field.column} = %(f{number})s")
+        # The percentage counts this step once, however often it is recorded (a re-run step).
+        once = "CASE WHEN steps_done @> %(done)s::jsonb THEN 0 ELSE 1 END"
+        changes = ", ".join([*assignments,
+                             f"percent = least(99, round(100.0 * (jsonb_array_length(steps_done) + {once}) "
+                             "/ step_count))",
+                             f"steps_done = CASE WHEN {once} = 1 THEN steps_done || %(done)s::jsonb "
+                             "ELSE steps_done END",
+                             "timings = timings || %(timing)s::jsonb"])
+        if not _progress(request_id, changes, "status = 'running' AND run_token = %(token)s",
+                         f"{STEP_LABELS[step]}: done", params):
+            raise StaleRun(f"request {request_id} is no longer run by {token}")
+        return
     with transaction.atomic():
         request = _locked(request_id)
         if request.run_token != token or request.status != Status.RUNNING:
@@ -194,7 +237,32 @@ def finish_step(request_id, token: str, step: str, seconds: float, **fields) -> 
         request.percent = min(99, round(100 * len(request.steps_done) / request.step_count))
         request.save()
         record_event(request, f"{STEP_LABELS[step]}: done")
-        return request
+
+
+def _progress(request_id, changes: str, condition: str, message: str, params: dict) -> bool:
+    """PostgreSQL: one statement updates the request (when `condition` holds) and appends its
+    event from the updated row, where the locking transaction above costs five round trips
+    and a commit. The UPDATE's row lock orders the events, as the transaction's lock does.
+    False when the condition did not hold (nothing written)."""
+    request_table, event_table = PredictionRequest._meta.db_table, PredictionEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            WITH changed AS (
+                UPDATE {request_table} SET {changes}, updated_at = %(now)s
+                WHERE id = %(id)s AND ({condition})
+                RETURNING id, status, step, step_index, step_count, percent)
+            INSERT INTO {event_table} (request_id, status, step, step_index, step_count, percent, message,
+                                       created_at)
+            SELECT id, status, step, step_index, step_count, percent, %(message)s, %(now)s FROM changed
+            RETURNING id""", {**params, "id": request_id, "now": timezone.now(), "message": message[:500]})
+        return cursor.fetchone() is not None
+
+
+def _stale_reason(request_id, token: str) -> str:
+    status, owner = PredictionRequest.objects.filter(pk=request_id).values_list("status", "run_token").get()
+    if status in PredictionRequest.TERMINAL:
+        return f"request {request_id} is already {status}"
+    return f"request {request_id} is run by {owner}, not {token}"
 
 
 def fail(request_id, token: str | None, message: str) -> bool:
@@ -315,10 +383,9 @@ def run_model(algorithm: str, features: dict, request_id, token: str) -> dict:
 
 def store_prediction(outputs: list[dict], request_id, token: str) -> dict:
     """Step 5: combine the models' outputs and store the one Prediction of the request."""
-    with transaction.atomic():
-        request = _locked(request_id)
-        if request.status == Status.SUCCEEDED:  # a re-run after the result was stored
-            return prediction_summary(request.prediction)
+    stored = Prediction.objects.filter(request_id=request_id).first()
+    if stored is not None:  # a re-run after the result was stored
+        return prediction_summary(stored)
     begin_step(request_id, token, "combine")
     started = time.perf_counter()
     from mlmodels.inference import combine

@@ -145,9 +145,10 @@ def running_pid(worker: WorkerProcess, task_id: str, timeout: float = 60, not_pi
     return wait_for(find, timeout, f"{worker.hostname} running task {task_id}")
 
 
-def started_events(job_id, step: str) -> int:
-    """Committed "step started" events of one step: a killed attempt's transaction left none."""
-    return PredictionEvent.objects.filter(request_id=job_id, step=step, message=STEP_LABELS[step]).count()
+def finished_events(job_id, step: str) -> int:
+    """Committed "step done" events of one step: a step redelivered after its attempt was killed
+    (the killed attempt may have recorded that it started) is recorded as done once."""
+    return PredictionEvent.objects.filter(request_id=job_id, step=step, message=f"{STEP_LABELS[step]}: done").count()
 
 
 def assert_one_result(job_id):
@@ -179,7 +180,7 @@ def test_kill_9_of_the_pool_process_running_a_step_redelivers_it_to_a_new_proces
 
     assert worker.process.poll() is None  # only the pool process died
     assert f"pid:{victim} exited with 'signal 9 (SIGKILL)'" in worker.log()
-    assert started_events(job_id, "lightgbm") == 1 and job.attempts == 1
+    assert finished_events(job_id, "lightgbm") == 1 and job.attempts == 1
     assert TaskResult.objects.get(task_id=task_id).status == "SUCCESS"
 
 
@@ -203,7 +204,7 @@ def test_kill_9_of_a_whole_worker_mid_chain_a_new_worker_finishes_the_request(ow
         hold.release()
         job = assert_one_result(job_id)
 
-    assert started_events(job_id, "features") == 1 and job.attempts == 1
+    assert finished_events(job_id, "features") == 1 and job.attempts == 1
     assert set(job.prediction.timings) >= {"resolve", "features", "lightgbm", "keras", "combine"}
     assert TaskResult.objects.get(task_id=task_id).worker.startswith(second.name)
 
