@@ -7,6 +7,7 @@ action) reaches every worker process within that time, without a restart.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -16,6 +17,7 @@ from mlmodels import selectors, training
 from mlmodels.features import feature_matrix
 
 CHECK_SECONDS = 1.5
+logger = logging.getLogger(__name__)
 
 
 class NoActiveModel(Exception):
@@ -71,6 +73,17 @@ def model(algorithm: str) -> tuple[int, training.Fitted]:
             raise NoActiveModel(f"active {version} cannot be loaded: {exc}") from exc
         _loaded[algorithm] = (version_id, fitted)
         return _loaded[algorithm]
+
+
+def warm() -> dict[str, int]:
+    """Load every active model now and run it once (JAX compiles on the first call), so that
+    a new worker process answers its first prediction as fast as its later ones."""
+    for algorithm in active_ids(force=True):
+        try:
+            predict(algorithm, {})
+        except NoActiveModel as exc:
+            logger.warning("not warmed: %s", exc)
+    return loaded_versions()
 
 
 def loaded_versions() -> dict[str, int]:

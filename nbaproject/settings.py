@@ -268,6 +268,9 @@ CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
 CELERY_RESULT_BACKEND_MAX_RETRIES = 10
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 1000)
+# A prediction worker's pool process loads the models before it reports ready (a few
+# seconds: predictions/worker.py); Celery's default wait for that is 4 s.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = 60
 # Task events (task-sent, -received, -started, -succeeded) are for event monitors such as
 # Flower; nothing in the project reads them (the dashboard reads TaskResult rows and our own
 # job rows), and each is one more broker message per task. CELERY_TASK_EVENTS=1 turns them on.

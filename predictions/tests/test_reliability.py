@@ -184,6 +184,34 @@ def test_kill_9_of_the_pool_process_running_a_step_redelivers_it_to_a_new_proces
     assert TaskResult.objects.get(task_id=task_id).status == "SUCCESS"
 
 
+def warmed_lines(worker: WorkerProcess) -> list[str]:
+    return [line for line in worker.log().splitlines() if "pool process warmed" in line]
+
+
+def test_every_new_pool_process_loads_the_models_before_its_first_prediction(own_workers):
+    from mlmodels.models import ModelVersion
+
+    active = dict(ModelVersion.objects.filter(active=True).values_list("algorithm", "pk"))
+    loaded = ", ".join(f"{algorithm}={pk}" for algorithm, pk in sorted(active.items()))
+    worker = own_workers("warm")
+    wait_for(lambda: len(warmed_lines(worker)) == 2, 90, "both pool processes warmed")
+    assert all(line.endswith(f"models {loaded} loaded") for line in warmed_lines(worker))
+
+    os.kill(worker.child_pids()[0], signal.SIGKILL)  # its replacement warms up too
+    wait_for(lambda: len(warmed_lines(worker)) == 3, 90, "the replacement pool process warmed")
+    job = assert_one_result(submit(client_for(make_user("alice")), 0))
+    assert set(job.prediction.model_versions.values()) == set(active.values())
+
+
+def test_a_worker_without_the_predictions_queue_loads_no_model(pipeline):
+    worker = WorkerProcess(queues=["etl"], concurrency=1, name=f"rel-etl-{os.getpid()}").start()
+    try:  # a task run there: its pool process finished starting (warming would come first)
+        app.send_task("predictions.tasks.noop", queue=queue_name("etl")).get(timeout=60)
+        assert "predictions.tasks.noop" in worker.log() and not warmed_lines(worker)
+    finally:
+        worker.stop()
+
+
 def test_kill_9_of_a_whole_worker_mid_chain_a_new_worker_finishes_the_request(own_workers):
     first = own_workers("a")
     client = client_for(make_user("alice"))
