@@ -72,19 +72,28 @@ def suggest_players(norm: str, limit: int = MAX_SUGGESTIONS) -> list[str]:
     return [names[key] for key in close[:limit]]
 
 
-_ALIAS_CACHE: dict = {"aliases": frozenset(), "loaded": 0.0}
+_ALIAS_CACHE: dict = {"codes": {}, "loaded": 0.0}
 ALIAS_CACHE_SECONDS = 300
 
 
-def team_known(text: str) -> bool:
-    """Whether any team goes by this code or name; served from a per-process set of aliases
-    (refreshed every few minutes, and on a miss), so a valid opponent costs no query."""
+def team_code(text: str) -> str | None:
+    """The code of the team going by this code or name, or None; served from a per-process map
+    of aliases (refreshed every few minutes, and on a miss), so a valid opponent costs no query."""
     key = alias_key(text or "")
-    if key in _ALIAS_CACHE["aliases"] and time.monotonic() - _ALIAS_CACHE["loaded"] < ALIAS_CACHE_SECONDS:
-        return True
-    _ALIAS_CACHE.update(aliases=frozenset(TeamAlias.objects.values_list("alias", flat=True)),
-                        loaded=time.monotonic())
-    return key in _ALIAS_CACHE["aliases"]
+    if key in _ALIAS_CACHE["codes"] and time.monotonic() - _ALIAS_CACHE["loaded"] < ALIAS_CACHE_SECONDS:
+        return _ALIAS_CACHE["codes"][key]
+    codes = dict(TeamAlias.objects.values_list("alias", "team__code"))
+    _ALIAS_CACHE.update(codes=codes, loaded=time.monotonic())
+    return codes.get(key)
+
+
+def team_code_of_player(player: Player, day: dt.date | None = None) -> str | None:
+    """Code of the player's team for a game on `day` (his team in his last game before it; his
+    latest team without a day), as the pipeline's resolve step decides it; None if no game."""
+    logs = PlayerGameLog.objects.filter(player=player)
+    if day is not None:
+        logs = logs.filter(date__lt=day)
+    return logs.order_by("-date").values_list("team__code", flat=True).first()
 
 
 def last_log(player: Player, before: dt.date | None = None) -> PlayerGameLog | None:

@@ -55,7 +55,7 @@ class StaleRun(Exception):
 
 def validate_input(player, opponent: str = "", resolve_opponent: bool = True) -> tuple:
     """Cheap checks before anything is stored: the player and the opponent must exist.
-    Returns (player, opponent team or None; with resolve_opponent=False only checked, not loaded)."""
+    Returns (player, opponent team or None; with resolve_opponent=False its code, not loaded)."""
     errors: dict[str, list[str]] = {}
     match = selectors.find_player(player)
     if match.player is None:
@@ -70,7 +70,7 @@ def validate_input(player, opponent: str = "", resolve_opponent: bool = True) ->
             errors["did_you_mean"] = match.suggestions
     opponent_team = None
     if opponent:
-        opponent_team = Team.objects.resolve(opponent) if resolve_opponent else selectors.team_known(opponent)
+        opponent_team = Team.objects.resolve(opponent) if resolve_opponent else selectors.team_code(opponent)
         if not opponent_team:
             errors["opponent"] = [f"unknown team {opponent!r}: use a code (BOS) or a name (Boston Celtics)."]
     if errors:
@@ -91,7 +91,10 @@ def submit_prediction(user, player, opponent: str = "", date: dt.date | None = N
     replay = (lambda: _replay(user, idempotency_key, player_input, opponent, date, home)) if idempotency_key \
         else (lambda: None)
     try:
-        validate_input(player_input, opponent, resolve_opponent=False)
+        found, opponent_code = validate_input(player_input, opponent, resolve_opponent=False)
+        if opponent_code is not None and selectors.team_code_of_player(found, date) == opponent_code:
+            raise InvalidInput({"opponent": [f"{opponent_code} is {found.name}'s own team"
+                                             f"{' on ' + date.isoformat() if date else ''}: pick another opponent."]})
     except InvalidInput:
         existing = replay()  # a key seen before answers as before, even if the data changed since
         if existing is None:

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from etl.models import Game, Player, PlayerGameLog
+from etl.models import Game, Player, PlayerGameLog, Team
 from predictions.models import PredictionRequest
 from predictions.tests.conftest import client_for, make_user
 
@@ -48,6 +48,29 @@ def test_unknown_player_gets_400_with_the_closest_names(recent_games, alice_clie
     assert "LeBron James" in body["did_you_mean"]
     assert "did you mean" in body["player"][0] and "LeBron James" in body["player"][0]
     assert not PredictionRequest.objects.exists()
+
+
+def test_the_players_own_team_as_opponent_gets_400_at_once(recent_games, alice_client):
+    dated = post(alice_client, {"player": "Luka Doncic", "opponent": "Mavericks", "date": "2024-06-01"})
+    undated = post(alice_client, {"player": "Luka Doncic", "opponent": "dal"})
+
+    assert dated.status_code == undated.status_code == 400
+    assert dated.json() == {"opponent": ["DAL is Luka Dončić's own team on 2024-06-01: pick another opponent."]}
+    assert undated.json() == {"opponent": ["DAL is Luka Dončić's own team: pick another opponent."]}
+    assert not PredictionRequest.objects.exists()
+    assert post(alice_client, {"player": "Luka Doncic", "opponent": "BOS", "date": "2024-06-01"}).status_code == 202
+
+
+def test_own_team_means_the_team_he_played_for_before_that_date(recent_games, alice_client):
+    traded = Player.objects.get(normalised_name="luka doncic")
+    last = PlayerGameLog.objects.filter(player=traded).order_by("-date").first()
+    other = Team.objects.exclude(pk=last.team_id).order_by("code").first()
+    PlayerGameLog.objects.filter(pk=last.pk).update(team=other)  # his last game for another team: a trade
+
+    assert post(alice_client, {"player": "Luka Doncic", "opponent": other.code}).status_code == 400
+    assert post(alice_client, {"player": "Luka Doncic", "opponent": "DAL"}).status_code == 202
+    before_trade = {"player": "Luka Doncic", "opponent": "DAL", "date": last.date.isoformat()}
+    assert post(alice_client, before_trade).status_code == 400
 
 
 def test_a_last_name_alone_with_a_typo_is_suggested(recent_games, alice_client):
