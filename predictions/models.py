@@ -64,6 +64,9 @@ class PredictionRequest(models.Model):
     percent = models.PositiveSmallIntegerField(default=0, help_text="Share of the steps finished.")
     steps_done = models.JSONField(default=list, blank=True)
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per finished step.")
+    step_starts = models.JSONField(default=dict, blank=True,
+                                   help_text="Starts of each step in the current run: a step that keeps dying "
+                                             "with its worker process is given up on.")
     error = models.TextField(blank=True, help_text="Human-readable reason of a failure.")
 
     # Queueing: every (re-)queue is a new chain run with its own token and task ids.

@@ -13,6 +13,7 @@ import logging
 import time
 from contextlib import nullcontext
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -162,47 +163,82 @@ def record_event(request: PredictionRequest, message: str = "") -> None:
         step_count=request.step_count, percent=request.percent, message=message[:500])
 
 
+def max_step_starts() -> int:
+    """Starts of one step within one run before the request is failed (PREDICTIONS_MAX_STEP_STARTS):
+    above the step's own retries (3), so only a step that keeps dying with its worker process
+    (acks_late redelivers it each time: a poison message) reaches it."""
+    return int(getattr(settings, "PREDICTIONS_MAX_STEP_STARTS", 5))
+
+
+def _gave_up_message(step: str, starts: int) -> str:
+    return (f"the step '{STEP_LABELS[step]}' was started {starts} times without finishing (its worker process "
+            "stopped each time); it was given up on and the team has the details. Please try again later.")
+
+
 def begin_step(request_id, token: str, step: str, task_ids: dict | None = None) -> None:
     """Record that a step started; the first step claims the request for this chain run
     (and records that run's task ids).
 
-    Raises StaleRun when another run owns the request or it is already finished."""
+    Raises StaleRun when another run owns the request or it is already finished, and fails the
+    request (then raises StaleRun) when this step already started max_step_starts() times in this run."""
     first = step == STEP_NAMES[0]
     if connection.vendor == "postgresql":
-        claim = "status = 'queued' OR (status = 'running' AND run_token = %(token)s)" if first else \
-            "status = 'running' AND run_token = %(token)s"
+        owned = "status = 'running' AND run_token = %(token)s"
+        condition = f"(status = 'queued' OR ({owned})) AND " if first else f"{owned} AND "
+        condition += "(status = 'queued' OR coalesce((step_starts ->> %(step)s)::int, 0) < %(max_starts)s)"
         # Only a queued request's claim resets the run's fields (a redelivered first step keeps them).
         fresh = "CASE WHEN status = 'queued' THEN {} ELSE {} END"
+        starts = "jsonb_set(step_starts, ARRAY[%(step)s], to_jsonb(coalesce((step_starts ->> %(step)s)::int, 0) + 1))"
         changes = f"""run_token = %(token)s, status = 'running', step = %(step)s, step_index = %(index)s,
             started_at = {fresh.format("coalesce(started_at, %(now)s)", "started_at")},
             steps_done = {fresh.format("'[]'::jsonb", "steps_done")},
             timings = {fresh.format("'{}'::jsonb", "timings")},
+            step_starts = {fresh.format("jsonb_build_object(%(step)s, 1)", starts)},
             task_ids = {fresh.format("coalesce(%(task_ids)s::jsonb, task_ids)", "task_ids")}"""
-        if not _progress(request_id, changes, claim, STEP_LABELS[step], {
-                "token": token, "step": step, "index": STEP_NAMES.index(step) + 1,
+        if not _progress(request_id, changes, condition, STEP_LABELS[step], {
+                "token": token, "step": step, "index": STEP_NAMES.index(step) + 1, "max_starts": max_step_starts(),
                 "task_ids": json.dumps(task_ids) if task_ids else None}):
-            raise StaleRun(_stale_reason(request_id, token))
+            status, owner, step_starts = PredictionRequest.objects.filter(pk=request_id).values_list(
+                "status", "run_token", "step_starts").get()
+            if status == Status.RUNNING and owner == token:
+                _give_up(request_id, token, step, step_starts.get(step, 0))
+            if status in PredictionRequest.TERMINAL:
+                raise StaleRun(f"request {request_id} is already {status}")
+            raise StaleRun(f"request {request_id} is run by {owner}, not {token}")
         return
     with transaction.atomic():
         request = _locked(request_id)
         if request.is_done:
             raise StaleRun(f"request {request_id} is already {request.status}")
+        starts = request.step_starts.get(step, 0) if request.status == Status.RUNNING else 0
         if first:
             if request.status == Status.QUEUED:
                 request.run_token = token
                 request.status = Status.RUNNING
                 request.started_at = request.started_at or timezone.now()
-                request.steps_done, request.timings = [], {}
+                request.steps_done, request.timings, request.step_starts = [], {}, {}
                 request.task_ids = task_ids or request.task_ids
             elif request.run_token != token:
                 raise StaleRun(f"request {request_id} is run by {request.run_token}, not {token}")
         elif request.run_token != token or request.status != Status.RUNNING:
             raise StaleRun(f"request {request_id} is run by {request.run_token}, not {token}")
-        request.step = step
-        request.step_index = STEP_NAMES.index(step) + 1
-        request.save(update_fields=["run_token", "status", "started_at", "steps_done", "timings", "step",
-                                    "step_index", "task_ids", "updated_at"])
-        record_event(request, STEP_LABELS[step])
+        if starts < max_step_starts():
+            request.step_starts = {**request.step_starts, step: starts + 1}
+            request.step = step
+            request.step_index = STEP_NAMES.index(step) + 1
+            request.save(update_fields=["run_token", "status", "started_at", "steps_done", "timings", "step_starts",
+                                        "step", "step_index", "task_ids", "updated_at"])
+            record_event(request, STEP_LABELS[step])
+            return
+    _give_up(request_id, token, step, starts)
+
+
+def _give_up(request_id, token: str, step: str, starts: int):
+    """Fail the request of a step that keeps dying with its worker, and stop this attempt."""
+    logger.error("prediction %s: step %s started %d times in run %s without finishing; failing the request",
+                 request_id, step, starts, token)
+    fail(request_id, token, _gave_up_message(step, starts))
+    raise StaleRun(f"request {request_id}: step {step} given up after {starts} starts")
 
 
 def finish_step(request_id, token: str, step: str, seconds: float, **fields) -> None:
@@ -259,13 +295,6 @@ def _progress(request_id, changes: str, condition: str, message: str, params: di
             SELECT id, status, step, step_index, step_count, percent, %(message)s, %(now)s FROM changed
             RETURNING id""", {**params, "id": request_id, "now": timezone.now(), "message": message[:500]})
         return cursor.fetchone() is not None
-
-
-def _stale_reason(request_id, token: str) -> str:
-    status, owner = PredictionRequest.objects.filter(pk=request_id).values_list("status", "run_token").get()
-    if status in PredictionRequest.TERMINAL:
-        return f"request {request_id} is already {status}"
-    return f"request {request_id} is run by {owner}, not {token}"
 
 
 def fail(request_id, token: str | None, message: str) -> bool:
