@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Load benchmark of the prediction API and pipeline, on the loopback with the production server.
 
-Starts gunicorn (gthread, DEBUG off) and one Celery worker with 2 processes on the predictions
-queue (own queue prefix, so a running app is not disturbed), then prints:
+Starts gunicorn (the Procfile's settings, DEBUG off) and one Celery worker with 2 processes on the
+predictions queue (own queue prefix, so a running app is not disturbed), then prints:
 
   1. POST /api/v1/predictions/ latency p50/p99 and requests/s at --clients concurrent clients;
   2. prediction throughput (predictions/s) draining the backlog those POSTs created;
@@ -92,11 +92,11 @@ def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None
 
 
 def start_web(procs: Processes, port: int, env: dict) -> subprocess.Popen:
-    """The production server (gunicorn, gthread) on the loopback; returns once /healthz answers."""
+    """The production server (gunicorn with the Procfile's settings, nbaproject/gunicorn.py) on the
+    loopback; returns once /healthz answers."""
     bin_dir = Path(sys.executable).parent
-    web = procs.start([str(bin_dir / "gunicorn"), "nbaproject.wsgi", "--bind", f"127.0.0.1:{port}",
-                       "--workers", "2", "--worker-class", "gthread", "--threads", "8", "--timeout", "120",
-                       "--log-level", "warning"], env, "web")
+    web = procs.start([str(bin_dir / "gunicorn"), "nbaproject.wsgi", "-c", "python:nbaproject.gunicorn",
+                       "--bind", f"127.0.0.1:{port}", "--log-level", "warning"], env, "web")
 
     def web_up():
         try:
