@@ -111,8 +111,12 @@ def start_web(procs: Processes, port: int, env: dict) -> subprocess.Popen:
 
 
 def prepare_data() -> None:
-    """Bundled season and active models, when the database has none."""
+    """The schema up to date, then the bundled season and active models when the database has none."""
     from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
 
     from etl.models import PlayerGameLog
     from mlmodels.models import ModelVersion
@@ -292,7 +296,7 @@ def main() -> None:
     parser.add_argument("--noop-chains", type=int, default=640, help="no-op chains in the throughput run (640)")
     parser.add_argument("--worker-processes", type=int, default=2, help="Celery worker processes (2)")
     parser.add_argument("--no-prepare", action="store_true",
-                        help="use the database as it is (do not load the bundled season or train quick models)")
+                        help="use the database as it is (do not migrate, load the bundled season or train quick models)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
 

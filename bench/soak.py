@@ -286,7 +286,6 @@ def main() -> int:
 
     django.setup()
     from django.conf import settings
-    from django.core.management import call_command
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
     from nbaproject.celery import app
@@ -294,9 +293,7 @@ def main() -> int:
     from predictions.pipeline import SWEEPER_SCHEDULE_NAME, ensure_sweeper_schedule
     from predictions.services import create_api_user
 
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
-    prepare_data()
+    prepare_data()  # (migrates first)
     ensure_sweeper_schedule()
     every, _ = IntervalSchedule.objects.get_or_create(every=args.sweep_every, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.filter(name=SWEEPER_SCHEDULE_NAME).update(interval=every, kwargs=json.dumps(

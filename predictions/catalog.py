@@ -59,11 +59,20 @@ class GameLogSerializer(serializers.ModelSerializer):
         return round(obj.seconds / 60, 1)
 
 
+def without_nul(text: str) -> str:
+    """NUL characters dropped: PostgreSQL refuses them in text, and they mean nothing in a search."""
+    return text.replace("\x00", "")
+
+
+def query_text(request, name: str) -> str:
+    return without_nul(request.query_params.get(name, ""))
+
+
 class PlayerNameSearch(filters.BaseFilterBackend):
     """`?search=doncic`: every word of the query in the player's name, ignoring case and accents."""
 
     def filter_queryset(self, request, queryset, view):
-        query = request.query_params.get("search", "").replace("\x00", "")[:128]
+        query = query_text(request, "search")[:128]
         if not query.strip():
             return queryset
         return queryset.filter(pk__in=search_players(query).values("pk"))
@@ -80,7 +89,7 @@ class TeamField(forms.CharField):
         value = super().clean(value)
         if not value:
             return None
-        team = Team.objects.resolve(value.replace("\x00", ""))
+        team = Team.objects.resolve(without_nul(value))
         if team is None:
             raise forms.ValidationError(f"unknown team {value!r}: use a code (BOS) or a name (Boston Celtics).")
         return team
@@ -119,7 +128,7 @@ class TextSearch(filters.SearchFilter):
     with an undocumented 400 whose body is a bare list)."""
 
     def get_search_terms(self, request):
-        return filters.search_smart_split(request.query_params.get(self.search_param, "").replace("\x00", ""))
+        return filters.search_smart_split(query_text(request, self.search_param))
 
 
 class ReadOnlyCatalog(viewsets.ReadOnlyModelViewSet):
