@@ -527,7 +527,7 @@ def _load(paths: list[Path], progress: Progress, run: EtlRun | None, bulk: bool 
         # The first files are validated while the others are read and checked.
         sources = [read_gamelog_file(path) for path in paths[:2]]
         pending = [pool.submit(_prepare, source, aliases) for source in sources]
-        sources += [read_gamelog_file(path) for path in paths[2:]]  # GamelogFormatError: nothing written
+        sources += [read_gamelog_file(path) for path in paths[2:]]  # GamelogFormatError: no game or line written
         total = sum(source.line_count for source in sources)
         progress(0, total, "validating")
         with transaction.atomic():

@@ -87,15 +87,6 @@ def team_code(text: str) -> str | None:
     return codes.get(key)
 
 
-def team_code_of_player(player: Player, day: dt.date | None = None) -> str | None:
-    """Code of the player's team for a game on `day` (his team in his last game before it; his
-    latest team without a day), as the pipeline's resolve step decides it; None if no game."""
-    logs = PlayerGameLog.objects.filter(player=player)
-    if day is not None:
-        logs = logs.filter(date__lt=day)
-    return logs.order_by("-date").values_list("team__code", flat=True).first()
-
-
 def last_log(player: Player, before: dt.date | None = None) -> PlayerGameLog | None:
     """The player's latest box-score line (strictly before a date when given)."""
     logs = PlayerGameLog.objects.filter(player=player).select_related("team")

@@ -89,13 +89,16 @@ def submit_prediction(user, player, opponent: str = "", date: dt.date | None = N
     """
     opponent = (opponent or "").strip()
     player_input = str(player).strip()
-    replay = (lambda: _replay(user, idempotency_key, player_input, opponent, date, home)) if idempotency_key \
-        else (lambda: None)
+
+    def replay() -> PredictionRequest | None:
+        return _replay(user, idempotency_key, player_input, opponent, date, home) if idempotency_key else None
+
     try:
         found, opponent_code = validate_input(player_input, opponent, resolve_opponent=False)
-        if opponent_code is not None and selectors.team_code_of_player(found, date) == opponent_code:
-            raise InvalidInput({"opponent": [f"{opponent_code} is {found.name}'s own team"
-                                             f"{' on ' + date.isoformat() if date else ''}: pick another opponent."]})
+        if opponent_code is not None:
+            latest = selectors.last_log(found, before=date)  # his team then, as the resolve step decides it
+            if latest is not None and latest.team.code == opponent_code:
+                raise InvalidInput({"opponent": [own_team_message(opponent_code, found.name, date)]})
     except InvalidInput:
         existing = replay()  # a key seen before answers as before, even if the data changed since
         if existing is None:
@@ -122,6 +125,11 @@ def submit_prediction(user, player, opponent: str = "", date: dt.date | None = N
             raise
         return existing, False
     return request, True
+
+
+def own_team_message(code: str, player_name: str, day: dt.date | None = None) -> str:
+    on = f" on {day.isoformat()}" if day else ""
+    return f"{code} is {player_name}'s own team{on}: pick another opponent."
 
 
 def _replay(user, key, player_input, opponent, date, home) -> PredictionRequest | None:
@@ -360,7 +368,7 @@ def resolve_matchup(request: PredictionRequest) -> dict:
         home = game.home_id == team.pk
         day = game.date
     if opponent.pk == team.pk:
-        raise PredictionFailed(f"{opponent.code} is {player.name}'s own team: pick another opponent.", found)
+        raise PredictionFailed(own_team_message(opponent.code, player.name, request.date_input), found)
     if home is None:
         home = True  # a hypothetical matchup defaults to a home game
     return {"player": player, "team": team, "opponent": opponent, "game": game, "game_date": day, "is_home": home}

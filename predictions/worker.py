@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 
 from celery import signals
-from django.conf import settings
+
+from nbaproject.celery import queue_name
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ def on_worker_init(sender=None, **kwargs):
     here (after Celery's Django fixup connected its own handler) so that the fixup first gives
     each new process its own database connections."""
     consumed = sender.app.amqp.queues.consume_from if sender is not None else None
-    if consumed is None or settings.CELERY_QUEUE_PREFIX + "predictions" in consumed:
+    if consumed is None or queue_name("predictions") in consumed:
         signals.worker_process_init.connect(warm_models, weak=False, dispatch_uid="predictions.warm_models")
 
 
