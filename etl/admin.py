@@ -178,7 +178,7 @@ class EtlRunAdmin(admin.ModelAdmin):
 
     @admin.action(description="Load the run's files again (as a task on the etl queue)")
     def load_again(self, request, queryset):
-        from nbaproject.staff_actions import start_task
+        from operations.staff_actions import start_task
 
         queued = 0
         for run in queryset:

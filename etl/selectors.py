@@ -9,7 +9,7 @@ from etl.models import EtlRun
 def dashboard_jobs(limit: int = 20) -> list[dict]:
     """Recent ETL runs for the staff Pipeline page (register "etl.selectors.dashboard_jobs" in
     settings.DASHBOARD_JOB_SOURCES)."""
-    from nbaproject.dashboard import task_links
+    from operations.dashboard import task_links
 
     runs = list(EtlRun.objects.order_by("-started_at")[:limit])
     jobs = []

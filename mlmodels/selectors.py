@@ -62,7 +62,7 @@ def dashboard_jobs(limit: int = 20) -> list[dict]:
     from django.urls import reverse
 
     from mlmodels.models import TrainingRun
-    from nbaproject.dashboard import task_links
+    from operations.dashboard import task_links
 
     runs = list(TrainingRun.objects.prefetch_related("versions").order_by("-started", "-id")[:limit])
     jobs = []

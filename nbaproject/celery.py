@@ -11,7 +11,6 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 app = Celery("nbaproject")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.imports = ("nbaproject.tasks",)
 app.autodiscover_tasks()
 
 

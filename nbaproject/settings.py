@@ -64,7 +64,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
 
 INSTALLED_APPS = [
-    "nbaproject.apps.NbaAdminConfig",
+    "operations.apps.OperationsAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_results",
     "django_celery_beat",
+    "operations",  # after the celery apps: its admin replaces theirs
     "etl",
     "scraping",
     "mlmodels",
@@ -246,7 +247,7 @@ CELERY_TASK_DEFAULT_QUEUE = CELERY_QUEUE_PREFIX + "default"
 CELERY_TASK_ROUTES = {f"{app}.tasks.*": {"queue": CELERY_QUEUE_PREFIX + queue} for app, queue in (
     ("predictions", "predictions"), ("mlmodels", "ml"), ("scraping", "scraping"), ("etl", "etl"))}
 # django-db, subclassed: retries on any lost connection and records the queue.
-CELERY_RESULT_BACKEND = "nbaproject.results:ResultBackend"
+CELERY_RESULT_BACKEND = "operations.results:ResultBackend"
 CELERY_CACHE_BACKEND = "django-cache"
 CELERY_RESULT_EXTENDED = True
 CELERY_TASK_TRACK_STARTED = True
@@ -278,7 +279,7 @@ CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_TASK_EVENTS", False)
 CELERY_TASK_SEND_SENT_EVENT = CELERY_WORKER_SEND_TASK_EVENTS
 # DatabaseScheduler (django-celery-beat) guarded by a lock, so a second beat started by
 # mistake stands by instead of double-sending; last_run_at is saved after every send.
-CELERY_BEAT_SCHEDULER = "nbaproject.beat:SingleBeatDatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "operations.beat:SingleBeatDatabaseScheduler"
 CELERY_BEAT_SYNC_EVERY = 1
 CELERY_RESULT_EXPIRES = None  # old TaskResults are cleaned up by our own scheduled task
 

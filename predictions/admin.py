@@ -89,7 +89,7 @@ class PredictionRequestAdmin(admin.ModelAdmin):
     @staticmethod
     def _publish(request, queryset, publish, message: str) -> int:
         """Publish each request's new run and record it (with its task ids) for the Pipeline page."""
-        from nbaproject.staff_actions import record
+        from operations.staff_actions import record
 
         done = 0
         for job in queryset:

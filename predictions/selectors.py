@@ -138,7 +138,7 @@ def dashboard_jobs(limit: int = 50) -> list[dict]:
     "predictions.selectors.dashboard_jobs" in DASHBOARD_JOB_SOURCES)."""
     from django.urls import reverse
 
-    from nbaproject.dashboard import task_links
+    from operations.dashboard import task_links
 
     rows = list(PredictionRequest.objects.select_related("user").order_by("-created_at")[:limit])
     out = []

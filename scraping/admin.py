@@ -86,7 +86,7 @@ class ScrapeRunAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Crawl again with the same arguments")
     def crawl_again(self, request, queryset):
-        from nbaproject.staff_actions import start_task
+        from operations.staff_actions import start_task
 
         for run in queryset:
             start_task(request.user, "scraping.tasks.crawl", args=[run.spider], kwargs=run.args, obj=run,
@@ -95,7 +95,7 @@ class ScrapeRunAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Load the staged rows into the warehouse now")
     def load_now(self, request, queryset):
-        from nbaproject.staff_actions import start_task
+        from operations.staff_actions import start_task
 
         for run in queryset:
             start_task(request.user, "scraping.tasks.load_staged", args=[run.pk], obj=run,

@@ -9,7 +9,7 @@ from scraping.models import ScrapeRun
 def dashboard_jobs(limit: int = 20) -> list[dict]:
     """Recent scrape runs for the staff Pipeline page (register "scraping.selectors.dashboard_jobs"
     in settings.DASHBOARD_JOB_SOURCES)."""
-    from nbaproject.dashboard import task_links
+    from operations.dashboard import task_links
 
     runs = list(ScrapeRun.objects.order_by("-created_at")[:limit])
     jobs = []

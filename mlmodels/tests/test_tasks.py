@@ -11,7 +11,7 @@ from django_celery_results.models import TaskResult
 from mlmodels.models import ModelVersion, TrainingRun
 from mlmodels.selectors import dashboard_jobs
 from mlmodels.tasks import train
-from nbaproject.testing.data import load_logs
+from etl.testing import load_logs
 from nbaproject.celery import queue_name
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]

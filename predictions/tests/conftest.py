@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from nbaproject.testing import data
+from etl import testing as data
 
 SEASON = "2023-24"
 SLICE_FROM = "2024-03-31"  # the last two weeks of 2023-24: every active player, ~2,500 lines

@@ -12,8 +12,8 @@ progress event waits on an advisory lock the test holds, inside the step's trans
 the step is mid-run (its message unacknowledged) for as long as the test needs.
 
 Elsewhere (not repeated here): a worker's database connection killed during a task, a task
-over its time limit, the idle worker holding no session (nbaproject/tests/test_worker_faults.py);
-two beats send once (nbaproject/tests/test_beat_schedules.py); the broker unreachable at submit
+over its time limit, the idle worker holding no session (operations/tests/test_worker_faults.py);
+two beats send once (operations/tests/test_beat_schedules.py); the broker unreachable at submit
 and the sweeper re-queuing a stranded request (predictions/tests/test_pipeline.py).
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ from django.db import connection
 from django_celery_results.models import TaskResult
 
 from nbaproject.celery import app, queue_name
-from nbaproject.dashboard import queue_depths
+from operations.dashboard import queue_depths
 from nbaproject.testing.services import reachable
 from nbaproject.testing.worker import BeatProcess, WorkerProcess
 from predictions.models import STEP_LABELS, Prediction, PredictionEvent, PredictionRequest

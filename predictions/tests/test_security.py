@@ -4,7 +4,7 @@ logs, task arguments or TaskResult rows.
 Already covered elsewhere (not repeated here): `manage.py check --deploy` is clean with the
 production variables and warns without them (nbaproject/tests/test_settings_validation.py);
 the Pipeline page and its JSON refuse anonymous and non-staff users
-(nbaproject/tests/test_pipeline_dashboard.py); the per-user submission limit
+(operations/tests/test_pipeline_dashboard.py); the per-user submission limit
 (predictions/tests/test_api.py::test_submissions_are_throttled_per_user_with_retry_after).
 """
 from __future__ import annotations

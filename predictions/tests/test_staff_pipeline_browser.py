@@ -8,7 +8,7 @@ import time
 import pytest
 from django.contrib.auth.models import User
 
-from nbaproject.tasks import ping
+from operations.tasks import ping
 from predictions.models import PredictionRequest
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.browser]

@@ -21,9 +21,9 @@ def wait_for(predicate, timeout=30):
 
 def test_enabled_periodic_task_runs_and_disabled_one_does_not(celery_worker):
     every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.create(name="ping every second", task="nbaproject.tasks.ping",
+    PeriodicTask.objects.create(name="ping every second", task="operations.tasks.ping",
                                 interval=every_second, args='["beat"]', enabled=True)
-    PeriodicTask.objects.create(name="disabled ping", task="nbaproject.tasks.ping",
+    PeriodicTask.objects.create(name="disabled ping", task="operations.tasks.ping",
                                 interval=every_second, args='["never"]', enabled=False)
 
     with BeatProcess():
@@ -36,7 +36,7 @@ def test_enabled_periodic_task_runs_and_disabled_one_does_not(celery_worker):
 
 def test_enabling_a_task_while_beat_runs_takes_effect(celery_worker):
     every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    task = PeriodicTask.objects.create(name="enabled later", task="nbaproject.tasks.ping",
+    task = PeriodicTask.objects.create(name="enabled later", task="operations.tasks.ping",
                                        interval=every_second, enabled=False)
     with BeatProcess():
         time.sleep(2)
@@ -52,7 +52,7 @@ def sent_lines(beat: BeatProcess) -> int:
 
 def test_a_second_beat_stands_by_and_takes_over_when_the_first_dies(celery_worker):
     every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.create(name="guarded ping", task="nbaproject.tasks.ping", interval=every_second)
+    PeriodicTask.objects.create(name="guarded ping", task="operations.tasks.ping", interval=every_second)
 
     first = BeatProcess().start()
     second = BeatProcess().start()
@@ -75,7 +75,7 @@ def test_a_second_beat_stands_by_and_takes_over_when_the_first_dies(celery_worke
 def test_every_schedule_is_created_once_and_staff_changes_survive():
     from django_celery_beat.models import PeriodicTask
 
-    from nbaproject.schedules import OPERATIONS_SCHEDULES, ensure_all_schedules
+    from operations.schedules import OPERATIONS_SCHEDULES, ensure_all_schedules
     from scraping.schedules import SCHEDULES as SCRAPE_SCHEDULES
 
     PeriodicTask.objects.all().delete()

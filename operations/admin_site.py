@@ -24,7 +24,7 @@ class NbaAdminSite(admin.AdminSite):
         return custom + super().get_urls()
 
     def pipeline_view(self, request):
-        from nbaproject.staff_actions import PIPELINE_ACTIONS
+        from operations.staff_actions import PIPELINE_ACTIONS
 
         buttons = [{"action": action, "label": label}
                    for action, (permission, _, _, label) in PIPELINE_ACTIONS.items()
@@ -33,7 +33,7 @@ class NbaAdminSite(admin.AdminSite):
         return TemplateResponse(request, "admin/pipeline.html", context)
 
     def pipeline_data_view(self, request):
-        from nbaproject.dashboard import pipeline_snapshot
+        from operations.dashboard import pipeline_snapshot
 
         response = JsonResponse(pipeline_snapshot())
         response["Cache-Control"] = "no-store"
@@ -41,7 +41,7 @@ class NbaAdminSite(admin.AdminSite):
 
     def pipeline_action_view(self, request, action: str):
         """Start one of the Pipeline page's jobs (load bundled data, retrain) as a recorded task."""
-        from nbaproject.staff_actions import PIPELINE_ACTIONS, start_task
+        from operations.staff_actions import PIPELINE_ACTIONS, start_task
 
         if action not in PIPELINE_ACTIONS:
             raise Http404(f"no pipeline action {action!r}")

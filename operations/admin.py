@@ -11,8 +11,8 @@ from django_celery_beat.models import PeriodicTask
 from django_celery_results.admin import TaskResultAdmin as StockTaskResultAdmin
 from django_celery_results.models import TaskResult
 
-from nbaproject.dashboard import _queue_of, _runtime_seconds, jobs_of_task
-from nbaproject.staff_actions import record, start_task
+from operations.dashboard import _queue_of, _runtime_seconds, jobs_of_task
+from operations.staff_actions import record, start_task
 
 admin.site.unregister(TaskResult)
 

@@ -15,7 +15,7 @@ DAILY = {"day_of_week": "*", "day_of_month": "*", "month_of_year": "*"}
 OPERATIONS_SCHEDULES = [
     {
         "name": "Clean up old task results",
-        "task": "nbaproject.tasks.cleanup_task_results",
+        "task": "operations.tasks.cleanup_task_results",
         "kwargs": {"older_than_days": 30},
         "crontab": {"minute": "15", "hour": "3", **DAILY},
         "enabled": True,

@@ -49,7 +49,7 @@ def recent_actions(limit: int = 15) -> list[dict]:
     """The latest staff actions that started or stopped tasks, with each task's current state."""
     from django_celery_results.models import TaskResult
 
-    from nbaproject.dashboard import task_links
+    from operations.dashboard import task_links
 
     entries = list(LogEntry.objects.select_related("user").filter(change_message__contains="[task ")
                    .order_by("-action_time")[:limit])

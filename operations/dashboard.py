@@ -42,7 +42,7 @@ def pipeline_snapshot() -> dict:
 
 
 def _staff_actions() -> list[dict]:
-    from nbaproject.staff_actions import recent_actions
+    from operations.staff_actions import recent_actions
 
     return recent_actions()
 
