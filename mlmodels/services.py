@@ -30,6 +30,7 @@ from django.utils import timezone
 from mlmodels import selectors, training
 from mlmodels.features import FEATURE_NAMES, FEATURE_SET_VERSION, build_training_frame, previous_season
 from mlmodels.models import BacktestReport, ModelVersion, TrainingRun
+from operations import progress as job_progress
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +68,7 @@ class Reporter:
         self.run.stage, self.run.epoch, self.run.percent = stage[:64], epoch, min(percent, 99)
         now = time.monotonic()
         if force or epoch or now - self.last_write >= 0.5:
-            TrainingRun.objects.filter(pk=self.run.pk).update(stage=self.run.stage, epoch=epoch,
-                                                              percent=self.run.percent)
+            job_progress.report(self.run, stage=self.run.stage, percent=self.run.percent, epoch=epoch)
             self.last_write = now
         if self.callback:
             self.callback(stage=self.run.stage, epoch=epoch, percent=self.run.percent)
@@ -349,11 +349,10 @@ def start_run(kind: str, seasons: list[str], quick: bool, task_id: str | None) -
         if run is not None:
             if run.status == TrainingRun.Status.SUCCEEDED:
                 return run, True
-            run.status, run.stage, run.epoch, run.percent = TrainingRun.Status.RUNNING, "starting", None, 0
-            run.error, run.finished, run.seasons, run.quick = "", None, seasons, quick
-            run.save()
+            job_progress.start(run, stage="starting", epoch=None, percent=0, message="", seasons=seasons, quick=quick)
             return run, False
-    return TrainingRun.objects.create(kind=kind, seasons=seasons, quick=quick, task_id=task_id, stage="starting"), False
+    return TrainingRun.objects.create(kind=kind, seasons=seasons, quick=quick, task_id=task_id, stage="starting",
+                                      status=TrainingRun.Status.RUNNING, started_at=timezone.now()), False
 
 
 def train_models(seasons: list[str] | None = None, quick: bool = False, progress=None,
@@ -386,12 +385,10 @@ def train_models(seasons: list[str] | None = None, quick: bool = False, progress
             version.save(update_fields=["notes"])
             logger.info("%s %s", version, version.notes)
     except Exception as exc:
-        TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.FAILED, error=str(exc)[:4000],
-                                                     finished=timezone.now())
+        job_progress.fail(run, str(exc)[:4000])
         raise
     seconds = time.perf_counter() - started
-    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.SUCCEEDED, stage="done", percent=100,
-                                                 finished=timezone.now())
+    job_progress.succeed(run, stage="done")
     run.refresh_from_db()
     run.seconds = seconds
     return run
@@ -402,8 +399,8 @@ def summary(run: TrainingRun) -> dict:
     versions = list(run.versions.order_by("algorithm"))
     return {
         "run": run.pk, "status": run.status, "seasons": run.seasons, "quick": run.quick,
-        "seconds": round(getattr(run, "seconds", None) or (run.finished - run.started).total_seconds(), 2)
-        if run.finished else None,
+        "seconds": round(getattr(run, "seconds", None) or (run.finished_at - run.started_at).total_seconds(), 2)
+        if run.finished_at and run.started_at else None,
         "versions": [{"id": v.pk, "algorithm": v.algorithm, "active": v.active,
                       "validation_season": v.validation_season, "rows_train": v.rows_train,
                       "rows_validation": v.rows_validation, "metrics": {k: v.metrics[k] for k in
@@ -494,11 +491,9 @@ def run_backtest(test_season: str, quick: bool = False, progress=None, task_id: 
         report.plots = save_backtest_plots(report, y, predictions)
         report.save(update_fields=["plots"])
     except Exception as exc:
-        TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.FAILED, error=str(exc)[:4000],
-                                                     finished=timezone.now())
+        job_progress.fail(run, str(exc)[:4000])
         raise
-    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.SUCCEEDED, stage="done", percent=100,
-                                                 finished=timezone.now())
+    job_progress.succeed(run, stage="done")
     return report
 
 

@@ -296,12 +296,3 @@ LOGGING = {
         "scrapy": {"level": env("SCRAPY_LOG_LEVEL", "INFO")},
     },
 }
-
-# --- Staff dashboard --------------------------------------------------------------------
-# Functions returning each app's active/recent jobs for the admin Pipeline page.
-DASHBOARD_JOB_SOURCES: list[str] = [
-    "predictions.selectors.dashboard_jobs",
-    "scraping.selectors.dashboard_jobs",
-    "etl.selectors.dashboard_jobs",
-    "mlmodels.selectors.dashboard_jobs",
-]

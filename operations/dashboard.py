@@ -17,10 +17,10 @@ from django.core.cache import cache
 from django.db.models import Count
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django_celery_results.models import TaskResult
 
 from nbaproject.celery import app, queue_name
+from operations import registry
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +48,46 @@ def _staff_actions() -> list[dict]:
 
 
 def collect_jobs() -> list[dict]:
-    """Active and recent jobs from every app that registered a source in DASHBOARD_JOB_SOURCES."""
+    """Active and recent jobs of every registered job kind (operations.registry), newest first."""
     jobs: list[dict] = []
-    for dotted in getattr(settings, "DASHBOARD_JOB_SOURCES", ()):
+    for kind in registry.job_kinds():
         try:
-            jobs.extend(import_string(dotted)())
-        except Exception as exc:  # one broken source must not hide the others
-            logger.exception("dashboard job source %s failed", dotted)
-            jobs.append({"kind": dotted.split(".")[0], "id": dotted, "title": f"{dotted} failed: {exc}", "status": "failed",
-                         "percent": None, "started": None, "error": str(exc), "task_links": []})
-    return sorted(jobs, key=lambda job: job.get("started") or "", reverse=True)
+            jobs.extend(job_rows(kind))
+        except Exception as exc:  # one broken kind must not hide the others
+            name = kind.model._meta.label
+            logger.exception("dashboard job kind %s failed", name)
+            jobs.append({"kind": kind.model._meta.app_label, "id": name, "title": f"{name} failed: {exc}",
+                         "status": "failed", "percent": None, "started_at": None, "message": str(exc),
+                         "task_links": []})
+    return sorted(jobs, key=lambda job: job.get("started_at") or "", reverse=True)
+
+
+def jobs_of_model(model) -> list[dict]:
+    """The Pipeline page's rows of the job kind registered for `model`."""
+    [kind] = [kind for kind in registry.job_kinds() if kind.model is model]
+    return job_rows(kind)
+
+
+def job_rows(kind) -> list[dict]:
+    """The Pipeline page's rows of one job kind, with their task links (one query for all rows)."""
+    rows = kind.recent()
+    meta = kind.model._meta
+    out = []
+    for job, links in zip(rows, task_links([job.task_pairs() for job in rows])):
+        out.append({
+            "kind": kind.kind_of(job),
+            "id": str(job.pk),
+            "title": kind.title(job),
+            "status": job.status,
+            "stage": kind.stage_of(job),
+            "percent": kind.percent_of(job),
+            "started_at": (job.started_at or job.created_at).isoformat(),
+            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+            "message": kind.message_of(job),
+            "admin_url": reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[job.pk]),
+            "task_links": links,
+        })
+    return out
 
 
 def task_links(groups: list[list[tuple[str, str | None]]]) -> list[list[dict]]:
@@ -75,29 +105,15 @@ def task_links(groups: list[list[tuple[str, str | None]]]) -> list[list[dict]]:
 
 def jobs_of_task(task_id: str) -> list[dict]:
     """The job rows a task belongs to (the way back from a TaskResult): [{label, url}]."""
-    from django.db.models import Q
-
-    from etl.models import EtlRun
-    from mlmodels.models import TrainingRun
-    from predictions.models import STEP_NAMES, PredictionRequest
-    from scraping.models import ScrapeRun
-
-    by_step = Q()
-    for step in STEP_NAMES:
-        by_step |= Q(**{f"task_ids__{step}": task_id})
-    found = [(f"prediction request {row.pk}", "predictions_predictionrequest", row.pk)
-             for row in PredictionRequest.objects.filter(by_step).only("pk")[:5]]
-    found += [(f"scrape run {row.pk} ({row.spider})", "scraping_scraperun", row.pk)
-              for row in ScrapeRun.objects.filter(Q(task_id=task_id) | Q(load_task_id=task_id))[:5]]
-    found += [(f"ETL run {row.pk}", "etl_etlrun", row.pk) for row in EtlRun.objects.filter(task_id=task_id)[:5]]
-    found += [(f"training run {row.pk}", "mlmodels_trainingrun", row.pk)
-              for row in TrainingRun.objects.filter(task_id=task_id)[:5]]
     links = []
-    for label, admin_name, pk in found:
-        try:
-            links.append({"label": label, "url": reverse(f"admin:{admin_name}_change", args=[pk])})
-        except NoReverseMatch:
-            links.append({"label": label, "url": None})
+    for kind in registry.job_kinds():
+        meta = kind.model._meta
+        for job in kind.model._default_manager.filter(kind.model.task_query(task_id, list(kind.task_keys)))[:5]:
+            try:
+                url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[job.pk])
+            except NoReverseMatch:
+                url = None
+            links.append({"label": kind.label_of(job), "url": url})
     return links
 
 

@@ -131,31 +131,3 @@ def visible_requests(user) -> QuerySet[PredictionRequest]:
     if user.is_staff:
         return requests
     return requests.filter(user=user)
-
-
-def dashboard_jobs(limit: int = 50) -> list[dict]:
-    """Active and recent prediction requests for the staff Pipeline page (register as
-    "predictions.selectors.dashboard_jobs" in DASHBOARD_JOB_SOURCES)."""
-    from django.urls import reverse
-
-    from operations.dashboard import task_links
-
-    rows = list(PredictionRequest.objects.select_related("user").order_by("-created_at")[:limit])
-    out = []
-    for row, links in zip(rows, task_links([list((row.task_ids or {}).items()) for row in rows])):
-        title = row.player_input + (f" vs {row.opponent_input}" if row.opponent_input else "") + \
-            (f" on {row.date_input}" if row.date_input else "")
-        out.append({
-            "kind": "prediction",
-            "id": str(row.pk),
-            "title": f"{title} ({row.user.get_username()})",
-            "status": row.status,
-            "step": f"{row.step_index}/{row.step_count} {row.step_label}" if row.step_index else row.step_label,
-            "percent": row.percent,
-            "started": (row.started_at or row.created_at).isoformat(),
-            "finished": row.finished_at.isoformat() if row.finished_at else None,
-            "error": row.error or row.enqueue_error or None,
-            "admin_url": reverse("admin:predictions_predictionrequest_change", args=[row.pk]),
-            "task_links": links,
-        })
-    return out

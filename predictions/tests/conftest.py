@@ -113,5 +113,5 @@ def wait_until_done(request_id, timeout: float = 60):
         if job.is_done:
             return job
         time.sleep(0.1)
-    pytest.fail(f"request {request_id} not done after {timeout} s: {job.status} {job.step} "
-                f"enqueue_error={job.enqueue_error!r} error={job.error!r}")
+    pytest.fail(f"request {request_id} not done after {timeout} s: {job.status} {job.stage} "
+                f"enqueue_error={job.enqueue_error!r} message={job.message!r}")

@@ -256,11 +256,11 @@ def test_odd_query_strings_on_every_endpoint_never_yield_a_500(recent_games, ali
 
 
 def test_dashboard_jobs_list_requests_with_progress_and_task_links(recent_games, alice_client):
-    from predictions.selectors import dashboard_jobs
+    from operations.dashboard import jobs_of_model
 
     job_id = post(alice_client, {"player": "Luka Doncic", "opponent": "BOS"}).json()["id"]
     PredictionRequest.objects.filter(pk=job_id).update(task_ids={"resolve": "abc", "features": "def"})
-    [job] = dashboard_jobs()
+    [job] = jobs_of_model(PredictionRequest)
 
     assert job["id"] == job_id and job["kind"] == "prediction" and job["status"] == "queued"
     assert job["title"] == "Luka Doncic vs BOS (alice)"

@@ -45,7 +45,7 @@ def test_post_to_result_for_the_players_next_scheduled_game(pipeline):
     accepted = post(client, {"player": "LeBron James"})
     job = wait_until_done(accepted.json()["id"])
 
-    assert job.status == "succeeded", job.error
+    assert job.status == "succeeded", job.message
     detail = client.get(accepted["Location"]).json()
     assert detail["game"]["id"] == next_game.pk and detail["hypothetical"] is False
     assert (detail["team"], detail["opponent"], detail["home"]) == (last.team.code, "MIN", True)
@@ -67,7 +67,7 @@ def test_past_game_shows_the_actual_points(pipeline):
     accepted = post(client, {"player": "luka doncic", "opponent": "Hawks", "date": "2024-01-26"})
     job = wait_until_done(accepted.json()["id"])
 
-    assert job.status == "succeeded", job.error
+    assert job.status == "succeeded", job.message
     assert job.game is not None and job.game.status == "final" and job.is_home is False
     assert job.prediction.actual_points == 73  # Dončić's 73 at Atlanta
 
@@ -77,7 +77,7 @@ def test_hypothetical_matchup_not_in_the_database(pipeline):
     accepted = post(client, {"player": "Jayson Tatum", "opponent": "LAL", "date": "2024-06-01", "home": False})
     job = wait_until_done(accepted.json()["id"])
 
-    assert job.status == "succeeded", job.error
+    assert job.status == "succeeded", job.message
     assert job.game is None and job.hypothetical is True
     assert (job.team.code, job.opponent.code, job.is_home, job.game_date) == ("BOS", "LAL", False, dt.date(2024, 6, 1))
     assert job.prediction.actual_points is None
@@ -91,9 +91,9 @@ def test_no_upcoming_game_fails_with_a_readable_reason(worker_with_season):
 
     last = last_game_of(job.player).date
     assert job.status == "failed"
-    assert job.error == f"no game found for LeBron James after {last.isoformat()}: give opponent and date"
+    assert job.message == f"no game found for LeBron James after {last.isoformat()}: give opponent and date"
     detail = client.get(accepted["Location"]).json()
-    assert detail["error"] == job.error and detail["result"] is None
+    assert detail["error"] == job.message and detail["result"] is None
     assert not Prediction.objects.exists()
 
 
@@ -149,7 +149,7 @@ def test_sweeper_requeues_a_stranded_request_and_the_stale_run_changes_nothing(p
         job_id = post(client, {"player": "Anthony Edwards", "opponent": "DEN", "date": "2024-03-29"}).json()["id"]
     # A worker claimed it, then vanished with its message: running, no progress for 10 minutes.
     PredictionRequest.objects.filter(pk=job_id).update(
-        status="running", run_token="lost-run", step="features", step_index=2, percent=20,
+        status="running", run_token="lost-run", stage="features", step_index=2, percent=20,
         started_at=timezone.now() - dt.timedelta(minutes=10), enqueue_error="", attempts=1)
     PredictionRequest.objects.filter(pk=job_id).update(updated_at=timezone.now() - dt.timedelta(minutes=10))
 
@@ -248,9 +248,9 @@ def test_impossible_matchups_fail_with_readable_reasons_and_the_stream_ends(work
     no_game = post(client, {"player": "Luka Doncic", "date": idle_day.isoformat()}).json()
     too_early = post(client, {"player": "Luka Doncic", "opponent": "BOS", "date": "2023-10-01"}).json()
 
-    assert wait_until_done(no_game["id"]).error == (
+    assert wait_until_done(no_game["id"]).message == (
         f"no game found for Luka Dončić (DAL) on {idle_day.isoformat()}: give an opponent for a hypothetical matchup")
-    assert wait_until_done(too_early["id"]).error.startswith("Luka Dončić has no games before 2023-10-01")
+    assert wait_until_done(too_early["id"]).message.startswith("Luka Dončić has no games before 2023-10-01")
     frames = parse_sse(b"".join(client.get(no_game["events_url"]).streaming_content).decode())
     assert [f["event"] for f in frames][-1] == "result"
     assert [json.loads(f["data"])["status"] for f in frames if f["event"] == "progress"] == [

@@ -59,7 +59,7 @@ def test_anonymous_writes_are_refused_on_every_endpoint(recent_games):
 @pytest.mark.django_db
 def test_one_user_cannot_read_stream_list_or_retry_anothers_prediction(recent_games):
     alice, bob = make_user("alice"), make_user("bob")
-    failed = a_request_of(alice, status="failed", error="no game found")
+    failed = a_request_of(alice, status="failed", message="no game found")
     bob_api, bob_browser = client_for(bob), Client()
     bob.set_password("pw-bob-123")
     bob.save()

@@ -76,7 +76,7 @@ def test_staff_watch_a_prediction_on_pipeline_until_done(pipeline, live_server, 
 
     assert browser.execute_script("return window.sameDocument") is True, "the page reloaded"
     assert seen[0]["status"] in ("queued", "running") and seen[0]["percent"] < 100
-    assert seen[-1]["percent"] == 100 and "5/5" in seen[-1]["step"]
+    assert seen[-1]["percent"] == 100 and "5/5" in seen[-1]["stage"]
     percents = [row["percent"] for row in seen]
     assert percents == sorted(percents), f"progress went backwards: {seen}"
     for hold in holds:
