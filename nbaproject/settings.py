@@ -1,6 +1,6 @@
 """Settings for nbaproject, read from the environment (12-factor).
 
-Every variable is documented in README.md and .env.example. A `.env` file at the
+Every variable is documented in docs/configuration.md and .env.example. A `.env` file at the
 project root is read first (never committed); real environment variables win.
 Without any configuration the project runs on an embedded default: a SQLite file
 and a server-less Celery transport under var/.
