@@ -87,3 +87,20 @@ def test_beat_rows_of_the_moved_housekeeping_tasks_are_renamed():
     migration.rename(apps, None)
 
     assert PeriodicTask.objects.get(name="old cleanup").task == "operations.tasks.cleanup_task_results"
+
+
+def test_every_job_admin_lists_and_shows_its_task_results(client):
+    EtlRun, ScrapeRun, TrainingRun = (apps.get_model(label) for label in (
+        "etl.EtlRun", "scraping.ScrapeRun", "mlmodels.TrainingRun"))
+    jobs = [EtlRun.objects.create(source="a.csv", task_id="etl-task"),
+            ScrapeRun.objects.create(spider="schedule", task_id="crawl-task", load_task_id="load-task"),
+            TrainingRun.objects.create(task_id="train-task", status=Job.Status.RUNNING, stage="keras", percent=50)]
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    for job in jobs:
+        meta = job._meta
+        listing = client.get(f"/admin/{meta.app_label}/{meta.model_name}/")
+        page = client.get(f"/admin/{meta.app_label}/{meta.model_name}/{job.pk}/change/")
+        for response in (listing, page):
+            assert response.status_code == 200
+            for _, task_id in job.task_pairs():
+                assert f"?q={task_id}".encode() in response.content  # queued: linked to the search by its id
