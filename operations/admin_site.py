@@ -8,6 +8,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from operations.dashboard import pipeline_snapshot
+from operations.staff_actions import pipeline_actions, start_task
+
 
 class NbaAdminSite(admin.AdminSite):
     site_header = "nbaproject administration"
@@ -24,24 +27,18 @@ class NbaAdminSite(admin.AdminSite):
         return custom + super().get_urls()
 
     def pipeline_view(self, request):
-        from operations.staff_actions import pipeline_actions
-
         buttons = [{"action": slug, "label": action.label} for slug, action in pipeline_actions().items()
                    if request.user.has_perm(action.permission)]
         context = {**self.each_context(request), "title": "Pipeline", "actions": buttons}
         return TemplateResponse(request, "admin/pipeline.html", context)
 
     def pipeline_data_view(self, request):
-        from operations.dashboard import pipeline_snapshot
-
         response = JsonResponse(pipeline_snapshot())
         response["Cache-Control"] = "no-store"
         return response
 
     def pipeline_action_view(self, request, action: str):
         """Start one of the Pipeline page's jobs (load bundled data, retrain) as a recorded task."""
-        from operations.staff_actions import pipeline_actions, start_task
-
         chosen = pipeline_actions().get(action)
         if chosen is None:
             raise Http404(f"no pipeline action {action!r}")

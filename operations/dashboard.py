@@ -15,12 +15,14 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
 from nbaproject.celery import app, queue_name
 from operations import registry
+from operations.links import task_links, task_result_admin_url
+from operations.staff_actions import recent_actions
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +39,8 @@ def pipeline_snapshot() -> dict:
         "counts_last_hour": task_counts_since(timezone.now() - timedelta(hours=1)),
         "queues": queue_depths(),
         "workers": workers_cached(),
-        "staff_actions": _staff_actions(),
+        "staff_actions": recent_actions(),
     }
-
-
-def _staff_actions() -> list[dict]:
-    from operations.staff_actions import recent_actions
-
-    return recent_actions()
 
 
 def collect_jobs() -> list[dict]:
@@ -88,40 +84,6 @@ def job_rows(kind) -> list[dict]:
             "task_links": links,
         })
     return out
-
-
-def task_links(groups: list[list[tuple[str, str | None]]]) -> list[list[dict]]:
-    """Links from job rows to their TaskResults, one query for all rows: for each row's
-    [(label, task_id)], [{label, url, task_id}]. A task with no TaskResult row yet (still queued)
-    links to the list searched by its id."""
-    groups = [[(label, task_id) for label, task_id in pairs if task_id] for pairs in groups]
-    task_ids = [task_id for pairs in groups for _, task_id in pairs]
-    results = dict(TaskResult.objects.filter(task_id__in=task_ids).values_list("task_id", "pk")) if task_ids else {}
-    changelist = reverse("admin:django_celery_results_taskresult_changelist")
-    return [[{"label": label, "task_id": task_id,
-              "url": task_result_admin_url(results[task_id]) if task_id in results else f"{changelist}?q={task_id}"}
-             for label, task_id in pairs] for pairs in groups]
-
-
-def jobs_of_task(task_id: str) -> list[dict]:
-    """The job rows a task belongs to (the way back from a TaskResult): [{label, url}]."""
-    links = []
-    for kind in registry.job_kinds():
-        meta = kind.model._meta
-        for job in kind.model._default_manager.filter(kind.model.task_query(task_id, list(kind.task_keys)))[:5]:
-            try:
-                url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[job.pk])
-            except NoReverseMatch:
-                url = None
-            links.append({"label": kind.label_of(job), "url": url})
-    return links
-
-
-def task_result_admin_url(task_result_pk: int) -> str | None:
-    try:
-        return reverse("admin:django_celery_results_taskresult_change", args=[task_result_pk])
-    except NoReverseMatch:
-        return None
 
 
 def _runtime_seconds(row: TaskResult) -> float | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.html import format_html_join
 
-from operations.dashboard import task_links
+from operations.links import task_links
 
 # The job fields every job admin shows, in this order.
 JOB_FIELDS = ("status", "stage", "step_index", "step_count", "percent", "message", "created_at", "started_at",

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from nbaproject.celery import app
 from operations import registry
+from operations.links import task_links
 
 TASK_MARK = re.compile(r"\[task ([0-9a-f-]{36})\]")
 
@@ -47,8 +48,6 @@ def record(user, message: str, obj=None) -> LogEntry:
 def recent_actions(limit: int = 15) -> list[dict]:
     """The latest staff actions that started or stopped tasks, with each task's current state."""
     from django_celery_results.models import TaskResult
-
-    from operations.dashboard import task_links
 
     entries = list(LogEntry.objects.select_related("user").filter(change_message__contains="[task ")
                    .order_by("-action_time")[:limit])

@@ -11,7 +11,8 @@ from django.contrib.auth.models import User
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from operations import progress, registry
-from operations.dashboard import collect_jobs, jobs_of_task
+from operations.dashboard import collect_jobs
+from operations.links import jobs_of_task
 from operations.models import Job
 
 pytestmark = [pytest.mark.django_db]

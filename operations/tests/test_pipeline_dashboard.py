@@ -6,8 +6,8 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
-from operations import dashboard
 from nbaproject.celery import app, queue_name
+from operations import dashboard
 from operations.tasks import cleanup_task_results, ping
 
 
