@@ -7,13 +7,40 @@ from django_celery_results.models import TaskResult
 from predictions.models import Prediction, PredictionEvent, PredictionRequest
 
 
+def features_table(features: dict | None):
+    """Feature values as a two-column table (name, value), in the models' order (a JSON column
+    does not keep the order of its keys); "–" when none."""
+    from mlmodels.features import FEATURE_NAMES
+
+    if not features:
+        return "–"
+    position = {name: index for index, name in enumerate(FEATURE_NAMES)}
+    names = sorted(features, key=lambda name: (position.get(name, len(position)), name))
+    rows = format_html_join("", '<tr><td class="feature-name">{}</td><td class="feature-value">{}</td></tr>',
+                            ((name, _feature_value(features[name])) for name in names))
+    return format_html('<table class="features"><thead><tr><th scope="col">Feature</th><th scope="col">Value</th>'
+                       "</tr></thead><tbody>{}</tbody></table>", rows)
+
+
+def _feature_value(value) -> str:
+    if value is None:
+        return "– (unknown)"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e-3 or abs(value) >= 1e5 else f"{value:.3f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
 class PredictionInline(admin.StackedInline):
     model = Prediction
     can_delete = False
     extra = 0
 
+    def get_fields(self, request, obj=None):
+        # The features are shown once, as a table, on the request itself.
+        return [f.name for f in Prediction._meta.fields if f.name != "features"]
+
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Prediction._meta.fields]
+        return self.get_fields(request, obj)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -42,8 +69,18 @@ class PredictionRequestAdmin(admin.ModelAdmin):
     readonly_fields = ["task_results"]
     actions = ["requeue", "retry_failed"]
 
+    def get_fields(self, request, obj=None):
+        fields = [f.name for f in PredictionRequest._meta.fields if f.name != "features"]
+        return [*fields, "features_table", "task_results"]
+
     def get_readonly_fields(self, request, obj=None):
-        return ["task_results", *[f.name for f in PredictionRequest._meta.fields]]
+        return self.get_fields(request, obj)
+
+    @admin.display(description="features")
+    def features_table(self, obj):
+        """The features the models saw (the request's, else its stored prediction's), name and value."""
+        prediction = getattr(obj, "prediction", None)
+        return features_table(obj.features or (prediction.features if prediction else None))
 
     def has_add_permission(self, request):
         return False
