@@ -203,7 +203,7 @@ LIVE_INSPECTION_HOWTO = (
 def workers(broker_url: str | None = None) -> dict:
     """Workers, the queues they serve and what each is running now: from Celery inspect when the
     broker can broadcast, and from the workers' heartbeat files (nbaproject.heartbeats) on any broker.
-    Procfile workers with no heartbeat are listed too: `make run` should have started them."""
+    A Procfile worker whose queues no running worker serves is listed too: `make run` should have started it."""
     from nbaproject.heartbeats import procfile_workers, read_heartbeats
 
     ours = {queue_name(name) for name in settings.QUEUE_NAMES}
@@ -239,11 +239,12 @@ def workers(broker_url: str | None = None) -> dict:
                        "pid": beat.get("pid"), "concurrency": beat.get("concurrency"),
                        "started": beat.get("started"), "last_seen": beat.get("last_seen"),
                        "age_seconds": beat.get("age_seconds"), "procfile": None})
+    served = {queue for w in listed if w["state"] in ("answering", "heartbeat") for queue in w["queues"]}
     for expected in procfile_workers():
         row = next((w for w in listed if w["name"] == expected["hostname"]), None)
         if row is not None:
             row["procfile"] = expected["process"]
-        elif not any(w["name"].split("@")[0] == (expected["hostname"] or "").split("@")[0] for w in listed):
+        elif not set(expected["queues"]) <= served:  # its queues wait for a worker make run should have started
             listed.append({"name": expected["hostname"], "state": "not running", "queues": expected["queues"],
                            "running": [], "pid": None, "concurrency": expected["concurrency"], "started": None,
                            "last_seen": None, "age_seconds": None, "procfile": expected["process"]})

@@ -60,8 +60,9 @@ def test_embedded_broker_lists_heartbeat_workers_what_they_run_and_how_to_inspec
     beating = by_name[f"predictions@{HOST}"]
     assert beating["state"] == "heartbeat" and beating["pid"] == 4242 and beating["procfile"] == "worker"
     assert beating["queues"] == sorted([queue_name("predictions"), queue_name("default")])
+    assert set(by_name) == {f"predictions@{HOST}", f"batch@{HOST}"}
     assert [t["id"] for t in beating["running"]] == ["running-1"] and beating["age_seconds"] < 5
-    batch = by_name[f"batch@{HOST}"]  # the Procfile's other worker never wrote a heartbeat
+    batch = by_name[f"batch@{HOST}"]  # the Procfile's other worker never wrote one: nobody serves its queues
     assert batch["state"] == "not running" and batch["procfile"] == "batch"
     assert batch["queues"] == sorted(queue_name(q) for q in ("etl", "scraping", "ml"))
 

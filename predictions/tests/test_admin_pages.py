@@ -1,4 +1,5 @@
-"""How the predictions admin shows a request: its features once, as a table of name and value."""
+"""How the predictions admin shows a request: its features once, as a table of name and value, and
+its other JSON (task ids, timings, model outputs) once and readably."""
 from __future__ import annotations
 
 import re
@@ -41,3 +42,26 @@ def test_a_request_without_features_yet_says_so(client):
 
     assert response.status_code == 200
     assert '<table class="features">' not in response.content.decode()
+
+
+def test_task_ids_timings_and_model_outputs_are_shown_once_and_readably(client):
+    request = PredictionRequest.objects.create(
+        user=make_user("alice"), player_input="Luka Doncic", status=PredictionRequest.Status.SUCCEEDED,
+        task_ids={"resolve": "11111111-aaaa-4bbb-8ccc-000000000001"},
+        timings={"keras": 32.4396, "resolve": 0.0677, "total": 36.3961, "queued": 3.1314})
+    Prediction.objects.create(request=request, p10=16.787563865229075, p50=36.32021606499073, p90=45.899451196668906,
+                              model_outputs={"keras": {"p10": 35.6017, "p50": 62.2759, "p90": 65.9947, "model_version": 2},
+                                             "lightgbm": {"p10": 12.0899, "p50": 29.8312, "p90": 41.5948,
+                                                          "model_version": 1}},
+                              model_versions={"keras": 2, "lightgbm": 1}, features={}, timings={"total": 36.4})
+    client.force_login(User.objects.create_superuser("ops", password="pw"))
+
+    page = client.get(reverse("admin:predictions_predictionrequest_change", args=[request.pk])).content.decode()
+
+    assert page.count("11111111-aaaa-4bbb-8ccc-000000000001") == 1, "the task ids are shown twice"
+    assert "resolve 0.07 s · keras 32.44 s · queued 3.13 s · total 36.40 s" in page
+    assert "16.8 / 36.3 / 45.9 points" in page and "16.787563865229075" not in page
+    outputs = re.search(r'<table class="model-outputs">.*?</table>', page, re.S).group(0)
+    assert re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", outputs) == [
+        ("keras", "35.6", "62.3", "66.0", "2"), ("lightgbm", "12.1", "29.8", "41.6", "1")]
+    assert "predictions/admin.css" in page  # hides the events' "PredictionEvent object (n)" captions
