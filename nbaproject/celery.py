@@ -22,4 +22,4 @@ def queue_name(name: str) -> str:
     return settings.CELERY_QUEUE_PREFIX + name
 
 
-from nbaproject import heartbeats  # noqa: E402,F401  (connects the workers' heartbeat signals)
+from nbaproject import heartbeats  # noqa: F401  (connects the workers' heartbeat signals)

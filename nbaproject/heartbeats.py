@@ -14,7 +14,7 @@ import os
 import re
 import shlex
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from celery import signals
@@ -40,7 +40,7 @@ def write_heartbeat(hostname: str, queues: list[str], pid: int, concurrency: int
     folder = heartbeat_dir()
     folder.mkdir(parents=True, exist_ok=True)
     record = {"hostname": hostname, "queues": sorted(queues), "pid": pid, "concurrency": concurrency,
-              "started": started.isoformat(), "last_seen": datetime.now(timezone.utc).isoformat()}
+              "started": started.isoformat(), "last_seen": datetime.now(UTC).isoformat()}
     path = _path(hostname)
     temporary = path.with_suffix(f".{pid}.tmp")
     temporary.write_text(json.dumps(record))
@@ -56,7 +56,7 @@ def read_heartbeats(now: datetime | None = None) -> list[dict]:
     MISSED_BEATS beats); files older than FORGET_AFTER are deleted."""
     from django.conf import settings
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     folder = heartbeat_dir()
     beats = []
     for path in sorted(folder.glob("*.json")) if folder.exists() else []:
@@ -85,7 +85,7 @@ class _Beating:
         self.queues = list(consumer.app.amqp.queues.consume_from or consumer.app.amqp.queues)
         controller = getattr(consumer, "controller", None)
         self.concurrency = getattr(controller, "concurrency", None)
-        self.started = datetime.now(timezone.utc)
+        self.started = datetime.now(UTC)
         self.interval = settings.WORKER_HEARTBEAT_SECONDS
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="worker-heartbeat", daemon=True)

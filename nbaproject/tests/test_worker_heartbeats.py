@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
@@ -44,7 +44,7 @@ def wait_for(condition, timeout: float, message: str):
 @pytest.mark.django_db
 def test_embedded_broker_lists_heartbeat_workers_what_they_run_and_how_to_inspect_live(
         var_dir, embedded_broker, client):
-    started = datetime.now(timezone.utc) - timedelta(minutes=5)
+    started = datetime.now(UTC) - timedelta(minutes=5)
     heartbeats.write_heartbeat(f"predictions@{HOST}", [queue_name("predictions"), queue_name("default")], 4242, 2,
                                started)
     TaskResult.objects.create(task_id="running-1", task_name="predictions.tasks.features_step", status="STARTED",
@@ -70,10 +70,10 @@ def test_embedded_broker_lists_heartbeat_workers_what_they_run_and_how_to_inspec
 @pytest.mark.django_db
 def test_a_silent_worker_is_not_responding_and_no_running_worker_is_a_warning(var_dir, embedded_broker, settings):
     heartbeats.write_heartbeat(f"predictions@{HOST}", [queue_name("predictions")], 4242, 2,
-                               datetime.now(timezone.utc))
+                               datetime.now(UTC))
     path = next((var_dir / "workers").glob("*.json"))
     record = json.loads(path.read_text())
-    record["last_seen"] = (datetime.now(timezone.utc) - timedelta(seconds=4 * settings.WORKER_HEARTBEAT_SECONDS)).isoformat()
+    record["last_seen"] = (datetime.now(UTC) - timedelta(seconds=4 * settings.WORKER_HEARTBEAT_SECONDS)).isoformat()
     path.write_text(json.dumps(record))
 
     workers = dashboard.workers()
@@ -85,11 +85,11 @@ def test_a_silent_worker_is_not_responding_and_no_running_worker_is_a_warning(va
 
 @pytest.mark.django_db
 def test_heartbeats_of_another_queue_prefix_and_day_old_files_are_left_out(var_dir, embedded_broker):
-    heartbeats.write_heartbeat(f"other@{HOST}", ["someone-else.predictions"], 1, 1, datetime.now(timezone.utc))
-    heartbeats.write_heartbeat(f"old@{HOST}", [queue_name("default")], 2, 1, datetime.now(timezone.utc))
+    heartbeats.write_heartbeat(f"other@{HOST}", ["someone-else.predictions"], 1, 1, datetime.now(UTC))
+    heartbeats.write_heartbeat(f"old@{HOST}", [queue_name("default")], 2, 1, datetime.now(UTC))
     old = var_dir / "workers" / f"old@{HOST}.json"
     record = json.loads(old.read_text())
-    record["last_seen"] = (datetime.now(timezone.utc) - timedelta(days=2)).isoformat()
+    record["last_seen"] = (datetime.now(UTC) - timedelta(days=2)).isoformat()
     old.write_text(json.dumps(record))
 
     names = {w["name"] for w in dashboard.workers()["workers"]}
@@ -118,3 +118,34 @@ def test_a_real_worker_beats_while_it_runs_and_removes_its_file_when_it_stops(tm
         wait_for(lambda: json.loads(path.read_text())["last_seen"] > first["last_seen"], 10,
                  "the heartbeat was not renewed")
     assert not path.exists(), "a stopped worker left its heartbeat behind"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_embedded_default_page_shows_the_heartbeat_workers_and_the_note_not_a_warning(
+        var_dir, embedded_broker, live_server, browser, screenshots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    heartbeats.write_heartbeat(f"predictions@{HOST}", [queue_name("predictions"), queue_name("default")], 4242, 2,
+                               datetime.now(UTC) - timedelta(minutes=3))
+    TaskResult.objects.create(task_id="running-1", task_name="predictions.tasks.keras_step", status="STARTED",
+                              worker=f"predictions@{HOST}")
+    User.objects.create_superuser("ops", password="ops-pw-123")
+    browser.set_window_size(1400, 1000)
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/pipeline/")
+    browser.find_element(By.NAME, "username").send_keys("ops")
+    browser.find_element(By.NAME, "password").send_keys("ops-pw-123")
+    browser.find_element(By.CSS_SELECTOR, "[type=submit]").click()
+    WebDriverWait(browser, 30).until(
+        lambda d: d.execute_script("return document.querySelectorAll('#workers tbody tr:not(.muted)').length") == 2)
+    browser.execute_script("document.getElementById('workers').scrollIntoView()")
+    screenshots(browser, "pipeline-embedded-workers", full_page=True)
+
+    rows = browser.execute_script("""return Array.prototype.map.call(document.querySelectorAll('#workers tbody tr'),
+        function (tr) { return Array.prototype.map.call(tr.children, function (td) { return td.textContent; }); });""")
+    assert rows[0][:2] == [f"predictions@{HOST}", "heartbeat"] and rows[0][3] == "keras_step"
+    assert rows[0][5] == "Procfile: worker, pid 4242, \u00d72"
+    assert rows[1][:2] == [f"batch@{HOST}", "not running"]
+    assert "Flower" in browser.find_element(By.ID, "workers-note").text
+    assert browser.find_elements(By.CSS_SELECTOR, "#warnings .warn") == []

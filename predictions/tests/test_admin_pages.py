@@ -27,7 +27,7 @@ def test_a_request_page_shows_the_features_once_as_a_name_value_table(client):
 
     assert page.count("pts_ewm") == 1, "the features are shown more than once"
     assert '"pts_ewm"' not in page and "{&quot;pts_ewm" not in page, "the features are dumped as JSON"
-    table = re.search(r'<table class="features">.*?</table>', page, re.S).group(0)
+    table = re.search(r'<table class="features">.*?</table>', page, re.DOTALL).group(0)
     assert '<th scope="col">Feature</th><th scope="col">Value</th>' in table
     rows = re.findall(r'<td class="feature-name">(.*?)</td><td class="feature-value">(.*?)</td>', table)
     assert rows == [("min_mean_5", "36.5"), ("pts_ewm", "28.712"), ("rest_days", "2"),  # the models' order
@@ -61,7 +61,7 @@ def test_task_ids_timings_and_model_outputs_are_shown_once_and_readably(client):
     assert page.count("11111111-aaaa-4bbb-8ccc-000000000001") == 1, "the task ids are shown twice"
     assert "resolve 0.07 s · keras 32.44 s · queued 3.13 s · total 36.40 s" in page
     assert "16.8 / 36.3 / 45.9 points" in page and "16.787563865229075" not in page
-    outputs = re.search(r'<table class="model-outputs">.*?</table>', page, re.S).group(0)
+    outputs = re.search(r'<table class="model-outputs">.*?</table>', page, re.DOTALL).group(0)
     assert re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", outputs) == [
         ("keras", "35.6", "62.3", "66.0", "2"), ("lightgbm", "12.1", "29.8", "41.6", "1")]
     assert "predictions/admin.css" in page  # hides the events' "PredictionEvent object (n)" captions

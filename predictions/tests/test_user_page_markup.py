@@ -15,7 +15,7 @@ def test_the_models_table_names_its_columns(client):
 
     page = client.get("/").content.decode()
 
-    table = re.search(r'<table id="models">(.*?)</table>', page, re.S).group(1)
-    headers = re.findall(r"<th[^>]*>(.*?)</th>", re.search(r"<thead>(.*?)</thead>", table, re.S).group(1))
+    table = re.search(r'<table id="models">(.*?)</table>', page, re.DOTALL).group(1)
+    headers = re.findall(r"<th[^>]*>(.*?)</th>", re.search(r"<thead>(.*?)</thead>", table, re.DOTALL).group(1))
     assert headers == ["model", "p10 / p50 / p90", "version"]
     assert table.index("</thead>") < table.index("<tbody>")
