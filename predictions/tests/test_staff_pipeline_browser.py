@@ -103,7 +103,7 @@ def test_staff_watch_a_prediction_on_pipeline_until_done(pipeline, live_server, 
     browser.get(f"{live_server.url}/admin/predictions/predictionrequest/{request_id}/change/")
     features = browser.find_elements(By.CSS_SELECTOR, "table.features tbody tr")
     assert len(features) == len(PredictionRequest.objects.get().features) > 10
-    assert "pts_ewm" in browser.find_element(By.CSS_SELECTOR, "table.features").text
+    assert "pts_ewm" in browser.find_element(By.CSS_SELECTOR, "table.features").get_attribute("textContent")
     screenshots(browser, "4-request-admin-1400px", full_page=True)
 
     browser.switch_to.window(user_tab)
