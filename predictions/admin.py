@@ -40,7 +40,8 @@ def model_outputs_table(outputs: dict | None):
         return "–"
     rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
         (name, *(f"{out.get(q):.1f}" if isinstance(out.get(q), (int, float)) else "–" for q in ("p10", "p50", "p90")),
-         out.get("model_version", "–")) for name, out in sorted(outputs.items())))
+         "–" if out.get("model_version") is None else _feature_value(out["model_version"]))
+        for name, out in sorted(outputs.items())))
     return format_html('<table class="model-outputs"><thead><tr><th scope="col">Model</th><th scope="col">p10</th>'
                        '<th scope="col">p50</th><th scope="col">p90</th><th scope="col">Version</th></tr></thead>'
                        "<tbody>{}</tbody></table>", rows)

@@ -50,7 +50,7 @@ def test_task_ids_timings_and_model_outputs_are_shown_once_and_readably(client):
         task_ids={"resolve": "11111111-aaaa-4bbb-8ccc-000000000001"},
         timings={"keras": 32.4396, "resolve": 0.0677, "total": 36.3961, "queued": 3.1314})
     Prediction.objects.create(request=request, p10=16.787563865229075, p50=36.32021606499073, p90=45.899451196668906,
-                              model_outputs={"keras": {"p10": 35.6017, "p50": 62.2759, "p90": 65.9947, "model_version": 2},
+                              model_outputs={"keras": {"p10": 35.6017, "p50": 62.2759, "p90": 65.9947, "model_version": 2.0},
                                              "lightgbm": {"p10": 12.0899, "p50": 29.8312, "p90": 41.5948,
                                                           "model_version": 1}},
                               model_versions={"keras": 2, "lightgbm": 1}, features={}, timings={"total": 36.4})
