@@ -33,7 +33,6 @@ run: $(VENV)/.installed-base .env bootstrap
 
 bootstrap: $(VENV)/.installed-base .env
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py bootstrap
 
