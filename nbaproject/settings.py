@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files (works offline)
     "django_celery_results",
     "django_celery_beat",
     "etl",
@@ -208,6 +209,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Calibrated points ranges for NBA players, computed by LightGBM and Keras models on Celery.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Cache (throttling state); shared across processes via the database ---------------
