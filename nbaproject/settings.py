@@ -12,11 +12,11 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from dotenv import load_dotenv
+from nbaproject.envfile import load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# ENV_FILE names another file to read (or /dev/null for none).
-load_dotenv(os.environ.get("ENV_FILE", BASE_DIR / ".env"), override=False)
+# ENV_FILE names another file to read (or /dev/null for none); nbaproject/start.py reads it the same way.
+load_env_file()
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -225,7 +225,9 @@ CACHES = {
 # --- Celery -----------------------------------------------------------------------
 # Default broker: kombu's filesystem transport under var/broker (no server needed,
 # works across processes). Production: CELERY_BROKER_URL=amqp://guest:guest@127.0.0.1:5672//
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://localhost//")
+if CELERY_BROKER_URL.rstrip("/") == "filesystem:":
+    CELERY_BROKER_URL = "filesystem://localhost//"  # the host is unused; naming it stops kombu's warning
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed", "control"):
@@ -297,6 +299,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "scrapy": {"level": env("SCRAPY_LOG_LEVEL", "INFO")},
+        # JAX logs its probe of absent accelerators ("Unable to initialize backend 'tpu'") at INFO.
+        "jax._src.xla_bridge": {"level": "WARNING"},
     },
 }
 
