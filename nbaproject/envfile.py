@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dotenv import load_dotenv
+from dotenv import dotenv_values
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -17,7 +17,11 @@ def env_file_path() -> Path:
 
 
 def load_env_file() -> Path:
-    """Add the file's variables to os.environ where the environment does not set them already."""
+    """Add the file's variables to os.environ where the environment does not set them already. An
+    empty value in the file means "the default" (.env.example), so it is not set at all: programs that
+    read a variable themselves (gunicorn's WEB_CONCURRENCY) would take "" for a value."""
     path = env_file_path()
-    load_dotenv(path, override=False)
+    for name, value in dotenv_values(path).items():
+        if value and name not in os.environ:
+            os.environ[name] = value
     return path

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from whitenoise.compress import Compressor
 from nbaproject.envfile import load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -154,6 +155,10 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# collectstatic compresses (brotli, gzip) only the hashed names the pages use, and not the API docs'
+# source maps (megabytes only a browser's developer tools ask for): minutes less on a slow machine.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "media/"
 

@@ -13,19 +13,20 @@ from django.conf import settings
 # Each process reports what it sees through Django's settings, then stays up (honcho stops every
 # process when one exits).
 PROBE = ("python manage.py shell -v0 -c \"import os; from django.conf import settings; "
-         "print('{name}', settings.DEBUG, settings.CELERY_QUEUE_PREFIX, os.environ['WEB_BIND'], flush=True)\" "
+         "print('{name}', settings.DEBUG, settings.CELERY_QUEUE_PREFIX, os.environ['WEB_BIND'], "
+         "repr(os.environ.get('WEB_CONCURRENCY')), flush=True)\" "
          "&& sleep 120")
 
 
 def test_every_process_sees_exported_variables_over_dotenv(tmp_path):
     dotenv = tmp_path / ".env"
     dotenv.write_text("DEBUG=0\nSECRET_KEY=from-dotenv-secret\nCELERY_QUEUE_PREFIX=dotenv.\n"
-                      "WEB_BIND=127.0.0.1:18391\nVAR_DIR=" + str(tmp_path / "var") + "\n")
+                      "WEB_BIND=127.0.0.1:18391\nWEB_CONCURRENCY=\nVAR_DIR=" + str(tmp_path / "var") + "\n")
     procfile = tmp_path / "Procfile"
     names = ("web", "worker", "batch", "beat")  # the Procfile's processes
     procfile.write_text("".join(f"{name}: {PROBE.format(name=name)}\n" for name in names))
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "CELERY_QUEUE_PREFIX", "WEB_BIND", "VAR_DIR",
-                                                               "SECRET_KEY", "DJANGO_SETTINGS_MODULE"}}
+                                                               "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "WEB_CONCURRENCY"}}
     env.update(ENV_FILE=str(dotenv), DEBUG="1", CELERY_QUEUE_PREFIX="exported.")
 
     start = subprocess.Popen([sys.executable, "-m", "nbaproject.start", "--procfile", str(procfile), "--no-banner"],
@@ -41,16 +42,18 @@ def test_every_process_sees_exported_variables_over_dotenv(tmp_path):
                 break
             lines.append(line)
             words = line.split("|", 1)[-1].split()
-            if words and words[0] in names and len(words) == 4:
+            if words and words[0] in names and len(words) == 5:
                 seen[words[0]] = words[1:]
     finally:
         os.killpg(start.pid, signal.SIGTERM)
         start.wait(timeout=30)
 
     assert set(seen) == set(names), "".join(lines)
-    for name, (debug, prefix, bind) in seen.items():
+    for name, (debug, prefix, bind, concurrency) in seen.items():
         assert (debug, prefix) == ("True", "exported."), f"{name} saw DEBUG={debug} prefix={prefix}"
         assert bind == "127.0.0.1:18391", f"{name} did not get WEB_BIND from .env"  # the file fills the gaps
+        # empty in .env means "the default": not set (gunicorn itself would read "" and fail)
+        assert concurrency == "None", f"{name} saw WEB_CONCURRENCY={concurrency}"
 
 
 def test_site_url_follows_web_bind(monkeypatch):

@@ -18,6 +18,9 @@ from django.core.management.base import BaseCommand
 from rest_framework.authtoken.models import Token
 
 DEMO_USERNAME = "demo"
+# Quick models learn from the last few seasons only: the site answers within a minute or two of the
+# install, and the full models (every season) replace them when the batch worker has trained them.
+QUICK_SEASONS = 3
 
 
 def credentials_file():
@@ -67,7 +70,8 @@ class Command(BaseCommand):
         if not loaded_seasons():
             self.stdout.write(self.style.WARNING("No game logs loaded: cannot train (load data first)."))
             return
-        self.step("Training quick LightGBM and Keras models on every loaded season (seconds)" if quick else
+        seasons = loaded_seasons()[-QUICK_SEASONS:] if quick else None
+        self.step(f"Training quick LightGBM and Keras models on {', '.join(seasons)} (seconds)" if quick else
                   "Training LightGBM and Keras on every loaded season (once; a few minutes)")
         started, last = time.monotonic(), [""]
 
@@ -77,7 +81,7 @@ class Command(BaseCommand):
                 self.stderr.write(f"{line}  ({time.monotonic() - started:.0f} s)")
                 last[0] = line
 
-        run = train_models(quick=quick, progress=progress)
+        run = train_models(seasons=seasons, quick=quick, progress=progress)
         for version in run.versions.order_by("algorithm"):
             metrics = version.metrics or {}
             self.stdout.write(f"  {version}: validation mae {metrics.get('mae', float('nan')):.2f}, "
