@@ -19,3 +19,4 @@ def queue_name(name: str) -> str:
     from django.conf import settings
 
     return settings.CELERY_QUEUE_PREFIX + name
+

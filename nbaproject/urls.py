@@ -1,8 +1,9 @@
 """URL configuration: admin, the API under /api/v1/ (every app's viewsets on one router), its schema
-and docs, the health probe, the user pages. The one module of the config package that names apps."""
+and docs (Swagger UI, Redoc), the health probe, the user pages. The one module of the config package
+that names apps."""
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from predictions.api import PredictionViewSet
@@ -19,6 +20,7 @@ urlpatterns = [
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api-auth/", include("rest_framework.urls")),
     path("healthz", include("operations.health")),
     path("", include("predictions.urls")),  # the user page at /, /login/, /logout/

@@ -16,6 +16,7 @@ class OperationsConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         autodiscover_modules("jobs")
+        from operations import heartbeats  # noqa: F401  (connects the workers' heartbeat signals)
 
 
 class OperationsAdminConfig(admin_apps.AdminConfig):

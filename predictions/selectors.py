@@ -131,3 +131,41 @@ def visible_requests(user) -> QuerySet[PredictionRequest]:
     if user.is_staff:
         return requests
     return requests.filter(user=user)
+
+
+# --- Which models answer (the user page and `make run`'s banner) -----------------------------------
+
+def serving_models() -> dict:
+    """The active model versions, whether they are the quick ones `make run` starts on, and the full
+    training run queued or running on the batch worker that will replace them (None when none)."""
+    from mlmodels.models import ModelVersion, TrainingRun
+
+    versions = list(ModelVersion.objects.filter(active=True).order_by("algorithm"))
+    runs = TrainingRun.objects.in_bulk({v.training_run_id for v in versions if v.training_run_id})
+    upcoming = TrainingRun.objects.filter(kind="train", quick=False,
+                                          status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]) \
+        .order_by("-created_at").first()
+    return {
+        "versions": [{"algorithm": v.algorithm, "id": v.pk, "seasons": len(v.train_seasons or []),
+                      "quick": bool(runs.get(v.training_run_id) and runs[v.training_run_id].quick)}
+                     for v in versions],
+        "quick": any(runs.get(v.training_run_id) and runs[v.training_run_id].quick for v in versions),
+        "upcoming": None if upcoming is None else {"stage": upcoming.stage, "percent": upcoming.percent},
+    }
+
+
+def describe_serving(serving: dict) -> str:
+    """One sentence on `serving_models()` for people: which models answer, and what comes next."""
+    if not serving["versions"]:
+        return "no model is trained yet: predictions fail until a training run finishes."
+    names = " and ".join(f"{v['algorithm']} v{v['id']}" for v in serving["versions"])
+    seasons = max(v["seasons"] for v in serving["versions"])
+    if not serving["quick"]:
+        return f"{names}, trained on {seasons} season{'s' * (seasons != 1)}."
+    text = f"quick models ({names}: trained in seconds, less accurate)"
+    upcoming = serving["upcoming"]
+    if upcoming:
+        step = "queued" if upcoming["stage"] == "queued" else f"{upcoming['stage'] or 'training'}, {upcoming['percent']}%"
+        return (f"{text}; better ones are on their way: the full models are training on the batch worker "
+                f"({step}) and answer as soon as they are registered.")
+    return f"{text}; run `.venv/bin/python manage.py train` for the full models."

@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("predictions", "0004_step_starts")]
+    dependencies = [("predictions", "0005_cache_table")]
     operations = [
         migrations.RenameField("predictionrequest", "step", "stage"),
         migrations.RenameField("predictionrequest", "error", "message"),
