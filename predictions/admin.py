@@ -1,5 +1,6 @@
 """Admin of the predictions app: requests with their progress, result and linked TaskResults."""
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
 from operations.job_admin import JobAdminMixin
 from predictions.models import Prediction, PredictionEvent, PredictionRequest

@@ -31,7 +31,7 @@ def job_row(browser, request_id: str) -> dict | None:
         var link = document.querySelector('#jobs a[href*="' + arguments[0] + '"]');
         if (!link) return null;
         var cells = link.closest('tr').children, bar = link.closest('tr').querySelector('.bar');
-        return {status: cells[2].textContent, percent: Number(bar.dataset.percent), step: cells[4].textContent};
+        return {status: cells[2].textContent, percent: Number(bar.dataset.percent), stage: cells[4].textContent};
     """, request_id)
 
 
