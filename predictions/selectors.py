@@ -140,15 +140,14 @@ def dashboard_jobs(limit: int = 50) -> list[dict]:
 
     from nbaproject.dashboard import task_links
 
-    rows = list(PredictionRequest.objects.select_related("user").order_by("-created_at")[:limit])
+    rows = list(PredictionRequest.objects.select_related("user", "player", "opponent")
+                .order_by("-created_at")[:limit])
     out = []
     for row, links in zip(rows, task_links([list((row.task_ids or {}).items()) for row in rows])):
-        title = row.player_input + (f" vs {row.opponent_input}" if row.opponent_input else "") + \
-            (f" on {row.date_input}" if row.date_input else "")
         out.append({
             "kind": "prediction",
             "id": str(row.pk),
-            "title": f"{title} ({row.user.get_username()})",
+            "title": f"{row.label} ({row.user.get_username()})",
             "status": row.status,
             "step": f"{row.step_index}/{row.step_count} {row.step_label}" if row.step_index else row.step_label,
             "percent": row.percent,
