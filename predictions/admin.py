@@ -92,12 +92,13 @@ class EventInline(admin.TabularInline):
 
 @admin.register(PredictionRequest)
 class PredictionRequestAdmin(JobAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "user", "player_input", "opponent_input", "date_input", "status", "stage",
-                    "percent", "range", "attempts", "message_short"]
+    list_display = ["created_at", "user", "request_label", "status", "stage", "percent", "range", "attempts",
+                    "message_short"]
     list_filter = ["status", "stage", "created_at"]
-    search_fields = ["id", "player_input", "opponent_input", "user__username", "message", "idempotency_key"]
+    search_fields = ["id", "player_input", "opponent_input", "player__name", "user__username", "message",
+                     "idempotency_key"]
     date_hierarchy = "created_at"
-    list_select_related = ["user", "prediction"]
+    list_select_related = ["user", "prediction", "player", "opponent"]
     inlines = [PredictionInline, EventInline]
     readonly_fields = ["task_results"]
     actions = ["requeue", "retry_failed"]
@@ -126,6 +127,11 @@ class PredictionRequestAdmin(JobAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="request", ordering="player_input")
+    def request_label(self, obj):
+        """The resolved player (and opponent, date) once known, what was typed until then."""
+        return obj.label
 
     @admin.display(description="range")
     def range(self, obj):
@@ -162,6 +168,6 @@ class PredictionRequestAdmin(JobAdminMixin, admin.ModelAdmin):
             if publish(job.pk):
                 job.refresh_from_db(fields=["task_ids"])
                 marks = " ".join(f"[task {task_id}]" for task_id in (job.task_ids or {}).values())
-                record(request.user, f"{message} {job.player_input} {marks}".strip(), job)
+                record(request.user, f"{message} {job.label} {marks}".strip(), job)
                 done += 1
         return done

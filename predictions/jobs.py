@@ -5,9 +5,7 @@ from predictions.models import STEP_NAMES, PredictionRequest
 
 
 def title(row: PredictionRequest) -> str:
-    text = row.player_input + (f" vs {row.opponent_input}" if row.opponent_input else "") + \
-        (f" on {row.date_input}" if row.date_input else "")
-    return f"{text} ({row.user.get_username()})"
+    return f"{row.label} ({row.user.get_username()})"
 
 
 def stage(row: PredictionRequest) -> str:
@@ -28,6 +26,6 @@ def ensure_sweeper() -> list[tuple[str, bool]]:
 register_job_kind(
     PredictionRequest, kind="prediction", title=title, stage=stage, limit=50, task_keys=tuple(STEP_NAMES),
     message=lambda row: row.message or row.enqueue_error or None,
-    queryset=lambda: PredictionRequest.objects.select_related("user").order_by("-created_at"))
+    queryset=lambda: PredictionRequest.objects.select_related("user", "player", "opponent").order_by("-created_at"))
 
 register_schedule_setup(ensure_sweeper)
