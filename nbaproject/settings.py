@@ -163,6 +163,12 @@ WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "ma
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "media/"
 
+# --- The product's "today" ------------------------------------------------------------
+# AS_OF_DATE (YYYY-MM-DD) is "today" for the product: a player-only request means his next game
+# after it, a slate defaults to it. Unset: today's date in UTC. Set it inside a loaded season to
+# replay that season (the embedded default of .env.example does, so make run works offline).
+AS_OF_DATE = env("AS_OF_DATE")
+
 # --- Models ------------------------------------------------------------------------
 MODEL_DIR = Path(env("MODEL_DIR", str(VAR_DIR / "models")))
 BUNDLED_DATA_DIR = BASE_DIR / "etl" / "data"
