@@ -362,15 +362,27 @@ def parse_gamelog_file(source: SourceFile | str | Path, team_codes: dict[str, st
     reject(2 * numbers["FGM"] + numbers["FG3M"] + numbers["FTM"] != numbers["PTS"],
            "PTS is not 2*FGM + FG3M + FTM")
 
+    # MATCHUP names the game's two teams and which one is at home ("CLE vs. IND": CLE at home;
+    # "IND @ CLE": the same). At a neutral site both teams' lines carry the same text, so the
+    # text decides the game's home and away whichever team a line belongs to, and the line's
+    # own team (which must be one of the two) decides its side.
     matchups = Distinct(frame["MATCHUP"])
-    own, where, opponent, well_formed = matchups.map_many(_matchup(team_codes), (object, object, object, bool))
+    first, where, second, well_formed = matchups.map_many(_matchup(team_codes), (object, object, object, bool))
     team_text = Distinct(frame["TEAM_ABBREVIATION"])
     team = team_text.map(lambda v: team_codes.get(v.lower()))
     reject(pd.isna(team), "unknown team code {!r} in TEAM_ABBREVIATION", team_text.text)
     reject(~well_formed, "MATCHUP is not 'TEAM vs. OPP' or 'TEAM @ OPP' ({!r})", matchups.text)
-    reject(pd.isna(opponent), "unknown opponent code in MATCHUP ({!r})", matchups.text)
-    reject(own != team, "MATCHUP {!r} does not start with the player's team", matchups.text)
-    reject(team == opponent, "the team plays itself in MATCHUP ({!r})", matchups.text)
+    reject(pd.isna(first), "unknown team code in MATCHUP ({!r})", matchups.text)
+    reject(pd.isna(second), "unknown opponent code in MATCHUP ({!r})", matchups.text)
+    reject(first == second, "the team plays itself in MATCHUP ({!r})", matchups.text)
+    reject((team != first) & (team != second), "the player's team is not in MATCHUP ({})",
+           lambda: team_text.text() + " / " + matchups.text().astype(object))
+
+    first_at_home = np.isin(where, ["vs.", "vs"])
+    home = np.where(first_at_home, first, second)
+    away = np.where(first_at_home, second, first)
+    is_home = (team == home).astype(bool)
+    opponent = np.where(is_home, away, home)
 
     # The same player twice in a game: an exact copy of a line is quarantined as a duplicate
     # (the first copy loads); different numbers make both doubtful.
@@ -387,9 +399,6 @@ def parse_gamelog_file(source: SourceFile | str | Path, team_codes: dict[str, st
         twice = np.isin(key, distinct[distinct.duplicated()].to_numpy()) & ~duplicate_line
         reject(twice, "the same player twice in this game with different numbers")
 
-    is_home = np.isin(where, ["vs.", "vs"])
-    home = np.where(is_home, team, opponent)
-    away = np.where(is_home, opponent, team)
     # Every line of a game must tell the same story (date, teams), and a game has two teams.
     if ok.any():
         story = pd.DataFrame({"game": games.codes, "date": dates_text.codes, "home": home, "away": away,
