@@ -14,6 +14,7 @@ import inspect
 import logging
 import struct
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable
@@ -440,9 +441,13 @@ def _quarantine(parsed: ParsedFile, run: EtlRun | None, extra: list[tuple[int, s
     return len(rows)
 
 
+REFUSED_SLOT_TAKEN = "another game (different NBA.com id) is recorded for this date and home team"
+
+
 def _write_file(prepared: tuple[ParsedFile, pd.DataFrame, list[tuple]], team_ids: dict[str, int],
-                run: EtlRun | None) -> dict:
-    """One file's writes (inside the load's transaction): players, games, lines, quarantine."""
+                run: EtlRun | None) -> tuple[dict, Counter]:
+    """One file's writes (inside the load's transaction): players, games, lines, quarantine.
+    Returns the counts and the quarantined rows counted by reason."""
     parsed, games, player_rows = prepared
     counts = dict.fromkeys(SUMMARY_KEYS, 0)
     lines = parsed.valid
@@ -454,12 +459,12 @@ def _write_file(prepared: tuple[ParsedFile, pd.DataFrame, list[tuple]], team_ids
         counts["inserted"], counts["updated"], refused = _write_lines(lines, team_ids, all_new)
         if refused.any():
             raw = parsed.source.text.split("\n")
-            refused_rows = [(int(line), "another game (different NBA.com id) is recorded for this date "
-                             "and home team", raw[int(line) - 1]) for line in lines["line"][refused]]
+            refused_rows = [(int(line), REFUSED_SLOT_TAKEN, raw[int(line) - 1]) for line in lines["line"][refused]]
     counts["rejected"] = _quarantine(parsed, run, refused_rows)
     counts["read"] = parsed.rows_read
     counts["unchanged"] = len(lines) - len(refused_rows) - counts["inserted"] - counts["updated"]
-    return counts
+    by_reason = parsed.rejected_by_reason + Counter({REFUSED_SLOT_TAKEN: len(refused_rows)})
+    return counts, by_reason
 
 
 def _bulk_indexes() -> list:
@@ -516,6 +521,7 @@ def _load(paths: list[Path], progress: Progress, run: EtlRun | None, bulk: bool 
     """Check every file, then validate (in a helper thread, a file ahead) and write them, all
     in one transaction: a failure leaves the warehouse as it was."""
     summary = dict.fromkeys(SUMMARY_KEYS, 0)
+    rejected_by_reason: Counter = Counter()
     teams_before = Team.objects.count()
     if teams_before < len(FRANCHISES):
         seed_teams()
@@ -546,7 +552,8 @@ def _load(paths: list[Path], progress: Progress, run: EtlRun | None, bulk: bool 
                 pending[index] = None  # the parsed frame is freed once written
                 if index + 2 < len(sources):
                     pending.append(pool.submit(_prepare, sources[index + 2], aliases))
-                counts = _write_file(prepared, team_ids, run)
+                counts, by_reason = _write_file(prepared, team_ids, run)
+                rejected_by_reason += by_reason
                 del prepared
                 for key in SUMMARY_KEYS:
                     if key != "teams_created":
@@ -559,7 +566,7 @@ def _load(paths: list[Path], progress: Progress, run: EtlRun | None, bulk: bool 
                 _build_bulk_indexes(primary_key)
             _drop_stages()
     progress(total, total, "done")
-    return summary
+    return {**summary, "rejected_by_reason": dict(rejected_by_reason.most_common())}
 
 
 class _ProgressReporter:
@@ -635,12 +642,19 @@ def _progress_caller(progress: Callable | None) -> Progress:
     return progress if takes_stage else (lambda done, total, stage: progress(done, total))
 
 
-def load_gamelogs(paths: Iterable[str | Path], *, source: str | None = None, progress: Callable | None = None,
-                  skip_loaded: bool = False, task_id: str | None = None, bulk: bool | None = None) -> dict:
+def load_gamelogs(paths: Iterable[str | Path], **options) -> dict:
+    """`run_gamelog_load`'s summary: the counts of player-game rows (SUMMARY_KEYS)."""
+    run = run_gamelog_load(paths, **options)
+    return {key: run.counts[key] for key in SUMMARY_KEYS}
+
+
+def run_gamelog_load(paths: Iterable[str | Path], *, source: str | None = None, progress: Callable | None = None,
+                     skip_loaded: bool = False, task_id: str | None = None, bulk: bool | None = None) -> EtlRun:
     """Validate and load NBA.com player game-log CSVs (gzipped or not), recorded as an EtlRun.
 
-    Returns the summary (counts of player-game rows): read, inserted, updated, unchanged,
-    rejected, plus teams_created, players_created, games_created, games_updated.
+    Returns the EtlRun, whose counts hold the summary (counts of player-game rows): read,
+    inserted, updated, unchanged, rejected, plus teams_created, players_created, games_created,
+    games_updated; and rejected_by_reason (reason without its values -> rows quarantined).
     `progress(done_rows, total_rows)` (or `(done, total, stage)`) is called as the load advances.
     With skip_loaded, files whose content (sha256) a succeeded run already loaded are left out.
     A file that cannot be read as a whole (missing, not a CSV, missing column) raises
@@ -676,7 +690,8 @@ def load_gamelogs(paths: Iterable[str | Path], *, source: str | None = None, pro
     # the load's transaction is open (SQLite has one writer at a time: they stay in line).
     reporter = _ProgressReporter(report) if connection.vendor == "postgresql" else None
     try:
-        summary = _load(paths, reporter or report, run, bulk=bulk) if paths else dict.fromkeys(SUMMARY_KEYS, 0)
+        summary = _load(paths, reporter or report, run, bulk=bulk) if paths else \
+            {**dict.fromkeys(SUMMARY_KEYS, 0), "rejected_by_reason": {}}
     except BaseException as exc:
         if reporter:
             reporter.close()
@@ -691,4 +706,4 @@ def load_gamelogs(paths: Iterable[str | Path], *, source: str | None = None, pro
     run.counts = {**summary, "files_skipped": skipped, "file_hashes": [hashes[p] for p in paths]}
     run.status, run.finished_at, run.stage = EtlRun.Status.SUCCEEDED, timezone.now(), "done"
     run.save()
-    return summary
+    return run
