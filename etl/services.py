@@ -707,3 +707,14 @@ def run_gamelog_load(paths: Iterable[str | Path], *, source: str | None = None, 
     run.status, run.finished_at, run.stage = EtlRun.Status.SUCCEEDED, timezone.now(), "done"
     run.save()
     return run
+
+
+def refresh_warehouse_statistics() -> None:
+    """ANALYZE the line and game tables on PostgreSQL: after a bulk load the planner's row
+    estimates are off until autovacuum runs, and indexed reads can turn into table scans."""
+    if connection.vendor == "postgresql":
+        from etl.schema import GAMES, LINES
+
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {LINES}")
+            cursor.execute(f"ANALYZE {GAMES}")
