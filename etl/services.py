@@ -6,8 +6,9 @@ file is written, one transaction per file. Rows are staged in a temporary table 
 binary COPY through psycopg's cursor.copy(); SQLite: executemany: see etl.bulk, the plumbing)
 and upserted set-based with
 `INSERT ... ON CONFLICT DO UPDATE ... WHERE <row changed>`, so a reload writes nothing and reports
-every row unchanged. Lines scraped from basketball-reference (source='bref', exact seconds and
-starters) are not overwritten by the NBA.com logs.
+every row unchanged. Which source's line wins is etl.lines' rule: lines scraped from
+basketball-reference (source='bref', exact seconds and starters) are not overwritten by the
+NBA.com logs.
 """
 from __future__ import annotations
 
@@ -26,8 +27,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from etl import bulk
-from etl.gamelogs import GamelogFormatError, ParsedFile, file_sha256, games_from_lines, parse_gamelog_file, \
-    read_gamelog_file
+from etl.gamelogs import (
+    GamelogFormatError,
+    ParsedFile,
+    file_sha256,
+    games_from_lines,
+    parse_gamelog_file,
+    read_gamelog_file,
+)
+from etl.lines import sources_kept_from
 from etl.models import EtlRun, PlayerGameLog, QuarantinedRow, Team, TeamAlias
 from etl.names import normalise_name
 from etl.teams import FRANCHISES, seed_teams
@@ -41,6 +49,7 @@ LOG_STATS = ["seconds", "pts", "oreb", "dreb", "reb", "ast", "stl", "blk", "tov"
              "fgm", "fga", "fg3m", "fg3a", "ftm", "fta"]
 # What a reload compares and may change on an existing line (the key is player + game).
 LOG_UPDATABLE = ["team_id", "opponent_id", "date", "season", "is_home", *LOG_STATS, "plus_minus"]
+SOURCE = "nba"  # the lines' source (etl.lines.SOURCE_RANK decides which source's line wins)
 STAGE_LOG = "etl_stage_log"
 STAGE_PLAYER = "etl_stage_player"
 STAGE_GAME = "etl_stage_game"
@@ -184,13 +193,18 @@ _COMPARED = ["team_id", "opponent_id", "is_home", *LOG_STATS, "plus_minus"]
 _NO_PLUS_MINUS = -32768  # stands for NULL when lines are compared
 
 
+def _kept_sources() -> str:
+    """SQL list of the sources whose lines the NBA.com logs leave alone (etl.lines' rule)."""
+    return ", ".join(f"'{source}'" for source in sources_kept_from(SOURCE)) or "NULL"
+
+
 def _existing_lines() -> pd.DataFrame:
     """The warehouse's lines of the staged games, as comparable columns: keys, `protected`
     (scraped from basketball-reference, not overwritten), `stale` (date/season differ from the
     game's) and the values a reload compares."""
     names = ["game_id", "player_id", "protected", "stale", *_COMPARED]
     types = ["int8", "int8", "bool", "bool", "int8", "int8", "bool", "int4", *["int2"] * (len(LOG_STATS) - 1), "int2"]
-    select = (f"SELECT CAST(l.game_id AS bigint), CAST(l.player_id AS bigint), l.source = 'bref', "
+    select = (f"SELECT CAST(l.game_id AS bigint), CAST(l.player_id AS bigint), l.source IN ({_kept_sources()}), "
               f"(l.date <> g.date OR l.season <> g.season), CAST(l.team_id AS bigint), "
               f"CAST(l.opponent_id AS bigint), l.is_home, CAST(l.seconds AS integer), "
               f"{', '.join(f'CAST(l.{stat} AS smallint)' for stat in LOG_STATS[1:])}, "
@@ -238,7 +252,7 @@ def _write_lines(lines: pd.DataFrame, team_ids: dict[str, int], all_games_new: b
     inserted, updated = int(new.sum()), 0
     if inserted:
         bulk.bulk_write("etl_playergamelog", {**{name: values[new] for name, values in columns.items()},
-                                          "starter": None, "source": np.full(inserted, "nba", dtype=object)},
+                                          "starter": None, "source": np.full(inserted, SOURCE, dtype=object)},
                     nullable="plus_minus")
     if changed.any():
         bulk.empty_stage(STAGE_LOG)
@@ -248,7 +262,7 @@ def _write_lines(lines: pd.DataFrame, team_ids: dict[str, int], all_games_new: b
                 UPDATE etl_playergamelog SET {', '.join(f"{c} = s.{c}" for c in LOG_UPDATABLE)}
                 FROM {STAGE_LOG} s
                 WHERE etl_playergamelog.game_id = s.game_id AND etl_playergamelog.player_id = s.player_id
-                  AND etl_playergamelog.source <> 'bref'""")
+                  AND etl_playergamelog.source NOT IN ({_kept_sources()})""")
             updated = cursor.rowcount
     return inserted, updated, refused
 
