@@ -211,7 +211,8 @@ def _existing_lines() -> pd.DataFrame:
               f"CAST(coalesce(l.plus_minus, {_NO_PLUS_MINUS}) AS smallint) "
               f"FROM etl_playergamelog l JOIN etl_game g ON g.id = l.game_id "
               f"JOIN {STAGE_GAME} s ON s.nba_game_id = g.nba_game_id")
-    return pd.DataFrame(bulk.read_rows(select, types), columns=names)
+    rows = bulk.read_rows(select, types)  # every column an integer or a boolean, never NULL
+    return pd.DataFrame(np.array(rows, dtype=np.int64).reshape(len(rows), len(names)), columns=names)
 
 
 def _write_lines(lines: pd.DataFrame, team_ids: dict[str, int], all_games_new: bool = False
