@@ -2,15 +2,17 @@
 the index rebuild of big loads. No business rule lives here (what is loaded, and which line
 wins, is etl.services' and etl.lines' business).
 
-On PostgreSQL rows travel through psycopg 3's `cursor.copy()`: binary COPY with the column
-types given by `set_types`, one `write_row` per row, and `rows()` to read a COPY TO back. On
-SQLite (the embedded default) the same calls fall back to executemany / fetchall.
+On PostgreSQL rows travel through psycopg 3's `cursor.copy()`: in by binary COPY with the column
+types given by `set_types` and one `write_row` per row; out by a text COPY TO that pandas' C
+parser reads. On SQLite (the embedded default) the same calls fall back to executemany / fetchall.
 """
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
+import pandas as pd
 from django.db import connection, models
 
 # format_type() names -> the psycopg type names binary COPY is told (varchar travels as text).
@@ -62,16 +64,19 @@ def bulk_write(table: str, columns: dict[str, np.ndarray | None], nullable: str 
         cursor.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", list(zip(*lists)))
 
 
-def read_rows(select: str, types: list[str]) -> list[tuple]:
-    """The rows of a SELECT: on PostgreSQL through binary COPY TO, typed by `types` (int8,
-    int4, int2, bool, ...: one per selected column)."""
+def read_integers(select: str, names: list[str]) -> pd.DataFrame:
+    """The rows of a SELECT whose columns are all integers (never NULL), as an int64 frame. On
+    PostgreSQL they come by COPY TO (text) and pandas' C parser reads them: no Python per row."""
     with connection.cursor() as cursor:
         if not is_postgresql():
             cursor.execute(select)
-            return cursor.fetchall()
-        with cursor.cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT binary)") as copy:
-            copy.set_types(types)
-            return list(copy.rows())
+            rows = cursor.fetchall()
+            return pd.DataFrame(np.array(rows, dtype=np.int64).reshape(len(rows), len(names)), columns=names)
+        with cursor.cursor.copy(f"COPY ({select}) TO STDOUT") as copy:
+            data = b"".join(bytes(block) for block in copy)
+    if not data:
+        return pd.DataFrame({name: np.empty(0, dtype=np.int64) for name in names})
+    return pd.read_csv(io.BytesIO(data), sep="\t", header=None, names=names, dtype=np.int64, engine="c")
 
 
 def create_stage(table: str, columns_sql: str) -> None:

@@ -203,16 +203,13 @@ def _existing_lines() -> pd.DataFrame:
     (scraped from basketball-reference, not overwritten), `stale` (date/season differ from the
     game's) and the values a reload compares."""
     names = ["game_id", "player_id", "protected", "stale", *_COMPARED]
-    types = ["int8", "int8", "bool", "bool", "int8", "int8", "bool", "int4", *["int2"] * (len(LOG_STATS) - 1), "int2"]
-    select = (f"SELECT CAST(l.game_id AS bigint), CAST(l.player_id AS bigint), l.source IN ({_kept_sources()}), "
-              f"(l.date <> g.date OR l.season <> g.season), CAST(l.team_id AS bigint), "
-              f"CAST(l.opponent_id AS bigint), l.is_home, CAST(l.seconds AS integer), "
-              f"{', '.join(f'CAST(l.{stat} AS smallint)' for stat in LOG_STATS[1:])}, "
-              f"CAST(coalesce(l.plus_minus, {_NO_PLUS_MINUS}) AS smallint) "
+    select = (f"SELECT l.game_id, l.player_id, CAST(l.source IN ({_kept_sources()}) AS integer), "
+              f"CAST((l.date <> g.date OR l.season <> g.season) AS integer), l.team_id, l.opponent_id, "
+              f"CAST(l.is_home AS integer), {', '.join(f'l.{stat}' for stat in LOG_STATS)}, "
+              f"coalesce(l.plus_minus, {_NO_PLUS_MINUS}) "
               f"FROM etl_playergamelog l JOIN etl_game g ON g.id = l.game_id "
               f"JOIN {STAGE_GAME} s ON s.nba_game_id = g.nba_game_id")
-    rows = bulk.read_rows(select, types)  # every column an integer or a boolean, never NULL
-    return pd.DataFrame(np.array(rows, dtype=np.int64).reshape(len(rows), len(names)), columns=names)
+    return bulk.read_integers(select, names)
 
 
 def _write_lines(lines: pd.DataFrame, team_ids: dict[str, int], all_games_new: bool = False
