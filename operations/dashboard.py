@@ -69,7 +69,7 @@ def job_rows(kind) -> list[dict]:
     rows = kind.recent()
     meta = kind.model._meta
     out = []
-    for job, links in zip(rows, task_links([job.task_pairs() for job in rows])):
+    for job, links in zip(rows, task_links([job.task_pairs() for job in rows]), strict=True):
         out.append({
             "kind": kind.kind_of(job),
             "id": str(job.pk),

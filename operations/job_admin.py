@@ -19,7 +19,7 @@ class JobAdminMixin:
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
         rows = list(changelist.result_list)
-        for row, links in zip(rows, task_links([row.task_pairs() for row in rows])):
+        for row, links in zip(rows, task_links([row.task_pairs() for row in rows]), strict=True):
             row._task_links = links
         return changelist
 

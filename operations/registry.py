@@ -12,13 +12,13 @@ jobs, the beat schedules and the staff buttons are all built from what was regis
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-_job_kinds: list["JobKind"] = []
+_job_kinds: list[JobKind] = []
 _schedules: list[dict] = []
 _schedule_setups: list[Callable[[], list[tuple[str, bool]]]] = []
-_actions: dict[str, "PipelineAction"] = {}
+_actions: dict[str, PipelineAction] = {}
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def recent_actions(limit: int = 15) -> list[dict]:
                   .values_list("task_id", "status"))
     links = task_links([[("task", task_id) for task_id in task_ids[entry.pk]] for entry in entries])
     out = []
-    for entry, entry_links in zip(entries, links):
+    for entry, entry_links in zip(entries, links, strict=True):
         ids = task_ids[entry.pk]
         out.append({
             "time": entry.action_time.isoformat(),

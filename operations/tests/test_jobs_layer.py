@@ -25,7 +25,8 @@ def test_each_app_registers_its_job_kind_schedules_and_actions_in_its_jobs_modul
     assert {kind.model._meta.label for kind in registry.job_kinds()} == JOB_MODELS
     assert all(issubclass(kind.model, Job) for kind in registry.job_kinds())
     actions = registry.actions()
-    assert (actions["load-bundled"].task, actions["retrain"].task) == ("etl.tasks.load_gamelogs", "mlmodels.tasks.train")
+    assert (actions["load-bundled"].task, actions["retrain"].task) == (
+        "etl.tasks.load_gamelogs", "mlmodels.tasks.train")
     assert {spec["task"] for spec in registry.schedules()} >= {
         "operations.tasks.cleanup_task_results", "etl.tasks.load_gamelogs", "scraping.tasks.crawl",
         "mlmodels.tasks.train"}
