@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import warnings
 
 import numpy as np
 
 from etl.seasons import season_for_date
 
-FEATURE_SET_VERSION = 2
+FEATURE_SET_VERSION = 3
 
 EPOCH = dt.date(1970, 1, 1)
 DAY_BITS = 20  # keys are group << DAY_BITS | day number (days since 1970 < 2**20 until 4840)
@@ -42,7 +43,7 @@ ROLE_THRESHOLDS = (16.0, 9.0)
 
 # Columns the features read from etl.PlayerGameLog, in this order (selectors and the inference queries).
 LOG_COLUMNS = ["player_id", "game_id", "team_id", "opponent_id", "date", "starter", "seconds", "pts", "fga",
-               "fg3a", "fta", "tov", "oreb"]
+               "fg3a", "fta", "tov", "oreb", "is_home"]
 COUNT_COLUMNS = ["seconds", "pts", "fga", "fg3a", "fta", "tov", "oreb"]
 
 PLAYER_WINDOWS = (5, 10, 20)
@@ -69,12 +70,24 @@ def _feature_names() -> list[str]:
     names += ["opp_allowed_ppu_20", "opp_role_allowed_ppu_20", "opp_role_allowed_ppm_20", "opp_role_allowed_pts_20",
               "opp_def_factor", "exp_pts_opp", "pace_factor"]
     names += MATES_FEATURES
+    names += EXTRA_FEATURES
     return names
 
 
 MATES_FEATURES = ["mates_absent_usg", "mates_present_usg", "mates_absent_pts", "mates_absent_min", "roster_last",
                   "own_usg_share"]
 
+
+# Feature set 3 (each group's backtest gain is in docs/models.md): robust recent levels (medians:
+# a blow-out or foul trouble moves a mean, not a median), schedule density and travel, season
+# progress, shot mix, and the two teams' strength difference (blow-out risk cuts stars' minutes).
+FEATURE_GROUPS = {
+    "medians": ["pts_median_5", "pts_median_10", "min_median_5", "min_median_10", "ppm_median_10"],
+    "schedule": ["games_last_4d", "games_last_7d", "away_rate_5", "prev_away", "season_day"],
+    "shot_mix": ["fg3_rate_20", "ft_rate_20", "fg3a_share_10"],
+    "strength": ["net_diff_10", "net_diff_20", "abs_net_diff_20", "team_net_20", "opp_net_20"],
+}
+EXTRA_FEATURES = [name for group in FEATURE_GROUPS.values() for name in group]
 
 FEATURE_NAMES = _feature_names()
 
@@ -260,6 +273,37 @@ def _compute(logs, targets, team_parts, team_lines):
     out["back_to_back"] = np.where(has_last, (rest == 1).astype(np.float64), np.nan)
     out["is_home"] = np.asarray(targets["is_home"], dtype=np.float64)
 
+    # medians of the last 5 / 10 games (a lag matrix, NaN where the horizon ends)
+    lags = np.full((n_targets, 10, 2), np.nan)
+    for lag in range(1, 11):
+        idx = pos - lag
+        valid = idx >= h_pos
+        if len(series):
+            lags[:, lag - 1, :] = np.where(valid[:, None], series[np.where(valid, idx, 0)][:, [PTS, SEC]], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no earlier game
+        for w in (5, 10):
+            out[f"pts_median_{w}"] = np.nanmedian(lags[:, :w, 0], axis=1)
+            out[f"min_median_{w}"] = np.nanmedian(lags[:, :w, 1], axis=1) / 60
+        out["ppm_median_10"] = np.nanmedian(_div(lags[:, :, 0] * 60, lags[:, :, 1]), axis=1)
+
+    # schedule: games in the last 4 / 7 days, away games among the last 5, the last one away, season day
+    for days in (4, 7):
+        lo = np.maximum(_locate(keys, pid, t_day - days), h_pos)
+        out[f"games_last_{days}d"] = (pos - lo).astype(np.float64)
+    home = logs["is_home"][order].astype(np.float64) if "is_home" in logs else np.full(len(order), np.nan)
+    home_prefix = np.concatenate([[0.0], np.cumsum(home)])
+    lo5 = np.maximum(pos - 5, h_pos)
+    out["away_rate_5"] = _div((pos - lo5) - (home_prefix[pos] - home_prefix[lo5]), (pos - lo5).astype(np.float64))
+    out["prev_away"] = np.where(has_last, 1.0 - (home[last] if len(home) else np.nan), np.nan)
+    out["season_day"] = (t_day - s_day).astype(np.float64)
+
+    # shot mix: share of threes and free-throw rate over the last 20 / 10 games
+    n20, s20 = window(np.maximum(pos - 20, h_pos))
+    out["fg3_rate_20"] = _div(s20[:, FG3A], s20[:, FGA])
+    out["ft_rate_20"] = _div(s20[:, FTA], s20[:, FGA])
+    out["fg3a_share_10"] = _div(out["fg3a_mean_10"], out["fga_mean_10"] + 0.44 * out["fta_mean_10"])
+
     # expected points: per-minute scoring x expected minutes, several blends
     ppm_base = np.where(out["games_season"] >= 5, out["ppm_season"],
                         np.where(np.isnan(out["ppm_prev"]), out["ppm_season"], out["ppm_prev"]))
@@ -319,6 +363,14 @@ def _compute(logs, targets, team_parts, team_lines):
     out["opp_def_factor"] = _div(out["opp_role_allowed_ppu_20"], out["ppu_20"])
     out["exp_pts_opp"] = out["exp_pts_blend"] * out["opp_allowed_pp_20"] / 1.1
     out["pace_factor"] = _div(out["opp_poss_20"] + out["team_poss_20"], 2 * out["team_poss_20"])
+    # team strength: net points per game of each side and their difference (blow-out risk)
+    for w in TEAM_WINDOWS:
+        team_net = out[f"team_pts_{w}"] - out[f"team_allowed_{w}"]
+        opp_net = out[f"opp_pts_{w}"] - out[f"opp_allowed_{w}"]
+        out[f"net_diff_{w}"] = team_net - opp_net
+        if w == 20:
+            out["team_net_20"], out["opp_net_20"] = team_net, opp_net
+    out["abs_net_diff_20"] = np.abs(out["net_diff_20"])
     return {name: out[name] for name in FEATURE_NAMES}
 
 
@@ -462,7 +514,8 @@ def day_sql(column: str = "date", vendor: str | None = None) -> str:
 
 
 def log_sql(vendor: str | None = None) -> str:
-    return ", ".join({"date": day_sql("date", vendor), "starter": "COALESCE(CAST(starter AS INTEGER), -1)"}.get(c, c)
+    return ", ".join({"date": day_sql("date", vendor), "starter": "COALESCE(CAST(starter AS INTEGER), -1)",
+                      "is_home": "CAST(is_home AS INTEGER)"}.get(c, c)
                      for c in LOG_COLUMNS)
 
 
@@ -485,6 +538,8 @@ def logs_from_frame(frame) -> dict[str, np.ndarray]:
     if "season" in frame:
         arrays["season"] = frame["season"].to_numpy(dtype=object)
     for name in LOG_COLUMNS:
+        if name == "is_home":
+            continue
         values = frame[name]
         if name == "date":
             arrays[name] = values.to_numpy(dtype="datetime64[D]").astype(np.int64)

@@ -8,8 +8,8 @@ from mlmodels.features import log_sql, logs_from_rows
 
 def gamelog_arrays(seasons: list[str] | None = None) -> dict[str, np.ndarray]:
     """Every player-game line of the warehouse (or of `seasons`) as column arrays, in one read:
-    the input of `mlmodels.features.build_training_frame` (LOG_COLUMNS + is_home, season)."""
-    sql = f"SELECT {log_sql()}, CAST(is_home AS INTEGER), CAST(SUBSTR(season, 1, 4) AS INTEGER) FROM etl_playergamelog"
+    the input of `mlmodels.features.build_training_frame` (LOG_COLUMNS, is_home as bool, + season)."""
+    sql = f"SELECT {log_sql()}, CAST(SUBSTR(season, 1, 4) AS INTEGER) FROM etl_playergamelog"
     params: list = []
     if seasons:
         sql += f" WHERE season IN ({', '.join(['%s'] * len(seasons))})"
@@ -17,7 +17,7 @@ def gamelog_arrays(seasons: list[str] | None = None) -> dict[str, np.ndarray]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    arrays = logs_from_rows(rows, extra=("is_home", "season_year"))
+    arrays = logs_from_rows(rows, extra=("season_year",))
     arrays["is_home"] = arrays["is_home"].astype(bool)
     years = arrays.pop("season_year")
     labels = {year: f"{year}-{(year + 1) % 100:02d}" for year in np.unique(years).tolist()}

@@ -172,8 +172,9 @@ def fit_models(data: Dataset, quick: bool = False, refit: bool = True, reporter=
         else:
             fitted = training.fit_keras(X, y, X_val, y_val, quick=quick, progress=reporter)
         raw = fitted.predict_raw(X_val)
-        fitted.calibration = training.fit_calibration(y_val, *raw)
-        predicted = training.apply_calibration(fitted.calibration, *raw)
+        minutes_val = training.tier_minutes(X_val)
+        fitted.calibration = training.fit_calibration(y_val, *raw, minutes=minutes_val)
+        predicted = training.apply_calibration(fitted.calibration, *raw, minutes=minutes_val)
         scores = training.metrics(y_val, *predicted)
         out[algorithm] = Trained(algorithm, fitted, scores, time.perf_counter() - started, predicted)
     # the ensemble: a weighted quantile average (weight chosen on validation, both models always
@@ -415,12 +416,17 @@ def summary(run: TrainingRun) -> dict:
 # --- backtest ----------------------------------------------------------------------------------------
 
 BASELINES = ("baseline_last5", "baseline_last10", "baseline_season_avg")
+# The market population: the share of the test season's player-games with the highest average
+# minutes over the player's previous 10 games (the games a betting market prices a line for).
+MARKET_SHARE = 0.74
+POPULATIONS = ("market", *training.TIERS)
 
 
 def baselines(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """What a fan computes by hand, for every line (NaN without an earlier game): the mean of the
     player's previous 5 / 10 games in the data (fewer when fewer exist) and his season-to-date
-    mean (before the season's first game: his previous-10 mean)."""
+    mean (before the season's first game: his previous-10 mean). Also `minutes_last10`, his
+    average minutes over the same previous 10 games (it defines the populations)."""
     player = arrays["player_id"].astype(np.int64)
     order = np.lexsort((arrays["date"], player))
     pts = arrays["pts"][order].astype(np.float64)
@@ -430,7 +436,10 @@ def baselines(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     idx = np.arange(len(order))
     first = np.searchsorted(p, p, side="left")  # first line of the player
     out = {}
+    minutes_prefix = np.concatenate([[0.0], np.cumsum(arrays["seconds"][order].astype(np.float64) / 60)])
     with np.errstate(invalid="ignore", divide="ignore"):
+        lo = np.maximum(idx - 10, first)
+        out["minutes_last10"] = (minutes_prefix[idx] - minutes_prefix[lo]) / (idx - lo)
         for name, w in (("baseline_last5", 5), ("baseline_last10", 10)):
             lo = np.maximum(idx - w, first)
             out[name] = (prefix[idx] - prefix[lo]) / (idx - lo)
@@ -445,6 +454,41 @@ def baselines(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         unsorted[order] = values
         result[name] = unsorted
     return result
+
+
+def populations(minutes_last10: np.ndarray) -> dict[str, np.ndarray]:
+    """Boolean masks of the report's populations over the test rows, from each row's average
+    minutes over the player's previous 10 games:
+      * market: the round(MARKET_SHARE x rows) rows with the highest average (ties: earlier row first);
+      * minutes_0_15, minutes_15_25, minutes_25_32, minutes_32_plus: average in [0, 15), [15, 25),
+        [25, 32), [32, inf)."""
+    minutes = np.nan_to_num(np.asarray(minutes_last10, dtype=np.float64), nan=0.0)
+    market = np.zeros(len(minutes), dtype=bool)
+    market[np.argsort(-minutes, kind="stable")[:int(np.floor(MARKET_SHARE * len(minutes) + 0.5))]] = True
+    masks = {"market": market}
+    tiers = training.tier_of(minutes)
+    for index, name in enumerate(training.TIERS):
+        masks[name] = tiers == index
+    return masks
+
+
+def population_table(y: np.ndarray, minutes_last10: np.ndarray, predictions: dict[str, tuple],
+                     point_predictions: dict[str, np.ndarray]) -> dict:
+    """{population: {rows, min_minutes, models: {model: {mae, coverage_80, width_80}, baseline: {mae}}}}."""
+    table = {}
+    for name, mask in populations(minutes_last10).items():
+        models = {}
+        for model, (p10, p50, p90) in predictions.items():
+            scores = training.metrics(y[mask], p10[mask], p50[mask], p90[mask]) if mask.any() else {}
+            models[model] = {k: round(float(scores[k]), 4) for k in ("mae", "coverage_80", "width_80")} \
+                if scores else {}
+        for model, values in point_predictions.items():
+            models[model] = {"mae": round(float(np.mean(np.abs(y[mask] - values[mask]))), 4)} if mask.any() else {}
+        entry = {"rows": int(mask.sum()), "models": models}
+        if name == "market" and mask.any():
+            entry["min_minutes"] = round(float(np.nan_to_num(minutes_last10, nan=0.0)[mask].min()), 2)
+        table[name] = entry
+    return table
 
 
 def run_backtest(test_season: str, quick: bool = False, progress=None, task_id: str | None = None) -> BacktestReport:
@@ -485,13 +529,19 @@ def run_backtest(test_season: str, quick: bool = False, progress=None, task_id: 
         models = {name: _rounded(training.metrics(y, *p)) for name, p in predictions.items()}
         for name in BASELINES:
             models[name] = {"mae": round(float(np.mean(np.abs(y - test_frame[name].to_numpy()))), 4)}
-        result = {"test_season": test_season, "rows": int(len(y)), "models": models}
+        result = {"test_season": test_season, "rows": int(len(y)), "models": models,
+                  "populations": population_table(y, test_frame["minutes_last10"].to_numpy(), predictions,
+                                                   {name: test_frame[name].to_numpy() for name in BASELINES}),
+                  "calibration": {"season": data.validation_season, "rows": data.rows_validation,
+                                  "first_date": str(data.dates[data.validation].min())[:10],
+                                  "last_date": str(data.dates[data.validation].max())[:10],
+                                  "tiers": list(training.TIERS)}}
         versions = register(trained, data, run, purpose=ModelVersion.Purpose.BACKTEST, task_id=task_id,
                             seasons=train_seasons)
         report = BacktestReport.objects.create(test_season=test_season, rows=len(y), result=result, quick=quick,
                                                seconds=round(time.perf_counter() - started, 2), task_id=task_id)
         report.model_versions.set(versions)
-        report.plots = save_backtest_plots(report, y, predictions)
+        report.plots = save_backtest_plots(report, y, predictions, test_frame["minutes_last10"].to_numpy())
         report.save(update_fields=["plots"])
     except Exception as exc:
         TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.FAILED, error=str(exc)[:4000],
@@ -506,11 +556,16 @@ def _rounded(metrics: dict) -> dict:
     return {key: round(float(metrics[key]), 4) for key in ("mae", "pinball", "coverage_80", "width_80")}
 
 
-def save_backtest_plots(report: BacktestReport, y: np.ndarray, predictions: dict[str, tuple]) -> list[str]:
+def save_backtest_plots(report: BacktestReport, y: np.ndarray, predictions: dict[str, tuple],
+                        minutes_last10: np.ndarray) -> list[str]:
+    """calibration.png, ranges.png and tiers.png (the calibration plot of each minutes tier)."""
     from mlmodels import plots
 
     folder = Path(settings.MODEL_DIR) / "backtests" / f"report{report.pk}-{uuid.uuid4().hex[:8]}"
     label = f"backtest {report.test_season} ({len(y):,} player-games)"
     files = [plots.calibration_plot(folder / "calibration.png", y, predictions, label),
-             plots.ranges_plot(folder / "ranges.png", y, *predictions["ensemble"], title=f"ensemble, {label}")]
+             plots.ranges_plot(folder / "ranges.png", y, *predictions["ensemble"], title=f"ensemble, {label}"),
+             plots.tier_calibration_plot(folder / "tiers.png", y, predictions,
+                                         {k: v for k, v in populations(minutes_last10).items() if k != "market"},
+                                         title=f"calibration per minutes tier, {label}")]
     return [_relative(path) for path in files]
