@@ -1,4 +1,4 @@
-# The two commands a new user needs: `make run` and `make test`. See README.md.
+# The two commands a new user needs: `make run` and `make test`. See README.md (reference: docs/).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin

@@ -100,15 +100,23 @@ def browser():
 
 @pytest.fixture
 def screenshots(request):
-    """save(name): a PNG of the browser under test-artifacts/<test name>/."""
+    """save(driver, name, full_page=False): a PNG of the browser under test-artifacts/<test name>/;
+    full_page: the whole page, not only what the window shows."""
+    import base64
     from pathlib import Path
 
     folder = Path(__file__).resolve().parent / "test-artifacts" / request.node.name
     folder.mkdir(parents=True, exist_ok=True)
 
-    def save(driver, name: str) -> Path:
+    def save(driver, name: str, full_page: bool = False) -> Path:
         path = folder / f"{name}.png"
-        driver.save_screenshot(str(path))
+        if full_page:
+            size = driver.execute_script("return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+            shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                          "clip": {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1}})
+            path.write_bytes(base64.b64decode(shot["data"]))
+        else:
+            driver.save_screenshot(str(path))
         return path
 
     return save

@@ -20,3 +20,6 @@ def queue_name(name: str) -> str:
     from django.conf import settings
 
     return settings.CELERY_QUEUE_PREFIX + name
+
+
+from nbaproject import heartbeats  # noqa: F401  (connects the workers' heartbeat signals)

@@ -194,25 +194,75 @@ def workers_cached() -> dict:
     return snapshot
 
 
+LIVE_INSPECTION_HOWTO = (
+    "Live inspection (each worker answering for itself) needs a broker that can broadcast: set "
+    "CELERY_BROKER_URL=amqp://guest:guest@127.0.0.1:5672// (RabbitMQ). To watch every task as it happens, "
+    "also set CELERY_TASK_EVENTS=1 and run Flower (pip install flower; celery -A nbaproject flower).")
+
+
 def workers(broker_url: str | None = None) -> dict:
-    """Workers online, the queues they serve and what each is running now (Celery inspect)."""
+    """Workers, the queues they serve and what each is running now: from Celery inspect when the
+    broker can broadcast, and from the workers' heartbeat files (nbaproject.heartbeats) on any broker.
+    A Procfile worker whose queues no running worker serves is listed too: `make run` should have started it."""
+    from nbaproject.heartbeats import procfile_workers, read_heartbeats
+
+    ours = {queue_name(name) for name in settings.QUEUE_NAMES}
+    beats = {b["hostname"]: b for b in read_heartbeats() if ours.intersection(b.get("queues") or [])}
+    live, warning, note = None, None, None
     if settings.CELERY_BROKER_URL.startswith("filesystem"):
-        return {"available": False, "workers": [],
-                "warning": "worker inspection needs a RabbitMQ or Redis broker (the embedded broker cannot broadcast)"}
-    try:
-        with app.connection_for_read(broker_url) as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-            inspector = app.control.inspect(timeout=INSPECT_TIMEOUT, connection=conn)
-            active = inspector.active() or {}
-            active_queues = inspector.active_queues() or {}
-    except Exception as exc:
-        return {"available": False, "workers": [], "warning": f"broker unreachable: {exc.__class__.__name__}: {exc}"}
-    names = sorted(set(active) | set(active_queues))
-    listed = [{
-        "name": name,
-        "queues": [q.get("name") for q in active_queues.get(name, [])],
-        "running": [{"id": t.get("id"), "name": t.get("name"), "args": t.get("args"),
-                     "started": t.get("time_start")} for t in active.get(name, [])],
-    } for name in names]
-    warning = None if listed else "no workers answered: predictions and jobs will wait in their queues"
-    return {"available": True, "workers": listed, "warning": warning}
+        note = ("The embedded broker cannot ask the workers what they run: shown are the heartbeats each worker "
+                f"writes every {settings.WORKER_HEARTBEAT_SECONDS} s and the tasks the database records as started. "
+                + LIVE_INSPECTION_HOWTO)
+    else:
+        try:
+            with app.connection_for_read(broker_url) as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+                inspector = app.control.inspect(timeout=INSPECT_TIMEOUT, connection=conn)
+                active = inspector.active() or {}
+                active_queues = inspector.active_queues() or {}
+            live = {name: {"queues": [q.get("name") for q in active_queues.get(name, [])],
+                           "running": [{"id": t.get("id"), "name": t.get("name"), "args": t.get("args"),
+                                        "started": t.get("time_start")} for t in active.get(name, [])]}
+                    for name in set(active) | set(active_queues)}
+        except Exception as exc:
+            warning = f"broker unreachable: {exc.__class__.__name__}: {exc}"
+    started = _started_tasks_by_worker(beats) if live is None else {}
+    listed = []
+    for name in sorted(set(live or ()) | set(beats)):
+        beat = beats.get(name, {})
+        if live is not None and name in live:
+            state, queues, running = "answering", live[name]["queues"], live[name]["running"]
+        else:
+            state = "heartbeat" if beat.get("responding") else "not responding"
+            queues, running = beat.get("queues", []), started.get(name, [])
+        listed.append({"name": name, "state": state, "queues": queues, "running": running,
+                       "pid": beat.get("pid"), "concurrency": beat.get("concurrency"),
+                       "started": beat.get("started"), "last_seen": beat.get("last_seen"),
+                       "age_seconds": beat.get("age_seconds"), "procfile": None})
+    served = {queue for w in listed if w["state"] in ("answering", "heartbeat") for queue in w["queues"]}
+    for expected in procfile_workers():
+        row = next((w for w in listed if w["name"] == expected["hostname"]), None)
+        if row is not None:
+            row["procfile"] = expected["process"]
+        elif not set(expected["queues"]) <= served:  # its queues wait for a worker make run should have started
+            listed.append({"name": expected["hostname"], "state": "not running", "queues": expected["queues"],
+                           "running": [], "pid": None, "concurrency": expected["concurrency"], "started": None,
+                           "last_seen": None, "age_seconds": None, "procfile": expected["process"]})
+    if warning is None and not any(w["state"] in ("answering", "heartbeat") for w in listed):
+        warning = "no worker is running: predictions and jobs will wait in their queues (make run starts them)"
+    return {"available": live is not None, "workers": listed, "warning": warning, "note": note}
+
+
+def _started_tasks_by_worker(beats: dict) -> dict[str, list[dict]]:
+    """Tasks the result backend records as started on each heartbeat worker since it started."""
+    running: dict[str, list[dict]] = {}
+    for name, beat in beats.items():
+        if not beat.get("responding"):
+            continue
+        rows = TaskResult.objects.filter(worker=name, status="STARTED")
+        if beat.get("started"):
+            rows = rows.filter(date_created__gte=beat["started"])
+        running[name] = [{"id": r.task_id, "name": r.task_name, "args": r.task_args,
+                          "started": r.date_started.isoformat() if r.date_started else None}
+                         for r in rows.order_by("date_created")[:20]]
+    return running

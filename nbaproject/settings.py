@@ -1,6 +1,6 @@
 """Settings for nbaproject, read from the environment (12-factor).
 
-Every variable is documented in README.md and .env.example. A `.env` file at the
+Every variable is documented in docs/configuration.md and .env.example. A `.env` file at the
 project root is read first (never committed); real environment variables win.
 Without any configuration the project runs on an embedded default: a SQLite file
 and a server-less Celery transport under var/.
@@ -276,6 +276,9 @@ CELERY_WORKER_PROC_ALIVE_TIMEOUT = 60
 # job rows), and each is one more broker message per task. CELERY_TASK_EVENTS=1 turns them on.
 CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_TASK_EVENTS", False)
 CELERY_TASK_SEND_SENT_EVENT = CELERY_WORKER_SEND_TASK_EVENTS
+# Every worker writes a heartbeat file (VAR_DIR/workers/) this often, so the staff Pipeline page
+# can list the workers on any broker (the embedded one cannot answer `inspect`).
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10)
 # DatabaseScheduler (django-celery-beat) guarded by a lock, so a second beat started by
 # mistake stands by instead of double-sending; last_run_at is saved after every send.
 CELERY_BEAT_SCHEDULER = "nbaproject.beat:SingleBeatDatabaseScheduler"

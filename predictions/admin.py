@@ -7,16 +7,77 @@ from django_celery_results.models import TaskResult
 from predictions.models import Prediction, PredictionEvent, PredictionRequest
 
 
+def features_table(features: dict | None):
+    """Feature values as a two-column table (name, value), in the models' order (a JSON column
+    does not keep the order of its keys); "–" when none."""
+    from mlmodels.features import FEATURE_NAMES
+
+    if not features:
+        return "–"
+    position = {name: index for index, name in enumerate(FEATURE_NAMES)}
+    names = sorted(features, key=lambda name: (position.get(name, len(position)), name))
+    rows = format_html_join("", '<tr><td class="feature-name">{}</td><td class="feature-value">{}</td></tr>',
+                            ((name, _feature_value(features[name])) for name in names))
+    return format_html('<div class="features-box"><table class="features"><thead><tr><th scope="col">Feature</th>'
+                       '<th scope="col">Value</th></tr></thead><tbody>{}</tbody></table></div>', rows)
+
+
+def seconds_text(timings: dict | None) -> str:
+    """Seconds per step in the pipeline's order, then time queued and in total: 'resolve 0.07 s · ...'."""
+    from predictions.models import STEP_NAMES
+
+    if not timings:
+        return "–"
+    order = [*STEP_NAMES, "queued", "total"]
+    names = sorted(timings, key=lambda name: (order.index(name) if name in order else len(order), name))
+    return " · ".join(f"{name} {timings[name]:.2f} s" if isinstance(timings[name], (int, float))
+                      else f"{name} {timings[name]}" for name in names)
+
+
+def model_outputs_table(outputs: dict | None):
+    """Each model's own range and version, one row per algorithm."""
+    if not outputs:
+        return "–"
+    rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
+        (name, *(f"{out.get(q):.1f}" if isinstance(out.get(q), (int, float)) else "–" for q in ("p10", "p50", "p90")),
+         "–" if out.get("model_version") is None else _feature_value(out["model_version"]))
+        for name, out in sorted(outputs.items())))
+    return format_html('<table class="model-outputs"><thead><tr><th scope="col">Model</th><th scope="col">p10</th>'
+                       '<th scope="col">p50</th><th scope="col">p90</th><th scope="col">Version</th></tr></thead>'
+                       "<tbody>{}</tbody></table>", rows)
+
+
+def _feature_value(value) -> str:
+    if value is None:
+        return "– (unknown)"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e-3 or abs(value) >= 1e5 else f"{value:.3f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
 class PredictionInline(admin.StackedInline):
     model = Prediction
     can_delete = False
     extra = 0
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Prediction._meta.fields]
+    # The features are shown once, as a table, on the request itself.
+    fields = ["range", "model_outputs_table", "timings_text", "actual_points", "created_at"]
+    readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="range (p10 / p50 / p90)")
+    def range(self, obj):
+        return f"{obj.p10:.1f} / {obj.p50:.1f} / {obj.p90:.1f} points"
+
+    @admin.display(description="models")
+    def model_outputs_table(self, obj):
+        return model_outputs_table(obj.model_outputs)
+
+    @admin.display(description="timings")
+    def timings_text(self, obj):
+        return seconds_text(obj.timings)
 
 
 class EventInline(admin.TabularInline):
@@ -42,8 +103,27 @@ class PredictionRequestAdmin(admin.ModelAdmin):
     readonly_fields = ["task_results"]
     actions = ["requeue", "retry_failed"]
 
+    class Media:
+        css = {"all": ["predictions/admin.css"]}
+
+    def get_fields(self, request, obj=None):
+        # Shown once, readably: features and timings below, task ids as links in task_results.
+        fields = [f.name if f.name != "timings" else "timings_text"
+                  for f in PredictionRequest._meta.fields if f.name not in ("features", "task_ids")]
+        return [*fields, "features_table", "task_results"]
+
+    @admin.display(description="timings")
+    def timings_text(self, obj):
+        return seconds_text(obj.timings)
+
     def get_readonly_fields(self, request, obj=None):
-        return ["task_results", *[f.name for f in PredictionRequest._meta.fields]]
+        return self.get_fields(request, obj)
+
+    @admin.display(description="features")
+    def features_table(self, obj):
+        """The features the models saw (the request's, else its stored prediction's), name and value."""
+        prediction = getattr(obj, "prediction", None)
+        return features_table(obj.features or (prediction.features if prediction else None))
 
     def has_add_permission(self, request):
         return False

@@ -51,6 +51,7 @@ def test_staff_watch_a_prediction_on_pipeline_until_done(pipeline, live_server, 
     # Both worker processes busy for a few seconds: the request waits in its queue, visibly.
     holds = [ping.delay("busy", hold_seconds=5) for _ in range(pipeline.concurrency)]
     browser.switch_to.new_window("tab")
+    user_tab = browser.current_window_handle
     browser.get(f"{live_server.url}/")
     WebDriverWait(browser, 10).until(ec.presence_of_element_located((By.ID, "player")))
     browser.find_element(By.ID, "player").send_keys("Luka Dončić")
@@ -81,6 +82,35 @@ def test_staff_watch_a_prediction_on_pipeline_until_done(pipeline, live_server, 
     assert percents == sorted(percents), f"progress went backwards: {seen}"
     for hold in holds:
         hold.get(timeout=30)
+
+    # The pages staff and users read, with this data, at a laptop's width (1400 px).
+    browser.set_window_size(1400, 1000)
+    WebDriverWait(browser, 10).until(
+        lambda d: d.execute_script("return document.querySelectorAll('#tasks tbody tr:not(.muted)').length") >= 5)
+    widths = browser.execute_script("""
+        var table = document.getElementById('tasks');
+        return {table: table.scrollWidth, room: table.parentElement.clientWidth,
+                page: document.documentElement.scrollWidth, window: document.documentElement.clientWidth};""")
+    assert widths["table"] <= widths["room"] and widths["page"] <= widths["window"], widths
+    worker = browser.execute_script("""
+        var name = arguments[0];
+        var row = Array.prototype.find.call(document.querySelectorAll('#workers tbody tr'),
+                                            function (tr) { return tr.children[0].textContent === name; });
+        return row ? row.children[1].textContent : null;""", pipeline.hostname)
+    assert worker == "answering"
+    screenshots(browser, "3-pipeline-1400px", full_page=True)
+
+    browser.get(f"{live_server.url}/admin/predictions/predictionrequest/{request_id}/change/")
+    features = browser.find_elements(By.CSS_SELECTOR, "table.features tbody tr")
+    assert len(features) == len(PredictionRequest.objects.get().features) > 10
+    assert "pts_ewm" in browser.find_element(By.CSS_SELECTOR, "table.features").get_attribute("textContent")
+    screenshots(browser, "4-request-admin-1400px", full_page=True)
+
+    browser.switch_to.window(user_tab)
+    browser.set_window_size(1400, 1000)
+    assert [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#models thead th")] == [
+        "model", "p10 / p50 / p90", "version"]
+    screenshots(browser, "5-user-page-1400px", full_page=True)
 
 
 def test_a_non_staff_user_is_refused_the_pipeline(live_server, browser, screenshots, db):

@@ -40,6 +40,10 @@ def test_sign_in_ask_watch_progress_and_see_the_range(pipeline, live_server, bro
     assert "scored 73" in browser.find_element(By.ID, "result-text").text
     assert "Luka Dončić (DAL) @ ATL, 2024-01-26" == browser.find_element(By.ID, "result-title").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "#chart rect.range")) == 1
+    assert [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#models thead th")] == [
+        "model", "p10 / p50 / p90", "version"]
+    model_rows = browser.find_elements(By.CSS_SELECTOR, "#models tbody tr")
+    assert model_rows and all(len(row.find_elements(By.TAG_NAME, "td")) == 3 for row in model_rows)
     WebDriverWait(browser, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#recent tbody tr")) == 10)
     assert len(browser.find_elements(By.CSS_SELECTOR, "#chart circle.game")) == 10
     WebDriverWait(browser, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history li")) == 1)
