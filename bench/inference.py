@@ -86,6 +86,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def teammates_out(rows: list[dict], count: int) -> None:
+    """Adds `out` to each row: the `count` teammates with the most shots in the team's last game
+    before it (a "who is out" list as a user would send it); not timed."""
+    from etl.models import PlayerGameLog
+
+    for row in rows:
+        last = PlayerGameLog.objects.filter(team_id=row["team_id"], date__lt=row["date"]).order_by("-date") \
+            .values_list("game_id", flat=True).first()
+        row["out"] = list(PlayerGameLog.objects.filter(game_id=last, team_id=row["team_id"])
+                          .exclude(player_id=row["player_id"]).order_by("-fga")
+                          .values_list("player_id", flat=True)[:count]) if last else []
+
+
 def measure(rows: list[dict], warmup: int) -> dict[str, list[float]]:
     from django.db import connection
 
@@ -99,7 +112,7 @@ def measure(rows: list[dict], warmup: int) -> dict[str, list[float]]:
         clock = time.perf_counter
         t0 = clock()
         features = build_features_for(row["player_id"], row["date"], row["opponent_id"], row["is_home"],
-                                      team_id=row["team_id"])
+                                      team_id=row["team_id"], out=row.get("out"))
         t1 = clock()
         light = inference.predict_lightgbm(features)
         t2 = clock()
@@ -126,6 +139,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="train quick models when none is active")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--out", type=int, default=0, metavar="N",
+                        help="send a \"who is out\" list: the N teammates with the most shots in the last game")
     args = parser.parse_args()
 
     setup()
@@ -137,6 +152,8 @@ def main() -> int:
     if len(rows) < args.warmup + 10:
         log("not enough game logs to sample from")
         return 1
+    if args.out:
+        teammates_out(rows, args.out)
     started = time.perf_counter()
     inference.model("lightgbm"), inference.model("keras")  # the once-per-process load, not measured
     load_seconds = time.perf_counter() - started
@@ -149,7 +166,7 @@ def main() -> int:
                                                                                         "epochs_trained")
                                                   if k in v.hyperparameters}}
                 for v in ModelVersion.objects.filter(active=True).select_related("training_run")}
-    result = {"predictions": len(timings["total"]), "model_load_seconds": round(load_seconds, 3),
+    result = {"predictions": len(timings["total"]), "out_list": args.out, "model_load_seconds": round(load_seconds, 3),
               "timings": figures, "total_p50_vs_baseline_query_p50": round(ratio, 2),
               "target_total_p50_ms": TARGET_MS, "meets_target": figures["total"]["p50_ms"] < TARGET_MS,
               "active_versions": versions}

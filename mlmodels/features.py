@@ -71,11 +71,15 @@ def _feature_names() -> list[str]:
               "opp_def_factor", "exp_pts_opp", "pace_factor"]
     names += MATES_FEATURES
     names += EXTRA_FEATURES
+    names += OUT_FEATURES
     return names
 
 
 MATES_FEATURES = ["mates_absent_usg", "mates_present_usg", "mates_absent_pts", "mates_absent_min", "roster_last",
                   "own_usg_share"]
+# "Who is out": usage, points and minutes per game over the team's last MATES_GAMES games of the
+# teammates who will not play, and their share of the team's usage (NaN when not known).
+OUT_FEATURES = ["out_usg", "out_pts", "out_min", "out_usg_share"]
 
 
 # Feature set 3 (each group's backtest gain is in docs/models.md): robust recent levels (medians:
@@ -151,7 +155,7 @@ def _locate(keys: np.ndarray, groups: np.ndarray, days: np.ndarray) -> np.ndarra
 
 def compute_features(logs: dict[str, np.ndarray], targets: dict[str, np.ndarray],
                      team_parts: dict[str, np.ndarray] | None = None,
-                     team_lines: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+                     team_lines: dict[str, np.ndarray] | None = None, out=None) -> dict[str, np.ndarray]:
     """Feature columns (FEATURE_NAMES, float64, NaN when unknown) for each target.
 
     logs: the players' lines, LOG_COLUMNS as arrays (date as day numbers, starter as float with
@@ -161,12 +165,18 @@ def compute_features(logs: dict[str, np.ndarray], targets: dict[str, np.ndarray]
     targets' teams (player_id, team_id, game_id, date, seconds, pts, fga, fta, tov), by default
     `logs` (inference passes the lines of the team's last MATES_GAMES games). Only lines dated
     strictly before a target's date (and inside its horizon) are used for it.
+
+    out ("who is out", the OUT_FEATURES): None = not known (NaN); {"target": indexes into the
+    targets, "player_id": ids} = the players declared out for each target (users know injuries
+    before tip-off); "actual" = everyone of the team's last MATES_GAMES games who did not play
+    the target's game (the backtest's "who actually played"; `team_lines` must then include the
+    target games' lines). Both give the same numbers for the same players (a test checks it).
     """
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _compute(logs, targets, team_parts, logs if team_lines is None else team_lines)
+        return _compute(logs, targets, team_parts, logs if team_lines is None else team_lines, out)
 
 
-def _compute(logs, targets, team_parts, team_lines):
+def _compute(logs, targets, team_parts, team_lines, out_players=None):
     n_targets = len(targets["player_id"])
     t_day = np.asarray(targets["date"], dtype=np.int64)
     h_day, s_day = _horizons(t_day)
@@ -357,7 +367,7 @@ def _compute(logs, targets, team_parts, team_lines):
             out["opp_role_allowed_ppm_20"] = _div(role_sum["pts"] * 60, role_sum["sec"])
             out["opp_role_allowed_pts_20"] = _div(role_sum["pts"], role_sum["lines"])
 
-    out.update(_mates(team_lines, targets, t_day, h_day))
+    out.update(_mates(team_lines, targets, t_day, h_day, out_players))
 
     # opponent defence and pace relative to the player's own context
     out["opp_def_factor"] = _div(out["opp_role_allowed_ppu_20"], out["ppu_20"])
@@ -374,10 +384,11 @@ def _compute(logs, targets, team_parts, team_lines):
     return {name: out[name] for name in FEATURE_NAMES}
 
 
-def _mates(lines, targets, t_day, h_day) -> dict[str, np.ndarray]:
+def _mates(lines, targets, t_day, h_day, out_players=None) -> dict[str, np.ndarray]:
     """Teammate features over W, the team's last MATES_GAMES games before the target's date
     (inside its horizon), and g, the last of them. For each teammate q who played g, u_q is q's
-    usage for this team over W; the ones absent from g are the rest of the team's usage over W."""
+    usage for this team over W; the ones absent from g are the rest of the team's usage over W.
+    The OUT_FEATURES are the same sums over the teammates who will not play (see compute_features)."""
     n_targets = len(t_day)
     team = np.asarray(lines["team_id"], dtype=np.int64)
     player = np.asarray(lines["player_id"], dtype=np.int64)
@@ -436,7 +447,41 @@ def _mates(lines, targets, t_day, h_day) -> dict[str, np.ndarray]:
     mates_present = present - np.where(own_last[:, None], own, 0.0)
     mates_absent = total - present - np.where(own_last[:, None], 0.0, own)
     n = np.where(has, hi - lo, 0).astype(np.float64)
+
+    # who is out: the window sums of the teammates who will not play the target's game
+    missing = np.zeros((n_targets, 3))
+    known = np.zeros(n_targets, dtype=bool)
+    if isinstance(out_players, str) and out_players == "actual":
+        # everyone of W minus everyone who played the target's game (the player himself did)
+        today = np.minimum(tpos, max(len(tg_keys) - 1, 0))
+        plays = has & (tpos < len(tg_keys)) & (tg_sorted[today] == ((t_team << DAY_BITS) | t_day)) \
+            if len(tg_keys) else np.zeros(n_targets, dtype=bool)
+        sizes = np.where(plays, game_start[today + 1] - game_start[today], 0)
+        pair_target = np.repeat(np.arange(n_targets), sizes)
+        offsets = np.arange(len(pair_target)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        pair_line = by_game[game_start[today][pair_target] + offsets] if len(pair_target) else \
+            np.zeros(0, dtype=np.int64)
+        played = np.zeros((n_targets, 3))
+        if len(pair_target):
+            np.add.at(played, pair_target,
+                      window_sum(player[pair_line], team[pair_line], lo[pair_target], hi[pair_target]))
+        missing = total - played
+        known = plays
+    elif out_players is not None:
+        pair_target = np.asarray(out_players["target"], dtype=np.int64)
+        pair_player = np.asarray(out_players["player_id"], dtype=np.int64)
+        keep = pair_player != t_player[pair_target]  # the player himself is not "out" for his own game
+        pair_target, pair_player = pair_target[keep], pair_player[keep]
+        if len(pair_target) and len(pkey):
+            np.add.at(missing, pair_target, window_sum(pair_player, t_team[pair_target], lo[pair_target],
+                                                       hi[pair_target]))
+        known = has.copy()
+    missing = np.where(known[:, None], missing, np.nan)
     return {
+        "out_usg": _div(missing[:, 0], n * 100),
+        "out_pts": _div(missing[:, 1], n),
+        "out_min": _div(missing[:, 2], n * 60),
+        "out_usg_share": _div(missing[:, 0], np.where(has, total[:, 0], 0.0)),
         "mates_absent_usg": _div(mates_absent[:, 0], n * 100),
         "mates_present_usg": _div(mates_present[:, 0], n * 100),
         "mates_absent_pts": _div(mates_absent[:, 1], n),
@@ -550,14 +595,15 @@ def logs_from_frame(frame) -> dict[str, np.ndarray]:
     return arrays
 
 
-def build_training_frame(logs: dict[str, np.ndarray]):
+def build_training_frame(logs: dict[str, np.ndarray], out=None):
     """Every log line as a target: the features (before its date) with its keys and points.
-    Returns a DataFrame: player_id, game_id, date, season, pts, has_history + FEATURE_NAMES."""
+    Returns a DataFrame: player_id, game_id, date, season, pts, has_history + FEATURE_NAMES.
+    out="actual": the OUT_FEATURES from who actually played each game (else NaN)."""
     import pandas as pd
 
     targets = {"player_id": logs["player_id"], "team_id": logs["team_id"], "opponent_id": logs["opponent_id"],
                "date": logs["date"], "is_home": logs["is_home"]}
-    features = compute_features(logs, targets)
+    features = compute_features(logs, targets, out=out)
     frame = pd.DataFrame(features)
     frame.insert(0, "player_id", logs["player_id"])
     frame.insert(1, "game_id", logs["game_id"])
@@ -640,11 +686,13 @@ def _mates_sql() -> str:
 
 
 def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_home: bool,
-                       team_id: int | None = None) -> dict[str, float | None]:
+                       team_id: int | None = None, out=None) -> dict[str, float | None]:
     """Features of one (player, game) from a few indexed queries: the player's lines of this and
     last season before `game_date`, the per-team sums of the last TEAM_GAMES games of his team and
     of the opponent, and every line of his team's last MATES_GAMES games. `team_id` defaults to
-    the player's team in his last game (-1: unknown)."""
+    the player's team in his last game (-1: unknown). `out`: ids of players who will not play
+    (None: not known, the OUT_FEATURES are then None; [] = everyone available; players of
+    other teams or not in the team's last games count for nothing)."""
     from django.db import connection
 
     if isinstance(game_date, dt.datetime):
@@ -672,7 +720,9 @@ def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_
                "date": np.array([day_number(game_date)], dtype=np.int64), "is_home": np.array([bool(is_home)])}
     mates = np.array(mate_rows, dtype=np.int64).reshape(len(mate_rows), len(MATES_COLUMNS))
     team_lines = {name: mates[:, i] for i, name in enumerate(MATES_COLUMNS)}
-    features = compute_features(logs, targets, team_parts=parts, team_lines=team_lines)
+    out_players = None if out is None else {"target": np.zeros(len(out), dtype=np.int64),
+                                            "player_id": np.array([int(p) for p in out], dtype=np.int64)}
+    features = compute_features(logs, targets, team_parts=parts, team_lines=team_lines, out=out_players)
     return {name: _plain(values[0]) for name, values in features.items()}
 
 

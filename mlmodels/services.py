@@ -28,7 +28,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from mlmodels import selectors, training
-from mlmodels.features import FEATURE_NAMES, FEATURE_SET_VERSION, build_training_frame, previous_season
+from mlmodels.features import (FEATURE_NAMES, FEATURE_SET_VERSION, OUT_FEATURES, build_training_frame,
+                               previous_season)
 from mlmodels.models import BacktestReport, ModelVersion, TrainingRun
 
 logger = logging.getLogger(__name__)
@@ -110,8 +111,20 @@ def load_frame(seasons: list[str], reporter: Reporter | None = None):
     arrays = selectors.gamelog_arrays(context)
     if reporter:
         reporter("features", force=True)
-    frame = build_training_frame(arrays)
-    return frame[frame["season"].isin(seasons) & frame["has_history"]].reset_index(drop=True)
+    frame = build_training_frame(arrays, out="actual")
+    frame = frame[frame["season"].isin(seasons) & frame["has_history"]].reset_index(drop=True)
+    return hide_who_is_out(frame)
+
+
+def hide_who_is_out(frame):
+    """Training rows: "who is out" known (from who actually played) on half of the rows, chosen
+    by a fixed hash of (player, game), unknown on the other half, so one model serves requests
+    with and without an `out` list. (`split` hides it on every validation row: early stopping,
+    calibration and activation judge the model as most requests use it.)"""
+    frame = frame.copy()
+    hidden = (frame["player_id"].to_numpy(np.int64) * 7919 + frame["game_id"].to_numpy(np.int64)) % 2 == 0
+    frame.loc[hidden, OUT_FEATURES] = np.nan
+    return frame
 
 
 def split(frame, seasons: list[str]) -> Dataset:
@@ -130,7 +143,9 @@ def split(frame, seasons: list[str]) -> Dataset:
         validation = dates >= cut
         train_seasons = list(seasons)
         note = f"single season: validation = game dates from {str(cut)[:10]} on"
-    return Dataset(X=frame[FEATURE_NAMES].to_numpy(dtype=np.float64), y=frame["pts"].to_numpy(dtype=np.float64),
+    X = frame[FEATURE_NAMES].to_numpy(dtype=np.float64, copy=True)
+    X[np.ix_(validation, [FEATURE_NAMES.index(name) for name in OUT_FEATURES])] = np.nan  # see hide_who_is_out
+    return Dataset(X=X, y=frame["pts"].to_numpy(dtype=np.float64),
                    dates=dates, seasons=season_of, train=~validation, validation=validation,
                    train_seasons=train_seasons, validation_season=seasons[-1], validation_note=note)
 
@@ -509,29 +524,44 @@ def run_backtest(test_season: str, quick: bool = False, progress=None, task_id: 
         reporter("loading", force=True)
         arrays = selectors.gamelog_arrays([s for s in loaded if s <= test_season])
         reporter("features", force=True)
-        frame = build_training_frame(arrays)
+        frame = build_training_frame(arrays, out="actual")
         base = baselines(arrays)
         for name, values in base.items():
             frame[name] = values
-        train_frame = frame[frame["season"].isin(train_seasons) & frame["has_history"]].reset_index(drop=True)
+        train_frame = hide_who_is_out(
+            frame[frame["season"].isin(train_seasons) & frame["has_history"]].reset_index(drop=True))
         test_frame = frame[(frame["season"] == test_season) & frame["has_history"]].reset_index(drop=True)
         if test_frame.empty:
             raise TrainingError(f"no line of {test_season} has an earlier game of its player in the data")
         data = split(train_frame, train_seasons)
         trained = fit_models(data, quick=quick, reporter=reporter)
         reporter("evaluating", force=True)
-        X_test = test_frame[FEATURE_NAMES].to_numpy(dtype=np.float64)
         y = test_frame["pts"].to_numpy(dtype=np.float64)
-        predictions = {name: item.fitted.predict(X_test) for name, item in trained.items()}
-        weights = [data.extra["ensemble_weights"][name] for name in predictions]
-        predictions = {"ensemble": combine_arrays(list(predictions.values()), data.extra["ensemble_calibration"],
-                                                  weights), **predictions}
-        models = {name: _rounded(training.metrics(y, *p)) for name, p in predictions.items()}
-        for name in BASELINES:
-            models[name] = {"mae": round(float(np.mean(np.abs(y - test_frame[name].to_numpy()))), 4)}
+        minutes_last10 = test_frame["minutes_last10"].to_numpy()
+        fans = {name: test_frame[name].to_numpy() for name in BASELINES}
+        X_with = test_frame[FEATURE_NAMES].to_numpy(dtype=np.float64)
+        X_test = X_with.copy()  # the headline figures: nobody says who is out
+        X_test[:, [FEATURE_NAMES.index(name) for name in OUT_FEATURES]] = np.nan
+
+        def predict_all(X):
+            predictions = {name: item.fitted.predict(X) for name, item in trained.items()}
+            weights = [data.extra["ensemble_weights"][name] for name in predictions]
+            return {"ensemble": combine_arrays(list(predictions.values()), data.extra["ensemble_calibration"],
+                                               weights), **predictions}
+
+        def scores(predictions):
+            models = {name: _rounded(training.metrics(y, *p)) for name, p in predictions.items()}
+            for name in BASELINES:
+                models[name] = {"mae": round(float(np.mean(np.abs(y - fans[name]))), 4)}
+            return models
+
+        predictions = predict_all(X_test)
+        with_out = predict_all(X_with)
+        models = scores(predictions)
         result = {"test_season": test_season, "rows": int(len(y)), "models": models,
-                  "populations": population_table(y, test_frame["minutes_last10"].to_numpy(), predictions,
-                                                   {name: test_frame[name].to_numpy() for name in BASELINES}),
+                  "populations": population_table(y, minutes_last10, predictions, fans),
+                  "with_out": {"models": scores(with_out),
+                               "populations": population_table(y, minutes_last10, with_out, fans)},
                   "calibration": {"season": data.validation_season, "rows": data.rows_validation,
                                   "first_date": str(data.dates[data.validation].min())[:10],
                                   "last_date": str(data.dates[data.validation].max())[:10],

@@ -32,7 +32,7 @@ def backtest(slice_loaded, django_db_blocker):
 
 def test_the_printed_json_has_exactly_the_issues_shape(backtest):
     result, progress = backtest
-    assert set(result) == {"test_season", "rows", "models", "populations", "calibration"}
+    assert set(result) == {"test_season", "rows", "models", "populations", "calibration", "with_out"}
     assert result["test_season"] == "2023-24"
     assert set(result["models"]) == {"ensemble", "lightgbm", "keras", "baseline_last5", "baseline_last10",
                                      "baseline_season_avg"}
@@ -204,3 +204,40 @@ def test_admin_shows_metrics_and_plots_and_activates_a_version(backtest, staff_c
     staff_client.post("/admin/mlmodels/modelversion/",
                       {"action": "activate_versions", "_selected_action": [backtest_version.pk]})
     assert ModelVersion.objects.get(active=True, algorithm="keras").pk == copy.pk
+
+
+def test_figures_with_and_without_who_is_out(backtest):
+    """The headline figures use no "who is out"; `with_out` has the same tables when the
+    features know who actually played."""
+    result, _ = backtest
+    with_out = result["with_out"]
+    assert set(with_out) == {"models", "populations"}
+    assert set(with_out["models"]) == set(result["models"])
+    assert set(with_out["populations"]) == set(result["populations"])
+    for name, population in with_out["populations"].items():
+        assert population["rows"] == result["populations"][name]["rows"]
+    assert with_out["models"]["baseline_last10"] == result["models"]["baseline_last10"]
+    assert with_out["models"]["lightgbm"] != result["models"]["lightgbm"]  # the model did use it
+
+
+def test_training_rows_know_who_is_out_on_half_the_rows_and_validation_never():
+    import pandas as pd
+
+    from mlmodels.features import FEATURE_NAMES, OUT_FEATURES
+    from mlmodels.services import hide_who_is_out, split
+
+    rows = 2000
+    frame = pd.DataFrame({"player_id": np.arange(rows) % 97, "game_id": np.arange(rows) + 10_000,
+                          "season": np.where(np.arange(rows) < 1500, "2021-22", "2022-23"),
+                          "date": np.datetime64("2022-01-01") + np.arange(rows) // 10, "pts": np.ones(rows),
+                          **{name: np.ones(rows) for name in FEATURE_NAMES}})
+    hidden = hide_who_is_out(frame)
+    known = hidden[OUT_FEATURES[0]].notna().to_numpy()
+    assert 0.4 < known.mean() < 0.6
+    assert frame[OUT_FEATURES[0]].notna().all()  # the input is not changed
+    again = hide_who_is_out(frame)
+    assert (again[OUT_FEATURES[0]].notna().to_numpy() == known).all()  # fixed, not random
+    data = split(hidden, ["2021-22", "2022-23"])
+    column = data.X[:, FEATURE_NAMES.index(OUT_FEATURES[0])]
+    assert np.isnan(column[data.validation]).all()  # the validation season never knows it
+    assert (~np.isnan(column[data.train]) == known[:1500]).all()

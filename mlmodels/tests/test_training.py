@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 
 from mlmodels import inference, services, training
-from mlmodels.features import FEATURE_NAMES, build_features_for, feature_matrix
+from mlmodels.features import FEATURE_NAMES, FEATURE_SET_VERSION, build_features_for, feature_matrix
 from mlmodels.models import ModelVersion, TrainingRun
 from mlmodels.tests.conftest import sample_rows
 
@@ -80,6 +80,14 @@ def test_a_model_of_another_feature_set_is_refused(trained_run, tmp_path, monkey
     monkeypatch.setattr(training, "FEATURE_SET_VERSION", 999)
     with pytest.raises(training.IncompatibleModel):
         services.load_version(version)
+
+
+def test_bootstrap_trains_again_when_the_active_models_use_an_older_feature_set(trained_run):
+    from mlmodels.selectors import active_models_exist
+
+    assert active_models_exist()
+    ModelVersion.objects.filter(active=True, algorithm="keras").update(feature_set_version=FEATURE_SET_VERSION - 1)
+    assert not active_models_exist()
 
 
 def test_served_quantiles_never_cross_even_for_odd_inputs(serving):
