@@ -119,7 +119,7 @@ class ModelVersionAdmin(PlotsMixin, ReadOnlyAdmin):
 
     @admin.action(description="Activate the selected version (one per algorithm)", permissions=["change"])
     def activate_versions(self, request, queryset):
-        from mlmodels.services import activate
+        from mlmodels.registry import activate
 
         chosen = list(queryset)
         algorithms = [v.algorithm for v in chosen]

@@ -42,14 +42,15 @@ def loaded_seasons() -> list[str]:
 
 
 def active_models_exist() -> bool:
-    """Whether every algorithm the ensemble needs has an active model built on this code's
-    feature set (bootstrap trains when not: an older feature set's files cannot be served)."""
+    """Whether every registered model kind has an active model built on this code's feature set
+    (bootstrap trains when not: an older feature set's files cannot be served)."""
+    from mlmodels import kinds
     from mlmodels.features import FEATURE_SET_VERSION
     from mlmodels.models import ModelVersion
 
     active = set(ModelVersion.objects.filter(active=True, feature_set_version=FEATURE_SET_VERSION)
                  .values_list("algorithm", flat=True))
-    return set(ModelVersion.ALGORITHMS) <= active
+    return set(kinds.names()) <= active
 
 
 def active_version_ids() -> dict[str, int]:

@@ -14,14 +14,26 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-# The pipeline's steps in order: (name, label shown to users). LightGBM and Keras run in parallel.
-STEPS: list[tuple[str, str]] = [
-    ("resolve", "Finding the player and the game"),
-    ("features", "Building features"),
-    ("lightgbm", "Running the LightGBM model"),
-    ("keras", "Running the Keras model"),
-    ("combine", "Combining the models and storing the range"),
-]
+# The pipeline's steps in order: (name, label shown to users). The model steps in between are one
+# per model kind of settings.MODEL_KINDS (mlmodels.kinds), run in parallel.
+FIRST_STEPS = [("resolve", "Finding the player and the game"), ("features", "Building features")]
+LAST_STEPS = [("combine", "Combining the models and storing the range")]
+
+
+def pipeline_steps() -> list[tuple[str, str]]:
+    """[(name, label)] of every step: resolve, features, one per registered model kind, combine."""
+    from mlmodels import kinds
+
+    return [*FIRST_STEPS, *((kind.name, kind.label) for kind in kinds.registered().values()), *LAST_STEPS]
+
+
+def step_count() -> int:
+    """Steps of a new request's pipeline (the field default)."""
+    return len(pipeline_steps())
+
+
+# This process's steps (settings.MODEL_KINDS when it started).
+STEPS: list[tuple[str, str]] = pipeline_steps()
 STEP_NAMES = [name for name, _ in STEPS]
 STEP_LABELS = dict(STEPS)
 
@@ -60,7 +72,7 @@ class PredictionRequest(models.Model):
     status = models.CharField(max_length=9, choices=Status.choices, default=Status.QUEUED, db_index=True)
     step = models.CharField(max_length=16, blank=True, help_text="The step running (or last run).")
     step_index = models.PositiveSmallIntegerField(default=0, help_text="1-based index of `step`.")
-    step_count = models.PositiveSmallIntegerField(default=len(STEPS))
+    step_count = models.PositiveSmallIntegerField(default=step_count)
     percent = models.PositiveSmallIntegerField(default=0, help_text="Share of the steps finished.")
     steps_done = models.JSONField(default=list, blank=True)
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per finished step.")
@@ -118,7 +130,7 @@ class PredictionEvent(models.Model):
     status = models.CharField(max_length=9, choices=PredictionRequest.Status.choices)
     step = models.CharField(max_length=16, blank=True)
     step_index = models.PositiveSmallIntegerField(default=0)
-    step_count = models.PositiveSmallIntegerField(default=len(STEPS))
+    step_count = models.PositiveSmallIntegerField(default=step_count)
     percent = models.PositiveSmallIntegerField(default=0)
     message = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -82,7 +82,7 @@ def test_the_populations_follow_their_definitions_on_the_slice(backtest):
 
 
 def test_population_masks_on_hand_built_rows():
-    from mlmodels.services import population_table, populations
+    from mlmodels.backtest import population_table, populations
 
     minutes = np.array([40.0, 33.0, 31.9, 25.0, 24.99, 15.0, 14.9, 0.0, np.nan, 20.0])
     masks = populations(minutes)
@@ -224,7 +224,7 @@ def test_training_rows_know_who_is_out_on_half_the_rows_and_validation_never():
     import pandas as pd
 
     from mlmodels.features import FEATURE_NAMES, OUT_FEATURES
-    from mlmodels.services import hide_who_is_out, split
+    from mlmodels.dataset import hide_who_is_out, split
 
     rows = 2000
     frame = pd.DataFrame({"player_id": np.arange(rows) % 97, "game_id": np.arange(rows) + 10_000,

@@ -6,7 +6,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from mlmodels.management.commands._progress import stderr_progress
-from mlmodels.services import TrainingError, run_backtest
+from mlmodels.backtest import run_backtest
+from mlmodels.dataset import TrainingError
 
 
 class Command(BaseCommand):
