@@ -13,6 +13,7 @@ import hashlib
 import io
 import re
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,10 @@ GAME_TYPES = {"2": "regular", "4": "playoffs", "5": "playoffs"}
 MATCHUP = r"^\s*([A-Za-z]{2,4})\s+(vs\.?|@)\s+([A-Za-z]{2,4})\s*$"
 MINUTES_SECONDS = re.compile(r"^(\d{1,3}):([0-5]\d)$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T00:00:00)?$")
+# A reason's template without its value: "PTS is above 100 ({})" -> "PTS is above 100".
+REASON_VALUE = re.compile(r"\s*\(\{[^}]*\}\)|:?\s*\{[^}]*\}")
+WRONG_FIELD_COUNT = "wrong number of fields"
+HELD_BACK = "held back with its game (another line of the game was rejected)"
 
 
 class GamelogFormatError(ValueError):
@@ -72,6 +77,7 @@ class ParsedFile:
     rows_read: int
     valid: pd.DataFrame  # one row per (player, game), typed, home/away/opponent derived
     rejected: list[tuple[int, str, str]] = field(default_factory=list)  # (line number, reason, raw line)
+    rejected_by_reason: Counter = field(default_factory=Counter)  # reason kind (no values) -> rows
 
     @property
     def path(self) -> Path:
@@ -103,6 +109,10 @@ def read_gamelog_file(path: str | Path) -> SourceFile:
     except OSError as exc:
         raise GamelogFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     sha256 = hashlib.sha256(raw).hexdigest()
+    if path.suffix.lower() == ".gz" and raw[:2] != b"\x1f\x8b":
+        start = raw[:24].decode("utf-8", "replace").split("\n")[0]
+        raise GamelogFormatError(f"{path.name}: not a gzip file (the name ends in .gz, but the content starts "
+                                 f"with {start!r}; gzip it, or name it .csv)")
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
@@ -297,14 +307,16 @@ def parse_gamelog_file(source: SourceFile | str | Path, team_codes: dict[str, st
     n = len(frame)
     rows_read = n + len(rejected)
     reasons = np.full(n, "", dtype=object)
+    kinds = np.full(n, "", dtype=object)  # the reason without its values, to count rows by reason
     ok = np.ones(n, dtype=bool)
 
-    def reject(mask, reason: str, values=None) -> None:
+    def reject(mask, reason: str, values=None, kind: str | None = None) -> None:
         """Rows still fine that match the mask get this reason (the first reason wins);
         `values` (an array, or a callable giving one) fills the reason's {}."""
         hit = np.asarray(mask, dtype=bool) & ok
         if not hit.any():
             return
+        kinds[hit] = kind or REASON_VALUE.sub("", reason)
         if values is None:
             reasons[hit] = reason
         else:
@@ -362,15 +374,27 @@ def parse_gamelog_file(source: SourceFile | str | Path, team_codes: dict[str, st
     reject(2 * numbers["FGM"] + numbers["FG3M"] + numbers["FTM"] != numbers["PTS"],
            "PTS is not 2*FGM + FG3M + FTM")
 
+    # MATCHUP names the game's two teams and which one is at home ("CLE vs. IND": CLE at home;
+    # "IND @ CLE": the same). At a neutral site both teams' lines carry the same text, so the
+    # text decides the game's home and away whichever team a line belongs to, and the line's
+    # own team (which must be one of the two) decides its side.
     matchups = Distinct(frame["MATCHUP"])
-    own, where, opponent, well_formed = matchups.map_many(_matchup(team_codes), (object, object, object, bool))
+    first, where, second, well_formed = matchups.map_many(_matchup(team_codes), (object, object, object, bool))
     team_text = Distinct(frame["TEAM_ABBREVIATION"])
     team = team_text.map(lambda v: team_codes.get(v.lower()))
     reject(pd.isna(team), "unknown team code {!r} in TEAM_ABBREVIATION", team_text.text)
     reject(~well_formed, "MATCHUP is not 'TEAM vs. OPP' or 'TEAM @ OPP' ({!r})", matchups.text)
-    reject(pd.isna(opponent), "unknown opponent code in MATCHUP ({!r})", matchups.text)
-    reject(own != team, "MATCHUP {!r} does not start with the player's team", matchups.text)
-    reject(team == opponent, "the team plays itself in MATCHUP ({!r})", matchups.text)
+    reject(pd.isna(first), "unknown team code in MATCHUP ({!r})", matchups.text)
+    reject(pd.isna(second), "unknown opponent code in MATCHUP ({!r})", matchups.text)
+    reject(first == second, "the team plays itself in MATCHUP ({!r})", matchups.text)
+    reject((team != first) & (team != second), "the player's team is not in MATCHUP ({})",
+           lambda: team_text.text() + " / " + matchups.text().astype(object))
+
+    first_at_home = np.isin(where, ["vs.", "vs"])
+    home = np.where(first_at_home, first, second)
+    away = np.where(first_at_home, second, first)
+    is_home = (team == home).astype(bool)
+    opponent = np.where(is_home, away, home)
 
     # The same player twice in a game: an exact copy of a line is quarantined as a duplicate
     # (the first copy loads); different numbers make both doubtful.
@@ -387,9 +411,6 @@ def parse_gamelog_file(source: SourceFile | str | Path, team_codes: dict[str, st
         twice = np.isin(key, distinct[distinct.duplicated()].to_numpy()) & ~duplicate_line
         reject(twice, "the same player twice in this game with different numbers")
 
-    is_home = np.isin(where, ["vs.", "vs"])
-    home = np.where(is_home, team, opponent)
-    away = np.where(is_home, opponent, team)
     # Every line of a game must tell the same story (date, teams), and a game has two teams.
     if ok.any():
         story = pd.DataFrame({"game": games.codes, "date": dates_text.codes, "home": home, "away": away,
@@ -417,7 +438,7 @@ def parse_gamelog_file(source: SourceFile | str | Path, team_codes: dict[str, st
         messages = np.full(n, "", dtype=object)
         messages[held] = [f"held back with its game {game}: line {first_bad[game]} of this game was rejected"
                           for game in game_ids[held]]
-        reject(held, "{}", messages)
+        reject(held, "{}", messages, kind=HELD_BACK)
 
     keep = ok
     valid = pd.DataFrame({
@@ -437,9 +458,12 @@ def parse_gamelog_file(source: SourceFile | str | Path, team_codes: dict[str, st
         "plus_minus": plus_minus[keep],
         "line": line_numbers[keep],
     })
+    by_reason = Counter({WRONG_FIELD_COUNT: len(rejected)} if rejected else {})
+    by_reason.update(kinds[~ok].tolist())
     rejected += [(int(line_numbers[i]), reasons[i], raw_lines[i]) for i in np.flatnonzero(~ok)]
     rejected.sort()
-    return ParsedFile(source=source, rows_read=rows_read, valid=valid, rejected=rejected)
+    return ParsedFile(source=source, rows_read=rows_read, valid=valid, rejected=rejected,
+                      rejected_by_reason=by_reason)
 
 
 def games_from_lines(valid: pd.DataFrame) -> pd.DataFrame:

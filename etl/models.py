@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from etl.names import normalise_name
-from etl.teams import alias_key
+from etl.names import alias_key, normalise_name
 
 
 class TeamQuerySet(models.QuerySet):

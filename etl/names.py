@@ -1,4 +1,5 @@
-"""Player-name normalisation shared by the loader, the spiders and the API search."""
+"""Name normalisation shared by the loader, the spiders and the API search: player names, and
+the keys team aliases are stored and looked up by."""
 from __future__ import annotations
 
 import re
@@ -14,3 +15,8 @@ def normalise_name(name: str) -> str:
     ascii_only = ascii_only.replace("ø", "o").replace("Ø", "O").replace("ł", "l").replace("đ", "d")
     cleaned = _NON_WORD.sub("", ascii_only.lower().replace("-", " ").replace(".", ""))
     return " ".join(cleaned.split())
+
+
+def alias_key(text: str) -> str:
+    """How team aliases are stored and looked up: case and surrounding space do not matter."""
+    return " ".join(text.split()).lower()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from etl.models import EtlRun
+from etl.models import EtlRun, PlayerGameLog
 
 
 def dashboard_jobs(limit: int = 20) -> list[dict]:
@@ -32,3 +32,8 @@ def dashboard_jobs(limit: int = 20) -> list[dict]:
             "task_links": links,
         })
     return jobs
+
+
+def loaded_seasons() -> list[str]:
+    """Seasons with game lines in the warehouse, oldest first ('2015-16', ...)."""
+    return list(PlayerGameLog.objects.order_by("season").values_list("season", flat=True).distinct())

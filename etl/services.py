@@ -3,29 +3,39 @@
 Files are read and checked as a whole first (a missing column stops the load before anything is
 written), then validated row by row (etl.gamelogs) in a background thread while the previous
 file is written, one transaction per file. Rows are staged in a temporary table (PostgreSQL:
-binary COPY; SQLite: executemany) and upserted set-based with
+binary COPY through psycopg's cursor.copy(); SQLite: executemany: see etl.bulk, the plumbing)
+and upserted set-based with
 `INSERT ... ON CONFLICT DO UPDATE ... WHERE <row changed>`, so a reload writes nothing and reports
-every row unchanged. Lines scraped from basketball-reference (source='bref', exact seconds and
-starters) are not overwritten by the NBA.com logs.
+every row unchanged. Which source's line wins is etl.lines' rule: lines scraped from
+basketball-reference (source='bref', exact seconds and starters) are not overwritten by the
+NBA.com logs.
 """
 from __future__ import annotations
 
 import inspect
 import logging
-import struct
 import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from etl.gamelogs import GamelogFormatError, ParsedFile, file_sha256, games_from_lines, parse_gamelog_file, \
-    read_gamelog_file
+from etl import bulk
+from etl.gamelogs import (
+    GamelogFormatError,
+    ParsedFile,
+    file_sha256,
+    games_from_lines,
+    parse_gamelog_file,
+    read_gamelog_file,
+)
+from etl.lines import sources_kept_from
 from etl.models import EtlRun, PlayerGameLog, QuarantinedRow, Team, TeamAlias
 from etl.names import normalise_name
 from etl.teams import FRANCHISES, seed_teams
@@ -39,6 +49,7 @@ LOG_STATS = ["seconds", "pts", "oreb", "dreb", "reb", "ast", "stl", "blk", "tov"
              "fgm", "fga", "fg3m", "fg3a", "ftm", "fta"]
 # What a reload compares and may change on an existing line (the key is player + game).
 LOG_UPDATABLE = ["team_id", "opponent_id", "date", "season", "is_home", *LOG_STATS, "plus_minus"]
+SOURCE = "nba"  # the lines' source (etl.lines.SOURCE_RANK decides which source's line wins)
 STAGE_LOG = "etl_stage_log"
 STAGE_PLAYER = "etl_stage_player"
 STAGE_GAME = "etl_stage_game"
@@ -60,181 +71,18 @@ def team_aliases() -> dict[str, str]:
     return dict(TeamAlias.objects.values_list("alias", "team__code"))
 
 
-# --- staging and bulk writing -----------------------------------------------------------------
-
-_PG_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-_PG_FIXED = {"int8": ">i8", "int4": ">i4", "int2": ">i2", "bool": "u1", "date": ">i4"}
-_PG_TYPE_NAMES = {"bigint": "int8", "integer": "int4", "smallint": "int2", "boolean": "bool", "date": "date",
-                  "character varying": "text", "text": "text"}
-_EPOCH_2000 = np.datetime64("2000-01-01", "D")
-
-
-def pg_binary_copy_payload(columns: list[tuple[np.ndarray | None, str]], nulls: np.ndarray | None = None) -> bytes:
-    """COPY ... (FORMAT binary) data built by numpy, with no per-row Python.
-
-    Each column is (values, type) with type int8/int4/int2/bool/date (values datetime64[D]) or
-    text (values a numpy bytes array, every value the same length), or (None, "null") for a
-    column that is NULL in every row. `nulls` optionally flags, per row, the NULLs of one
-    column given as values: an int array whose value is the index of that column or -1.
-    A tuple is a field count, then per field a length (-1 = NULL) and the value's bytes.
-    """
-    rows = len(next(values for values, _ in columns if values is not None))
-    groups = [np.arange(rows)] if nulls is None else [np.flatnonzero(nulls == key) for key in np.unique(nulls)]
-    out = [_PG_BINARY_HEADER]
-    for index in groups:
-        null_column = -1 if nulls is None or not len(index) else int(nulls[index[0]])
-        layout, fill = [("fields", ">i2")], []
-        for number, (values, pg_type) in enumerate(columns):
-            if pg_type == "null" or number == null_column:
-                layout.append((f"length{number}", ">i4"))
-                fill.append((number, -1, None))
-                continue
-            if pg_type == "text":
-                width = values.dtype.itemsize
-                layout += [(f"length{number}", ">i4"), (f"value{number}", f"S{width}")]
-                fill.append((number, width, values[index]))
-            else:
-                part = values[index]
-                if pg_type == "date":
-                    part = (part.astype("datetime64[D]") - _EPOCH_2000).astype(np.int64)
-                layout += [(f"length{number}", ">i4"), (f"value{number}", _PG_FIXED[pg_type])]
-                fill.append((number, np.dtype(_PG_FIXED[pg_type]).itemsize, part))
-        tuples = np.empty(len(index), dtype=np.dtype(layout))
-        tuples["fields"] = len(columns)
-        for number, length, part in fill:
-            tuples[f"length{number}"] = length
-            if part is not None:
-                tuples[f"value{number}"] = part
-        out.append(tuples.tobytes())
-    out.append(b"\xff\xff")
-    return b"".join(out)
-
-
-def _column_types(table: str) -> dict[str, str]:
-    """PostgreSQL column name -> binary COPY type of a table."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
-                       "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", [table])
-        return {name: _PG_TYPE_NAMES.get(type_name, type_name) for name, type_name in cursor.fetchall()}
-
-
-def _bulk_write(table: str, columns: dict[str, np.ndarray | None], nullable: str | None = None) -> None:
-    """Append rows to a table: binary COPY on PostgreSQL, executemany elsewhere.
-
-    columns: name -> values (None: NULL in every row); the `nullable` column's NaNs are NULLs.
-    """
-    names = list(columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            types = _column_types(table)
-            nulls = None
-            spec = []
-            for number, name in enumerate(names):
-                values = columns[name]
-                if values is None:
-                    spec.append((None, "null"))
-                    continue
-                if name == nullable:
-                    missing = np.isnan(values)
-                    nulls = np.where(missing, number, -1)
-                    values = np.nan_to_num(values)
-                if types[name] == "text":
-                    codes, uniques = pd.factorize(values)
-                    encoded = [str(value).encode() for value in uniques]
-                    if len({len(value) for value in encoded}) > 1:
-                        raise ValueError(f"binary COPY of {name}: values of different lengths")
-                    values = np.array(encoded or [b""], dtype=bytes)[codes]
-                spec.append((values, types[name]))
-            payload = pg_binary_copy_payload(spec, nulls)
-            with cursor.cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT binary)") as copy:
-                copy.write(payload)
-            return
-        rows = len(next(values for values in columns.values() if values is not None))
-        lists = []
-        for name in names:
-            values = columns[name]
-            if values is None:
-                lists.append([None] * rows)
-            elif values.dtype.kind == "M":
-                lists.append([str(day) for day in values.astype("datetime64[D]")])
-            elif name == nullable:
-                lists.append([None if value != value else int(value) for value in values.tolist()])
-            else:
-                lists.append(values.tolist())
-        marks = ", ".join(["%s"] * len(names))
-        cursor.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", list(zip(*lists)))
-
-
-def _create_stage(table: str, columns_sql: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        cursor.execute(f"CREATE TEMPORARY TABLE {table} ({columns_sql})")
-
-
-def _drop_stages() -> None:
-    with connection.cursor() as cursor:
-        for table in (STAGE_LOG, STAGE_PLAYER, STAGE_GAME):
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
-
-
-def _fill_stage(table: str, names: list[str], rows: list[tuple]) -> None:
-    """Replace a staging table's rows (small tables: players and games of one file)."""
-    _empty_stage(table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        elif rows:
-            marks = ", ".join(["%s"] * len(names))
-            cursor.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
-
-
-def _empty_stage(table: str) -> None:
-    """TRUNCATE on PostgreSQL (a new empty file, where DELETE leaves dead rows to scan past)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"{'TRUNCATE' if connection.vendor == 'postgresql' else 'DELETE FROM'} {table}")
-
+# --- staging ------------------------------------------------------------------------------------
 
 def _create_stages() -> None:
     stats = ", ".join(f"{stat} smallint NOT NULL" if stat != "seconds" else "seconds integer NOT NULL"
                       for stat in LOG_STATS)
-    _create_stage(STAGE_PLAYER, "nba_id bigint PRIMARY KEY, name varchar(128), normalised_name varchar(128)")
-    _create_stage(STAGE_GAME, "nba_game_id varchar(10) PRIMARY KEY, date date, season varchar(7), "
+    bulk.create_stage(STAGE_PLAYER, "nba_id bigint PRIMARY KEY, name varchar(128), normalised_name varchar(128)")
+    bulk.create_stage(STAGE_GAME, "nba_game_id varchar(10) PRIMARY KEY, date date, season varchar(7), "
                               "season_type varchar(8), home_id bigint, away_id bigint, home_score integer, "
                               "away_score integer, overtimes integer")
-    _create_stage(STAGE_LOG, f"player_id bigint NOT NULL, game_id bigint NOT NULL, team_id bigint NOT NULL, "
+    bulk.create_stage(STAGE_LOG, f"player_id bigint NOT NULL, game_id bigint NOT NULL, team_id bigint NOT NULL, "
                              f"opponent_id bigint NOT NULL, date date NOT NULL, season varchar(7) NOT NULL, "
                              f"is_home boolean NOT NULL, {stats}, plus_minus smallint")
-
-
-def _differs() -> str:
-    """Null-safe 'not equal' of the database (rows compared as a whole)."""
-    return "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
-
-
-def _scalar(sql: str, params=()) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0]
-
-
-def _table_count(table: str) -> int:
-    return _scalar(f"SELECT count(*) FROM {table}")
-
-
-def _upsert(table: str, sql: str, params=()) -> tuple[int, int]:
-    """Run an INSERT ... ON CONFLICT DO UPDATE into `table`; returns (rows inserted, rows written).
-    PostgreSQL tells inserted from updated rows by RETURNING (xmax = 0), sparing two counts."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"{sql} RETURNING (xmax = 0)", params)
-            flags = cursor.fetchall()
-            return sum(1 for (inserted,) in flags if inserted), len(flags)
-        before = _table_count(table)
-        cursor.execute(sql, params)
-        written = cursor.rowcount
-    return _table_count(table) - before, written
 
 
 # --- one file ---------------------------------------------------------------------------------
@@ -253,7 +101,7 @@ def _prepare(source, aliases: dict[str, str]) -> tuple[ParsedFile, pd.DataFrame,
 
 def _upsert_players(player_rows: list[tuple]) -> int:
     """Create or rename the file's players (by NBA.com id); returns how many were created."""
-    _fill_stage(STAGE_PLAYER, ["nba_id", "name", "normalised_name"], player_rows)
+    bulk.fill_stage(STAGE_PLAYER, ["nba_id", "name", "normalised_name"], player_rows)
     with connection.cursor() as cursor:
         # A player first met on basketball-reference (no NBA.com id yet) gets his id, when his
         # name is unambiguous on both sides, instead of a second Player row.
@@ -266,7 +114,7 @@ def _upsert_players(player_rows: list[tuple]) -> int:
               AND (SELECT count(*) FROM etl_player p WHERE p.normalised_name = etl_player.normalised_name) = 1
               AND NOT EXISTS (SELECT 1 FROM etl_player p JOIN {STAGE_PLAYER} s ON p.nba_id = s.nba_id
                               WHERE s.normalised_name = etl_player.normalised_name)""")
-    created, _written = _upsert("etl_player", f"""
+    created, _written = bulk.upsert("etl_player", f"""
         INSERT INTO etl_player (name, normalised_name, nba_id)
         SELECT name, normalised_name, nba_id FROM {STAGE_PLAYER} WHERE true
         ON CONFLICT (nba_id) DO UPDATE SET name = excluded.name, normalised_name = excluded.normalised_name
@@ -282,7 +130,7 @@ def _upsert_games(games: pd.DataFrame, team_ids: dict[str, int]) -> tuple[int, i
                     _lookup(games["home"], team_ids).astype(int).tolist(),
                     _lookup(games["away"], team_ids).astype(int).tolist(),
                     games["home_score"].astype(int).tolist(), games["away_score"].astype(int).tolist(), overtimes))
-    _fill_stage(STAGE_GAME, ["nba_game_id", "date", "season", "season_type", "home_id", "away_id", "home_score",
+    bulk.fill_stage(STAGE_GAME, ["nba_game_id", "date", "season", "season_type", "home_id", "away_id", "home_score",
                              "away_score", "overtimes"], rows)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
@@ -295,7 +143,7 @@ def _upsert_games(games: pd.DataFrame, team_ids: dict[str, int]) -> tuple[int, i
               AND (etl_game.date <> s.date OR etl_game.home_id <> s.home_id)
               AND NOT EXISTS (SELECT 1 FROM etl_game o WHERE o.date = s.date AND o.home_id = s.home_id)""", [now])
         moved = cursor.rowcount
-    created, written = _upsert("etl_game", f"""
+    created, written = bulk.upsert("etl_game", f"""
             INSERT INTO etl_game (nba_game_id, date, season, season_type, start_time, home_id, away_id,
                                   home_score, away_score, overtimes, status, updated_at)
             SELECT nba_game_id, date, season, season_type, '', home_id, away_id, home_score, away_score,
@@ -308,7 +156,7 @@ def _upsert_games(games: pd.DataFrame, team_ids: dict[str, int]) -> tuple[int, i
             WHERE (etl_game.nba_game_id IS NULL OR etl_game.nba_game_id = excluded.nba_game_id)
               AND (etl_game.nba_game_id, etl_game.season, etl_game.season_type, etl_game.away_id,
                    etl_game.home_score, etl_game.away_score, etl_game.overtimes, etl_game.status)
-                  {_differs()} (excluded.nba_game_id, excluded.season, excluded.season_type, excluded.away_id,
+                  {bulk.differs()} (excluded.nba_game_id, excluded.season, excluded.season_type, excluded.away_id,
                    excluded.home_score, excluded.away_score, excluded.overtimes, 'final')""", [now])
     return created, written - created + moved
 
@@ -345,34 +193,23 @@ _COMPARED = ["team_id", "opponent_id", "is_home", *LOG_STATS, "plus_minus"]
 _NO_PLUS_MINUS = -32768  # stands for NULL when lines are compared
 
 
+def _kept_sources() -> str:
+    """SQL list of the sources whose lines the NBA.com logs leave alone (etl.lines' rule)."""
+    return ", ".join(f"'{source}'" for source in sources_kept_from(SOURCE)) or "NULL"
+
+
 def _existing_lines() -> pd.DataFrame:
     """The warehouse's lines of the staged games, as comparable columns: keys, `protected`
     (scraped from basketball-reference, not overwritten), `stale` (date/season differ from the
     game's) and the values a reload compares."""
     names = ["game_id", "player_id", "protected", "stale", *_COMPARED]
-    types = ["int8", "int8", "bool", "bool", "int8", "int8", "bool", "int4", *["int2"] * (len(LOG_STATS) - 1), "int2"]
-    select = (f"SELECT CAST(l.game_id AS bigint), CAST(l.player_id AS bigint), l.source = 'bref', "
-              f"(l.date <> g.date OR l.season <> g.season), CAST(l.team_id AS bigint), "
-              f"CAST(l.opponent_id AS bigint), l.is_home, CAST(l.seconds AS integer), "
-              f"{', '.join(f'CAST(l.{stat} AS smallint)' for stat in LOG_STATS[1:])}, "
-              f"CAST(coalesce(l.plus_minus, {_NO_PLUS_MINUS}) AS smallint) "
+    select = (f"SELECT l.game_id, l.player_id, CAST(l.source IN ({_kept_sources()}) AS integer), "
+              f"CAST((l.date <> g.date OR l.season <> g.season) AS integer), l.team_id, l.opponent_id, "
+              f"CAST(l.is_home AS integer), {', '.join(f'l.{stat}' for stat in LOG_STATS)}, "
+              f"coalesce(l.plus_minus, {_NO_PLUS_MINUS}) "
               f"FROM etl_playergamelog l JOIN etl_game g ON g.id = l.game_id "
               f"JOIN {STAGE_GAME} s ON s.nba_game_id = g.nba_game_id")
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            cursor.execute(select)
-            return pd.DataFrame(cursor.fetchall(), columns=names)
-        # Binary COPY out, read by numpy: every column is fixed-width and never NULL.
-        with cursor.cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT binary)") as copy:
-            data = b"".join(bytes(block) for block in copy)
-    layout = [("fields", ">i2")]
-    for name, pg_type in zip(names, types):
-        layout += [(f"length_{name}", ">i4"), (name, _PG_FIXED[pg_type])]
-    extension = struct.unpack(">i", data[15:19])[0]
-    tuples = np.frombuffer(data, dtype=np.dtype(layout), offset=19 + extension,
-                           count=(len(data) - 19 - extension - 2) // np.dtype(layout).itemsize)
-    return pd.DataFrame({name: tuples[name].astype(np.int64 if "i" in _PG_FIXED[pg_type] else bool)
-                         for name, pg_type in zip(names, types)})
+    return bulk.read_integers(select, names)
 
 
 def _write_lines(lines: pd.DataFrame, team_ids: dict[str, int], all_games_new: bool = False
@@ -412,18 +249,18 @@ def _write_lines(lines: pd.DataFrame, team_ids: dict[str, int], all_games_new: b
     new = ~exists
     inserted, updated = int(new.sum()), 0
     if inserted:
-        _bulk_write("etl_playergamelog", {**{name: values[new] for name, values in columns.items()},
-                                          "starter": None, "source": np.full(inserted, "nba", dtype=object)},
+        bulk.bulk_write("etl_playergamelog", {**{name: values[new] for name, values in columns.items()},
+                                          "starter": None, "source": np.full(inserted, SOURCE, dtype=object)},
                     nullable="plus_minus")
     if changed.any():
-        _empty_stage(STAGE_LOG)
-        _bulk_write(STAGE_LOG, {name: values[changed] for name, values in columns.items()}, nullable="plus_minus")
+        bulk.empty_stage(STAGE_LOG)
+        bulk.bulk_write(STAGE_LOG, {name: values[changed] for name, values in columns.items()}, nullable="plus_minus")
         with connection.cursor() as cursor:
             cursor.execute(f"""
                 UPDATE etl_playergamelog SET {', '.join(f"{c} = s.{c}" for c in LOG_UPDATABLE)}
                 FROM {STAGE_LOG} s
                 WHERE etl_playergamelog.game_id = s.game_id AND etl_playergamelog.player_id = s.player_id
-                  AND etl_playergamelog.source <> 'bref'""")
+                  AND etl_playergamelog.source NOT IN ({_kept_sources()})""")
             updated = cursor.rowcount
     return inserted, updated, refused
 
@@ -440,9 +277,13 @@ def _quarantine(parsed: ParsedFile, run: EtlRun | None, extra: list[tuple[int, s
     return len(rows)
 
 
+REFUSED_SLOT_TAKEN = "another game (different NBA.com id) is recorded for this date and home team"
+
+
 def _write_file(prepared: tuple[ParsedFile, pd.DataFrame, list[tuple]], team_ids: dict[str, int],
-                run: EtlRun | None) -> dict:
-    """One file's writes (inside the load's transaction): players, games, lines, quarantine."""
+                run: EtlRun | None) -> tuple[dict, Counter]:
+    """One file's writes (inside the load's transaction): players, games, lines, quarantine.
+    Returns the counts and the quarantined rows counted by reason."""
     parsed, games, player_rows = prepared
     counts = dict.fromkeys(SUMMARY_KEYS, 0)
     lines = parsed.valid
@@ -454,53 +295,12 @@ def _write_file(prepared: tuple[ParsedFile, pd.DataFrame, list[tuple]], team_ids
         counts["inserted"], counts["updated"], refused = _write_lines(lines, team_ids, all_new)
         if refused.any():
             raw = parsed.source.text.split("\n")
-            refused_rows = [(int(line), "another game (different NBA.com id) is recorded for this date "
-                             "and home team", raw[int(line) - 1]) for line in lines["line"][refused]]
+            refused_rows = [(int(line), REFUSED_SLOT_TAKEN, raw[int(line) - 1]) for line in lines["line"][refused]]
     counts["rejected"] = _quarantine(parsed, run, refused_rows)
     counts["read"] = parsed.rows_read
     counts["unchanged"] = len(lines) - len(refused_rows) - counts["inserted"] - counts["updated"]
-    return counts
-
-
-def _bulk_indexes() -> list:
-    """The line table's secondary indexes and unique constraint, which a bulk load rebuilds."""
-    meta = PlayerGameLog._meta
-    return [*meta.indexes, *meta.constraints]
-
-
-def _primary_key_to_rebuild() -> str | None:
-    """The line table's primary key constraint, when no foreign key depends on it."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT conname FROM pg_constraint WHERE conrelid = 'etl_playergamelog'::regclass "
-                       "AND contype = 'p' AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE "
-                       "f.confrelid = 'etl_playergamelog'::regclass AND f.contype = 'f')")
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def _drop_bulk_indexes() -> str | None:
-    """Drop the line table's indexes (kept: none); returns the primary key's name to re-add."""
-    primary_key = _primary_key_to_rebuild()
-    with connection.schema_editor(atomic=False) as editor:
-        for item in _bulk_indexes():
-            if isinstance(item, models.Index):
-                editor.remove_index(PlayerGameLog, item)
-            else:
-                editor.remove_constraint(PlayerGameLog, item)
-        if primary_key:
-            editor.execute(f'ALTER TABLE etl_playergamelog DROP CONSTRAINT "{primary_key}"')
-    return primary_key
-
-
-def _build_bulk_indexes(primary_key: str | None) -> None:
-    with connection.schema_editor(atomic=False) as editor:
-        if primary_key:
-            editor.execute(f'ALTER TABLE etl_playergamelog ADD CONSTRAINT "{primary_key}" PRIMARY KEY (id)')
-        for item in _bulk_indexes():
-            if isinstance(item, models.Index):
-                editor.add_index(PlayerGameLog, item)
-            else:
-                editor.add_constraint(PlayerGameLog, item)
+    by_reason = parsed.rejected_by_reason + Counter({REFUSED_SLOT_TAKEN: len(refused_rows)})
+    return counts, by_reason
 
 
 def _use_bulk_mode(total_lines: int) -> bool:
@@ -509,13 +309,14 @@ def _use_bulk_mode(total_lines: int) -> bool:
     as many lines as the table holds, as a first load does. PostgreSQL only."""
     if connection.vendor != "postgresql" or total_lines < BULK_MIN_LINES:
         return False
-    return total_lines >= 2 * _table_count("etl_playergamelog")
+    return total_lines >= 2 * bulk.table_count("etl_playergamelog")
 
 
-def _load(paths: list[Path], progress: Progress, run: EtlRun | None, bulk: bool | None = None) -> dict:
+def _load(paths: list[Path], progress: Progress, run: EtlRun | None, rebuild: bool | None = None) -> dict:
     """Check every file, then validate (in a helper thread, a file ahead) and write them, all
     in one transaction: a failure leaves the warehouse as it was."""
     summary = dict.fromkeys(SUMMARY_KEYS, 0)
+    rejected_by_reason: Counter = Counter()
     teams_before = Team.objects.count()
     if teams_before < len(FRANCHISES):
         seed_teams()
@@ -537,16 +338,17 @@ def _load(paths: list[Path], progress: Progress, run: EtlRun | None, bulk: bool 
                     cursor.execute("SET LOCAL synchronous_commit TO OFF")
                     # One loader at a time, so lines found new stay new until they are written.
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOAD_LOCK])
-            bulk = _use_bulk_mode(total) if bulk is None else bulk and connection.vendor == "postgresql"
-            if bulk:
-                primary_key = _drop_bulk_indexes()
+            rebuild = _use_bulk_mode(total) if rebuild is None else rebuild and bulk.is_postgresql()
+            if rebuild:
+                primary_key = bulk.drop_indexes(PlayerGameLog)
             _create_stages()
             for index, source in enumerate(sources):
                 prepared = pending[index].result()
                 pending[index] = None  # the parsed frame is freed once written
                 if index + 2 < len(sources):
                     pending.append(pool.submit(_prepare, sources[index + 2], aliases))
-                counts = _write_file(prepared, team_ids, run)
+                counts, by_reason = _write_file(prepared, team_ids, run)
+                rejected_by_reason += by_reason
                 del prepared
                 for key in SUMMARY_KEYS:
                     if key != "teams_created":
@@ -554,12 +356,12 @@ def _load(paths: list[Path], progress: Progress, run: EtlRun | None, bulk: bool 
                 done += source.line_count
                 progress(done, total, f"loaded {source.name}")
                 logger.info("%s: %s", source.name, counts)
-            if bulk:  # (autovacuum then refreshes the planner statistics of the grown tables)
+            if rebuild:  # (autovacuum then refreshes the planner statistics of the grown tables)
                 progress(done, total, "indexing")
-                _build_bulk_indexes(primary_key)
-            _drop_stages()
+                bulk.build_indexes(PlayerGameLog, primary_key)
+            bulk.drop_stages(STAGE_LOG, STAGE_PLAYER, STAGE_GAME)
     progress(total, total, "done")
-    return summary
+    return {**summary, "rejected_by_reason": dict(rejected_by_reason.most_common())}
 
 
 class _ProgressReporter:
@@ -635,12 +437,19 @@ def _progress_caller(progress: Callable | None) -> Progress:
     return progress if takes_stage else (lambda done, total, stage: progress(done, total))
 
 
-def load_gamelogs(paths: Iterable[str | Path], *, source: str | None = None, progress: Callable | None = None,
-                  skip_loaded: bool = False, task_id: str | None = None, bulk: bool | None = None) -> dict:
+def load_gamelogs(paths: Iterable[str | Path], **options) -> dict:
+    """`run_gamelog_load`'s summary: the counts of player-game rows (SUMMARY_KEYS)."""
+    run = run_gamelog_load(paths, **options)
+    return {key: run.counts[key] for key in SUMMARY_KEYS}
+
+
+def run_gamelog_load(paths: Iterable[str | Path], *, source: str | None = None, progress: Callable | None = None,
+                     skip_loaded: bool = False, task_id: str | None = None, bulk: bool | None = None) -> EtlRun:
     """Validate and load NBA.com player game-log CSVs (gzipped or not), recorded as an EtlRun.
 
-    Returns the summary (counts of player-game rows): read, inserted, updated, unchanged,
-    rejected, plus teams_created, players_created, games_created, games_updated.
+    Returns the EtlRun, whose counts hold the summary (counts of player-game rows): read,
+    inserted, updated, unchanged, rejected, plus teams_created, players_created, games_created,
+    games_updated; and rejected_by_reason (reason without its values -> rows quarantined).
     `progress(done_rows, total_rows)` (or `(done, total, stage)`) is called as the load advances.
     With skip_loaded, files whose content (sha256) a succeeded run already loaded are left out.
     A file that cannot be read as a whole (missing, not a CSV, missing column) raises
@@ -676,7 +485,8 @@ def load_gamelogs(paths: Iterable[str | Path], *, source: str | None = None, pro
     # the load's transaction is open (SQLite has one writer at a time: they stay in line).
     reporter = _ProgressReporter(report) if connection.vendor == "postgresql" else None
     try:
-        summary = _load(paths, reporter or report, run, bulk=bulk) if paths else dict.fromkeys(SUMMARY_KEYS, 0)
+        summary = _load(paths, reporter or report, run, rebuild=bulk) if paths else \
+            {**dict.fromkeys(SUMMARY_KEYS, 0), "rejected_by_reason": {}}
     except BaseException as exc:
         if reporter:
             reporter.close()
@@ -691,4 +501,15 @@ def load_gamelogs(paths: Iterable[str | Path], *, source: str | None = None, pro
     run.counts = {**summary, "files_skipped": skipped, "file_hashes": [hashes[p] for p in paths]}
     run.status, run.finished_at, run.stage = EtlRun.Status.SUCCEEDED, timezone.now(), "done"
     run.save()
-    return summary
+    return run
+
+
+def refresh_warehouse_statistics() -> None:
+    """ANALYZE the line and game tables on PostgreSQL: after a bulk load the planner's row
+    estimates are off until autovacuum runs, and indexed reads can turn into table scans."""
+    if connection.vendor == "postgresql":
+        from etl.schema import GAMES, LINES
+
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {LINES}")
+            cursor.execute(f"ANALYZE {GAMES}")

@@ -1,10 +1,14 @@
-"""The 30 NBA franchises and every code or name the sources use for them.
+"""The 30 NBA franchises and every code or name the sources use for them (data, and the
+idempotent seeding of Team/TeamAlias from it).
 
 NBA.com and basketball-reference disagree on some codes (BKN/BRK, CHA/CHO, PHX/PHO) and older
 pages use the franchise's former codes (NJN, NOH, SEA, VAN...). Each one maps to one `Team`.
 The canonical `Team.code` is the current NBA.com code.
 """
 from __future__ import annotations
+
+from etl.models import Team, TeamAlias
+from etl.names import alias_key  # noqa: F401  (also imported from here by other apps)
 
 # (NBA.com code, basketball-reference code, NBA.com team id, full name, nickname, former codes/names)
 FRANCHISES: list[tuple[str, str, int, str, str, tuple[str, ...]]] = [
@@ -42,30 +46,14 @@ FRANCHISES: list[tuple[str, str, int, str, str, tuple[str, ...]]] = [
 ]
 
 
-def alias_key(text: str) -> str:
-    """How aliases are stored and looked up: case and surrounding space do not matter."""
-    return " ".join(text.split()).lower()
-
-
-def franchise_aliases() -> dict[str, str]:
-    """Every known code, name and nickname (normalised) -> canonical NBA.com code."""
-    aliases: dict[str, str] = {}
-    for code, bref, _nba_id, name, nickname, former in FRANCHISES:
-        for alias in (code, bref, name, nickname, *former):
-            aliases[alias_key(alias)] = code
-    return aliases
-
-
-def seed_teams(team_model=None, alias_model=None) -> None:
+def seed_teams() -> None:
     """Create or update the 30 teams and all their aliases (idempotent).
 
-    Used by the data migration (with historical models) and by loaders and tests, since a
-    test database flushed between transactional tests loses the migration's rows.
+    Used by loaders, tests and benchmarks, since a test database flushed between transactional
+    tests loses the rows the data migration (etl 0002, with its own frozen copy) created.
     """
-    if team_model is None:
-        from etl.models import Team as team_model, TeamAlias as alias_model
     for code, bref, nba_id, name, nickname, former in FRANCHISES:
-        team, _ = team_model.objects.update_or_create(
+        team, _ = Team.objects.update_or_create(
             code=code, defaults={"bref_code": bref, "nba_id": nba_id, "name": name, "nickname": nickname})
         for alias in (code, bref, name, nickname, *former):
-            alias_model.objects.update_or_create(alias=alias_key(alias), defaults={"team": team})
+            TeamAlias.objects.update_or_create(alias=alias_key(alias), defaults={"team": team})

@@ -84,19 +84,25 @@ def mark_running(run_id: int, pid: int | None = None) -> ScrapeRun:
     return run
 
 
-def record_progress(run_id: int, pages: int, items: int, errors: int, error_list: list | None = None) -> None:
+def record_progress(run_id: int, pages: int, items: int, errors: int, error_list: list | None = None,
+                    message: str | None = None) -> None:
+    """A running crawl's counts, and what it is doing when worth telling (`message`)."""
     fields = {"pages": pages, "items": items, "errors": errors}
     if error_list is not None:
         fields["error_list"] = error_list
+    if message is not None:
+        fields["message"] = message[:2000]
     ScrapeRun.objects.filter(pk=run_id).update(**fields)
 
 
 def finish_run(run_id: int, *, pages: int, items: int, errors: int, error_list: list,
-               finish_reason: str) -> ScrapeRun:
+               finish_reason: str, stop_message: str = "") -> ScrapeRun:
     """Final counts and status: failed when the crawl did not finish normally or when it
-    produced errors and nothing usable; otherwise succeeded (page errors stay counted)."""
+    produced errors and nothing usable; otherwise succeeded (page errors stay counted).
+    `stop_message` says why a crawl stopped early (e.g. the site cannot be reached)."""
     if finish_reason != "finished":
-        status, message = ScrapeRun.Status.FAILED, f"crawl stopped: {finish_reason or 'unknown reason'}"
+        status = ScrapeRun.Status.FAILED
+        message = stop_message or f"crawl stopped: {finish_reason or 'unknown reason'}"
     elif errors and not items:
         status, message = ScrapeRun.Status.FAILED, f"{errors} error(s) and no items"
     else:
@@ -176,7 +182,7 @@ def run_crawl(run: ScrapeRun, *, settings_overrides: dict | None = None,
             if echo is not None:
                 echoed = _echo_new_lines(path, echoed, echo)
             current = ScrapeRun.objects.get(pk=run.pk)
-            counts = (current.status, current.pages, current.items, current.errors)
+            counts = (current.status, current.pages, current.items, current.errors, current.message)
             if counts != last_counts:
                 last_counts = counts
                 if on_progress is not None:

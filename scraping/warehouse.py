@@ -6,7 +6,8 @@ Scraped and bundled (NBA.com) data land on the same rows:
   same box-score line when the two sources spell the name differently); else by name among
   players of that team around that date, then among recent players; else a new player. A
   match gets its bref id set, so the next time it is found directly;
-- a line by (player, game), marked source='bref'.
+- a line by (player, game), marked source='bref', written through etl.lines.upsert_lines (where
+  the rule for which source's line wins lives).
 Each game and its lines are written in one transaction. Did-not-play and inactive rows stay in
 staging only: PlayerGameLog rows are games played. A scheduled game never overwrites a final one.
 """
@@ -20,6 +21,7 @@ from collections import Counter
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from etl.lines import upsert_lines
 from etl.models import Game, Player, PlayerGameLog, Team
 from etl.names import normalise_name
 from scraping.models import LoadStatus, ScrapeRun, StagedGame, StagedLine
@@ -28,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 SUMMARY_KEYS = ("games_created", "games_updated", "games_unchanged", "players_created", "players_linked",
                 "lines_created", "lines_updated", "lines_unchanged", "not_played", "errors")
+SOURCE = "bref"
 STAT_FIELDS = ("pts", "oreb", "dreb", "reb", "ast", "stl", "blk", "tov", "pf", "fgm", "fga", "fg3m", "fg3a",
                "ftm", "fta")
 FINGERPRINT = ("pts", "fgm", "fga", "fg3m", "fg3a", "ftm", "fta", "reb", "ast", "stl", "blk", "tov", "pf")
@@ -137,38 +140,29 @@ class Loader:
             self.counts["games_unchanged"] += 1
         return game
 
-    # --- lines -------------------------------------------------------------------------------
-    def upsert_line(self, line: StagedLine, game: Game, team: Team) -> None:
+    # --- lines ---------------------------------------------------------------------------------
+    def line_values(self, line: StagedLine, game: Game, team: Team) -> dict | None:
+        """The warehouse line of a staged line (its player found or created), for
+        etl.lines.upsert_lines; None when he did not play (the row stays in staging only)."""
         if line.played != StagedLine.Played.PLAYED:
             line.load_status, line.load_message = LoadStatus.STAGED_ONLY, line.reason or line.played
             self.counts["not_played"] += 1
-            return
+            return None
         player = self.player(line.player_bref_id, line.player_name, team, game, line)
         line.player = player
         is_home = team.pk == game.home_id
-        values = {
-            "team": team, "opponent_id": game.away_id if is_home else game.home_id, "date": game.date,
-            "season": game.season, "is_home": is_home, "starter": line.starter, "seconds": line.seconds,
-            "plus_minus": line.plus_minus, "source": "bref",
-            **{field: getattr(line, field) for field in STAT_FIELDS},
-        }
-        log = PlayerGameLog.objects.filter(player=player, game=game).first()
-        if log is None:
-            PlayerGameLog.objects.create(player=player, game=game, **values)
-            self.counts["lines_created"] += 1
-        else:
-            changed = False
-            for field, value in values.items():
-                current, target = (log.team_id, value.pk) if field == "team" else (getattr(log, field), value)
-                if current != target:
-                    setattr(log, field, value)
-                    changed = True
-            if changed:
-                log.save()
-                self.counts["lines_updated"] += 1
-            else:
-                self.counts["lines_unchanged"] += 1
         line.load_status, line.load_message = LoadStatus.LOADED, ""
+        return {"player_id": player.pk, "game_id": game.pk, "team_id": team.pk,
+                "opponent_id": game.away_id if is_home else game.home_id, "date": game.date, "season": game.season,
+                "is_home": is_home, "starter": line.starter, "seconds": line.seconds, "plus_minus": line.plus_minus,
+                **{field: getattr(line, field) for field in STAT_FIELDS}}
+
+    def write_lines(self, values: list[dict | None]) -> None:
+        """Upsert the played lines through etl's one line API (which decides which source wins)."""
+        counts = upsert_lines([line for line in values if line is not None], source=SOURCE)
+        self.counts["lines_created"] += counts["created"]
+        self.counts["lines_updated"] += counts["updated"]
+        self.counts["lines_unchanged"] += counts["unchanged"] + counts["kept"]
 
     # --- staged rows -------------------------------------------------------------------------
     def load_game(self, staged: StagedGame) -> None:
@@ -179,8 +173,8 @@ class Loader:
             home_score=staged.home_score, away_score=staged.away_score, overtimes=staged.overtimes,
             authoritative_type=staged.kind == StagedGame.Kind.SCHEDULE)
         lines = list(staged.lines.all()) if staged.kind == StagedGame.Kind.BOXSCORE else []
-        for line in lines:
-            self.upsert_line(line, game, home if line.team_code == staged.home_code else away)
+        self.write_lines([self.line_values(line, game, home if line.team_code == staged.home_code else away)
+                          for line in lines])
         if lines:
             StagedLine.objects.bulk_update(lines, ["load_status", "load_message", "player"])
         staged.game, staged.load_status, staged.load_message = game, LoadStatus.LOADED, ""
@@ -196,7 +190,7 @@ class Loader:
             home_score=line.team_score if line.is_home else line.opponent_score,
             away_score=line.opponent_score if line.is_home else line.team_score, overtimes=None,
             authoritative_type=True)
-        self.upsert_line(line, game, team)
+        self.write_lines([self.line_values(line, game, team)])
         line.save(update_fields=["load_status", "load_message", "player"])
 
     def run_all(self) -> dict:

@@ -141,3 +141,31 @@ def test_the_same_player_twice_with_different_numbers_holds_the_game_back(tmp_pa
     reasons = set(QuarantinedRow.objects.values_list("reason", flat=True))
     assert "the same player twice in this game with different numbers" in reasons
     assert not Game.objects.filter(nba_game_id=field(lines[0], "GAME_ID")).exists()
+
+
+def test_a_gz_file_that_is_not_gzip_is_named_so(tmp_path):
+    """A .csv.gz that holds something else (here an error page saved under that name)."""
+    page = tmp_path / "player_logs_2024-25.csv.gz"
+    page.write_text("<!DOCTYPE html><html><body>Access denied</body></html>\n")
+    with pytest.raises(GamelogFormatError, match=r"player_logs_2024-25\.csv\.gz: not a gzip file") as raised:
+        load_gamelogs([page])
+    assert "missing column" not in str(raised.value)
+    assert PlayerGameLog.objects.count() == 0
+
+
+def test_rejected_rows_are_counted_by_reason_on_the_run(tmp_path):
+    lines = lines_between(*DAY)
+    games = games_of(lines)
+    first = {game: [i for i, line in enumerate(lines) if field(line, "GAME_ID") == game][0] for game in games}
+    lines[first[games[0]]] = with_field(lines[first[games[0]]], "PTS", "250")
+    lines[first[games[1]]] = with_field(lines[first[games[1]]], "PTS", "abc")
+    lines.append(lines[first[games[2]]])
+    summary = load_gamelogs([write_lines(tmp_path / "broken.csv", lines)])
+
+    by_reason = EtlRun.objects.get().counts["rejected_by_reason"]
+    in_game = {game: sum(field(line, "GAME_ID") == game for line in lines) for game in games[:2]}
+    assert by_reason == {"PTS is above 100": 1, "PTS is not a number": 1,
+                         "duplicate row (the same line appears earlier)": 1,
+                         "held back with its game (another line of the game was rejected)":
+                             in_game[games[0]] + in_game[games[1]] - 2}
+    assert sum(by_reason.values()) == summary["rejected"]

@@ -11,8 +11,8 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from etl.models import EtlRun, PlayerGameLog
-from etl.tests.conftest import lines_between, season_lines, write_lines
+from etl.models import EtlRun, PlayerGameLog, QuarantinedRow
+from etl.tests.conftest import lines_between, season_lines, with_field, write_lines
 from nbaproject.testing.worker import worker_environment
 
 SUMMARY_KEYS = ["read", "inserted", "updated", "unchanged", "rejected", "teams_created", "players_created",
@@ -75,3 +75,25 @@ def test_a_user_mistake_exits_1_with_one_line_and_no_traceback(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == f"CommandError: {tmp_path / 'missing.csv.gz'}: no such file (nothing was loaded)"
     assert EtlRun.objects.get().status == EtlRun.Status.FAILED
+
+
+@pytest.mark.django_db
+def test_quarantined_rows_are_counted_per_reason_in_the_terminal(tmp_path):
+    lines = list(lines_between("2024-01-26", "2024-01-26"))
+    lines[0] = with_field(lines[0], "PTS", "250")
+    lines.append(lines[1])
+    out, _ = run(str(write_lines(tmp_path / "broken.csv", lines)))
+    rejected = QuarantinedRow.objects.count()
+    held = QuarantinedRow.objects.filter(reason__startswith="held back").count()
+    assert f"{rejected} row(s) quarantined" in out
+    assert "      1  PTS is above 100\n" in out
+    assert "      1  duplicate row (the same line appears earlier)\n" in out
+    assert f"{held:>7}  held back with its game (another line of the game was rejected)\n" in out
+
+
+@pytest.mark.django_db
+def test_a_gz_file_that_is_not_gzip_is_a_command_error(tmp_path):
+    page = tmp_path / "logs.csv.gz"
+    page.write_text("PLAYER_ID,PLAYER_NAME\n1,someone\n")
+    with pytest.raises(CommandError, match=r"logs\.csv\.gz: not a gzip file .*\(nothing was loaded\)"):
+        run(str(page))

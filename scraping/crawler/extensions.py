@@ -88,6 +88,8 @@ class RunProgress:
         counts = progress_counts(self.crawler)
         spider = self.crawler.spider
         counts["error_list"] = list(getattr(spider, "error_list", []))
+        if getattr(spider, "activity", ""):
+            counts["message"] = spider.activity
         if counts == self.last:
             return
         self.last = counts

@@ -3,7 +3,12 @@
 Scrapy's stock RetryMiddleware re-sends at once. Here the wait is Retry-After when the server
 sends one (seconds or an HTTP date, capped by RETRY_AFTER_MAX), otherwise
 RETRY_BACKOFF_BASE * 2**(attempt-1) capped by RETRY_BACKOFF_MAX. While waiting, the download
-slot is held back too, so no other request reaches the site before the wait is over.
+slot is held back too, so no other request reaches the site before the wait is over, and the
+run's message says so (`retrying URL in 8 s (attempt 2 of 5): HTTP 503`).
+
+A site that cannot be reached at all (its name does not resolve, or it refuses the connection)
+is not worth minutes of retries: the crawl stops at once, its run failing with one readable
+line (`cannot reach www.basketball-reference.com: DNS lookup failed`).
 """
 from __future__ import annotations
 
@@ -11,11 +16,34 @@ import asyncio
 import email.utils
 import logging
 import time
+from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import CannotResolveHostError, DownloadConnectionRefusedError
 from scrapy.utils.response import response_status_message
+from twisted.internet.error import ConnectionRefusedError, DNSLookupError, NoRouteError
 
 logger = logging.getLogger(__name__)
+
+# Failures that say the site cannot be reached from here (no use retrying them for minutes).
+# (Scrapy's download handlers raise their own exceptions; Twisted's are kept for older handlers.)
+UNREACHABLE = (((CannotResolveHostError, DNSLookupError), "DNS lookup failed"),
+               ((DownloadConnectionRefusedError, ConnectionRefusedError), "connection refused"),
+               (NoRouteError, "no route to host"))
+
+
+def unreachable_reason(exception: BaseException) -> str | None:
+    """'DNS lookup failed' / 'connection refused' / 'no route to host', or None."""
+    return next((reason for kind, reason in UNREACHABLE if isinstance(exception, kind)), None)
+
+
+def cannot_reach(url: str, reason: str) -> str:
+    """The one line that tells why a site could not be crawled."""
+    return f"cannot reach {urlsplit(url).netloc}: {reason}"
+
+
+def _seconds(wait: float) -> str:
+    return f"{wait:.0f}" if wait >= 1 or wait == 0 else f"{wait:.1f}"
 
 
 def retry_after_seconds(value: bytes | str | None, now: float | None = None) -> float | None:
@@ -78,8 +106,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
         retry = self._retry(request, response_status_message(response.status))
         if retry is None:
             return response
-        logger.info("%s: HTTP %s, retry %d in %.1f s%s", request.url, response.status, attempt, wait,
-                    " (Retry-After)" if advised is not None else "")
+        self._announce(request, wait, attempt, f"HTTP {response.status}" + (" (Retry-After)" if advised is not None
+                                                                         else ""))
         self.crawler.stats.inc_value("retry/waited_seconds", wait)
         self._hold_slot(request, wait)
         return retry if await self._wait(wait) else response
@@ -92,15 +120,39 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if slot is not None and slot.delay:
             slot.lastseen = max(slot.lastseen, time.monotonic() + wait)
 
+    def _announce(self, request, wait: float, attempt: int, cause: str) -> None:
+        """Log the coming retry and show it as the run's message (the terminal prints it)."""
+        attempts = request.meta.get("max_retry_times", self.max_retry_times) + 1
+        text = f"retrying {request.url} in {_seconds(wait)} s (attempt {attempt + 1} of {attempts}): {cause}"
+        logger.info("%s", text)
+        spider = getattr(self.crawler, "spider", None)
+        if spider is not None:
+            spider.activity = text
+
+    def _stop_unreachable(self, request, reason: str) -> None:
+        """Stop the crawl: the site cannot be reached, and retrying will not change that soon."""
+        spider = getattr(self.crawler, "spider", None)
+        if spider is None or getattr(spider, "stop_message", None):
+            return
+        spider.stop_message = cannot_reach(request.url, reason)
+        logger.error("%s: stopping the crawl", spider.stop_message)
+        self.cancel_waits()
+        asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="unreachable"))
+
     async def process_exception(self, request, exception):
-        """Connection errors and timeouts: retried with the same exponential backoff."""
+        """The site cannot be reached: stop the crawl. Other connection errors and timeouts:
+        retried with the same exponential backoff."""
+        reason = unreachable_reason(exception)
+        if reason is not None:
+            self._stop_unreachable(request, reason)
+            return None
         if request.meta.get("dont_retry", False) or not isinstance(exception, self.exceptions_to_retry):
             return None
         attempt = request.meta.get("retry_times", 0) + 1
         retry = self._retry(request, exception)
         if retry is not None:
             wait = self.backoff(attempt)
-            logger.info("%s: %s, retry %d in %.1f s", request.url, type(exception).__name__, attempt, wait)
+            self._announce(request, wait, attempt, type(exception).__name__)
             self._hold_slot(request, wait)
             if not await self._wait(wait):
                 return None

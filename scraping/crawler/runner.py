@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         run.pk,
         finish_reason=str(stats.get("finish_reason", "")),
         error_list=list(getattr(spider, "error_list", [])),
+        stop_message=getattr(spider, "stop_message", ""),
         **counts,
     )
     connections.close_all()

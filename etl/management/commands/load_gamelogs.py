@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from etl.gamelogs import GamelogFormatError
-from etl.services import SUMMARY_KEYS, bundled_gamelog_paths, load_gamelogs, loaded_paths
+from etl.services import SUMMARY_KEYS, bundled_gamelog_paths, loaded_paths, run_gamelog_load
 
 
 class Command(BaseCommand):
@@ -39,12 +39,13 @@ class Command(BaseCommand):
             bars[0].update(done - bars[0].n)
 
         try:
-            summary = load_gamelogs(paths, progress=progress) if paths else dict.fromkeys(SUMMARY_KEYS, 0)
+            counts = run_gamelog_load(paths, progress=progress).counts if paths else {}
         except GamelogFormatError as exc:
             raise CommandError(f"{exc} (nothing was loaded)") from None
         finally:
             for bar in bars:
                 bar.close()
+        summary = {key: counts.get(key, 0) for key in SUMMARY_KEYS}
         if options["json"]:
             self.stdout.write(json.dumps(summary))
             return
@@ -55,4 +56,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {key:<{width}}  {value:>9,}")
         if summary["rejected"]:
             self.stdout.write(self.style.WARNING(
-                f"  {summary['rejected']:,} row(s) quarantined: see admin, ETL > Quarantined rows"))
+                f"{summary['rejected']:,} row(s) quarantined (each with its line and reason in the admin, "
+                f"ETL > Quarantined rows):"))
+            for reason, rows in counts.get("rejected_by_reason", {}).items():
+                self.stdout.write(f"  {rows:>5,}  {reason}")

@@ -11,6 +11,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from scraping.crawler.arguments import normalise_args
 from scraping.crawler.html import text_of
+from scraping.crawler.middlewares import cannot_reach, unreachable_reason
 
 MAX_ERROR_DETAILS = 100
 logger = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ class BrefSpider(scrapy.Spider):
         self.base_url = self.args["base_url"]
         self.run_id = int(run_id) if run_id else None
         self.error_list: list[dict] = []
+        self.activity = ""  # what the crawl is doing now, when worth telling (e.g. waiting to retry)
+        self.stop_message = ""  # why the crawl was stopped early, when it was (one line)
 
     def url(self, path: str) -> str:
         """An absolute URL on the configured site (page links are followed by path only)."""
@@ -58,6 +61,8 @@ class BrefSpider(scrapy.Spider):
             self.record_error(response.url, f"HTTP {response.status}" + (f" ({title})" if title else ""))
         elif failure.check(IgnoreRequest):
             self.record_error(request.url, f"not fetched: {failure.getErrorMessage()}")
+        elif unreachable_reason(failure.value):
+            self.record_error(request.url, cannot_reach(request.url, unreachable_reason(failure.value)))
         else:
             self.record_error(request.url, f"{failure.type.__name__}: {failure.getErrorMessage()}")
 

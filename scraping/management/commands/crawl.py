@@ -41,9 +41,15 @@ class Command(BaseCommand):
         self.stdout.write(f"Scrape run #{run.pk}: {run.spider} "
                           + " ".join(f"{key}={value}" for key, value in run.args.items()))
 
+        told = {"message": ""}
+
         def progress(current):
             if verbosity >= 1 and current.status == current.Status.RUNNING:
-                self.stdout.write(f"  {current.pages} pages, {current.items} items, {current.errors} errors")
+                if current.message.startswith("retrying ") and current.message != told["message"]:
+                    told["message"] = current.message
+                    self.stdout.write(f"  {current.message}")
+                else:
+                    self.stdout.write(f"  {current.pages} pages, {current.items} items, {current.errors} errors")
 
         echo = (lambda line: self.stderr.write(line)) if verbosity >= 2 else None
         run = services.run_crawl(run, settings_overrides={k.upper(): v for k, v in overrides.items()},
@@ -53,6 +59,8 @@ class Command(BaseCommand):
             services.load_staged(run)
         self.stdout.write(services.run_summary(run))
         if run.status == run.Status.FAILED:
-            if verbosity >= 1 and run.log_tail:
-                self.stderr.write("Last lines of the crawl log:\n" + run.log_tail)
+            if run.message.startswith("cannot reach "):  # the one line says it all
+                raise CommandError(run.message)
+            if verbosity >= 1:
+                self.stderr.write(f"The crawl's log: {services.log_path(run)}")
             raise CommandError(f"scrape run #{run.pk} failed: {run.message}")
