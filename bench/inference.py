@@ -5,7 +5,7 @@ Uses the configured database (DATABASE_URL, as `manage.py` does) and its active 
 way a prediction worker does: the models are loaded once, then each of N random real
 (player, game) rows of the latest season is predicted alone, timing
 
-  * features  mlmodels.features.build_features_for (its indexed queries + the numpy code),
+  * features  mlmodels.warehouse.build_features_for (its indexed queries + the numpy code),
   * each model kind of settings.MODEL_KINDS, mlmodels.inference.predict(kind, features)
     (lightgbm: three quantile boosters; keras: the network, as a numpy forward pass),
   * combine   mlmodels.ensemble.combine,
@@ -104,9 +104,12 @@ def measure(rows: list[dict], warmup: int) -> dict[str, list[float]]:
 
     from mlmodels import inference, kinds
     from mlmodels.ensemble import combine
-    from mlmodels.features import build_features_for
+    from mlmodels.warehouse import build_features_for
 
-    baseline_sql = "SELECT pts FROM etl_playergamelog WHERE player_id = %s AND date < %s ORDER BY date DESC LIMIT 10"
+    from etl.schema import LINES
+
+    baseline_sql = (f"SELECT {LINES.pts} FROM {LINES} WHERE {LINES.player} = %s AND {LINES.date} < %s "
+                    f"ORDER BY {LINES.date} DESC LIMIT 10")
     names = kinds.names()
     timings: dict[str, list[float]] = {k: [] for k in ("features", *names, "combine", "total", "baseline_query")}
     clock = time.perf_counter

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from etl.selectors import loaded_seasons
 from mlmodels import selectors, training
 from mlmodels.dataset import TrainingError, hide_who_is_out, split
 from mlmodels.ensemble import combine_arrays
@@ -100,7 +101,7 @@ def population_table(y: np.ndarray, minutes_last10: np.ndarray, predictions: dic
 def run_backtest(test_season: str, quick: bool = False, progress=None, task_id: str | None = None) -> BacktestReport:
     """Fresh models on the seasons before `test_season` only, scored on every line of the test
     season whose player has an earlier line, next to the baselines; stored with its plots."""
-    loaded = selectors.loaded_seasons()
+    loaded = loaded_seasons()
     if test_season not in loaded:
         raise TrainingError(f"test season {test_season} is not loaded (loaded: {', '.join(loaded) or 'none'})")
     train_seasons = [season for season in loaded if season < test_season]

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from etl.selectors import loaded_seasons
+from etl.services import refresh_warehouse_statistics
 from mlmodels import selectors
 from mlmodels.features import FEATURE_NAMES, OUT_FEATURES, build_training_frame, previous_season
 
@@ -41,11 +43,11 @@ class Dataset:
 
 def load_frame(seasons: list[str], reporter=None):
     """Features of every line of `seasons` (their previous seasons are read too, as context)."""
-    loaded = selectors.loaded_seasons()
+    loaded = loaded_seasons()
     context = sorted({s for s in seasons} | {previous_season(s) for s in seasons if previous_season(s) in loaded})
     if reporter:
         reporter("loading", force=True)
-    selectors.refresh_statistics()
+    refresh_warehouse_statistics()
     arrays = selectors.gamelog_arrays(context)
     if reporter:
         reporter("features", force=True)
@@ -89,7 +91,7 @@ def split(frame, seasons: list[str]) -> Dataset:
 
 
 def resolve_seasons(seasons: list[str] | None) -> list[str]:
-    loaded = selectors.loaded_seasons()
+    loaded = loaded_seasons()
     if not loaded:
         raise TrainingError("the warehouse has no game logs: run `manage.py load_gamelogs --bundled` first")
     if not seasons:

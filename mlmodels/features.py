@@ -1,8 +1,9 @@
 """Leak-free model features for (player, game) pairs.
 
 ONE function, `compute_features(logs, targets)`, computes every feature. Training calls it on
-the whole warehouse (every line is a target); inference (`build_features_for`) calls it on the
-few rows two indexed queries return (the player's recent lines, the last games of both teams).
+the whole warehouse (every line is a target); inference (`mlmodels.warehouse.build_features_for`,
+where the SQL reads are) calls it on the few rows a few indexed queries return (the player's
+recent lines, the last games of both teams). The packed sort keys are in mlmodels.keys.
 Both paths run the same numpy code on the same rows, so they give identical numbers
 (tests/test_features.py checks it).
 
@@ -22,17 +23,16 @@ what lets the inference path fetch a bounded number of rows instead of a player'
 from __future__ import annotations
 
 import datetime as dt
-import math
 import warnings
 
 import numpy as np
 
 from etl.seasons import season_for_date
+from mlmodels.keys import GROUP_DAY, PLAYER_TEAM_ROW, TEAM_DAY_GAME, TEAM_GAME
 
 FEATURE_SET_VERSION = 3
 
 EPOCH = dt.date(1970, 1, 1)
-DAY_BITS = 20  # keys are group << DAY_BITS | day number (days since 1970 < 2**20 until 4840)
 TEAM_GAMES = 20  # team windows look at most this many games back (the inference query's LIMIT)
 MATES_GAMES = 10  # teammate windows: the team's last games whose every line is read
 EWM_SPAN = 20
@@ -139,14 +139,14 @@ def _div(num, den):
 
 
 def _sorted_table(groups: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keys = (groups.astype(np.int64) << DAY_BITS) | days.astype(np.int64)
+    keys = GROUP_DAY.pack(groups, days)
     order = np.argsort(keys, kind="stable")
     return order, keys[order]
 
 
 def _locate(keys: np.ndarray, groups: np.ndarray, days: np.ndarray) -> np.ndarray:
     """Index of the first row of `group` dated on/after `day` (= number of earlier rows, globally)."""
-    return np.searchsorted(keys, (groups.astype(np.int64) << DAY_BITS) | days.astype(np.int64), side="left")
+    return np.searchsorted(keys, GROUP_DAY.search(groups, days), side="left")
 
 
 
@@ -398,18 +398,17 @@ def _mates(lines, targets, t_day, h_day, out_players=None) -> dict[str, np.ndarr
     values = np.column_stack([usg, lines["pts"].astype(np.float64), lines["seconds"].astype(np.float64)]) \
         if len(team) else np.zeros((0, 3))
     # the team games (team, date, game), sorted; j = a line's team game
-    tg_keys, j = np.unique((team << (DAY_BITS + 24)) | (days << 24) | game, return_inverse=True)
+    tg_keys, j = np.unique(TEAM_DAY_GAME.pack(team, days, game), return_inverse=True)
     j = j.reshape(-1)
-    tg_team = tg_keys >> (DAY_BITS + 24)
-    tg_day = (tg_keys >> 24) & ((1 << DAY_BITS) - 1)
-    tg_sorted = (tg_team << DAY_BITS) | tg_day
+    tg_team, tg_day, _ = TEAM_DAY_GAME.unpack(tg_keys)
+    tg_sorted = GROUP_DAY.pack(tg_team, tg_day)
     totals = np.zeros((len(tg_keys) + 1, 3))
     if len(j):
         np.add.at(totals[1:], j, values)
     totals = np.cumsum(totals, axis=0)
     # lines by (player, team, team game) with prefix sums; and by team game (each game's players)
     by_player = np.lexsort((j, team, player))
-    pkey = (player[by_player] << 40) | (team[by_player] << 20) | j[by_player]
+    pkey = PLAYER_TEAM_ROW.pack(player[by_player], team[by_player], j[by_player])
     pprefix = np.zeros((len(by_player) + 1, 3))
     np.cumsum(values[by_player], axis=0, out=pprefix[1:])
     by_game = np.argsort(j, kind="stable")
@@ -417,23 +416,23 @@ def _mates(lines, targets, t_day, h_day, out_players=None) -> dict[str, np.ndarr
 
     t_team = np.asarray(targets["team_id"], dtype=np.int64)
     t_player = np.asarray(targets["player_id"], dtype=np.int64)
-    tpos = np.searchsorted(tg_sorted, (t_team << DAY_BITS) | t_day, side="left")
-    th = np.maximum(np.searchsorted(tg_sorted, (t_team << DAY_BITS) | h_day, side="left"), tpos - MATES_GAMES)
+    tpos = np.searchsorted(tg_sorted, GROUP_DAY.search(t_team, t_day), side="left")
+    th = np.maximum(np.searchsorted(tg_sorted, GROUP_DAY.search(t_team, h_day), side="left"), tpos - MATES_GAMES)
     has = tpos > th
     last = np.where(has, tpos - 1, 0)
     lo = np.where(has, th, 0)
     hi = np.where(has, tpos, 0)
 
     def window_sum(q, team_ids, lo, hi):
-        base = (q << 40) | (team_ids << 20)
-        return pprefix[np.searchsorted(pkey, base | hi)] - pprefix[np.searchsorted(pkey, base | lo)]
+        return pprefix[np.searchsorted(pkey, PLAYER_TEAM_ROW.search(q, team_ids, hi))] - \
+            pprefix[np.searchsorted(pkey, PLAYER_TEAM_ROW.search(q, team_ids, lo))]
 
     total = totals[hi] - totals[lo]
     own = window_sum(t_player, t_team, lo, hi)
     own_last = np.zeros(n_targets, dtype=bool)
     if len(by_player):
-        count = np.searchsorted(pkey, ((t_player << 40) | (t_team << 20)) | (last + 1)) - \
-            np.searchsorted(pkey, ((t_player << 40) | (t_team << 20)) | last)
+        count = np.searchsorted(pkey, PLAYER_TEAM_ROW.search(t_player, t_team, last + 1)) - \
+            np.searchsorted(pkey, PLAYER_TEAM_ROW.search(t_player, t_team, last))
         own_last = has & (count > 0)
     # every (target, line of g) pair: that player's sums over W
     sizes = np.where(has, game_start[last + 1] - game_start[last], 0) if len(tg_keys) else np.zeros(n_targets, int)
@@ -454,7 +453,7 @@ def _mates(lines, targets, t_day, h_day, out_players=None) -> dict[str, np.ndarr
     if isinstance(out_players, str) and out_players == "actual":
         # everyone of W minus everyone who played the target's game (the player himself did)
         today = np.minimum(tpos, max(len(tg_keys) - 1, 0))
-        plays = has & (tpos < len(tg_keys)) & (tg_sorted[today] == ((t_team << DAY_BITS) | t_day)) \
+        plays = has & (tpos < len(tg_keys)) & (tg_sorted[today] == GROUP_DAY.search(t_team, t_day)) \
             if len(tg_keys) else np.zeros(n_targets, dtype=bool)
         sizes = np.where(plays, game_start[today + 1] - game_start[today], 0)
         pair_target = np.repeat(np.arange(n_targets), sizes)
@@ -526,14 +525,16 @@ def _team_games(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     team = np.asarray(parts["team_id"], dtype=np.int64)
     opp = np.asarray(parts["opponent_id"], dtype=np.int64)
     game = np.asarray(parts["game_id"], dtype=np.int64)
-    keys, inverse = np.unique(np.concatenate([(team << 32) | game, (opp << 32) | game]), return_inverse=True)
+    keys, inverse = np.unique(np.concatenate([TEAM_GAME.pack(team, game), TEAM_GAME.pack(opp, game)]),
+                              return_inverse=True)
     own, allowed = inverse[:len(team)], inverse[len(team):]
     size = len(keys)
 
     def total(idx, name):
         return np.bincount(idx, weights=np.asarray(parts[name], dtype=np.float64), minlength=size)
 
-    rows = {"team_id": keys >> 32, "game_id": keys & 0xFFFFFFFF, "date": np.zeros(size, dtype=np.int64),
+    key_team, key_game = TEAM_GAME.unpack(keys)
+    rows = {"team_id": key_team, "game_id": key_game, "date": np.zeros(size, dtype=np.int64),
             "poss100": total(own, "poss100"), "pts": total(own, "pts"), "allowed": total(allowed, "pts"),
             "opp_poss100": total(allowed, "poss100"), "allowed_usg100": total(allowed, "usg100")}
     rows["date"][own] = parts["date"]
@@ -543,57 +544,7 @@ def _team_games(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return rows
 
 
-# --- inputs -----------------------------------------------------------------------------------
-
-# LOG_COLUMNS as integer SQL expressions (date as days since 1970, unknown starter as -1), so a
-# result converts to arrays in one numpy call. Portable: PostgreSQL and the embedded SQLite.
-def day_sql(column: str = "date", vendor: str | None = None) -> str:
-    """SQL for a date column as days since 1970-01-01 (an integer)."""
-    if vendor is None:
-        from django.db import connection
-
-        vendor = connection.vendor
-    if vendor == "postgresql":
-        return f"({column} - DATE '1970-01-01')"
-    return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
-
-
-def log_sql(vendor: str | None = None) -> str:
-    return ", ".join({"date": day_sql("date", vendor), "starter": "COALESCE(CAST(starter AS INTEGER), -1)",
-                      "is_home": "CAST(is_home AS INTEGER)"}.get(c, c)
-                     for c in LOG_COLUMNS)
-
-
-def logs_from_rows(rows: list[tuple], extra: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-    """LOG_COLUMNS (+ `extra` integer columns) arrays from rows selected with LOG_SQL."""
-    columns = LOG_COLUMNS + list(extra)
-    matrix = np.array(rows, dtype=np.int64).reshape(len(rows), len(columns))
-    arrays = {name: matrix[:, i] for i, name in enumerate(columns)}
-    starter = arrays["starter"].astype(np.float64)
-    starter[starter < 0] = np.nan
-    arrays["starter"] = starter
-    return arrays
-
-
-def logs_from_frame(frame) -> dict[str, np.ndarray]:
-    """LOG_COLUMNS arrays (plus is_home and season when present) from a DataFrame."""
-    arrays = {}
-    if "is_home" in frame:
-        arrays["is_home"] = frame["is_home"].to_numpy(dtype=bool)
-    if "season" in frame:
-        arrays["season"] = frame["season"].to_numpy(dtype=object)
-    for name in LOG_COLUMNS:
-        if name == "is_home":
-            continue
-        values = frame[name]
-        if name == "date":
-            arrays[name] = values.to_numpy(dtype="datetime64[D]").astype(np.int64)
-        elif name == "starter":
-            arrays[name] = values.astype("float64").to_numpy()
-        else:
-            arrays[name] = values.to_numpy(dtype=np.int64)
-    return arrays
-
+# --- the training frame ------------------------------------------------------------------------
 
 def build_training_frame(logs: dict[str, np.ndarray], out=None):
     """Every log line as a target: the features (before its date) with its keys and points.
@@ -623,112 +574,6 @@ def _has_earlier_game(logs: dict[str, np.ndarray]) -> np.ndarray:
     out = np.empty(len(order), dtype=bool)
     out[order] = ~first
     return out
-
-
-# --- the inference fast path ---------------------------------------------------------------
-
-def _player_sql() -> str:
-    return (f"SELECT {log_sql()} FROM etl_playergamelog "
-            "WHERE player_id = %s AND date < %s AND date >= %s ORDER BY date")
-
-
-_LAST_TEAM_SQL = "SELECT team_id FROM etl_playergamelog WHERE player_id = %s AND date < %s ORDER BY date DESC LIMIT 1"
-# A team's last TEAM_GAMES games with lines (the Game table's (home|away, date) indexes), then
-# every line of those games through the (game, player) unique index. Each LIMITed select is
-# wrapped as a derived table so the compound selects run on PostgreSQL and SQLite alike.
-_SIDE_GAMES = ("SELECT id, date FROM (SELECT g.id, g.date FROM etl_game g WHERE g.{side}_id = %s AND g.date < %s "
-               "AND g.date >= %s AND EXISTS (SELECT 1 FROM etl_playergamelog l WHERE l.game_id = g.id) "
-               f"ORDER BY g.date DESC LIMIT {TEAM_GAMES}) AS {{side}}_games")
-_TEAM_GAMES = (f"SELECT id FROM (SELECT id FROM ({_SIDE_GAMES.format(side='home')} UNION ALL "
-               f"{_SIDE_GAMES.format(side='away')}) AS side ORDER BY date DESC LIMIT {TEAM_GAMES}) AS {{name}}")
-_USG100 = "(100 * fga + 44 * fta + 100 * tov)"
-_ROLE_WHERE = [f"{_USG100} >= {int(ROLE_THRESHOLDS[0] * 100)}",
-               f"{_USG100} < {int(ROLE_THRESHOLDS[0] * 100)} AND {_USG100} >= {int(ROLE_THRESHOLDS[1] * 100)}",
-               f"{_USG100} < {int(ROLE_THRESHOLDS[1] * 100)}"]
-_PART_SQL = ", ".join([f"SUM({_USG100} - 100 * oreb)", "SUM(pts)", f"SUM({_USG100})"] + [
-    f"SUM(CASE WHEN {where} THEN {value} ELSE 0 END)" for where in _ROLE_WHERE
-    for value in ("pts", _USG100, "seconds", "1")])
-
-
-def _in_subquery(column: str, subquery: str) -> str:
-    """`column IN (subquery)`; on PostgreSQL `= ANY(ARRAY(subquery))`, which runs the small
-    subquery first and then looks the rows up by index (IN lets the planner hash-join a table scan)."""
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(ARRAY({subquery}))"
-    return f"{column} IN ({subquery})"
-
-
-def _parts_sql() -> str:
-    """Both teams' per-(game, team) sums (team_parts_from_lines, in SQL) of the two teams' last games."""
-    games = f"{_TEAM_GAMES.format(name='opp_games')} UNION {_TEAM_GAMES.format(name='team_games')}"
-    return (f"SELECT team_id, opponent_id, game_id, MIN({day_sql()}), {_PART_SQL} "
-            f"FROM etl_playergamelog WHERE {_in_subquery('game_id', games)} GROUP BY team_id, opponent_id, game_id")
-
-
-_PART_COLUMNS = ["team_id", "opponent_id", "game_id", "date"] + PART_SUMS
-# Every line of the team's last MATES_GAMES games (the (team, date) index), for the teammate features.
-MATES_COLUMNS = ["player_id", "team_id", "game_id", "date", "seconds", "pts", "fga", "fta", "tov"]
-
-
-# The team's last MATES_GAMES games in which it has lines (the Game table's (home|away, date) indexes).
-_MATES_SIDE = ("SELECT id, date FROM (SELECT g.id, g.date FROM etl_game g WHERE g.{side}_id = %s AND g.date < %s "
-               "AND g.date >= %s AND EXISTS (SELECT 1 FROM etl_playergamelog l WHERE l.game_id = g.id "
-               f"AND l.team_id = %s) ORDER BY g.date DESC LIMIT {MATES_GAMES}) AS {{side}}_mates")
-_MATES_GAMES = (f"SELECT id FROM (SELECT id FROM ({_MATES_SIDE.format(side='home')} UNION ALL "
-                f"{_MATES_SIDE.format(side='away')}) AS side ORDER BY date DESC LIMIT {MATES_GAMES}) AS mates_games")
-
-
-def _mates_sql() -> str:
-    return (f"SELECT player_id, team_id, game_id, {day_sql()}, seconds, pts, fga, fta, tov "
-            f"FROM etl_playergamelog WHERE {_in_subquery('game_id', _MATES_GAMES)} AND team_id = %s")
-
-
-def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_home: bool,
-                       team_id: int | None = None, out=None) -> dict[str, float | None]:
-    """Features of one (player, game) from a few indexed queries: the player's lines of this and
-    last season before `game_date`, the per-team sums of the last TEAM_GAMES games of his team and
-    of the opponent, and every line of his team's last MATES_GAMES games. `team_id` defaults to
-    the player's team in his last game (-1: unknown). `out`: ids of players who will not play
-    (None: not known, the OUT_FEATURES are then None; [] = everyone available; players of
-    other teams or not in the team's last games count for nothing)."""
-    from django.db import connection
-
-    if isinstance(game_date, dt.datetime):
-        game_date = game_date.date()
-    first_day = EPOCH + dt.timedelta(days=horizon(game_date)[0])
-    with connection.cursor() as cursor:
-        cursor.execute(_player_sql(), [player_id, game_date, first_day])
-        player_rows = cursor.fetchall()
-        if team_id is None:
-            if player_rows:
-                team_id = player_rows[-1][2]
-            else:
-                cursor.execute(_LAST_TEAM_SQL, [player_id, game_date])
-                row = cursor.fetchone()
-                team_id = row[0] if row else -1
-        cursor.execute(_parts_sql(), [opponent_id, game_date, first_day] * 2 + [team_id, game_date, first_day] * 2)
-        part_rows = cursor.fetchall()
-        cursor.execute(_mates_sql(), [team_id, game_date, first_day, team_id] * 2 + [team_id])
-        mate_rows = cursor.fetchall()
-    logs = logs_from_rows(player_rows)
-    matrix = np.array(part_rows, dtype=np.int64).reshape(len(part_rows), len(_PART_COLUMNS))
-    parts = {name: matrix[:, i] for i, name in enumerate(_PART_COLUMNS)}
-    targets = {"player_id": np.array([player_id], dtype=np.int64), "team_id": np.array([team_id], dtype=np.int64),
-               "opponent_id": np.array([opponent_id], dtype=np.int64),
-               "date": np.array([day_number(game_date)], dtype=np.int64), "is_home": np.array([bool(is_home)])}
-    mates = np.array(mate_rows, dtype=np.int64).reshape(len(mate_rows), len(MATES_COLUMNS))
-    team_lines = {name: mates[:, i] for i, name in enumerate(MATES_COLUMNS)}
-    out_players = None if out is None else {"target": np.zeros(len(out), dtype=np.int64),
-                                            "player_id": np.array([int(p) for p in out], dtype=np.int64)}
-    features = compute_features(logs, targets, team_parts=parts, team_lines=team_lines, out=out_players)
-    return {name: _plain(values[0]) for name, values in features.items()}
-
-
-def _plain(value) -> float | None:
-    number = float(value)
-    return None if math.isnan(number) or math.isinf(number) else number
 
 
 def feature_matrix(rows: list[dict] | dict) -> np.ndarray:

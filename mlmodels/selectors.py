@@ -4,15 +4,17 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection
 
-from mlmodels.features import log_sql, logs_from_rows
+from etl.schema import LINES
+from mlmodels.warehouse import log_sql, logs_from_rows
+
 
 def gamelog_arrays(seasons: list[str] | None = None) -> dict[str, np.ndarray]:
     """Every player-game line of the warehouse (or of `seasons`) as column arrays, in one read:
     the input of `mlmodels.features.build_training_frame` (LOG_COLUMNS, is_home as bool, + season)."""
-    sql = f"SELECT {log_sql()}, CAST(SUBSTR(season, 1, 4) AS INTEGER) FROM etl_playergamelog"
+    sql = f"SELECT {log_sql()}, CAST(SUBSTR({LINES.season}, 1, 4) AS INTEGER) FROM {LINES}"
     params: list = []
     if seasons:
-        sql += f" WHERE season IN ({', '.join(['%s'] * len(seasons))})"
+        sql += f" WHERE {LINES.season} IN ({', '.join(['%s'] * len(seasons))})"
         params = list(seasons)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -23,22 +25,6 @@ def gamelog_arrays(seasons: list[str] | None = None) -> dict[str, np.ndarray]:
     labels = {year: f"{year}-{(year + 1) % 100:02d}" for year in np.unique(years).tolist()}
     arrays["season"] = np.array([labels[y] for y in years.tolist()], dtype=object)
     return arrays
-
-
-def refresh_statistics() -> None:
-    """ANALYZE the warehouse tables on PostgreSQL (after a bulk load, the planner's row estimates
-    are off until autovacuum runs, and the inference queries can pick a table scan)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE etl_playergamelog")
-            cursor.execute("ANALYZE etl_game")
-
-
-def loaded_seasons() -> list[str]:
-    """Seasons with game logs in the warehouse, oldest first."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT DISTINCT season FROM etl_playergamelog ORDER BY season")
-        return [row[0] for row in cursor.fetchall()]
 
 
 def active_models_exist() -> bool:

@@ -382,10 +382,10 @@ def _resolve_inputs(request: PredictionRequest):
 
 
 def build_features(request_id, token: str) -> dict:
-    """Step 2: the model features for the resolved (player, game), from mlmodels.features."""
+    """Step 2: the model features for the resolved (player, game), from mlmodels.warehouse."""
     begin_step(request_id, token, "features")
     started = time.perf_counter()
-    from mlmodels.features import build_features_for
+    from mlmodels.warehouse import build_features_for
 
     request = PredictionRequest.objects.get(pk=request_id)
     features = build_features_for(request.player_id, request.game_date, request.opponent_id, request.is_home,

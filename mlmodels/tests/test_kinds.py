@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from mlmodels import ensemble, inference, kinds, services
-from mlmodels.features import build_features_for
+from mlmodels.warehouse import build_features_for
 from mlmodels.models import ModelVersion
 from mlmodels.runs import stage_span
 from mlmodels.tests.conftest import sample_rows

@@ -12,7 +12,8 @@ from django.conf import settings
 from mlmodels import ensemble, inference, kinds, registry, services, training
 from mlmodels.dataset import TrainingError
 from mlmodels.kinds import keras as keras_kind
-from mlmodels.features import FEATURE_NAMES, FEATURE_SET_VERSION, build_features_for, feature_matrix
+from mlmodels.features import FEATURE_NAMES, FEATURE_SET_VERSION, feature_matrix
+from mlmodels.warehouse import build_features_for
 from mlmodels.models import ModelVersion, TrainingRun
 from mlmodels.tests.conftest import sample_rows
 
