@@ -27,13 +27,14 @@ install-dev: $(VENV)/.installed-dev
 	@sed "s|^SECRET_KEY=.*|SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')|" .env.example > .env
 	@echo "wrote .env (a new SECRET_KEY; edit it to point at PostgreSQL and RabbitMQ)"
 
-## make run: install, migrate, load the bundled seasons, train once, create the demo user, serve.
+## make run: install, migrate, load the bundled seasons, train quick models (the full ones train on the
+## batch worker once it is up), create the demo user, serve. nbaproject/start.py runs the Procfile under
+## honcho with one configuration for every process (exported variables win over .env).
 run: $(VENV)/.installed-base .env bootstrap
-	$(BIN)/honcho start
+	$(BIN)/python -m nbaproject.start
 
 bootstrap: $(VENV)/.installed-base .env
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py bootstrap
 

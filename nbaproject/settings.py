@@ -12,11 +12,12 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from dotenv import load_dotenv
+from whitenoise.compress import Compressor
+from nbaproject.envfile import load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# ENV_FILE names another file to read (or /dev/null for none).
-load_dotenv(os.environ.get("ENV_FILE", BASE_DIR / ".env"), override=False)
+# ENV_FILE names another file to read (or /dev/null for none); nbaproject/start.py reads it the same way.
+load_env_file()
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -75,6 +76,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files (works offline)
     "django_celery_results",
     "django_celery_beat",
     "etl",
@@ -153,6 +155,10 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# collectstatic compresses (brotli, gzip) only the hashed names the pages use, and not the API docs'
+# source maps (megabytes only a browser's developer tools ask for): minutes less on a slow machine.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "media/"
 
@@ -185,7 +191,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "nbaproject.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -211,6 +217,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Calibrated points ranges for NBA players, computed by LightGBM and Keras models on Celery.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Cache (throttling state); shared across processes via the database ---------------
@@ -224,7 +233,9 @@ CACHES = {
 # --- Celery -----------------------------------------------------------------------
 # Default broker: kombu's filesystem transport under var/broker (no server needed,
 # works across processes). Production: CELERY_BROKER_URL=amqp://guest:guest@127.0.0.1:5672//
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://localhost//")
+if CELERY_BROKER_URL.rstrip("/") == "filesystem:":
+    CELERY_BROKER_URL = "filesystem://localhost//"  # the host is unused; naming it stops kombu's warning
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed", "control"):
@@ -299,6 +310,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "scrapy": {"level": env("SCRAPY_LOG_LEVEL", "INFO")},
+        # JAX logs its probe of absent accelerators ("Unable to initialize backend 'tpu'") at INFO.
+        "jax._src.xla_bridge": {"level": "WARNING"},
     },
 }
 

@@ -93,12 +93,13 @@ class EventInline(admin.TabularInline):
 
 @admin.register(PredictionRequest)
 class PredictionRequestAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "user", "player_input", "opponent_input", "date_input", "status", "step",
-                    "percent", "range", "attempts", "error_short"]
+    list_display = ["created_at", "user", "request_label", "status", "step", "percent", "range", "attempts",
+                    "error_short"]
     list_filter = ["status", "step", "created_at"]
-    search_fields = ["id", "player_input", "opponent_input", "user__username", "error", "idempotency_key"]
+    search_fields = ["id", "player_input", "opponent_input", "player__name", "user__username", "error",
+                     "idempotency_key"]
     date_hierarchy = "created_at"
-    list_select_related = ["user", "prediction"]
+    list_select_related = ["user", "prediction", "player", "opponent"]
     inlines = [PredictionInline, EventInline]
     readonly_fields = ["task_results"]
     actions = ["requeue", "retry_failed"]
@@ -127,6 +128,11 @@ class PredictionRequestAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="request", ordering="player_input")
+    def request_label(self, obj):
+        """The resolved player (and opponent, date) once known, what was typed until then."""
+        return obj.label
 
     @admin.display(description="range")
     def range(self, obj):
@@ -176,6 +182,6 @@ class PredictionRequestAdmin(admin.ModelAdmin):
             if publish(job.pk):
                 job.refresh_from_db(fields=["task_ids"])
                 marks = " ".join(f"[task {task_id}]" for task_id in (job.task_ids or {}).values())
-                record(request.user, f"{message} {job.player_input} {marks}".strip(), job)
+                record(request.user, f"{message} {job.label} {marks}".strip(), job)
                 done += 1
         return done

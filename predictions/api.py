@@ -15,11 +15,13 @@ from rest_framework import exceptions, mixins, parsers, renderers, serializers, 
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle
 
 from etl.models import Player
 from predictions import selectors, services
 from predictions.catalog import GameSerializer
+from predictions.dates import ISO_DATE, NotADate, parse_iso_date
 from predictions.events import event_stream, parse_last_event_id
 from predictions.models import Prediction, PredictionRequest
 from predictions.openapi import SSE_EVENT, ApiAutoSchema
@@ -105,12 +107,25 @@ class PredictionSubmitThrottle(BaseThrottle):
 
 # --- Serializers ----------------------------------------------------------------------------------------
 
+class CalendarDateField(serializers.DateField):
+    """YYYY-MM-DD, where a day that is not on the calendar (2024-02-30) is told as such instead
+    of DRF's "Date has wrong format"."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and ISO_DATE.match(value.strip()):
+            try:
+                return parse_iso_date(value)
+            except NotADate as exc:
+                raise serializers.ValidationError(str(exc)) from None
+        return super().to_internal_value(value)
+
+
 class PredictionInputSerializer(serializers.Serializer):
     player = serializers.CharField(min_length=1, max_length=128,
                                    help_text="Player name (any case/accents) or player id.")
     opponent = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
                                      help_text="Opponent team code or name (BOS, Celtics).")
-    date = serializers.DateField(required=False, allow_null=True, default=None, help_text="Game date, YYYY-MM-DD.")
+    date = CalendarDateField(required=False, allow_null=True, default=None, help_text="Game date, YYYY-MM-DD.")
     home = serializers.BooleanField(required=False, allow_null=True, default=None,
                                     help_text="Home game? (hypothetical matchups; default true)")
 
@@ -161,6 +176,9 @@ class PredictionRequestSerializer(serializers.ModelSerializer):
     events_url = serializers.SerializerMethodField()
     user = serializers.CharField(source="user.get_username", read_only=True)
     step_label = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True, help_text="What the request is about: the resolved player, "
+                                  "opponent and date once known ('Nikola Jokić vs BOS on 2024-03-07'), "
+                                  "what was typed until then.")
     input = EchoInputSerializer(source="*", read_only=True)
     player = PlayerRefSerializer(read_only=True, allow_null=True)
     team = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
@@ -173,8 +191,8 @@ class PredictionRequestSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PredictionRequest
-        fields = ["id", "url", "events_url", "user", "status", "step", "step_label", "step_index", "step_count",
-                  "percent", "error", "input", "player", "team", "opponent", "game", "date", "home", "hypothetical",
+        fields = ["id", "url", "events_url", "user", "label", "status", "step", "step_label", "step_index",
+                  "step_count", "percent", "error", "input", "player", "team", "opponent", "game", "date", "home", "hypothetical",
                   "result", "task_ids", "attempts", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
 
@@ -218,8 +236,8 @@ class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
             return PredictionRequest.objects.none()
         requests = selectors.visible_requests(self.request.user)
         wanted = self.request.query_params.get("status")
-        if self.action == "list" and wanted:
-            if wanted not in PredictionRequest.Status.values:  # a typo must not list everything
+        if self.action == "list" and wanted is not None:
+            if wanted not in PredictionRequest.Status.values:  # a typo (or `?status=`) must not list everything
                 raise serializers.ValidationError(
                     {"status": [f"must be one of {', '.join(PredictionRequest.Status.values)}."]})
             requests = requests.filter(status=wanted)
@@ -238,6 +256,9 @@ class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
         if request.method == "POST" and length.isdigit() and int(length) > max_body_bytes():
             raise PayloadTooLarge(f"Request body larger than {max_body_bytes()} bytes.")
         super().initial(request, *args, **kwargs)
+        if request.query_params.get(api_settings.URL_FORMAT_OVERRIDE) == "":  # the schema's enum has no ""
+            raise serializers.ValidationError({api_settings.URL_FORMAT_OVERRIDE: [
+                "must not be empty: give a format the endpoint offers, or leave the parameter out."]})
 
     @extend_schema(
         parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=PredictionRequest.Status.values)])
@@ -294,7 +315,10 @@ class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
         def render(obj):
             return PredictionRequestSerializer(obj, context=context).data
 
-        last = parse_last_event_id(request.headers.get("Last-Event-ID") or request.query_params.get("last"))
+        try:
+            last = parse_last_event_id(request.headers.get("Last-Event-ID", request.query_params.get("last")))
+        except ValueError as exc:
+            raise serializers.ValidationError({"Last-Event-ID": [str(exc)]}) from None
         response = StreamingHttpResponse(event_stream(job.pk, render, last_seq=last),
                                          content_type="text/event-stream; charset=utf-8")
         response["Cache-Control"] = "no-cache"

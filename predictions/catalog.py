@@ -13,6 +13,8 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 
 from etl.models import Game, Player, PlayerGameLog, Team
+from etl.teams import FRANCHISES
+from predictions.dates import NotADate, parse_iso_date
 from predictions.openapi import ApiAutoSchema
 from predictions.selectors import search_players
 
@@ -82,7 +84,21 @@ class PlayerNameSearch(filters.BaseFilterBackend):
                  "description": "Words of the player's name; case and accents do not matter (doncic)."}]
 
 
-class TeamField(forms.CharField):
+EMPTY_VALUE = "must not be empty: give a value, or leave the parameter out."
+
+
+class NonEmptyValue:
+    """A query parameter given with an empty value (`?date_before=`) is a 400, as the schema says
+    (it asks for a date, a choice or a team there); leaving the parameter out does not filter.
+    Django hands a form field None for an absent parameter and "" for an empty one."""
+
+    def clean(self, value):
+        if isinstance(value, str) and not value.strip():
+            raise forms.ValidationError(EMPTY_VALUE)
+        return super().clean(value)
+
+
+class TeamField(NonEmptyValue, forms.CharField):
     """A team by any code or name; an unknown one is a 400 with the reason."""
 
     def clean(self, value):
@@ -95,20 +111,61 @@ class TeamField(forms.CharField):
         return team
 
 
-@extend_schema_field(OpenApiTypes.STR)
+def team_names() -> list[str]:
+    """Every code and name a team filter accepts, as written in etl.teams (case does not matter)."""
+    names: list[str] = []
+    for code, bref, _nba_id, name, nickname, former in FRANCHISES:
+        names.extend(alias for alias in (code, bref, name, nickname, *former) if alias not in names)
+    return names
+
+
+@extend_schema_field({"type": "string", "enum": team_names(),
+                      "description": "A team's code or name, current or former (case does not matter)."})
 class TeamFilter(django_filters.Filter):
     field_class = TeamField
 
 
+class CalendarDateField(NonEmptyValue, forms.Field):
+    """YYYY-MM-DD; a day that is not on the calendar (2024-02-30) is told as such."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value in (None, ""):
+            return None
+        try:
+            return parse_iso_date(without_nul(value))
+        except NotADate as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+@extend_schema_field(OpenApiTypes.DATE)
+class CalendarDateFilter(django_filters.Filter):
+    field_class = CalendarDateField
+
+
+class NonEmptyChoiceField(NonEmptyValue, django_filters.fields.ChoiceField):
+    pass
+
+
+class NonEmptyChoiceFilter(django_filters.ChoiceFilter):
+    field_class = NonEmptyChoiceField
+
+
+def date_range(help_text: str = "inclusive, YYYY-MM-DD") -> tuple[CalendarDateFilter, CalendarDateFilter]:
+    """`date_after` / `date_before` on the `date` field (each inclusive)."""
+    return (CalendarDateFilter(field_name="date", lookup_expr="gte", help_text=f"From this date ({help_text})."),
+            CalendarDateFilter(field_name="date", lookup_expr="lte", help_text=f"Up to this date ({help_text})."))
+
+
 class GameFilter(django_filters.FilterSet):
-    date = django_filters.DateFromToRangeFilter(help_text="date_after / date_before (YYYY-MM-DD, inclusive).")
+    date_after, date_before = date_range()
     team = TeamFilter(method="filter_team", help_text="Games of this team, home or away (code or name).")
-    status = django_filters.ChoiceFilter(choices=Game.Status.choices)
+    status = NonEmptyChoiceFilter(choices=Game.Status.choices)
     season = django_filters.CharFilter(help_text="e.g. 2023-24")
 
     class Meta:
         model = Game
-        fields = ["date", "team", "status", "season"]
+        fields = ["date_after", "date_before", "team", "status", "season"]
 
     def filter_team(self, queryset, name, team):
         return queryset.filter(Q(home=team) | Q(away=team)) if team else queryset
@@ -116,11 +173,11 @@ class GameFilter(django_filters.FilterSet):
 
 class GameLogFilter(django_filters.FilterSet):
     season = django_filters.CharFilter(help_text="e.g. 2023-24")
-    date = django_filters.DateFromToRangeFilter(help_text="date_after / date_before (YYYY-MM-DD, inclusive).")
+    date_after, date_before = date_range()
 
     class Meta:
         model = PlayerGameLog
-        fields = ["season", "date"]
+        fields = ["season", "date_after", "date_before"]
 
 
 class TextSearch(filters.SearchFilter):

@@ -24,13 +24,14 @@ def sse(event: str, data, event_id: int | None = None) -> str:
 
 
 def parse_last_event_id(value: str | None) -> int | None:
-    """The Last-Event-ID of a reconnecting client, or None for a new stream."""
-    if value is None or not value.strip():
+    """The Last-Event-ID of a reconnecting client, or None for a new stream. Our event ids are
+    whole numbers (as the schema says): anything else is a ValueError (the view's 400)."""
+    if value is None:
         return None
-    try:
-        return max(0, int(value))
-    except ValueError:
-        return 0
+    text = value.strip()
+    if not (text.lstrip("-").isdigit() and text.isascii()):
+        raise ValueError(f"Last-Event-ID must be an event id (a whole number), not {value[:40]!r}.")
+    return max(0, int(text))
 
 
 def submitted_event(request: PredictionRequest) -> dict:

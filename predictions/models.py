@@ -103,7 +103,17 @@ class PredictionRequest(models.Model):
                    models.Index(fields=["status", "updated_at"], name="predreq_status_updated")]
 
     def __str__(self):
-        return f"{self.player_input} ({self.status})"
+        return f"{self.label} ({self.status})"
+
+    @property
+    def label(self) -> str:
+        """What the request is about, for lists: the resolved player's name, opponent and date once
+        the resolve step found them ('Nikola Jokić vs BOS on 2024-03-07'), what was typed until then
+        ('1179 vs NYK'). Select `player` and `opponent` with the rows to avoid a query each."""
+        player = self.player.name if self.player_id else self.player_input
+        opponent = self.opponent.code if self.opponent_id else self.opponent_input
+        day = self.game_date or self.date_input
+        return player + (f" vs {opponent}" if opponent else "") + (f" on {day.isoformat()}" if day else "")
 
     @property
     def is_done(self) -> bool:

@@ -43,7 +43,7 @@ class ApiAutoSchema(AutoSchema):
         path_has_id = "{" in self.path
         public = all(isinstance(p, AllowAny) for p in self.view.get_permissions())
         errors = []
-        if self._is_list_view() or self.method == "POST" or self._has_query_parameters():
+        if self._is_list_view() or self.method == "POST" or self._has_checked_parameters():
             errors.append(("400", "Invalid filter, page size or body.", FIELD_ERRORS))
         errors.append(("401", "Invalid token" + ("." if public else ", or no credentials."), DETAIL))
         if self.method not in ("GET", "HEAD", "OPTIONS"):
@@ -55,9 +55,10 @@ class ApiAutoSchema(AutoSchema):
         errors.append(("429", "Throttled; see Retry-After.", DETAIL))
         return errors
 
-    def _has_query_parameters(self) -> bool:
-        """Declared query parameters (e.g. a detail action's filters) can be invalid: a 400."""
-        return any(isinstance(p, OpenApiParameter) and p.location == OpenApiParameter.QUERY
+    def _has_checked_parameters(self) -> bool:
+        """Declared query or header parameters (a detail action's filters, the events stream's
+        Last-Event-ID) can be invalid: a 400."""
+        return any(isinstance(p, OpenApiParameter) and p.location in (OpenApiParameter.QUERY, OpenApiParameter.HEADER)
                    for p in self.get_override_parameters())
 
     def _error_body(self, description: str, schema: dict) -> dict:

@@ -140,15 +140,14 @@ def dashboard_jobs(limit: int = 50) -> list[dict]:
 
     from nbaproject.dashboard import task_links
 
-    rows = list(PredictionRequest.objects.select_related("user").order_by("-created_at")[:limit])
+    rows = list(PredictionRequest.objects.select_related("user", "player", "opponent")
+                .order_by("-created_at")[:limit])
     out = []
     for row, links in zip(rows, task_links([list((row.task_ids or {}).items()) for row in rows])):
-        title = row.player_input + (f" vs {row.opponent_input}" if row.opponent_input else "") + \
-            (f" on {row.date_input}" if row.date_input else "")
         out.append({
             "kind": "prediction",
             "id": str(row.pk),
-            "title": f"{title} ({row.user.get_username()})",
+            "title": f"{row.label} ({row.user.get_username()})",
             "status": row.status,
             "step": f"{row.step_index}/{row.step_count} {row.step_label}" if row.step_index else row.step_label,
             "percent": row.percent,
@@ -159,3 +158,40 @@ def dashboard_jobs(limit: int = 50) -> list[dict]:
             "task_links": links,
         })
     return out
+
+
+# --- Which models answer (the user page and `make run`'s banner) -----------------------------------
+
+def serving_models() -> dict:
+    """The active model versions, whether they are the quick ones `make run` starts on, and the full
+    training run queued or running on the batch worker that will replace them (None when none)."""
+    from mlmodels.models import ModelVersion, TrainingRun
+
+    versions = list(ModelVersion.objects.filter(active=True).order_by("algorithm"))
+    runs = TrainingRun.objects.in_bulk({v.training_run_id for v in versions if v.training_run_id})
+    upcoming = TrainingRun.objects.filter(kind="train", quick=False, status=TrainingRun.Status.RUNNING) \
+        .order_by("-started").first()
+    return {
+        "versions": [{"algorithm": v.algorithm, "id": v.pk, "seasons": len(v.train_seasons or []),
+                      "quick": bool(runs.get(v.training_run_id) and runs[v.training_run_id].quick)}
+                     for v in versions],
+        "quick": any(runs.get(v.training_run_id) and runs[v.training_run_id].quick for v in versions),
+        "upcoming": None if upcoming is None else {"stage": upcoming.stage, "percent": upcoming.percent},
+    }
+
+
+def describe_serving(serving: dict) -> str:
+    """One sentence on `serving_models()` for people: which models answer, and what comes next."""
+    if not serving["versions"]:
+        return "no model is trained yet: predictions fail until a training run finishes."
+    names = " and ".join(f"{v['algorithm']} v{v['id']}" for v in serving["versions"])
+    seasons = max(v["seasons"] for v in serving["versions"])
+    if not serving["quick"]:
+        return f"{names}, trained on {seasons} season{'s' * (seasons != 1)}."
+    text = f"quick models ({names}: trained in seconds, less accurate)"
+    upcoming = serving["upcoming"]
+    if upcoming:
+        step = "queued" if upcoming["stage"] == "queued" else f"{upcoming['stage'] or 'training'}, {upcoming['percent']}%"
+        return (f"{text}; better ones are on their way: the full models are training on the batch worker "
+                f"({step}) and answer as soon as they are registered.")
+    return f"{text}; run `.venv/bin/python manage.py train` for the full models."

@@ -48,6 +48,12 @@ class PredictionFailed(Exception):
         self.resolved = resolved or {}
 
 
+class Unanswerable(PredictionFailed):
+    """The request itself has no answer (no such game, no games before that date, his own team as
+    the opponent): the reason is the answer the user gets, not a fault of the system, so the
+    step ends normally (no Celery FAILURE) after failing the request with it."""
+
+
 class StaleRun(Exception):
     """This step belongs to a chain run that no longer owns the request (it was re-queued or is done)."""
 
@@ -342,43 +348,50 @@ def resolve_matchup(request: PredictionRequest) -> dict:
     latest = selectors.last_log(player)
     found = {"player": player, "opponent": opponent, "game_date": day}
     if latest is None:
-        raise PredictionFailed(f"{player.name} has no games in the database, so there is nothing to base a "
-                               "prediction on.", found)
+        raise Unanswerable(f"{player.name} has no games in the database, so there is nothing to base a "
+                           "prediction on.", found)
     game = None
     if day is None:
         after = latest.date
         team = found["team"] = latest.team
         game = selectors.next_scheduled_game(team, after, opponent)
         if game is None:
-            against = f" against {opponent.code}" if opponent else ""
-            raise PredictionFailed(f"no game found for {player.name}{against} after {after.isoformat()}: "
-                                   "give opponent and date", found)
+            raise Unanswerable(no_next_game_message(player.name, team.code, after, opponent), found)
     else:
         before = selectors.last_log(player, before=day)
         if before is None:
-            raise PredictionFailed(f"{player.name} has no games before {day.isoformat()} in the database, so "
-                                   "there is nothing to base a prediction on: pick a later date.", found)
+            raise Unanswerable(f"{player.name} has no games before {day.isoformat()} in the database, so "
+                               "there is nothing to base a prediction on: pick a later date.", found)
         team = found["team"] = before.team
         game = selectors.game_on(team, day, opponent)
         if game is None and opponent is None:
-            raise PredictionFailed(f"no game found for {player.name} ({team.code}) on {day.isoformat()}: "
-                                   "give an opponent for a hypothetical matchup", found)
+            raise Unanswerable(f"no game found for {player.name} ({team.code}) on {day.isoformat()}: "
+                               "give an opponent for a hypothetical matchup", found)
     if game is not None:
         opponent = game.away if game.home_id == team.pk else game.home
         home = game.home_id == team.pk
         day = game.date
     if opponent.pk == team.pk:
-        raise PredictionFailed(own_team_message(opponent.code, player.name, request.date_input), found)
+        raise Unanswerable(own_team_message(opponent.code, player.name, request.date_input), found)
     if home is None:
         home = True  # a hypothetical matchup defaults to a home game
     return {"player": player, "team": team, "opponent": opponent, "game": game, "game_date": day, "is_home": home}
+
+
+def no_next_game_message(player_name: str, team_code: str, after: dt.date, opponent=None) -> str:
+    """Why a request without a date has no game, and what the user can add: the date (an
+    opponent was given), or an opponent and a date (neither was)."""
+    against = f" against {opponent.code}" if opponent else ""
+    missing = "give a date for that matchup" if opponent else "give an opponent and a date"
+    return (f"no scheduled game found for {player_name} ({team_code}){against} after {after.isoformat()}, "
+            f"his last game in the database: {missing}")
 
 
 def _resolve_inputs(request: PredictionRequest):
     try:
         return validate_input(request.player_input, request.opponent_input)
     except InvalidInput as exc:  # the data changed since the request was accepted
-        raise PredictionFailed(str(exc)) from None
+        raise Unanswerable(str(exc)) from None
 
 
 def build_features(request_id, token: str) -> dict:
@@ -468,3 +481,34 @@ def _model_output(output: dict) -> dict:
 def prediction_summary(prediction: Prediction) -> dict:
     return {"request": str(prediction.request_id), "p10": prediction.p10, "p50": prediction.p50,
             "p90": prediction.p90, "actual_points": prediction.actual_points}
+
+
+# --- `make run`'s first start: quick models now, the full ones on the batch worker ------------------
+
+def queue_full_training_once():
+    """Queue one full training run (task mlmodels.tasks.train, ml queue) unless one is already queued,
+    running or has succeeded (a failed one is tried again). Returns (run, queued_now). The run row is
+    written first under the task's id, so a second call sees it before the worker starts, and the
+    task reuses that row (mlmodels.services.start_run)."""
+    import uuid
+
+    from mlmodels.models import TrainingRun
+    from mlmodels.selectors import loaded_seasons
+    from mlmodels.tasks import train
+
+    with transaction.atomic():
+        pending = (TrainingRun.objects.select_for_update()
+                   .filter(kind="train", quick=False, status__in=[TrainingRun.Status.RUNNING,
+                                                                  TrainingRun.Status.SUCCEEDED])
+                   .order_by("-started").first())
+        if pending is not None:
+            return pending, False
+        run = TrainingRun.objects.create(kind="train", quick=False, task_id=str(uuid.uuid4()), stage="queued",
+                                         seasons=loaded_seasons())
+    try:
+        train.apply_async(kwargs={"quick": False}, task_id=run.task_id)
+    except Exception as exc:
+        TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.FAILED, finished=timezone.now(),
+                                                     error=f"could not queue the task: {exc}")
+        raise
+    return run, True

@@ -2,7 +2,9 @@
 
 Thin wrappers over predictions.services: each step records its progress on the request,
 turns a known problem into a human-readable failure of the request, and stops quietly
-(Ignore) when it belongs to a run that no longer owns the request. No model library is
+(Ignore) when it belongs to a run that no longer owns the request. A request that has no
+answer (services.Unanswerable: no such game...) is failed with the reason and the step ends
+normally, without the rest of the chain: the user was answered, no task failed. No model library is
 imported here: mlmodels loads them lazily, once per worker process.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ from django.db.utils import InterfaceError, OperationalError
 from mlmodels import kinds
 from predictions import pipeline, services
 from predictions.models import STEP_LABELS
-from predictions.services import PredictionFailed, StaleRun
+from predictions.services import PredictionFailed, StaleRun, Unanswerable
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,11 @@ def _run(task, step: str, request_id, token: str, work, *args):
     except StaleRun as exc:
         logger.info("%s of %s skipped: %s", step, request_id, exc)
         raise Ignore() from None
+    except Unanswerable as exc:
+        logger.info("prediction %s answered in %s: %s", request_id, step, exc)
+        services.fail(request_id, token, str(exc))
+        task.request.chain = None  # nothing left to compute: the later steps are not sent
+        return {"request": str(request_id), "status": "failed", "reason": str(exc)}
     except PredictionFailed as exc:
         services.fail(request_id, token, str(exc))
         raise
@@ -52,8 +59,8 @@ def _run(task, step: str, request_id, token: str, work, *args):
 
 @shared_task(name="predictions.tasks.resolve_step", **STEP_OPTIONS)
 def resolve_step(self, request_id, token, task_ids=None):
-    _run(self, "resolve", request_id, token, services.resolve_request, request_id, token, task_ids)
-    return request_id
+    unanswerable = _run(self, "resolve", request_id, token, services.resolve_request, request_id, token, task_ids)
+    return unanswerable or request_id
 
 
 @shared_task(name="predictions.tasks.features_step", **STEP_OPTIONS)

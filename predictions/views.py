@@ -4,9 +4,12 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from etl.models import Team
+from predictions.selectors import describe_serving, serving_models
 
 
 @login_required(login_url="login")
 @ensure_csrf_cookie
 def home(request):
-    return render(request, "predictions/home.html", {"teams": Team.objects.order_by("name")})
+    serving = serving_models()
+    return render(request, "predictions/home.html", {"teams": Team.objects.order_by("name"), "serving": serving,
+                                                     "serving_text": describe_serving(serving)})

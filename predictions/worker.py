@@ -28,6 +28,10 @@ def on_worker_init(sender=None, **kwargs):
 
 
 def warm_models(**kwargs):
+    """Load the active models in a new pool process; then close the database connection the
+    lookup opened, as Celery does after every task: an idle pool process holds no session."""
+    from django.db import connections
+
     from mlmodels import inference
 
     try:
@@ -36,3 +40,5 @@ def warm_models(**kwargs):
         logger.info("pool process warmed: models %s loaded", loaded or "none (no active version)")
     except Exception:  # a database or file problem: the first prediction loads (and reports) it
         logger.exception("pool process not warmed")
+    finally:
+        connections.close_all()

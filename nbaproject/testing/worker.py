@@ -102,16 +102,32 @@ class WorkerProcess(CeleryProcess):
     def __init__(self, queues=None, concurrency=1, pool="prefork", name=None, extra_args=(), **env_overrides):
         from nbaproject.celery import queue_name
 
+        self.name = name or f"test{os.getpid()}-{int(time.time() * 1000) % 100000}"
+        # libpq names every connection of the worker's processes after it (pg_stat_activity.application_name).
+        env_overrides.setdefault("PGAPPNAME", self.application_name)
         super().__init__(**env_overrides)
         self.queues = [queue_name(q) for q in (queues or settings.QUEUE_NAMES)]
         self.concurrency = concurrency
         self.pool = pool
-        self.name = name or f"test{os.getpid()}-{int(time.time() * 1000) % 100000}"
         self.extra_args = list(extra_args)
 
     @property
     def hostname(self) -> str:
         return f"{self.name}@{os.uname().nodename}"
+
+    @property
+    def application_name(self) -> str:
+        return f"celery {self.name}"[:63]
+
+    def database_sessions(self) -> list[dict]:
+        """The PostgreSQL sessions this worker's processes hold open now (empty on SQLite)."""
+        if connection.vendor != "postgresql":
+            return []
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid, state, backend_start, left(query, 200) FROM pg_stat_activity "
+                           "WHERE application_name = %s", [self.application_name])
+            return [{"pid": pid, "state": state, "backend_start": start.isoformat(), "last_query": query}
+                    for pid, state, start, query in cursor.fetchall()]
 
     def command(self) -> list[str]:
         return [

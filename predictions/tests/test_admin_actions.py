@@ -20,7 +20,7 @@ def test_retry_a_failed_request_after_the_missing_game_was_scheduled(pipeline, c
     accepted = client_for(make_user("alice")).post("/api/v1/predictions/", data=json.dumps({"player": "LeBron James"}),
                                                    content_type="application/json")
     failed = wait_until_done(accepted.json()["id"])
-    assert failed.status == "failed" and "no game found" in failed.error
+    assert failed.status == "failed" and "no scheduled game found" in failed.error
 
     last = PlayerGameLog.objects.filter(player=Player.objects.get(normalised_name="lebron james")) \
         .select_related("team").order_by("-date").first()

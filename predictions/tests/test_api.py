@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -110,6 +110,23 @@ def test_bad_fields_get_400_with_field_errors(recent_games, alice_client):
         response = post(alice_client, body)
         assert response.status_code == 400, (body, response.content)
         assert field in response.json(), (body, response.json())
+
+
+def test_a_day_not_on_the_calendar_is_told_as_such_not_as_a_wrong_format(recent_games, alice_client):
+    assert post(alice_client, {"player": "Luka Doncic", "date": "2024-02-30"}).json() == {
+        "date": ["2024-02-30 does not exist: February 2024 has 29 days."]}
+    assert post(alice_client, {"player": "Luka Doncic", "date": "2024-13-01"}).json()["date"] == [
+        "2024-13-01 does not exist: there is no month 13 (months are 01 to 12)."]
+    assert "wrong format" in post(alice_client, {"player": "Luka Doncic", "date": "tomorrow"}).json()["date"][0]
+    assert post(alice_client, {"player": "Luka Doncic", "date": "2024-02-29"}).status_code == 202
+
+
+def test_the_predict_command_says_a_date_does_not_exist():
+    with pytest.raises(CommandError) as error:
+        call_command("predict", "Luka Doncic", "--date", "2023-02-29")
+    assert str(error.value) == "--date: 2023-02-29 does not exist: February 2023 has 28 days."
+    with pytest.raises(CommandError, match="is not a date. Use YYYY-MM-DD"):
+        call_command("predict", "Luka Doncic", "--date", "1/3/2024")
 
 
 def test_malformed_bodies_never_yield_a_500(recent_games, alice_client):
@@ -267,6 +284,24 @@ def test_dashboard_jobs_list_requests_with_progress_and_task_links(recent_games,
     assert [link["label"] for link in job["task_links"]] == ["resolve", "features"]
     assert job["task_links"][0]["url"].endswith("?q=abc")
     assert job["admin_url"].endswith(f"/predictions/predictionrequest/{job_id}/change/")
+
+
+def test_lists_label_a_request_by_the_player_it_resolved_to(recent_games, alice_client, client):
+    from predictions.selectors import dashboard_jobs
+
+    jokic = Player.objects.get(normalised_name="nikola jokic")
+    job_id = post(alice_client, {"player": str(jokic.pk), "opponent": "NYK"}).json()["id"]
+    assert alice_client.get(f"{URL}{job_id}/").json()["label"] == f"{jokic.pk} vs NYK"  # not resolved yet
+    PredictionRequest.objects.filter(pk=job_id).update(player=jokic, opponent=Team.objects.get(code="NYK"))
+
+    assert alice_client.get(f"{URL}{job_id}/").json()["label"] == "Nikola Jokić vs NYK"
+    assert alice_client.get(URL).json()["results"][0]["label"] == "Nikola Jokić vs NYK"
+    assert dashboard_jobs()[0]["title"] == "Nikola Jokić vs NYK (alice)"
+    client.force_login(_superuser())
+    changelist = client.get("/admin/predictions/predictionrequest/").content.decode()
+    assert "Nikola Jokić vs NYK" in changelist and f">{jokic.pk}<" not in changelist
+    found = client.get("/admin/predictions/predictionrequest/", {"q": "jokić"}).content.decode()  # by his name
+    assert "Nikola Jokić vs NYK" in found
 
 
 def test_staff_admin_pages_show_requests(recent_games, alice_client, client):

@@ -45,3 +45,51 @@ def test_bootstrap_does_not_train_when_an_active_model_set_exists(settings, tmp_
     settings.VAR_DIR = tmp_path
     output = bootstrap("--no-data")
     assert "an active LightGBM and Keras set exists, not training" in output
+
+
+def test_bootstrap_serves_quick_models_and_queues_the_full_training_once(settings, tmp_path, monkeypatch, client):
+    """First start: quick models trained in seconds, one full training queued for the batch worker
+    (not again on the next start), and the page and the banner say which models answer."""
+    from django.contrib.auth.models import User
+
+    from mlmodels.models import ModelVersion, TrainingRun
+    from mlmodels.services import start_run
+    from mlmodels.tasks import train
+    from predictions.tests.conftest import ensure_season
+
+    sent = []
+    # Recorded instead of sent: a test worker on the ml queue would start a minutes-long full training.
+    monkeypatch.setattr(train, "apply_async", lambda kwargs=None, task_id=None, **_: sent.append((kwargs, task_id)))
+    ensure_season()
+    ModelVersion.objects.all().delete()
+    settings.VAR_DIR = tmp_path
+
+    first = bootstrap("--no-data")
+
+    active = ModelVersion.objects.filter(active=True)
+    assert sorted(active.values_list("algorithm", flat=True)) == ["keras", "lightgbm"]
+    assert all(version.training_run.quick for version in active)
+    full = TrainingRun.objects.get(quick=False)
+    assert (full.status, full.stage) == (TrainingRun.Status.RUNNING, "queued")
+    assert sent == [({"quick": False}, full.task_id)]
+    assert "Full training queued for the batch worker" in first
+    assert "quick models (keras v" in first and "better ones are on their way" in first
+    # the task, when a worker takes it, carries on in the run row written here
+    assert start_run("train", full.seasons, False, full.task_id) == (full, False)
+
+    second = bootstrap("--no-data")
+    assert len(sent) == 1 and TrainingRun.objects.filter(quick=False).count() == 1
+    assert "already queued or running" in second and "Training quick" not in second
+
+    client.force_login(User.objects.get(username="demo"))
+    page = client.get("/").content.decode()
+    assert "Answering with: quick models (keras v" in page and "better ones are on their way" in page
+
+
+def test_bootstrap_banner_names_the_address_gunicorn_binds(settings, tmp_path, monkeypatch):
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setenv("WEB_BIND", "127.0.0.1:18377")
+    output = bootstrap("--no-data", "--no-train")
+    assert "site:       http://127.0.0.1:18377/" in output and "curl -H" in output
+    assert ":8000" not in output
+    assert f"(kept in {tmp_path / 'demo-credentials.txt'})" in output

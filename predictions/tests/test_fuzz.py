@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 import zlib
 
+from pathlib import Path
+
 import pytest
 import schemathesis
+from schemathesis.config import SchemathesisConfig
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
-from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from etl.models import Game, Player, Team
 from predictions.models import PredictionRequest
@@ -41,12 +43,14 @@ def wsgi_in_test_transaction(db):
 
 def project_schema():
     """The OpenAPI document /api/schema/ serves (drf-spectacular's generator, no request needed),
-    bound to the project's WSGI application: cases are sent in-process."""
+    bound to the project's WSGI application: cases are sent in-process. The project's
+    schemathesis.toml applies, as it does to `schemathesis run` from the repository root."""
     from drf_spectacular.generators import SchemaGenerator
 
     from nbaproject.wsgi import application
 
-    loaded = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
+    config = SchemathesisConfig.from_path(Path(__file__).resolve().parents[2] / "schemathesis.toml")
+    loaded = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True), config=config)
     loaded.app = application
     return loaded
 
@@ -86,19 +90,11 @@ def real_id(case, ids):
         case.path_parameters["id"] = existing[digest // 2 % len(existing)]
 
 
-# Conformance and "no 500" on every operation. Not checked: negative_data_rejection (like most HTTP
-# APIs, unknown query parameters and headers, empty filters and unknown orderings are ignored, not
-# refused) and, where a value must name something that exists, positive_data_acceptance: a string
-# that is no known player (POST) or team (games' `team`) is a 400 with the reason, business
-# validation the schema cannot express (test_api.py tests those answers).
-NAMES_SOMETHING = {("POST", "/api/v1/predictions/"), ("GET", "/api/v1/games/")}
-
-
+# Every check schemathesis has (`--checks all`): no 500, conformance of codes, types, headers and
+# bodies, schema-invalid input refused (negative_data_rejection) and schema-valid input accepted
+# (positive_data_acceptance, with the answers schemathesis.toml declares for business validation).
 def call_and_validate(case, **kwargs):
-    excluded = [negative_data_rejection]
-    if (case.method.upper(), case.operation.path) in NAMES_SOMETHING:
-        excluded.append(positive_data_acceptance)
-    return case.call_and_validate(excluded_checks=excluded, **kwargs)
+    return case.call_and_validate(**kwargs)
 
 
 # Reproducible by default; FUZZ_RANDOM=1 (with a larger FUZZ_EXAMPLES) explores new inputs.
@@ -154,3 +150,56 @@ def test_the_schema_documents_error_answers_and_the_event_stream():
         "progress", "result", "timeout", "error"]
     key = next(p for p in ops["/api/v1/predictions/"]["post"]["parameters"] if p["name"] == "Idempotency-Key")
     assert (key["schema"]["minLength"], key["schema"]["maxLength"]) == (1, 255)
+
+
+@pytest.mark.django_db
+def test_empty_or_malformed_typed_query_values_are_a_400_as_the_schema_says(recent_games, alice_client):
+    player = Player.objects.get(normalised_name="luka doncic").pk
+    PredictionRequest.objects.create(user=make_user("alice"), player_input="Luka Doncic")
+    for path in ("/api/v1/games/?date_before=", "/api/v1/games/?date_after=", "/api/v1/games/?status=",
+                 "/api/v1/games/?team=", "/api/v1/games/?page=", "/api/v1/games/?page=abc",
+                 f"/api/v1/players/{player}/gamelogs/?date_before=", f"/api/v1/players/{player}/gamelogs/?page=",
+                 "/api/v1/predictions/?status=", "/api/v1/predictions/?page=", "/api/v1/teams/?page=1.5"):
+        response = alice_client.get(path)
+        assert response.status_code == 400, (path, response.status_code, response.content)
+        name = path.rsplit("?", 1)[1].split("=")[0]
+        assert name in response.json(), (path, response.json())
+    assert alice_client.get("/api/v1/games/?page=999").status_code == 404  # a whole number past the end
+    assert alice_client.get("/api/v1/predictions/?page=1&status=queued").json()["count"] == 1
+
+
+@pytest.mark.django_db
+def test_a_day_not_on_the_calendar_in_a_filter_is_told_as_such(recent_games, alice_client):
+    response = alice_client.get("/api/v1/games/?date_before=2024-02-30")
+    assert response.status_code == 400
+    assert response.json() == {"date_before": ["2024-02-30 does not exist: February 2024 has 29 days."]}
+    inclusive = alice_client.get("/api/v1/games/?date_after=2024-04-14&date_before=2024-04-14").json()
+    assert inclusive["count"] > 0 and {game["date"] for game in inclusive["results"]} == {"2024-04-14"}
+
+
+@pytest.mark.django_db
+def test_every_team_the_schema_offers_is_accepted_by_the_games_filter(recent_games, alice_client):
+    [team] = [p for p in schema.raw_schema["paths"]["/api/v1/games/"]["get"]["parameters"] if p["name"] == "team"]
+    offered = team["schema"]["enum"]
+    assert {"BOS", "BRK", "Boston Celtics", "Celtics", "New Jersey Nets"} <= set(offered)
+    for value in offered:
+        assert alice_client.get("/api/v1/games/", {"team": value}).status_code == 200, value
+    assert alice_client.get("/api/v1/games/", {"team": "celtics"}).status_code == 200  # any case
+    assert alice_client.get("/api/v1/games/", {"team": "Springfield Atoms"}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_last_event_id_that_is_no_event_id_or_an_empty_format_is_a_400(recent_games, alice_client):
+    job = PredictionRequest.objects.create(user=make_user("alice"), player_input="Luka Doncic")
+    response = alice_client.get(f"/api/v1/predictions/{job.pk}/events/", HTTP_LAST_EVENT_ID="D&6H=",
+                                HTTP_ACCEPT="application/json")
+    assert response.status_code == 400 and "Last-Event-ID" in response.json()
+    empty_format = alice_client.get(f"/api/v1/predictions/{job.pk}/events/?format=", HTTP_ACCEPT="application/json")
+    assert empty_format.status_code == 400 and "format" in empty_format.json()
+    responses = schema.raw_schema["paths"]["/api/v1/predictions/{id}/events/"]["get"]["responses"]
+    assert "400" in responses
+
+
+def test_the_project_schemathesis_config_declares_the_posts_business_answers():
+    config = schema.config.checks_config_for(operation=schema["/api/v1/predictions/"]["POST"], phase=None)
+    assert {"400", "422"} <= set(config.positive_data_acceptance.expected_statuses)

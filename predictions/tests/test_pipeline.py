@@ -15,6 +15,8 @@ from django.utils import timezone
 from django_celery_results.models import TaskResult
 
 from etl.models import Game, Player, PlayerGameLog, Team
+from nbaproject.dashboard import task_counts_since
+from nbaproject.testing.waiting import wait_for
 from predictions import services, tasks
 from predictions.models import STEP_NAMES, Prediction, PredictionEvent, PredictionRequest
 from predictions.pipeline import ensure_sweeper_schedule
@@ -84,17 +86,25 @@ def test_hypothetical_matchup_not_in_the_database(pipeline):
     assert job.prediction.p10 <= job.prediction.p50 <= job.prediction.p90
 
 
-def test_no_upcoming_game_fails_with_a_readable_reason(worker_with_season):
+def test_no_upcoming_game_is_an_answer_with_the_reason_not_a_task_failure(worker_with_season):
     client = client_for(make_user("alice"))
-    accepted = post(client, {"player": "LeBron James"})
+    accepted = post(client, {"player": "lebron james"})
     job = wait_until_done(accepted.json()["id"])
 
     last = last_game_of(job.player).date
     assert job.status == "failed"
-    assert job.error == f"no game found for LeBron James after {last.isoformat()}: give opponent and date"
+    assert job.error == (f"no scheduled game found for LeBron James (LAL) after {last.isoformat()}, his last game "
+                         "in the database: give an opponent and a date")
     detail = client.get(accepted["Location"]).json()
     assert detail["error"] == job.error and detail["result"] is None
+    assert detail["label"] == "LeBron James" and detail["input"]["player"] == "lebron james"
     assert not Prediction.objects.exists()
+    # The resolve step answered: its task succeeded (the dashboard counts no FAILURE), the chain stopped.
+    resolve = wait_for(lambda: TaskResult.objects.filter(task_id=job.task_ids["resolve"], status__in=[
+        "SUCCESS", "FAILURE"]).first(), 30, "the resolve step's result")
+    assert resolve.status == "SUCCESS" and json.loads(resolve.result)["reason"] == job.error
+    assert "FAILURE" not in task_counts_since(job.created_at - dt.timedelta(seconds=1))
+    assert not TaskResult.objects.filter(task_id=job.task_ids["features"]).exists()
 
 
 def test_idempotency_key_runs_the_pipeline_once(pipeline):

@@ -8,10 +8,10 @@ from predictions.tests.conftest import make_user
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.browser]
 
 
-def test_sign_in_ask_watch_progress_and_see_the_range(pipeline, live_server, browser):
+def sign_in(browser, live_server) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import WebDriverWait
 
     user = make_user("alice")
     user.set_password("pw-alice-123")
@@ -22,6 +22,14 @@ def test_sign_in_ask_watch_progress_and_see_the_range(pipeline, live_server, bro
     browser.find_element(By.NAME, "password").send_keys("pw-alice-123")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     WebDriverWait(browser, 10).until(ec.presence_of_element_located((By.ID, "player")))
+
+
+def test_sign_in_ask_watch_progress_and_see_the_range(pipeline, live_server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    sign_in(browser, live_server)
 
     browser.find_element(By.ID, "player").send_keys("Doncic")
     WebDriverWait(browser, 10).until(
@@ -47,3 +55,24 @@ def test_sign_in_ask_watch_progress_and_see_the_range(pipeline, live_server, bro
     WebDriverWait(browser, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#recent tbody tr")) == 10)
     assert len(browser.find_elements(By.CSS_SELECTOR, "#chart circle.game")) == 10
     WebDriverWait(browser, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history li")) == 1)
+
+
+def test_a_request_without_an_answer_shows_the_reason_once_without_a_progress_bar(worker_with_season, live_server,
+                                                                                  browser, screenshots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    sign_in(browser, live_server)
+    browser.find_element(By.ID, "player").send_keys("lebron james")  # no scheduled game after his last one
+    browser.find_element(By.ID, "submit").click()
+
+    errors = WebDriverWait(browser, 60).until(ec.visibility_of_element_located((By.ID, "errors")))
+    WebDriverWait(browser, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history li")) == 1)
+    screenshots(browser, "failed-request")
+    reason = errors.text
+    assert reason.startswith("no scheduled game found for LeBron James (LAL) after ")
+    assert reason.endswith("give an opponent and a date")
+    assert not browser.find_element(By.ID, "progress-card").is_displayed()
+    assert browser.execute_script("return document.body.innerText.split(arguments[0]).length - 1", reason) == 1
+    assert browser.find_element(By.CSS_SELECTOR, "#history li a").text == "LeBron James"  # typed in lower case

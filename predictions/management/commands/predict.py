@@ -13,15 +13,17 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from predictions.dates import NotADate, parse_iso_date
 from predictions.models import PredictionRequest
 from predictions.services import IdempotencyConflict, InvalidInput, create_api_user, submit_prediction
 
 
 def parse_date(value: str) -> dt.date:
+    """--date as a date; a malformed value and a day not on the calendar get different messages."""
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"--date {value!r} is not a date like 2024-03-01") from None
+        return parse_iso_date(value)
+    except NotADate as exc:
+        raise CommandError(f"--date: {exc}") from None
 
 
 class Command(BaseCommand):

@@ -100,7 +100,14 @@
   });
 
   // --- progress from the events stream --------------------------------------------------------------
+  // A request the pipeline could not answer: the reason once, where input errors show, no progress bar.
+  function showFailure(reason) {
+    $("progress-card").hidden = true;
+    showErrors(reason || "The prediction failed.");
+  }
+
   function setProgress(state) {
+    if (state.status === "failed") { showFailure(state.message); return; }
     $("progress-card").hidden = false;
     $("bar").style.width = `${state.percent || 0}%`;
     $("bar").className = state.status === "failed" ? "failed" : "";
@@ -111,14 +118,14 @@
   function follow(accepted) {
     if (stream) stream.close();
     $("result-card").hidden = true;
+    $("errors").hidden = true;
     setProgress({status: "queued", percent: 0, message: "Waiting for a worker"});
     stream = new EventSource(accepted.events_url, {withCredentials: true});
     stream.addEventListener("progress", (e) => setProgress(JSON.parse(e.data)));
     stream.addEventListener("result", (e) => {
       stream.close();
       const job = JSON.parse(e.data);
-      setProgress({status: job.status, percent: job.status === "succeeded" ? 100 : job.percent,
-                   message: job.status === "succeeded" ? "Done" : job.error});
+      if (job.status === "succeeded") setProgress({status: job.status, percent: 100, message: "Done"});
       show(job);
       loadHistory();
     });
@@ -128,7 +135,7 @@
   // --- the result ------------------------------------------------------------------------------------
   async function show(job) {
     if (job.status !== "succeeded") {
-      if (job.status === "failed") showErrors(job.error);
+      if (job.status === "failed") showFailure(job.error);
       return;
     }
     const r = job.result;
@@ -205,13 +212,15 @@
       list.replaceChildren();
       page.results.slice(0, 10).forEach((job) => {
         const item = document.createElement("li");
-        const link = text("a", `${job.input.player}${job.opponent ? " vs " + job.opponent : ""}${job.date ? ", " + job.date : ""}`);
+        const link = text("a", job.label);  // the resolved player's name once known, what was typed until then
         link.href = "#";
         link.addEventListener("click", (e) => { e.preventDefault(); job.status === "succeeded" ? show(job) : follow(job); });
         const status = job.status === "succeeded"
           ? `${Math.round(job.result.p10)}–${Math.round(job.result.p90)} (median ${Math.round(job.result.p50)})`
-          : job.status === "failed" ? `failed: ${job.error}` : `${job.status} ${job.percent}%`;
-        item.append(link, text("span", ` ${status}`, job.status));
+          : job.status === "failed" ? "failed (open it for the reason)" : `${job.status} ${job.percent}%`;
+        const state = text("span", ` ${status}`, job.status);
+        if (job.status === "failed") state.title = job.error;
+        item.append(link, state);
         list.appendChild(item);
       });
     } catch (err) { /* the list is secondary */ }
