@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('predictions', '0004_step_starts'),
+        ('predictions', '0005_cache_table'),
     ]
 
     operations = [
