@@ -56,3 +56,19 @@ def test_a_tier_with_too_few_rows_keeps_the_overall_scales():
     p10, _, _ = training.apply_calibration(calibration, *(q[:10] for q in raw), minutes=minutes[:10])
     expected = raw[1][:10] - calibration["low"] * 3.0
     np.testing.assert_allclose(p10, np.maximum(expected, 0.0))
+
+
+def test_the_keras_inputs_of_a_few_rows_are_scikit_learns_standardisation():
+    """A prediction's rows skip scikit-learn's per-call checks: the same numbers as its scaler and imputer."""
+    from mlmodels.kinds import keras as keras_kind
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(10, 4, size=(400, 6))
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[:, 5] = np.nan  # unknown everywhere: mean 0, std 1
+    X[:, 4] = 3.0  # constant: std 1
+    scaler = keras_kind.make_scaler(X)
+    batch = keras_kind.standardise(X, scaler)
+    rows = np.vstack([keras_kind.standardise(X[i:i + 1], scaler) for i in range(len(X))])
+    np.testing.assert_allclose(rows, batch, rtol=1e-6, atol=1e-6)
+    assert np.isfinite(batch).all() and np.abs(batch).max() <= keras_kind.CLIP
