@@ -38,8 +38,10 @@ bootstrap: $(VENV)/.installed-base .env
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py bootstrap
 
-## make test: the full suite on the local services, then the smoke subset on the embedded default.
+## make test: the import contracts (pyproject.toml), the full suite on the local services, then the smoke
+## subset on the embedded default.
 test: $(VENV)/.installed-dev
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest
 	TEST_EMBEDDED=1 $(BIN)/pytest -m smoke
 

@@ -102,11 +102,10 @@ def teammates_out(rows: list[dict], count: int) -> None:
 def measure(rows: list[dict], warmup: int) -> dict[str, list[float]]:
     from django.db import connection
 
+    from etl.schema import LINES
     from mlmodels import inference, kinds
     from mlmodels.ensemble import combine
     from mlmodels.warehouse import build_features_for
-
-    from etl.schema import LINES
 
     baseline_sql = (f"SELECT {LINES.pts} FROM {LINES} WHERE {LINES.player} = %s AND {LINES.date} < %s "
                     f"ORDER BY {LINES.date} DESC LIMIT 10")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
-from django_celery_results.models import TaskResult
 
 from etl.models import EtlRun, Game, Player, PlayerGameLog, QuarantinedRow, Team, TeamAlias
+from operations.job_admin import JobAdminMixin
 
 
 class TeamAliasInline(admin.TabularInline):
@@ -89,16 +89,16 @@ class QuarantinedRowInline(admin.TabularInline):
 
 
 @admin.register(EtlRun)
-class EtlRunAdmin(admin.ModelAdmin):
+class EtlRunAdmin(JobAdminMixin, admin.ModelAdmin):
     list_display = ["id", "kind", "status", "started_at", "finished_at", "progress", "rows_read", "inserted",
-                    "updated", "unchanged", "rejected", "task", "source_short"]
-    list_filter = ["status", "kind", "started_at"]
-    search_fields = ["source", "task_id", "error", "sha256"]
-    date_hierarchy = "started_at"
+                    "updated", "unchanged", "rejected", "task_results", "source_short"]
+    list_filter = ["status", "kind", "created_at"]
+    search_fields = ["source", "task_id", "message", "sha256"]
+    date_hierarchy = "created_at"
     actions = ["load_again"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [*(f.name for f in EtlRun._meta.fields), "task", "quarantined_rows"]
+        return [*(f.name for f in EtlRun._meta.fields), "task_results", "quarantined_rows"]
 
     def has_add_permission(self, request):
         return False
@@ -136,29 +136,10 @@ class EtlRunAdmin(admin.ModelAdmin):
         url = reverse("admin:etl_quarantinedrow_changelist") + f"?run__id__exact={obj.pk}"
         return format_html('<a href="{}">{}</a>', url, count)
 
-    @admin.display(description="progress")
-    def progress(self, obj):
-        if obj.status == EtlRun.Status.RUNNING:
-            return f"{obj.percent}% {obj.stage}"
-        return f"{obj.percent}%"
-
     @admin.display(description="source")
     def source_short(self, obj):
         first, _, rest = obj.source.partition("\n")
         return first[:80] + (f" (+{rest.count(chr(10)) + 1} more)" if rest else "")
-
-    @admin.display(description="task result")
-    def task(self, obj):
-        if not obj.task_id:
-            return "–"
-        if hasattr(obj, "_task_result"):  # fetched for the whole changelist page
-            result = obj._task_result
-        else:
-            result = TaskResult.objects.filter(task_id=obj.task_id).only("pk", "status").first()
-        if result is None:
-            return obj.task_id
-        url = reverse("admin:django_celery_results_taskresult_change", args=[result.pk])
-        return format_html('<a href="{}">{}</a>', url, result.status)
 
     @admin.display(description="quarantined rows")
     def quarantined_rows(self, obj):
@@ -166,19 +147,9 @@ class EtlRunAdmin(admin.ModelAdmin):
         url = reverse("admin:etl_quarantinedrow_changelist") + f"?run__id__exact={obj.pk}"
         return format_html('<a href="{}">{} row(s)</a>', url, count)
 
-    def get_changelist_instance(self, request):
-        changelist = super().get_changelist_instance(request)
-        # One query for the TaskResults of the runs on this page instead of one per run.
-        task_ids = [run.task_id for run in changelist.result_list if run.task_id]
-        results = {row.task_id: row for row in TaskResult.objects.filter(task_id__in=task_ids).only(
-            "pk", "task_id", "status")}
-        for run in changelist.result_list:
-            run._task_result = results.get(run.task_id)
-        return changelist
-
     @admin.action(description="Load the run's files again (as a task on the etl queue)")
     def load_again(self, request, queryset):
-        from nbaproject.staff_actions import start_task
+        from operations.staff_actions import start_task
 
         queued = 0
         for run in queryset:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import models
 
 from etl.names import alias_key, normalise_name
+from operations.models import Job
 
 
 class TeamQuerySet(models.QuerySet):
@@ -168,40 +169,24 @@ class PlayerGameLog(models.Model):
         return f"{self.player} {self.date} {self.pts} pts"
 
 
-class EtlRun(models.Model):
+class EtlRun(Job):
     """One load into the warehouse: what, when, how it went, and what it changed."""
-
-    class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
 
     kind = models.CharField(max_length=16, default="gamelogs")
     source = models.TextField(help_text="The files loaded (one per line).")
     sha256 = models.CharField(max_length=64, blank=True, db_index=True, help_text="Content hash of the files.")
-    status = models.CharField(max_length=9, choices=Status.choices, default=Status.RUNNING, db_index=True)
     rows_total = models.PositiveIntegerField(default=0)
     rows_done = models.PositiveIntegerField(default=0)
-    stage = models.CharField(max_length=32, blank=True)
     counts = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
     task_id = models.CharField(max_length=255, null=True, blank=True, unique=True,
                                help_text="Celery task id when run as a task (TaskResult.task_id).")
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-started_at"]
+        ordering = ["-created_at"]
         verbose_name = "ETL run"
 
     def __str__(self):
         return f"{self.kind} run {self.pk} ({self.status})"
-
-    @property
-    def percent(self) -> int:
-        if self.status == self.Status.SUCCEEDED:
-            return 100
-        return int(100 * self.rows_done / self.rows_total) if self.rows_total else 0
 
 
 class QuarantinedRow(models.Model):

@@ -39,6 +39,7 @@ from etl.lines import sources_kept_from
 from etl.models import EtlRun, PlayerGameLog, QuarantinedRow, Team, TeamAlias
 from etl.names import normalise_name
 from etl.teams import FRANCHISES, seed_teams
+from operations import progress as job_progress
 
 logger = logging.getLogger(__name__)
 
@@ -468,7 +469,8 @@ def run_gamelog_load(paths: Iterable[str | Path], *, source: str | None = None, 
         skipped, paths = len(paths) - len(kept), kept
     fields = {"kind": "gamelogs", "source": (source or "\n".join(str(p) for p in paths))[:10_000],
               "sha256": hashes[paths[0]] if len(paths) == 1 else "", "status": EtlRun.Status.RUNNING,
-              "error": "", "finished_at": None, "rows_done": 0, "rows_total": 0, "stage": "reading"}
+              "message": "", "started_at": timezone.now(), "finished_at": None, "rows_done": 0, "rows_total": 0,
+              "stage": "reading", "percent": 0}
     if task_id:
         run, _ = EtlRun.objects.update_or_create(task_id=task_id, defaults=fields)
     else:
@@ -478,7 +480,8 @@ def run_gamelog_load(paths: Iterable[str | Path], *, source: str | None = None, 
 
     def report(done: int, total: int, stage: str) -> None:
         latest.update(rows_done=done, rows_total=total)
-        EtlRun.objects.filter(pk=run.pk).update(rows_done=done, rows_total=total, stage=stage[:32])
+        job_progress.report(run, stage=stage, percent=100 * done / total if total else 0, rows_done=done,
+                            rows_total=total)
         report_progress(done, total, stage)
 
     # On PostgreSQL the reports leave through another connection, so they are visible while
@@ -490,17 +493,12 @@ def run_gamelog_load(paths: Iterable[str | Path], *, source: str | None = None, 
     except BaseException as exc:
         if reporter:
             reporter.close()
-        run.status = EtlRun.Status.FAILED
-        run.error = str(exc) if isinstance(exc, GamelogFormatError) else f"{exc.__class__.__name__}: {exc}"
-        run.finished_at = timezone.now()
-        run.save(update_fields=["status", "error", "finished_at"])
+        job_progress.fail(run, str(exc) if isinstance(exc, GamelogFormatError) else f"{exc.__class__.__name__}: {exc}")
         raise
     if reporter:
         reporter.close()
-    run.rows_done, run.rows_total = latest["rows_done"], latest["rows_total"]
-    run.counts = {**summary, "files_skipped": skipped, "file_hashes": [hashes[p] for p in paths]}
-    run.status, run.finished_at, run.stage = EtlRun.Status.SUCCEEDED, timezone.now(), "done"
-    run.save()
+    job_progress.succeed(run, stage="done", rows_done=latest["rows_done"], rows_total=latest["rows_total"],
+                         counts={**summary, "files_skipped": skipped, "file_hashes": [hashes[p] for p in paths]})
     return run
 
 

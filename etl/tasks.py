@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from nbaproject.tasks import DATABASE_RETRY
+from operations.tasks import DATABASE_RETRY
 
 
 @shared_task(bind=True, name="etl.tasks.load_gamelogs", soft_time_limit=20 * 60, time_limit=25 * 60,

@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from mlmodels.models import BacktestReport, ModelVersion, TrainingRun
+from operations.job_admin import JobAdminMixin
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -138,12 +139,12 @@ class ModelVersionAdmin(PlotsMixin, ReadOnlyAdmin):
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(ReadOnlyAdmin):
-    list_display = ["__str__", "kind", "status", "stage", "epoch", "percent", "seasons_span", "quick", "started",
-                    "finished", "version_links"]
+class TrainingRunAdmin(JobAdminMixin, ReadOnlyAdmin):
+    list_display = ["__str__", "kind", "status", "stage", "epoch", "percent", "seasons_span", "quick", "started_at",
+                    "finished_at", "version_links", "task_results"]
     list_filter = ["status", "kind", "quick"]
-    search_fields = ["=id", "task_id", "error"]
-    extra_readonly = ("version_links",)
+    search_fields = ["=id", "task_id", "message"]
+    extra_readonly = ("version_links", "task_results")
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("versions")

@@ -8,7 +8,12 @@ import numpy as np
 from etl.selectors import loaded_seasons
 from etl.services import refresh_warehouse_statistics
 from mlmodels import selectors
-from mlmodels.features import FEATURE_NAMES, OUT_FEATURES, build_training_frame, previous_season
+from mlmodels.features import (
+    FEATURE_NAMES,
+    OUT_FEATURES,
+    build_training_frame,
+    previous_season,
+)
 
 SINGLE_SEASON_VALIDATION_SHARE = 0.25
 

@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 
-
 from mlmodels import ensemble, selectors, training
 from mlmodels.features import feature_matrix
 from mlmodels.kinds import Fitted

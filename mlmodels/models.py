@@ -7,31 +7,21 @@ from django.conf import settings
 from django.db import models
 
 from mlmodels import kinds
+from operations.models import Job
 
 
-class TrainingRun(models.Model):
+class TrainingRun(Job):
     """One training job (command, task or backtest): its progress while it runs and the versions it made."""
 
-    class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-
     kind = models.CharField(max_length=8, default="train", help_text="train or backtest")
-    status = models.CharField(max_length=9, choices=Status.choices, default=Status.RUNNING, db_index=True)
-    stage = models.CharField(max_length=64, blank=True)
     epoch = models.PositiveIntegerField(null=True, blank=True)
-    percent = models.PositiveSmallIntegerField(default=0)
     seasons = models.JSONField(default=list, blank=True)
     quick = models.BooleanField(default=False)
     task_id = models.CharField(max_length=255, null=True, blank=True, unique=True,
                                help_text="Celery task id when run as a task (TaskResult.task_id).")
-    error = models.TextField(blank=True)
-    started = models.DateTimeField(auto_now_add=True)
-    finished = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-started", "-id"]
+        ordering = ["-created_at", "-id"]
 
     def __str__(self):
         return f"{self.kind} run {self.pk} ({self.status})"

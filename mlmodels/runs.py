@@ -1,7 +1,8 @@
 """Bookkeeping of training and backtest jobs: the TrainingRun row, its progress and its end.
 
 `tracked_run` is the one place a run starts (or resumes after a redelivery), fails or succeeds;
-`Reporter` turns the training code's progress calls into the row's stage / epoch / percent.
+`Reporter` turns the training code's progress calls into the row's stage / epoch / percent;
+both write through operations.progress, the one progress API of every job.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from django.utils import timezone
 
 from mlmodels.models import TrainingRun
+from operations import progress as job_progress
 
 # The percentage a run has reached when each stage starts and ends; the fitting span (FIT_SPAN)
 # is shared equally by the registered model kinds, in their order.
@@ -50,8 +52,7 @@ class Reporter:
         self.run.stage, self.run.epoch, self.run.percent = stage[:64], epoch, min(percent, 99)
         now = time.monotonic()
         if force or epoch or now - self.last_write >= 0.5:
-            TrainingRun.objects.filter(pk=self.run.pk).update(stage=self.run.stage, epoch=epoch,
-                                                              percent=self.run.percent)
+            job_progress.report(self.run, stage=self.run.stage, percent=self.run.percent, epoch=epoch)
             self.last_write = now
         if self.callback:
             self.callback(stage=self.run.stage, epoch=epoch, percent=self.run.percent)
@@ -66,12 +67,10 @@ def _start(kind: str, seasons: list[str], quick: bool, task_id: str | None) -> t
         if run is not None:
             if run.status == TrainingRun.Status.SUCCEEDED:
                 return run, True
-            run.status, run.stage, run.epoch, run.percent = TrainingRun.Status.RUNNING, "starting", None, 0
-            run.error, run.finished, run.seasons, run.quick = "", None, seasons, quick
-            run.save()
+            job_progress.start(run, stage="starting", epoch=None, percent=0, message="", seasons=seasons, quick=quick)
             return run, False
-    return TrainingRun.objects.create(kind=kind, seasons=seasons, quick=quick, task_id=task_id, stage="starting"), False
-
+    return TrainingRun.objects.create(kind=kind, seasons=seasons, quick=quick, task_id=task_id, stage="starting",
+                                      status=TrainingRun.Status.RUNNING, started_at=timezone.now()), False
 
 
 @contextmanager
@@ -83,9 +82,7 @@ def tracked_run(kind: str, seasons: list[str], quick: bool, task_id: str | None,
     try:
         yield run, Reporter(run, progress), done
     except Exception as exc:
-        TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.FAILED, error=str(exc)[:4000],
-                                                     finished=timezone.now())
+        job_progress.fail(run, str(exc)[:4000])
         raise
     if not done:
-        TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.SUCCEEDED, stage="done", percent=100,
-                                                     finished=timezone.now())
+        job_progress.succeed(run, stage="done")

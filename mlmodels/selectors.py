@@ -44,39 +44,3 @@ def active_version_ids() -> dict[str, int]:
     from mlmodels.models import ModelVersion
 
     return dict(ModelVersion.objects.filter(active=True).values_list("algorithm", "id"))
-
-
-def dashboard_jobs(limit: int = 20) -> list[dict]:
-    """Running and recent training / backtest runs for the staff Pipeline page (registered as
-    "mlmodels.selectors.dashboard_jobs" in settings.DASHBOARD_JOB_SOURCES)."""
-    from django.urls import reverse
-
-    from mlmodels.models import TrainingRun
-    from nbaproject.dashboard import task_links
-
-    runs = list(TrainingRun.objects.prefetch_related("versions").order_by("-started", "-id")[:limit])
-    jobs = []
-    for run, links in zip(runs, task_links([[(run.kind, run.task_id)] for run in runs])):
-        seasons = run.seasons or []
-        span = f"{seasons[0]}..{seasons[-1]}" if len(seasons) > 1 else (seasons[0] if seasons else "")
-        title = ("backtest " + (f"{seasons[-1]} (trained on {len(seasons) - 1} seasons)" if seasons else "")
-                 if run.kind == "backtest" else f"train on {span}") + (" (quick)" if run.quick else "")
-        if run.status == TrainingRun.Status.RUNNING:
-            step = run.stage + (f", epoch {run.epoch}" if run.epoch else "")
-        else:
-            step = ", ".join(f"{v.algorithm} v{v.pk}{' active' if v.active else ''} mae {v.metrics.get('mae', 0):.2f}"
-                             for v in run.versions.all() if v.metrics) or run.stage
-        jobs.append({
-            "kind": "training" if run.kind == "train" else "backtest",
-            "id": str(run.pk),
-            "title": title,
-            "status": run.status,
-            "step": step,
-            "percent": run.percent,
-            "started": run.started.isoformat(),
-            "finished": run.finished.isoformat() if run.finished else None,
-            "error": run.error or None,
-            "admin_url": reverse("admin:mlmodels_trainingrun_change", args=[run.pk]),
-            "task_links": links,
-        })
-    return jobs

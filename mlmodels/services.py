@@ -19,7 +19,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-
 from mlmodels import kinds, training
 from mlmodels.dataset import Dataset, TrainingError, load_frame, resolve_seasons, split
 from mlmodels.ensemble import fit_ensemble
@@ -123,8 +122,8 @@ def summary(run: TrainingRun) -> dict:
     versions = list(run.versions.order_by("algorithm"))
     return {
         "run": run.pk, "status": run.status, "seasons": run.seasons, "quick": run.quick,
-        "seconds": round(getattr(run, "seconds", None) or (run.finished - run.started).total_seconds(), 2)
-        if run.finished else None,
+        "seconds": round(getattr(run, "seconds", None) or (run.finished_at - run.started_at).total_seconds(), 2)
+        if run.finished_at and run.started_at else None,
         "versions": [{"id": v.pk, "algorithm": v.algorithm, "active": v.active,
                       "validation_season": v.validation_season, "rows_train": v.rows_train,
                       "rows_validation": v.rows_validation, "metrics": {k: v.metrics[k] for k in

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from nbaproject.tasks import DATABASE_RETRY
+from operations.tasks import DATABASE_RETRY
 
 TRAINING_LIMITS = {"soft_time_limit": 30 * 60, "time_limit": 35 * 60}
 

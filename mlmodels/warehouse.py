@@ -15,9 +15,17 @@ import numpy as np
 from django.db import connection
 
 from etl.schema import GAMES, LINES
-from mlmodels.features import (EPOCH, LOG_COLUMNS, MATES_GAMES, PART_SUMS, ROLE_THRESHOLDS, TEAM_GAMES,
-                               compute_features, day_number, horizon)
-
+from mlmodels.features import (
+    EPOCH,
+    LOG_COLUMNS,
+    MATES_GAMES,
+    PART_SUMS,
+    ROLE_THRESHOLDS,
+    TEAM_GAMES,
+    compute_features,
+    day_number,
+    horizon,
+)
 
 # --- the line columns as integers ---------------------------------------------------------------
 

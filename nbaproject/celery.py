@@ -11,7 +11,6 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 app = Celery("nbaproject")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.imports = ("nbaproject.tasks",)
 app.autodiscover_tasks()
 
 
@@ -21,5 +20,3 @@ def queue_name(name: str) -> str:
 
     return settings.CELERY_QUEUE_PREFIX + name
 
-
-from nbaproject import heartbeats  # noqa: F401  (connects the workers' heartbeat signals)

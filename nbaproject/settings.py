@@ -65,7 +65,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
 
 INSTALLED_APPS = [
-    "nbaproject.apps.NbaAdminConfig",
+    "operations.apps.OperationsAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files (works offline)
     "django_celery_results",
     "django_celery_beat",
+    "operations",  # after the celery apps: its admin replaces theirs
     "etl",
     "scraping",
     "mlmodels",
@@ -161,6 +162,12 @@ WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "media/"
+
+# --- The product's "today" ------------------------------------------------------------
+# AS_OF_DATE (YYYY-MM-DD) is "today" for the product: a player-only request means his next game
+# after it, a slate defaults to it. Unset: today's date in UTC. Set it inside a loaded season to
+# replay that season (the embedded default of .env.example does, so make run works offline).
+AS_OF_DATE = env("AS_OF_DATE")
 
 # --- Models ------------------------------------------------------------------------
 MODEL_DIR = Path(env("MODEL_DIR", str(VAR_DIR / "models")))
@@ -260,7 +267,7 @@ CELERY_TASK_DEFAULT_QUEUE = CELERY_QUEUE_PREFIX + "default"
 CELERY_TASK_ROUTES = {f"{app}.tasks.*": {"queue": CELERY_QUEUE_PREFIX + queue} for app, queue in (
     ("predictions", "predictions"), ("mlmodels", "ml"), ("scraping", "scraping"), ("etl", "etl"))}
 # django-db, subclassed: retries on any lost connection and records the queue.
-CELERY_RESULT_BACKEND = "nbaproject.results:ResultBackend"
+CELERY_RESULT_BACKEND = "operations.results:ResultBackend"
 CELERY_CACHE_BACKEND = "django-cache"
 CELERY_RESULT_EXTENDED = True
 CELERY_TASK_TRACK_STARTED = True
@@ -295,7 +302,7 @@ CELERY_TASK_SEND_SENT_EVENT = CELERY_WORKER_SEND_TASK_EVENTS
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10)
 # DatabaseScheduler (django-celery-beat) guarded by a lock, so a second beat started by
 # mistake stands by instead of double-sending; last_run_at is saved after every send.
-CELERY_BEAT_SCHEDULER = "nbaproject.beat:SingleBeatDatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "operations.beat:SingleBeatDatabaseScheduler"
 CELERY_BEAT_SYNC_EVERY = 1
 CELERY_RESULT_EXPIRES = None  # old TaskResults are cleaned up by our own scheduled task
 
@@ -314,12 +321,3 @@ LOGGING = {
         "jax._src.xla_bridge": {"level": "WARNING"},
     },
 }
-
-# --- Staff dashboard --------------------------------------------------------------------
-# Functions returning each app's active/recent jobs for the admin Pipeline page.
-DASHBOARD_JOB_SOURCES: list[str] = [
-    "predictions.selectors.dashboard_jobs",
-    "scraping.selectors.dashboard_jobs",
-    "etl.selectors.dashboard_jobs",
-    "mlmodels.selectors.dashboard_jobs",
-]

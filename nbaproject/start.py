@@ -42,7 +42,7 @@ def honcho_command(procfile: str) -> list[str]:
 def wait_until_serving(started: float, honcho: subprocess.Popen) -> None:
     """Once the site answers and a prediction worker has run a task, print the banner again (the
     first one scrolled away under the workers' start-up lines)."""
-    from nbaproject.banner import site_url
+    from predictions.banner import site_url
 
     url = site_url()
     while honcho.poll() is None:
@@ -59,9 +59,9 @@ def wait_until_serving(started: float, honcho: subprocess.Popen) -> None:
     import django
 
     django.setup()
-    from nbaproject.banner import ready_banner
     from nbaproject.celery import queue_name
-    from nbaproject.tasks import ping
+    from operations.tasks import ping
+    from predictions.banner import ready_banner
 
     workers = "answered"
     try:

@@ -1,9 +1,8 @@
 """Admin of the predictions app: requests with their progress, result and linked TaskResults."""
 from django.contrib import admin
-from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django_celery_results.models import TaskResult
 
+from operations.job_admin import JobAdminMixin
 from predictions.models import Prediction, PredictionEvent, PredictionRequest
 
 
@@ -92,11 +91,11 @@ class EventInline(admin.TabularInline):
 
 
 @admin.register(PredictionRequest)
-class PredictionRequestAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "user", "request_label", "status", "step", "percent", "range", "attempts",
-                    "error_short"]
-    list_filter = ["status", "step", "created_at"]
-    search_fields = ["id", "player_input", "opponent_input", "player__name", "user__username", "error",
+class PredictionRequestAdmin(JobAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "user", "request_label", "status", "stage", "percent", "range", "attempts",
+                    "message_short"]
+    list_filter = ["status", "stage", "created_at"]
+    search_fields = ["id", "player_input", "opponent_input", "player__name", "user__username", "message",
                      "idempotency_key"]
     date_hierarchy = "created_at"
     list_select_related = ["user", "prediction", "player", "opponent"]
@@ -139,22 +138,9 @@ class PredictionRequestAdmin(admin.ModelAdmin):
         prediction = getattr(obj, "prediction", None)
         return f"{prediction.p10:.0f}-{prediction.p90:.0f} ({prediction.p50:.0f})" if prediction else "–"
 
-    @admin.display(description="error")
-    def error_short(self, obj):
-        return (obj.error or obj.enqueue_error)[:80]
-
-    @admin.display(description="task results of the current run")
-    def task_results(self, obj):
-        ids = obj.task_ids or {}
-        found = dict(TaskResult.objects.filter(task_id__in=ids.values()).values_list("task_id", "pk"))
-        rows = []
-        for step, task_id in ids.items():
-            if task_id in found:
-                url = reverse("admin:django_celery_results_taskresult_change", args=[found[task_id]])
-                rows.append((step, format_html('<a href="{}">{}</a>', url, task_id)))
-            else:
-                rows.append((step, format_html("{} (no result yet)", task_id)))
-        return format_html_join("", "<div>{}: {}</div>", rows) or "–"
+    @admin.display(description="message")
+    def message_short(self, obj):
+        return (obj.message or obj.enqueue_error)[:80]
 
     @admin.action(description="Queue again (stuck requests only)")
     def requeue(self, request, queryset):
@@ -175,7 +161,7 @@ class PredictionRequestAdmin(admin.ModelAdmin):
     @staticmethod
     def _publish(request, queryset, publish, message: str) -> int:
         """Publish each request's new run and record it (with its task ids) for the Pipeline page."""
-        from nbaproject.staff_actions import record
+        from operations.staff_actions import record
 
         done = 0
         for job in queryset:

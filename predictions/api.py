@@ -188,6 +188,9 @@ class PredictionRequestSerializer(serializers.ModelSerializer):
     home = serializers.BooleanField(source="is_home", read_only=True, allow_null=True)
     hypothetical = serializers.BooleanField(read_only=True, allow_null=True)
     result = PredictionResultSerializer(source="prediction", read_only=True, allow_null=True)
+    # The API keeps its field names; the job row calls them stage and message (operations.models.Job).
+    step = serializers.CharField(source="stage", read_only=True, help_text="The step running (or last run).")
+    error = serializers.CharField(source="message", read_only=True, help_text="Human-readable reason of a failure.")
 
     class Meta:
         model = PredictionRequest

@@ -1,5 +1,5 @@
 """Read-only API over the warehouse: players (accent- and case-insensitive search), teams,
-games (date range, team, status, season) and a player's game logs. Registered in nbaproject/api.py."""
+games (date range, team, status, season) and a player's game logs. Registered in nbaproject/urls.py."""
 from __future__ import annotations
 
 import django_filters

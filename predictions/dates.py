@@ -33,3 +33,20 @@ def parse_iso_date(text: str) -> dt.date:
     if not 1 <= day <= days:
         raise NotADate(f"{text} does not exist: {calendar.month_name[month]} {year} has {days} days.")
     return dt.date(year, month, day)
+
+
+def product_today() -> dt.date:
+    """The product's "today": settings.AS_OF_DATE when set (replaying a loaded season), else today in UTC.
+
+    >>> from django.test import override_settings
+    >>> with override_settings(AS_OF_DATE="2024-03-15"):
+    ...     product_today()
+    datetime.date(2024, 3, 15)
+    """
+    from django.conf import settings
+    from django.utils import timezone
+
+    configured = getattr(settings, "AS_OF_DATE", None)
+    if configured:
+        return dt.date.fromisoformat(str(configured))
+    return timezone.now().date()

@@ -14,6 +14,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from operations.models import Job
+
 # The pipeline's steps in order: (name, label shown to users). The model steps in between are one
 # per model kind of settings.MODEL_KINDS (mlmodels.kinds), run in parallel.
 FIRST_STEPS = [("resolve", "Finding the player and the game"), ("features", "Building features")]
@@ -38,14 +40,8 @@ STEP_NAMES = [name for name, _ in STEPS]
 STEP_LABELS = dict(STEPS)
 
 
-class PredictionRequest(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-
-    TERMINAL = (Status.SUCCEEDED, Status.FAILED)
+class PredictionRequest(Job):
+    TASK_FIELDS = {"*": "task_ids"}  # {step: task id} of the current run
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prediction_requests")
@@ -68,18 +64,14 @@ class PredictionRequest(models.Model):
     is_home = models.BooleanField(null=True, blank=True)
     features = models.JSONField(null=True, blank=True, help_text="Features built for the models.")
 
-    # Progress.
-    status = models.CharField(max_length=9, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    step = models.CharField(max_length=16, blank=True, help_text="The step running (or last run).")
-    step_index = models.PositiveSmallIntegerField(default=0, help_text="1-based index of `step`.")
+    # Progress (status, stage = the step running or last run, step i of n, percent, message = the
+    # human-readable reason of a failure, timestamps: operations.models.Job).
     step_count = models.PositiveSmallIntegerField(default=step_count)
-    percent = models.PositiveSmallIntegerField(default=0, help_text="Share of the steps finished.")
     steps_done = models.JSONField(default=list, blank=True)
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per finished step.")
     step_starts = models.JSONField(default=dict, blank=True,
                                    help_text="Starts of each step in the current run: a step that keeps dying "
                                              "with its worker process is given up on.")
-    error = models.TextField(blank=True, help_text="Human-readable reason of a failure.")
 
     # Queueing: every (re-)queue is a new chain run with its own token and task ids.
     run_token = models.CharField(max_length=64, blank=True, help_text="Token of the chain run that owns the request.")
@@ -89,8 +81,6 @@ class PredictionRequest(models.Model):
     enqueue_error = models.TextField(blank=True, help_text="Last publish failure (broker down); the sweeper retries.")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True, help_text="Heartbeat: every progress update touches it.")
 
     class Meta:
@@ -117,13 +107,13 @@ class PredictionRequest(models.Model):
 
     @property
     def is_done(self) -> bool:
-        return self.status in self.TERMINAL
+        return self.is_finished
 
     @property
     def step_label(self) -> str:
         if self.status == self.Status.QUEUED:
             return "Waiting for a worker"
-        return STEP_LABELS.get(self.step, self.step)
+        return STEP_LABELS.get(self.stage, self.stage)
 
     @property
     def hypothetical(self) -> bool | None:

@@ -125,7 +125,7 @@ def retry_failed(request_id) -> bool:
         request = PredictionRequest.objects.select_for_update().filter(pk=request_id, status=Status.FAILED).first()
         if request is None:
             return False
-        request.status, request.error, request.step, request.step_index = Status.QUEUED, "", "", 0
+        request.status, request.message, request.stage, request.step_index = Status.QUEUED, "", "", 0
         request.percent, request.steps_done, request.timings, request.attempts = 0, [], {}, 0
         request.started_at = request.finished_at = None
         request.save()
@@ -163,16 +163,16 @@ def sweep_stuck_requests(queued_after: float | None = None, running_after: float
             if request.status == Status.RUNNING:
                 if request.attempts >= max_attempts():
                     request.status = Status.FAILED
-                    request.error = (f"gave up after {request.attempts} attempts: the workers did not finish "
+                    request.message = (f"gave up after {request.attempts} attempts: the workers did not finish "
                                      "this prediction; please ask again")
                     request.finished_at = timezone.now()
                     request.save()
-                    record_event(request, request.error)
+                    record_event(request, request.message)
                     failed.append(str(pk))
                     continue
-                stalled = f"no progress since {request.updated_at:%H:%M:%S} in step {request.step or '?'}"
+                stalled = f"no progress since {request.updated_at:%H:%M:%S} in step {request.stage or '?'}"
                 request.status, request.run_token, request.percent = Status.QUEUED, "", 0
-                request.step, request.step_index, request.steps_done = "", 0, []
+                request.stage, request.step_index, request.steps_done = "", 0, []
                 request.save()
                 record_event(request, f"queued again ({stalled})")
         if enqueue(pk):

@@ -133,33 +133,6 @@ def visible_requests(user) -> QuerySet[PredictionRequest]:
     return requests.filter(user=user)
 
 
-def dashboard_jobs(limit: int = 50) -> list[dict]:
-    """Active and recent prediction requests for the staff Pipeline page (register as
-    "predictions.selectors.dashboard_jobs" in DASHBOARD_JOB_SOURCES)."""
-    from django.urls import reverse
-
-    from nbaproject.dashboard import task_links
-
-    rows = list(PredictionRequest.objects.select_related("user", "player", "opponent")
-                .order_by("-created_at")[:limit])
-    out = []
-    for row, links in zip(rows, task_links([list((row.task_ids or {}).items()) for row in rows])):
-        out.append({
-            "kind": "prediction",
-            "id": str(row.pk),
-            "title": f"{row.label} ({row.user.get_username()})",
-            "status": row.status,
-            "step": f"{row.step_index}/{row.step_count} {row.step_label}" if row.step_index else row.step_label,
-            "percent": row.percent,
-            "started": (row.started_at or row.created_at).isoformat(),
-            "finished": row.finished_at.isoformat() if row.finished_at else None,
-            "error": row.error or row.enqueue_error or None,
-            "admin_url": reverse("admin:predictions_predictionrequest_change", args=[row.pk]),
-            "task_links": links,
-        })
-    return out
-
-
 # --- Which models answer (the user page and `make run`'s banner) -----------------------------------
 
 def serving_models() -> dict:
@@ -169,8 +142,9 @@ def serving_models() -> dict:
 
     versions = list(ModelVersion.objects.filter(active=True).order_by("algorithm"))
     runs = TrainingRun.objects.in_bulk({v.training_run_id for v in versions if v.training_run_id})
-    upcoming = TrainingRun.objects.filter(kind="train", quick=False, status=TrainingRun.Status.RUNNING) \
-        .order_by("-started").first()
+    upcoming = TrainingRun.objects.filter(kind="train", quick=False,
+                                          status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]) \
+        .order_by("-created_at").first()
     return {
         "versions": [{"algorithm": v.algorithm, "id": v.pk, "seasons": len(v.train_seasons or []),
                       "quick": bool(runs.get(v.training_run_id) and runs[v.training_run_id].quick)}

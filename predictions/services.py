@@ -173,7 +173,7 @@ def _locked(request_id) -> PredictionRequest:
 def record_event(request: PredictionRequest, message: str = "") -> None:
     """Append a progress event with the request's current state (call under its row lock)."""
     PredictionEvent.objects.create(
-        request=request, status=request.status, step=request.step, step_index=request.step_index,
+        request=request, status=request.status, step=request.stage, step_index=request.step_index,
         step_count=request.step_count, percent=request.percent, message=message[:500])
 
 
@@ -203,7 +203,7 @@ def begin_step(request_id, token: str, step: str, task_ids: dict | None = None) 
         # Only a queued request's claim resets the run's fields (a redelivered first step keeps them).
         fresh = "CASE WHEN status = 'queued' THEN {} ELSE {} END"
         starts = "jsonb_set(step_starts, ARRAY[%(step)s], to_jsonb(coalesce((step_starts ->> %(step)s)::int, 0) + 1))"
-        changes = f"""run_token = %(token)s, status = 'running', step = %(step)s, step_index = %(index)s,
+        changes = f"""run_token = %(token)s, status = 'running', stage = %(step)s, step_index = %(index)s,
             started_at = {fresh.format("coalesce(started_at, %(now)s)", "started_at")},
             steps_done = {fresh.format("'[]'::jsonb", "steps_done")},
             timings = {fresh.format("'{}'::jsonb", "timings")},
@@ -238,10 +238,10 @@ def begin_step(request_id, token: str, step: str, task_ids: dict | None = None) 
             raise StaleRun(f"request {request_id} is run by {request.run_token}, not {token}")
         if starts < max_step_starts():
             request.step_starts = {**request.step_starts, step: starts + 1}
-            request.step = step
+            request.stage = step
             request.step_index = STEP_NAMES.index(step) + 1
             request.save(update_fields=["run_token", "status", "started_at", "steps_done", "timings", "step_starts",
-                                        "step", "step_index", "task_ids", "updated_at"])
+                                        "stage", "step_index", "task_ids", "updated_at"])
             record_event(request, STEP_LABELS[step])
             return
     _give_up(request_id, token, step, starts)
@@ -303,10 +303,10 @@ def _progress(request_id, changes: str, condition: str, message: str, params: di
             WITH changed AS (
                 UPDATE {request_table} SET {changes}, updated_at = %(now)s
                 WHERE id = %(id)s AND ({condition})
-                RETURNING id, status, step, step_index, step_count, percent)
+                RETURNING id, status, stage, step_index, step_count, percent)
             INSERT INTO {event_table} (request_id, status, step, step_index, step_count, percent, message,
                                        created_at)
-            SELECT id, status, step, step_index, step_count, percent, %(message)s, %(now)s FROM changed
+            SELECT id, status, stage, step_index, step_count, percent, %(message)s, %(now)s FROM changed
             RETURNING id""", {**params, "id": request_id, "now": timezone.now(), "message": message[:500]})
         return cursor.fetchone() is not None
 
@@ -318,9 +318,9 @@ def fail(request_id, token: str | None, message: str) -> bool:
         if request.is_done or (token is not None and request.run_token != token):
             return False
         request.status = Status.FAILED
-        request.error = message
+        request.message = message
         request.finished_at = timezone.now()
-        request.save(update_fields=["status", "error", "finished_at", "updated_at"])
+        request.save(update_fields=["status", "message", "finished_at", "updated_at"])
         record_event(request, message)
         return True
 
@@ -462,7 +462,7 @@ def store_prediction(outputs: list[dict], request_id, token: str) -> dict:
             "actual_points": selectors.actual_points(request.player_id, request.game),
         })
         request.status = Status.SUCCEEDED
-        request.step = "combine"
+        request.stage = "combine"
         request.step_index = request.step_count
         request.steps_done = [*request.steps_done, "combine"] if "combine" not in request.steps_done \
             else request.steps_done
@@ -498,17 +498,16 @@ def queue_full_training_once():
 
     with transaction.atomic():
         pending = (TrainingRun.objects.select_for_update()
-                   .filter(kind="train", quick=False, status__in=[TrainingRun.Status.RUNNING,
-                                                                  TrainingRun.Status.SUCCEEDED])
-                   .order_by("-started").first())
+                   .filter(kind="train", quick=False, status__in=[
+                       TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING, TrainingRun.Status.SUCCEEDED])
+                   .order_by("-created_at").first())
         if pending is not None:
             return pending, False
         run = TrainingRun.objects.create(kind="train", quick=False, task_id=str(uuid.uuid4()), stage="queued",
-                                         seasons=loaded_seasons())
+                                         status=TrainingRun.Status.QUEUED, seasons=loaded_seasons())
     try:
         train.apply_async(kwargs={"quick": False}, task_id=run.task_id)
     except Exception as exc:
-        TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.FAILED, finished=timezone.now(),
-                                                     error=f"could not queue the task: {exc}")
+        run.fail(f"could not queue the task: {exc}")
         raise
     return run, True

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from operations.job_admin import JobAdminMixin
 from scraping.models import ScrapeRun, StagedGame, StagedLine
 
 
@@ -22,15 +23,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScrapeRun)
-class ScrapeRunAdmin(ReadOnlyAdmin):
+class ScrapeRunAdmin(JobAdminMixin, ReadOnlyAdmin):
     list_display = ("id", "spider", "arguments", "status", "pages", "items", "errors", "created_at",
-                    "took", "task_link", "loaded")
+                    "took", "task_results", "loaded")
     list_filter = ("status", "spider")
     search_fields = ("task_id", "args", "message")
     date_hierarchy = "created_at"
     actions = ("crawl_again", "load_now")
     fields = ("spider", "arguments", "status", "message", "pages", "items", "errors", "errors_found",
-              "created_at", "started_at", "finished_at", "task_link", "load_task_id", "staged", "warehouse", "loaded_at",
+              "created_at", "started_at", "finished_at", "task_results", "staged", "warehouse", "loaded_at",
               "log")
     readonly_fields = fields
 
@@ -41,21 +42,6 @@ class ScrapeRunAdmin(ReadOnlyAdmin):
     @admin.display(description="took")
     def took(self, run):
         return f"{run.duration.total_seconds():.1f} s" if run.duration else "-"
-
-    @admin.display(description="task")
-    def task_link(self, run):
-        if not run.task_id:
-            return "terminal (manage.py crawl)"
-        from django_celery_results.models import TaskResult
-
-        result = TaskResult.objects.filter(task_id=run.task_id).only("pk", "status").first()
-        if result is None:
-            return run.task_id
-        try:
-            url = reverse("admin:django_celery_results_taskresult_change", args=[result.pk])
-        except NoReverseMatch:
-            return f"{run.task_id} ({result.status})"
-        return format_html('<a href="{}">{}</a> ({})', url, run.task_id[:8], result.status)
 
     @admin.display(description="loaded", boolean=True)
     def loaded(self, run):
@@ -86,7 +72,7 @@ class ScrapeRunAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Crawl again with the same arguments")
     def crawl_again(self, request, queryset):
-        from nbaproject.staff_actions import start_task
+        from operations.staff_actions import start_task
 
         for run in queryset:
             start_task(request.user, "scraping.tasks.crawl", args=[run.spider], kwargs=run.args, obj=run,
@@ -95,7 +81,7 @@ class ScrapeRunAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Load the staged rows into the warehouse now")
     def load_now(self, request, queryset):
-        from nbaproject.staff_actions import start_task
+        from operations.staff_actions import start_task
 
         for run in queryset:
             start_task(request.user, "scraping.tasks.load_staged", args=[run.pk], obj=run,

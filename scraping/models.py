@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from django.db import models
 
+from operations.models import Job
 
-class ScrapeRun(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+
+class ScrapeRun(Job):
+    TASK_FIELDS = {"crawl": "task_id", "load": "load_task_id"}
 
     class Spider(models.TextChoices):
         SCHEDULE = "schedule", "Schedule"
@@ -24,15 +22,10 @@ class ScrapeRun(models.Model):
 
     spider = models.CharField(max_length=16, choices=Spider.choices)
     args = models.JSONField(default=dict, blank=True, help_text="Spider arguments, defaults filled in.")
-    status = models.CharField(max_length=9, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    message = models.TextField(blank=True, help_text="Why the run failed, or a short note.")
     pages = models.PositiveIntegerField(default=0, help_text="Pages fetched and handled (robots.txt and retries excluded).")
     items = models.PositiveIntegerField(default=0, help_text="Validated items written to staging.")
     errors = models.PositiveIntegerField(default=0, help_text="Pages or items that failed (404, changed layout, invalid).")
     error_list = models.JSONField(default=list, blank=True, help_text="The first errors: url and reason.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     log_tail = models.TextField(blank=True, help_text="Last lines of the crawl's log.")
     task_id = models.CharField(max_length=255, unique=True, null=True, blank=True,
                                help_text="Celery task id (links the TaskResult); empty for terminal runs.")
@@ -47,16 +40,6 @@ class ScrapeRun(models.Model):
     def __str__(self):
         args = " ".join(f"{key}={value}" for key, value in self.args.items() if key != "base_url")
         return f"#{self.pk} {self.spider} {args}".strip()
-
-    @property
-    def duration(self):
-        if self.started_at and self.finished_at:
-            return self.finished_at - self.started_at
-        return None
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
 
 class LoadStatus(models.TextChoices):

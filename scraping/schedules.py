@@ -33,6 +33,6 @@ SCHEDULES = [
 
 def ensure_schedules(periodic_task_model=None, crontab_model=None, periodic_tasks_model=None) -> list[tuple[str, bool]]:
     """Create the scheduled scrapes that do not exist yet (disabled); returns [(name, created)]."""
-    from nbaproject.schedules import ensure_periodic_tasks
+    from operations.schedules import ensure_periodic_tasks
 
     return ensure_periodic_tasks(SCHEDULES, periodic_task_model, crontab_model, periodic_tasks_model)

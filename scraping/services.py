@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from operations import progress as job_progress
 from scraping.crawler.arguments import BadArguments, normalise_args  # noqa: F401  (re-exported)
 from scraping.models import LoadStatus, ScrapeRun, StagedGame, StagedLine
 from scraping.warehouse import load_staged  # noqa: F401  (re-exported: scraping.services.load_staged)
@@ -53,7 +54,7 @@ def run_for_task(spider: str, args: dict, task_id: str) -> ScrapeRun:
         except BadArguments as exc:
             ScrapeRun.objects.create(spider=spider if spider in ScrapeRun.Spider.values else "",
                                      args={k: str(v) for k, v in args.items()}, task_id=task_id,
-                                     status=ScrapeRun.Status.FAILED, message=str(exc),
+                                     status=ScrapeRun.Status.FAILED, message=str(exc), percent=100,
                                      started_at=timezone.now(), finished_at=timezone.now())
             raise
     reset_run(run)
@@ -66,7 +67,7 @@ def reset_run(run: ScrapeRun) -> None:
         run.staged_lines.all().delete()
         run.staged_games.all().delete()
         ScrapeRun.objects.filter(pk=run.pk).update(
-            status=ScrapeRun.Status.QUEUED, pages=0, items=0, errors=0, error_list=[], message="",
+            status=ScrapeRun.Status.QUEUED, stage="", percent=0, pages=0, items=0, errors=0, error_list=[], message="",
             started_at=None, finished_at=None, log_tail="", summary={}, loaded_at=None, load_task_id="")
     run.refresh_from_db()
 
@@ -77,9 +78,8 @@ def mark_running(run_id: int, pid: int | None = None) -> ScrapeRun:
     with transaction.atomic():
         run.staged_lines.all().delete()
         run.staged_games.all().delete()
-        ScrapeRun.objects.filter(pk=run_id).update(
-            status=ScrapeRun.Status.RUNNING, started_at=timezone.now(), finished_at=None,
-            pages=0, items=0, errors=0, error_list=[], message=f"crawler process {pid}" if pid else "")
+        job_progress.start(run, started_at=timezone.now(), stage="crawling", percent=0, pages=0, items=0,
+                           errors=0, error_list=[], message=f"crawler process {pid}" if pid else "")
     run.refresh_from_db()
     return run
 
@@ -90,9 +90,7 @@ def record_progress(run_id: int, pages: int, items: int, errors: int, error_list
     fields = {"pages": pages, "items": items, "errors": errors}
     if error_list is not None:
         fields["error_list"] = error_list
-    if message is not None:
-        fields["message"] = message[:2000]
-    ScrapeRun.objects.filter(pk=run_id).update(**fields)
+    job_progress.report(ScrapeRun(pk=run_id), message=None if message is None else message[:2000], **fields)
 
 
 def finish_run(run_id: int, *, pages: int, items: int, errors: int, error_list: list,
@@ -108,15 +106,14 @@ def finish_run(run_id: int, *, pages: int, items: int, errors: int, error_list: 
     else:
         status = ScrapeRun.Status.SUCCEEDED
         message = f"{errors} page/item error(s)" if errors else ""
-    ScrapeRun.objects.filter(pk=run_id).update(
-        status=status, message=message, pages=pages, items=items, errors=errors,
-        error_list=error_list, finished_at=timezone.now())
+    # A crawl's progress is not measured in percent: a finished one shows 100 %.
+    job_progress.report(ScrapeRun(pk=run_id), status=status, message=message, stage="done", percent=100, pages=pages,
+                        items=items, errors=errors, error_list=error_list, finished_at=timezone.now())
     return ScrapeRun.objects.get(pk=run_id)
 
 
 def fail_run(run: ScrapeRun, message: str) -> ScrapeRun:
-    ScrapeRun.objects.filter(pk=run.pk).update(status=ScrapeRun.Status.FAILED, message=message[:2000],
-                                               finished_at=timezone.now())
+    job_progress.fail(run, message[:2000], percent=100)
     run.refresh_from_db()
     return run
 

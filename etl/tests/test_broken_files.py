@@ -30,7 +30,7 @@ def test_missing_column_names_file_and_column_and_loads_nothing(tmp_path, one_da
         load_gamelogs([one_day, broken])  # the good file first: it must not be loaded either
     assert PlayerGameLog.objects.count() == 0 and Game.objects.count() == 0
     run = EtlRun.objects.get()
-    assert run.status == EtlRun.Status.FAILED and "MATCHUP" in run.error
+    assert run.status == EtlRun.Status.FAILED and "MATCHUP" in run.message
 
 
 def test_unreadable_files_are_refused_with_a_reason(tmp_path):

@@ -64,5 +64,5 @@ def test_a_failed_load_is_recorded_with_its_reason(celery_worker, tmp_path):
     assert not isinstance(error.value, CeleryError)
     assert "absent.csv: no such file" in str(error.value)
     run = EtlRun.objects.get(task_id=result.id)
-    assert run.status == EtlRun.Status.FAILED and "no such file" in run.error
+    assert run.status == EtlRun.Status.FAILED and "no such file" in run.message
     assert TaskResult.objects.get(task_id=result.id).status == "FAILURE"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from django.db import transaction
 
-from nbaproject.testing.data import load_logs, write_season_slice
+from etl.testing import load_logs, write_season_slice
 
 # The last four weeks of 2022-23's regular season and the last three of 2023-24: ~9,000 real lines,
 # enough to train quick models and to backtest 2023-24 on a season before it.

@@ -14,7 +14,6 @@ from django.core.management import CommandError, call_command
 
 from etl.models import PlayerGameLog
 from mlmodels.models import BacktestReport, ModelVersion, TrainingRun
-from mlmodels.tests.conftest import RolledBack
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
@@ -223,8 +222,8 @@ def test_figures_with_and_without_who_is_out(backtest):
 def test_training_rows_know_who_is_out_on_half_the_rows_and_validation_never():
     import pandas as pd
 
-    from mlmodels.features import FEATURE_NAMES, OUT_FEATURES
     from mlmodels.dataset import hide_who_is_out, split
+    from mlmodels.features import FEATURE_NAMES, OUT_FEATURES
 
     rows = 2000
     frame = pd.DataFrame({"player_id": np.arange(rows) % 97, "game_id": np.arange(rows) + 10_000,

@@ -7,10 +7,15 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from mlmodels.features import FEATURE_NAMES, MATES_GAMES, build_training_frame, day_number
+from mlmodels.features import (
+    FEATURE_NAMES,
+    MATES_GAMES,
+    build_training_frame,
+    day_number,
+)
 from mlmodels.selectors import gamelog_arrays
-from mlmodels.warehouse import build_features_for
 from mlmodels.tests.conftest import sample_rows
+from mlmodels.warehouse import build_features_for
 
 pytestmark = pytest.mark.services
 

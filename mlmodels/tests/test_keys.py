@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlmodels.keys import GROUP_DAY, PLAYER_TEAM_ROW, TEAM_DAY_GAME, KeyLimitError, Layout
+from mlmodels.keys import (
+    GROUP_DAY,
+    PLAYER_TEAM_ROW,
+    TEAM_DAY_GAME,
+    KeyLimitError,
+    Layout,
+)
 
 
 def test_pack_and_unpack_round_trip_and_sort_like_the_tuples():

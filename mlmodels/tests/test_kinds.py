@@ -8,10 +8,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from mlmodels import ensemble, inference, kinds, services
-from mlmodels.warehouse import build_features_for
 from mlmodels.models import ModelVersion
 from mlmodels.runs import stage_span
 from mlmodels.tests.conftest import sample_rows
+from mlmodels.warehouse import build_features_for
 
 BUILT_IN = ["mlmodels.kinds.lightgbm", "mlmodels.kinds.keras"]
 WITH_MEDIAN = [*BUILT_IN, "mlmodels.tests.median_kind"]

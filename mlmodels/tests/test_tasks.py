@@ -8,11 +8,11 @@ import time
 import pytest
 from django_celery_results.models import TaskResult
 
+from etl.testing import load_logs
 from mlmodels.models import ModelVersion, TrainingRun
-from mlmodels.selectors import dashboard_jobs
 from mlmodels.tasks import train
-from nbaproject.testing.data import load_logs
 from nbaproject.celery import queue_name
+from operations.dashboard import jobs_of_model
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -36,7 +36,7 @@ def test_the_train_task_reports_progress_and_registers_versions(celery_worker, s
     summary = result.get(timeout=10)
 
     run = TrainingRun.objects.get(task_id=result.id)
-    assert run.status == TrainingRun.Status.SUCCEEDED and run.percent == 100 and run.finished
+    assert run.status == TrainingRun.Status.SUCCEEDED and run.percent == 100 and run.finished_at
     assert summary["run"] == run.pk and summary["seasons"] == ["2022-23", "2023-24"]
     assert {v["algorithm"] for v in summary["versions"]} == {"lightgbm", "keras"}
     assert all(v["active"] for v in summary["versions"])
@@ -56,9 +56,9 @@ def test_the_train_task_reports_progress_and_registers_versions(celery_worker, s
     assert task.status == "SUCCESS" and task.task_name == "mlmodels.tasks.train"
     assert queue_name("ml") in (task.meta or "")
 
-    # the Pipeline page's row for it, in the shape every app's job source uses
-    job = next(j for j in dashboard_jobs() if j["id"] == str(run.pk))
-    assert set(job) >= {"kind", "id", "title", "status", "step", "percent", "started", "finished", "error",
+    # the Pipeline page's row for it, in the shape every job kind has
+    job = next(j for j in jobs_of_model(TrainingRun) if j["id"] == str(run.pk))
+    assert set(job) >= {"kind", "id", "title", "status", "stage", "percent", "started_at", "finished_at", "message",
                         "admin_url", "task_links"}
     assert (job["kind"], job["status"], job["percent"]) == ("training", "succeeded", 100)
     assert job["task_links"][0]["task_id"] == result.id

@@ -11,11 +11,11 @@ from django.conf import settings
 
 from mlmodels import ensemble, inference, kinds, registry, services, training
 from mlmodels.dataset import TrainingError
-from mlmodels.kinds import keras as keras_kind
 from mlmodels.features import FEATURE_NAMES, FEATURE_SET_VERSION, feature_matrix
-from mlmodels.warehouse import build_features_for
+from mlmodels.kinds import keras as keras_kind
 from mlmodels.models import ModelVersion, TrainingRun
 from mlmodels.tests.conftest import sample_rows
+from mlmodels.warehouse import build_features_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
@@ -56,8 +56,8 @@ def test_training_registers_both_models_with_files_and_activates_them(trained_ru
 
 
 def test_save_load_round_trip_predicts_the_same(trained_run, tmp_path):
-    from mlmodels.selectors import gamelog_arrays
     from mlmodels.features import build_training_frame
+    from mlmodels.selectors import gamelog_arrays
 
     frame = build_training_frame(gamelog_arrays())
     frame = frame[frame["has_history"]]

@@ -60,7 +60,7 @@ def test_celery_is_configured_for_reliable_late_acknowledged_json_tasks():
     assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
     assert settings.CELERY_ACCEPT_CONTENT == ["json"]
     assert settings.CELERY_RESULT_BACKEND.endswith("ResultBackend") and settings.CELERY_RESULT_EXTENDED
-    assert settings.CELERY_BEAT_SCHEDULER == "nbaproject.beat:SingleBeatDatabaseScheduler"
+    assert settings.CELERY_BEAT_SCHEDULER == "operations.beat:SingleBeatDatabaseScheduler"
 
 
 def test_each_app_routes_its_tasks_to_its_own_queue():
@@ -69,5 +69,5 @@ def test_each_app_routes_its_tasks_to_its_own_queue():
     router = app.amqp.router
     for task_name, queue in [("predictions.tasks.x", "predictions"), ("mlmodels.tasks.train", "ml"),
                              ("scraping.tasks.crawl", "scraping"), ("etl.tasks.load", "etl"),
-                             ("nbaproject.tasks.ping", "default")]:
+                             ("operations.tasks.ping", "default")]:
         assert router.route({}, task_name)["queue"].name == queue_name(queue)

@@ -56,15 +56,6 @@ def test_every_process_sees_exported_variables_over_dotenv(tmp_path):
         assert concurrency == "None", f"{name} saw WEB_CONCURRENCY={concurrency}"
 
 
-def test_site_url_follows_web_bind(monkeypatch):
-    from nbaproject.banner import site_url
-
-    for bind, url in [("127.0.0.1:18302", "http://127.0.0.1:18302/"), ("0.0.0.0:9000", "http://127.0.0.1:9000/"),
-                      ("", "http://127.0.0.1:8000/"), ("localhost:8100,[::1]:8100", "http://localhost:8100/")]:
-        monkeypatch.setenv("WEB_BIND", bind)
-        assert site_url() == url
-
-
 def test_a_management_command_and_the_models_start_without_noise(tmp_path):
     """No `No hostname was supplied` from kombu on the embedded broker, no JAX probe of a TPU."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}

@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from nbaproject.testing import data
+from etl import testing as data
 
 SEASON = "2023-24"
 SLICE_FROM = "2024-03-31"  # the last two weeks of 2023-24: every active player, ~2,500 lines
@@ -113,5 +113,5 @@ def wait_until_done(request_id, timeout: float = 60):
         if job.is_done:
             return job
         time.sleep(0.1)
-    pytest.fail(f"request {request_id} not done after {timeout} s: {job.status} {job.step} "
-                f"enqueue_error={job.enqueue_error!r} error={job.error!r}")
+    pytest.fail(f"request {request_id} not done after {timeout} s: {job.status} {job.stage} "
+                f"enqueue_error={job.enqueue_error!r} message={job.message!r}")

@@ -20,7 +20,7 @@ def test_retry_a_failed_request_after_the_missing_game_was_scheduled(pipeline, c
     accepted = client_for(make_user("alice")).post("/api/v1/predictions/", data=json.dumps({"player": "LeBron James"}),
                                                    content_type="application/json")
     failed = wait_until_done(accepted.json()["id"])
-    assert failed.status == "failed" and "no scheduled game found" in failed.error
+    assert failed.status == "failed" and "no scheduled game found" in failed.message
 
     last = PlayerGameLog.objects.filter(player=Player.objects.get(normalised_name="lebron james")) \
         .select_related("team").order_by("-date").first()
@@ -32,7 +32,7 @@ def test_retry_a_failed_request_after_the_missing_game_was_scheduled(pipeline, c
     assert response.status_code == 302
 
     done = wait_until_done(failed.pk)
-    assert done.status == "succeeded" and done.error == "" and done.opponent.code == "DEN"
+    assert done.status == "succeeded" and done.message == "" and done.opponent.code == "DEN"
     assert Prediction.objects.filter(request=done).count() == 1
     assert done.events.filter(message="retried by staff").exists()
     entry = LogEntry.objects.get(object_id=str(failed.pk))

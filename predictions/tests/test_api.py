@@ -273,11 +273,11 @@ def test_odd_query_strings_on_every_endpoint_never_yield_a_500(recent_games, ali
 
 
 def test_dashboard_jobs_list_requests_with_progress_and_task_links(recent_games, alice_client):
-    from predictions.selectors import dashboard_jobs
+    from operations.dashboard import jobs_of_model
 
     job_id = post(alice_client, {"player": "Luka Doncic", "opponent": "BOS"}).json()["id"]
     PredictionRequest.objects.filter(pk=job_id).update(task_ids={"resolve": "abc", "features": "def"})
-    [job] = dashboard_jobs()
+    [job] = jobs_of_model(PredictionRequest)
 
     assert job["id"] == job_id and job["kind"] == "prediction" and job["status"] == "queued"
     assert job["title"] == "Luka Doncic vs BOS (alice)"
@@ -287,7 +287,7 @@ def test_dashboard_jobs_list_requests_with_progress_and_task_links(recent_games,
 
 
 def test_lists_label_a_request_by_the_player_it_resolved_to(recent_games, alice_client, client):
-    from predictions.selectors import dashboard_jobs
+    from operations.dashboard import jobs_of_model
 
     jokic = Player.objects.get(normalised_name="nikola jokic")
     job_id = post(alice_client, {"player": str(jokic.pk), "opponent": "NYK"}).json()["id"]
@@ -296,7 +296,7 @@ def test_lists_label_a_request_by_the_player_it_resolved_to(recent_games, alice_
 
     assert alice_client.get(f"{URL}{job_id}/").json()["label"] == "Nikola Jokić vs NYK"
     assert alice_client.get(URL).json()["results"][0]["label"] == "Nikola Jokić vs NYK"
-    assert dashboard_jobs()[0]["title"] == "Nikola Jokić vs NYK (alice)"
+    assert jobs_of_model(PredictionRequest)[0]["title"] == "Nikola Jokić vs NYK (alice)"
     client.force_login(_superuser())
     changelist = client.get("/admin/predictions/predictionrequest/").content.decode()
     assert "Nikola Jokić vs NYK" in changelist and f">{jokic.pk}<" not in changelist

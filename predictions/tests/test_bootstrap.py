@@ -70,7 +70,7 @@ def test_bootstrap_serves_quick_models_and_queues_the_full_training_once(setting
     assert sorted(active.values_list("algorithm", flat=True)) == ["keras", "lightgbm"]
     assert all(version.training_run.quick for version in active)
     full = TrainingRun.objects.get(quick=False)
-    assert (full.status, full.stage) == (TrainingRun.Status.RUNNING, "queued")
+    assert (full.status, full.stage) == (TrainingRun.Status.QUEUED, "queued")
     assert sent == [({"quick": False}, full.task_id)]
     assert "Full training queued for the batch worker" in first
     assert "quick models (keras v" in first and "better ones are on their way" in first

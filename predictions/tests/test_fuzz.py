@@ -68,7 +68,7 @@ def fuzz_data(wsgi_in_test_transaction, recent_slice, settings):
     now = timezone.now()
     jobs = [PredictionRequest.objects.create(user=alice, player_input="Luka Doncic", status=state,
                                              finished_at=now if state in ("succeeded", "failed") else None,
-                                             error="no game" if state == "failed" else "")
+                                             message="no game" if state == "failed" else "")
             for state in ("queued", "running", "failed")]
     ids = {
         "players": list(Player.objects.values_list("pk", flat=True)[:20]),

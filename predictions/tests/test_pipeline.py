@@ -15,8 +15,8 @@ from django.utils import timezone
 from django_celery_results.models import TaskResult
 
 from etl.models import Game, Player, PlayerGameLog, Team
-from nbaproject.dashboard import task_counts_since
 from nbaproject.testing.waiting import wait_for
+from operations.dashboard import task_counts_since
 from predictions import services, tasks
 from predictions.models import STEP_NAMES, Prediction, PredictionEvent, PredictionRequest
 from predictions.pipeline import ensure_sweeper_schedule
@@ -47,7 +47,7 @@ def test_post_to_result_for_the_players_next_scheduled_game(pipeline):
     accepted = post(client, {"player": "LeBron James"})
     job = wait_until_done(accepted.json()["id"])
 
-    assert job.status == "succeeded", job.error
+    assert job.status == "succeeded", job.message
     detail = client.get(accepted["Location"]).json()
     assert detail["game"]["id"] == next_game.pk and detail["hypothetical"] is False
     assert (detail["team"], detail["opponent"], detail["home"]) == (last.team.code, "MIN", True)
@@ -69,7 +69,7 @@ def test_past_game_shows_the_actual_points(pipeline):
     accepted = post(client, {"player": "luka doncic", "opponent": "Hawks", "date": "2024-01-26"})
     job = wait_until_done(accepted.json()["id"])
 
-    assert job.status == "succeeded", job.error
+    assert job.status == "succeeded", job.message
     assert job.game is not None and job.game.status == "final" and job.is_home is False
     assert job.prediction.actual_points == 73  # Dončić's 73 at Atlanta
 
@@ -79,7 +79,7 @@ def test_hypothetical_matchup_not_in_the_database(pipeline):
     accepted = post(client, {"player": "Jayson Tatum", "opponent": "LAL", "date": "2024-06-01", "home": False})
     job = wait_until_done(accepted.json()["id"])
 
-    assert job.status == "succeeded", job.error
+    assert job.status == "succeeded", job.message
     assert job.game is None and job.hypothetical is True
     assert (job.team.code, job.opponent.code, job.is_home, job.game_date) == ("BOS", "LAL", False, dt.date(2024, 6, 1))
     assert job.prediction.actual_points is None
@@ -93,16 +93,16 @@ def test_no_upcoming_game_is_an_answer_with_the_reason_not_a_task_failure(worker
 
     last = last_game_of(job.player).date
     assert job.status == "failed"
-    assert job.error == (f"no scheduled game found for LeBron James (LAL) after {last.isoformat()}, his last game "
+    assert job.message == (f"no scheduled game found for LeBron James (LAL) after {last.isoformat()}, his last game "
                          "in the database: give an opponent and a date")
     detail = client.get(accepted["Location"]).json()
-    assert detail["error"] == job.error and detail["result"] is None
+    assert detail["error"] == job.message and detail["result"] is None
     assert detail["label"] == "LeBron James" and detail["input"]["player"] == "lebron james"
     assert not Prediction.objects.exists()
     # The resolve step answered: its task succeeded (the dashboard counts no FAILURE), the chain stopped.
     resolve = wait_for(lambda: TaskResult.objects.filter(task_id=job.task_ids["resolve"], status__in=[
         "SUCCESS", "FAILURE"]).first(), 30, "the resolve step's result")
-    assert resolve.status == "SUCCESS" and json.loads(resolve.result)["reason"] == job.error
+    assert resolve.status == "SUCCESS" and json.loads(resolve.result)["reason"] == job.message
     assert "FAILURE" not in task_counts_since(job.created_at - dt.timedelta(seconds=1))
     assert not TaskResult.objects.filter(task_id=job.task_ids["features"]).exists()
 
@@ -159,7 +159,7 @@ def test_sweeper_requeues_a_stranded_request_and_the_stale_run_changes_nothing(p
         job_id = post(client, {"player": "Anthony Edwards", "opponent": "DEN", "date": "2024-03-29"}).json()["id"]
     # A worker claimed it, then vanished with its message: running, no progress for 10 minutes.
     PredictionRequest.objects.filter(pk=job_id).update(
-        status="running", run_token="lost-run", step="features", step_index=2, percent=20,
+        status="running", run_token="lost-run", stage="features", step_index=2, percent=20,
         started_at=timezone.now() - dt.timedelta(minutes=10), enqueue_error="", attempts=1)
     PredictionRequest.objects.filter(pk=job_id).update(updated_at=timezone.now() - dt.timedelta(minutes=10))
 
@@ -258,9 +258,9 @@ def test_impossible_matchups_fail_with_readable_reasons_and_the_stream_ends(work
     no_game = post(client, {"player": "Luka Doncic", "date": idle_day.isoformat()}).json()
     too_early = post(client, {"player": "Luka Doncic", "opponent": "BOS", "date": "2023-10-01"}).json()
 
-    assert wait_until_done(no_game["id"]).error == (
+    assert wait_until_done(no_game["id"]).message == (
         f"no game found for Luka Dončić (DAL) on {idle_day.isoformat()}: give an opponent for a hypothetical matchup")
-    assert wait_until_done(too_early["id"]).error.startswith("Luka Dončić has no games before 2023-10-01")
+    assert wait_until_done(too_early["id"]).message.startswith("Luka Dončić has no games before 2023-10-01")
     frames = parse_sse(b"".join(client.get(no_game["events_url"]).streaming_content).decode())
     assert [f["event"] for f in frames][-1] == "result"
     assert [json.loads(f["data"])["status"] for f in frames if f["event"] == "progress"] == [

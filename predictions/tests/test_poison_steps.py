@@ -44,12 +44,12 @@ def test_a_step_started_too_often_in_one_run_fails_the_request_with_the_reason()
 
     request.refresh_from_db()
     assert request.status == "failed"
-    assert request.error == (
+    assert request.message == (
         "the step 'Running the Keras model' was started 3 times without finishing (its worker process stopped "
         "each time); it was given up on and the team has the details. Please try again later.")
     assert request.step_starts == {"resolve": 1, "keras": 3}
     last = PredictionEvent.objects.filter(request=request).last()
-    assert (last.status, last.message) == ("failed", request.error)
+    assert (last.status, last.message) == ("failed", request.message)
     with pytest.raises(StaleRun):  # a later delivery of any step stops quietly
         services.begin_step(request.pk, token, "lightgbm")
 

@@ -12,8 +12,8 @@ progress event waits on an advisory lock the test holds, inside the step's trans
 the step is mid-run (its message unacknowledged) for as long as the test needs.
 
 Elsewhere (not repeated here): a worker's database connection killed during a task, a task
-over its time limit, the idle worker holding no session (nbaproject/tests/test_worker_faults.py);
-two beats send once (nbaproject/tests/test_beat_schedules.py); the broker unreachable at submit
+over its time limit, the idle worker holding no session (operations/tests/test_worker_faults.py);
+two beats send once (operations/tests/test_beat_schedules.py); the broker unreachable at submit
 and the sweeper re-queuing a stranded request (predictions/tests/test_pipeline.py).
 """
 from __future__ import annotations
@@ -32,9 +32,9 @@ from django.db import connection
 from django_celery_results.models import TaskResult
 
 from nbaproject.celery import app, queue_name
-from nbaproject.dashboard import queue_depths
 from nbaproject.testing.services import reachable
 from nbaproject.testing.worker import BeatProcess, WorkerProcess
+from operations.dashboard import queue_depths
 from predictions.models import STEP_LABELS, Prediction, PredictionEvent, PredictionRequest
 from predictions.pipeline import SWEEPER_SCHEDULE_NAME, ensure_sweeper_schedule
 from predictions.tests.conftest import client_for, make_user, wait_until_done
@@ -153,7 +153,7 @@ def finished_events(job_id, step: str) -> int:
 
 def assert_one_result(job_id):
     job = wait_until_done(job_id, timeout=120)
-    assert job.status == "succeeded", job.error
+    assert job.status == "succeeded", job.message
     assert Prediction.objects.filter(request_id=job_id).count() == 1
     assert PredictionEvent.objects.filter(request_id=job_id, status="succeeded").count() == 1
     return job
@@ -308,7 +308,7 @@ def test_rabbitmq_stopped_while_requests_arrive_every_accepted_request_finishes_
     with BeatProcess():  # the sweeper publishes what the outage left behind
         jobs = [wait_until_done(job_id, timeout=120) for job_id in accepted]
 
-    assert [job.status for job in jobs] == ["succeeded"] * len(accepted), [job.error for job in jobs]
+    assert [job.status for job in jobs] == ["succeeded"] * len(accepted), [job.message for job in jobs]
     assert PredictionRequest.objects.count() == len(accepted)  # none doubled at submit
     per_request = Counter(Prediction.objects.values_list("request_id", flat=True))
     assert {str(pk) for pk in per_request} == set(accepted) and set(per_request.values()) == {1}

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.contrib.auth.models import User
 
-from nbaproject.tasks import ping
+from operations.tasks import ping
 from predictions.models import PredictionRequest
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.browser]
@@ -31,7 +31,7 @@ def job_row(browser, request_id: str) -> dict | None:
         var link = document.querySelector('#jobs a[href*="' + arguments[0] + '"]');
         if (!link) return null;
         var cells = link.closest('tr').children, bar = link.closest('tr').querySelector('.bar');
-        return {status: cells[2].textContent, percent: Number(bar.dataset.percent), step: cells[4].textContent};
+        return {status: cells[2].textContent, percent: Number(bar.dataset.percent), stage: cells[4].textContent};
     """, request_id)
 
 
@@ -77,7 +77,7 @@ def test_staff_watch_a_prediction_on_pipeline_until_done(pipeline, live_server, 
 
     assert browser.execute_script("return window.sameDocument") is True, "the page reloaded"
     assert seen[0]["status"] in ("queued", "running") and seen[0]["percent"] < 100
-    assert seen[-1]["percent"] == 100 and "5/5" in seen[-1]["step"]
+    assert seen[-1]["percent"] == 100 and "5/5" in seen[-1]["stage"]
     percents = [row["percent"] for row in seen]
     assert percents == sorted(percents), f"progress went backwards: {seen}"
     for hold in holds:

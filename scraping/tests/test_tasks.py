@@ -11,10 +11,10 @@ from django_celery_results.models import TaskResult
 
 from etl.models import Game, PlayerGameLog
 from nbaproject.celery import app, queue_name
+from operations.dashboard import jobs_of_model
 from scraping.crawler.arguments import nba_today
 from scraping.models import ScrapeRun
 from scraping.schedules import ensure_schedules
-from scraping.selectors import dashboard_jobs
 from scraping.tasks import crawl
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -44,11 +44,11 @@ def test_two_crawls_in_a_row_in_the_same_worker_then_the_etl_load(celery_worker,
     assert Game.objects.filter(status="scheduled").count() == 79
     assert ScrapeRun.objects.filter(loaded_at__isnull=False).count() == 2
 
-    jobs = {job["title"]: job for job in dashboard_jobs()}  # the staff Pipeline page's view
+    jobs = {job["title"]: job for job in jobs_of_model(ScrapeRun)}  # the staff Pipeline page's view
     box_job = jobs["boxscores game=201801010BRK"]
     assert box_job["status"] == "succeeded" and box_job["kind"] == "scrape"
     assert [link["task_id"] for link in box_job["task_links"]] == [first.id, first_result["load_task_id"]]
-    assert "20 lines changed" in box_job["step"]
+    assert "20 lines changed" in box_job["stage"]
 
 
 def test_bad_arguments_fail_the_task_with_a_recorded_run(celery_worker):

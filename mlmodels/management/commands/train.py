@@ -5,8 +5,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from mlmodels.management.commands._progress import stderr_progress
 from mlmodels.dataset import TrainingError
+from mlmodels.management.commands._progress import stderr_progress
 from mlmodels.services import summary, train_models
 
 

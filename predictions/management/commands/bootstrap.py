@@ -53,7 +53,7 @@ class Command(BaseCommand):
         self.step("Beat schedules")
         call_command("setup_schedules", stdout=self.stdout)
         self.ensure_demo_user()
-        from nbaproject.banner import ready_banner
+        from predictions.banner import ready_banner
 
         self.stdout.write(self.style.SUCCESS(ready_banner("(printed again once the workers answer)")))
 

@@ -52,7 +52,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         job = self.wait(job, options["timeout"], show_bar=options["verbosity"] > 0 and not options["json"])
         if job.status == PredictionRequest.Status.FAILED:
-            raise CommandError(job.error)
+            raise CommandError(job.message)
         self.report(job, as_json=options["json"])
 
     def wait(self, job: PredictionRequest, timeout: float, show_bar: bool) -> PredictionRequest:

@@ -1,6 +1,6 @@
 """Beat schedules (django-celery-beat `PeriodicTask`s) staff find in admin, created idempotently.
 
-Each app declares its schedules as specs; `ensure_periodic_tasks` creates the missing ones and
+Each app declares its schedules as specs in its jobs.py; `ensure_periodic_tasks` creates the missing ones and
 leaves existing ones alone, so what staff changed (enabled, crontab, arguments) survives every
 `manage.py setup_schedules` / `bootstrap`. Crontabs are in UTC like beat itself.
 """
@@ -10,35 +10,16 @@ import json
 
 DAILY = {"day_of_week": "*", "day_of_month": "*", "month_of_year": "*"}
 
-# Housekeeping, loading and retraining; the scrapes live in scraping.schedules, the sweeper in
-# predictions.pipeline.
+# Housekeeping. Each app registers its own schedules in its jobs.py (operations.registry).
 OPERATIONS_SCHEDULES = [
     {
         "name": "Clean up old task results",
-        "task": "nbaproject.tasks.cleanup_task_results",
+        "task": "operations.tasks.cleanup_task_results",
         "kwargs": {"older_than_days": 30},
         "crontab": {"minute": "15", "hour": "3", **DAILY},
         "enabled": True,
         "description": ("Daily: deletes finished TaskResult rows older than 30 days, in batches of 5,000, so the "
                         "results table stays small. Prediction requests, scrape, load and training runs are kept."),
-    },
-    {
-        "name": "Load new game-log files",
-        "task": "etl.tasks.load_gamelogs",
-        "kwargs": {"skip_loaded": True},
-        "crontab": {"minute": "0", "hour": "11", **DAILY},
-        "description": ("Daily: loads the bundled game-log files (etl/data, or BUNDLED_DATA_DIR) that changed since "
-                        "their last load; files already loaded with the same content are skipped. Each run appears "
-                        "under Etl > Etl runs."),
-    },
-    {
-        "name": "Retrain the models weekly",
-        "task": "mlmodels.tasks.train",
-        "kwargs": {},
-        "crontab": {"minute": "0", "hour": "12", "day_of_week": "1", "day_of_month": "*", "month_of_year": "*"},
-        "description": ("Mondays 12:00 UTC: trains LightGBM and Keras on every loaded season and activates the new "
-                        "versions when they are not worse than the active ones on the validation season. Progress "
-                        "shows on the Pipeline page; each run is a Mlmodels > Training run."),
     },
 ]
 
@@ -76,13 +57,11 @@ def _mark_changed(periodic_tasks_model) -> None:
 
 
 def ensure_all_schedules() -> list[tuple[str, bool]]:
-    """Every schedule of the project: operations, scrapes, and the prediction sweeper."""
-    from predictions.pipeline import SWEEPER_SCHEDULE_NAME, ensure_sweeper_schedule
-    from scraping.schedules import ensure_schedules as ensure_scrape_schedules
+    """Every schedule the apps registered (operations.registry): the crontab specs, created when
+    missing, then each app's own setup (the prediction sweeper's interval entry)."""
+    from operations import registry
 
-    from django_celery_beat.models import PeriodicTask
-
-    had_sweeper = PeriodicTask.objects.filter(name=SWEEPER_SCHEDULE_NAME).exists()
-    ensure_sweeper_schedule()
-    return [*ensure_periodic_tasks(OPERATIONS_SCHEDULES), *ensure_scrape_schedules(),
-            (SWEEPER_SCHEDULE_NAME, not had_sweeper)]
+    results = ensure_periodic_tasks(registry.schedules())
+    for setup in registry.schedule_setups():
+        results.extend(setup())
+    return results

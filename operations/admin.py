@@ -11,8 +11,9 @@ from django_celery_beat.models import PeriodicTask
 from django_celery_results.admin import TaskResultAdmin as StockTaskResultAdmin
 from django_celery_results.models import TaskResult
 
-from nbaproject.dashboard import _queue_of, _runtime_seconds, jobs_of_task
-from nbaproject.staff_actions import record, start_task
+from operations.dashboard import _queue_of, _runtime_seconds
+from operations.links import jobs_of_task
+from operations.staff_actions import record, start_task
 
 admin.site.unregister(TaskResult)
 
@@ -69,13 +70,6 @@ class TaskResultAdmin(StockTaskResultAdmin):
 
     def has_add_permission(self, request):
         return False
-
-    @staticmethod
-    def parsed_meta(obj) -> dict:
-        try:
-            return json.loads(obj.meta or "{}")
-        except ValueError:
-            return {}
 
 
 admin.site.unregister(PeriodicTask)

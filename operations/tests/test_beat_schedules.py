@@ -21,9 +21,9 @@ def wait_for(predicate, timeout=30):
 
 def test_enabled_periodic_task_runs_and_disabled_one_does_not(celery_worker):
     every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.create(name="ping every second", task="nbaproject.tasks.ping",
+    PeriodicTask.objects.create(name="ping every second", task="operations.tasks.ping",
                                 interval=every_second, args='["beat"]', enabled=True)
-    PeriodicTask.objects.create(name="disabled ping", task="nbaproject.tasks.ping",
+    PeriodicTask.objects.create(name="disabled ping", task="operations.tasks.ping",
                                 interval=every_second, args='["never"]', enabled=False)
 
     with BeatProcess():
@@ -36,7 +36,7 @@ def test_enabled_periodic_task_runs_and_disabled_one_does_not(celery_worker):
 
 def test_enabling_a_task_while_beat_runs_takes_effect(celery_worker):
     every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    task = PeriodicTask.objects.create(name="enabled later", task="nbaproject.tasks.ping",
+    task = PeriodicTask.objects.create(name="enabled later", task="operations.tasks.ping",
                                        interval=every_second, enabled=False)
     with BeatProcess():
         time.sleep(2)
@@ -52,7 +52,7 @@ def sent_lines(beat: BeatProcess) -> int:
 
 def test_a_second_beat_stands_by_and_takes_over_when_the_first_dies(celery_worker):
     every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.create(name="guarded ping", task="nbaproject.tasks.ping", interval=every_second)
+    PeriodicTask.objects.create(name="guarded ping", task="operations.tasks.ping", interval=every_second)
 
     first = BeatProcess().start()
     second = BeatProcess().start()
@@ -75,12 +75,16 @@ def test_a_second_beat_stands_by_and_takes_over_when_the_first_dies(celery_worke
 def test_every_schedule_is_created_once_and_staff_changes_survive():
     from django_celery_beat.models import PeriodicTask
 
-    from nbaproject.schedules import OPERATIONS_SCHEDULES, ensure_all_schedules
-    from scraping.schedules import SCHEDULES as SCRAPE_SCHEDULES
+    from operations import registry
+    from operations.schedules import ensure_all_schedules
 
     PeriodicTask.objects.all().delete()
     first = ensure_all_schedules()
-    names = [spec["name"] for spec in OPERATIONS_SCHEDULES + SCRAPE_SCHEDULES]
+    names = [spec["name"] for spec in registry.schedules()]
+    # each app's jobs.py registered its own (found by autodiscovery: operations names no app)
+    assert {"Clean up old task results", "Load new game-log files", "Scrape yesterday's box scores",
+            "Scrape this and next month's schedule", "Retrain the models weekly"} <= set(names)
+    assert "predictions: re-queue stuck prediction requests" in {name for name, _ in first}
     assert all(created for _, created in first) and set(names) <= {name for name, _ in first}
     cleanup = PeriodicTask.objects.get(name="Clean up old task results")
     retrain = PeriodicTask.objects.get(name="Retrain the models weekly")

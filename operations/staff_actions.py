@@ -12,15 +12,15 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
 from nbaproject.celery import app
+from operations import registry
+from operations.links import task_links
 
 TASK_MARK = re.compile(r"\[task ([0-9a-f-]{36})\]")
 
-# The Pipeline page's buttons: action -> (permission needed, task name, kwargs, description).
-PIPELINE_ACTIONS = {
-    "load-bundled": ("etl.add_etlrun", "etl.tasks.load_gamelogs", {"skip_loaded": False},
-                     "Load the bundled seasons now"),
-    "retrain": ("mlmodels.add_trainingrun", "mlmodels.tasks.train", {}, "Retrain the models now"),
-}
+
+def pipeline_actions() -> dict[str, registry.PipelineAction]:
+    """The Pipeline page's buttons, as the apps registered them in their jobs.py (slug -> action)."""
+    return registry.actions()
 
 
 def start_task(user, task_name: str, *, args=(), kwargs=None, description: str, obj=None,
@@ -48,8 +48,6 @@ def record(user, message: str, obj=None) -> LogEntry:
 def recent_actions(limit: int = 15) -> list[dict]:
     """The latest staff actions that started or stopped tasks, with each task's current state."""
     from django_celery_results.models import TaskResult
-
-    from nbaproject.dashboard import task_links
 
     entries = list(LogEntry.objects.select_related("user").filter(change_message__contains="[task ")
                    .order_by("-action_time")[:limit])

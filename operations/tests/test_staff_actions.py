@@ -11,7 +11,7 @@ from django_celery_beat.models import PeriodicTask
 from django_celery_results.models import TaskResult
 
 from etl.models import EtlRun, PlayerGameLog
-from nbaproject.schedules import OPERATIONS_SCHEDULES, ensure_periodic_tasks
+from operations.schedules import OPERATIONS_SCHEDULES, ensure_periodic_tasks
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -100,6 +100,6 @@ def test_run_a_periodic_task_now_from_admin(staff_client, celery_worker):
     action = data["staff_actions"][0]
     assert action["action"] == "Ran periodic task 'Clean up old task results' now"
     task = TaskResult.objects.get(task_id=action["task_links"][0]["task_id"])
-    assert task.task_name == "nbaproject.tasks.cleanup_task_results" and '"deleted": 0' in task.result
+    assert task.task_name == "operations.tasks.cleanup_task_results" and '"deleted": 0' in task.result
     assert "Clean up old task results" in (task.periodic_task_name or "")
     assert LogEntry.objects.filter(object_id=str(cleanup.pk)).exists()  # in the periodic task's history too

@@ -15,12 +15,14 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django_celery_results.models import TaskResult
 
 from nbaproject.celery import app, queue_name
+from operations import registry
+from operations.links import task_links, task_result_admin_url
+from operations.staff_actions import recent_actions
 
 logger = logging.getLogger(__name__)
 
@@ -37,75 +39,51 @@ def pipeline_snapshot() -> dict:
         "counts_last_hour": task_counts_since(timezone.now() - timedelta(hours=1)),
         "queues": queue_depths(),
         "workers": workers_cached(),
-        "staff_actions": _staff_actions(),
+        "staff_actions": recent_actions(),
     }
 
 
-def _staff_actions() -> list[dict]:
-    from nbaproject.staff_actions import recent_actions
-
-    return recent_actions()
-
-
 def collect_jobs() -> list[dict]:
-    """Active and recent jobs from every app that registered a source in DASHBOARD_JOB_SOURCES."""
+    """Active and recent jobs of every registered job kind (operations.registry), newest first."""
     jobs: list[dict] = []
-    for dotted in getattr(settings, "DASHBOARD_JOB_SOURCES", ()):
+    for kind in registry.job_kinds():
         try:
-            jobs.extend(import_string(dotted)())
-        except Exception as exc:  # one broken source must not hide the others
-            logger.exception("dashboard job source %s failed", dotted)
-            jobs.append({"kind": dotted.split(".")[0], "id": dotted, "title": f"{dotted} failed: {exc}", "status": "failed",
-                         "percent": None, "started": None, "error": str(exc), "task_links": []})
-    return sorted(jobs, key=lambda job: job.get("started") or "", reverse=True)
+            jobs.extend(job_rows(kind))
+        except Exception as exc:  # one broken kind must not hide the others
+            name = kind.model._meta.label
+            logger.exception("dashboard job kind %s failed", name)
+            jobs.append({"kind": kind.model._meta.app_label, "id": name, "title": f"{name} failed: {exc}",
+                         "status": "failed", "percent": None, "started_at": None, "message": str(exc),
+                         "task_links": []})
+    return sorted(jobs, key=lambda job: job.get("started_at") or "", reverse=True)
 
 
-def task_links(groups: list[list[tuple[str, str | None]]]) -> list[list[dict]]:
-    """Links from job rows to their TaskResults, one query for all rows: for each row's
-    [(label, task_id)], [{label, url, task_id}]. A task with no TaskResult row yet (still queued)
-    links to the list searched by its id."""
-    groups = [[(label, task_id) for label, task_id in pairs if task_id] for pairs in groups]
-    task_ids = [task_id for pairs in groups for _, task_id in pairs]
-    results = dict(TaskResult.objects.filter(task_id__in=task_ids).values_list("task_id", "pk")) if task_ids else {}
-    changelist = reverse("admin:django_celery_results_taskresult_changelist")
-    return [[{"label": label, "task_id": task_id,
-              "url": task_result_admin_url(results[task_id]) if task_id in results else f"{changelist}?q={task_id}"}
-             for label, task_id in pairs] for pairs in groups]
+def jobs_of_model(model) -> list[dict]:
+    """The Pipeline page's rows of the job kind registered for `model`."""
+    [kind] = [kind for kind in registry.job_kinds() if kind.model is model]
+    return job_rows(kind)
 
 
-def jobs_of_task(task_id: str) -> list[dict]:
-    """The job rows a task belongs to (the way back from a TaskResult): [{label, url}]."""
-    from django.db.models import Q
-
-    from etl.models import EtlRun
-    from mlmodels.models import TrainingRun
-    from predictions.models import STEP_NAMES, PredictionRequest
-    from scraping.models import ScrapeRun
-
-    by_step = Q()
-    for step in STEP_NAMES:
-        by_step |= Q(**{f"task_ids__{step}": task_id})
-    found = [(f"prediction request {row.pk}", "predictions_predictionrequest", row.pk)
-             for row in PredictionRequest.objects.filter(by_step).only("pk")[:5]]
-    found += [(f"scrape run {row.pk} ({row.spider})", "scraping_scraperun", row.pk)
-              for row in ScrapeRun.objects.filter(Q(task_id=task_id) | Q(load_task_id=task_id))[:5]]
-    found += [(f"ETL run {row.pk}", "etl_etlrun", row.pk) for row in EtlRun.objects.filter(task_id=task_id)[:5]]
-    found += [(f"training run {row.pk}", "mlmodels_trainingrun", row.pk)
-              for row in TrainingRun.objects.filter(task_id=task_id)[:5]]
-    links = []
-    for label, admin_name, pk in found:
-        try:
-            links.append({"label": label, "url": reverse(f"admin:{admin_name}_change", args=[pk])})
-        except NoReverseMatch:
-            links.append({"label": label, "url": None})
-    return links
-
-
-def task_result_admin_url(task_result_pk: int) -> str | None:
-    try:
-        return reverse("admin:django_celery_results_taskresult_change", args=[task_result_pk])
-    except NoReverseMatch:
-        return None
+def job_rows(kind) -> list[dict]:
+    """The Pipeline page's rows of one job kind, with their task links (one query for all rows)."""
+    rows = kind.recent()
+    meta = kind.model._meta
+    out = []
+    for job, links in zip(rows, task_links([job.task_pairs() for job in rows])):
+        out.append({
+            "kind": kind.kind_of(job),
+            "id": str(job.pk),
+            "title": kind.title(job),
+            "status": job.status,
+            "stage": kind.stage_of(job),
+            "percent": kind.percent_of(job),
+            "started_at": (job.started_at or job.created_at).isoformat(),
+            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+            "message": kind.message_of(job),
+            "admin_url": reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[job.pk]),
+            "task_links": links,
+        })
+    return out
 
 
 def _runtime_seconds(row: TaskResult) -> float | None:
@@ -202,9 +180,9 @@ LIVE_INSPECTION_HOWTO = (
 
 def workers(broker_url: str | None = None) -> dict:
     """Workers, the queues they serve and what each is running now: from Celery inspect when the
-    broker can broadcast, and from the workers' heartbeat files (nbaproject.heartbeats) on any broker.
+    broker can broadcast, and from the workers' heartbeat files (operations.heartbeats) on any broker.
     A Procfile worker whose queues no running worker serves is listed too: `make run` should have started it."""
-    from nbaproject.heartbeats import procfile_workers, read_heartbeats
+    from operations.heartbeats import procfile_workers, read_heartbeats
 
     ours = {queue_name(name) for name in settings.QUEUE_NAMES}
     beats = {b["hostname"]: b for b in read_heartbeats() if ours.intersection(b.get("queues") or [])}

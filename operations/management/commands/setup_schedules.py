@@ -1,7 +1,7 @@
 """manage.py setup_schedules: create every beat schedule of the project in django-celery-beat."""
 from django.core.management.base import BaseCommand
 
-from nbaproject.schedules import ensure_all_schedules
+from operations.schedules import ensure_all_schedules
 
 
 class Command(BaseCommand):

@@ -8,6 +8,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from operations.dashboard import pipeline_snapshot
+from operations.staff_actions import pipeline_actions, start_task
+
 
 class NbaAdminSite(admin.AdminSite):
     site_header = "nbaproject administration"
@@ -24,30 +27,23 @@ class NbaAdminSite(admin.AdminSite):
         return custom + super().get_urls()
 
     def pipeline_view(self, request):
-        from nbaproject.staff_actions import PIPELINE_ACTIONS
-
-        buttons = [{"action": action, "label": label}
-                   for action, (permission, _, _, label) in PIPELINE_ACTIONS.items()
-                   if request.user.has_perm(permission)]
+        buttons = [{"action": slug, "label": action.label} for slug, action in pipeline_actions().items()
+                   if request.user.has_perm(action.permission)]
         context = {**self.each_context(request), "title": "Pipeline", "actions": buttons}
         return TemplateResponse(request, "admin/pipeline.html", context)
 
     def pipeline_data_view(self, request):
-        from nbaproject.dashboard import pipeline_snapshot
-
         response = JsonResponse(pipeline_snapshot())
         response["Cache-Control"] = "no-store"
         return response
 
     def pipeline_action_view(self, request, action: str):
         """Start one of the Pipeline page's jobs (load bundled data, retrain) as a recorded task."""
-        from nbaproject.staff_actions import PIPELINE_ACTIONS, start_task
-
-        if action not in PIPELINE_ACTIONS:
+        chosen = pipeline_actions().get(action)
+        if chosen is None:
             raise Http404(f"no pipeline action {action!r}")
-        permission, task_name, kwargs, label = PIPELINE_ACTIONS[action]
-        if not request.user.has_perm(permission):
+        if not request.user.has_perm(chosen.permission):
             raise PermissionDenied
-        task_id = start_task(request.user, task_name, kwargs=kwargs, description=label)
-        messages.success(request, f"{label}: task {task_id} queued; follow it below.")
+        task_id = start_task(request.user, chosen.task, kwargs=chosen.kwargs, description=chosen.label)
+        messages.success(request, f"{chosen.label}: task {task_id} queued; follow it below.")
         return HttpResponseRedirect(reverse("admin:pipeline"))

@@ -9,7 +9,7 @@ from django.test import Client
 from django_celery_results.models import TaskResult
 
 from nbaproject.celery import queue_name
-from nbaproject.tasks import ping
+from operations.tasks import ping
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +22,7 @@ def test_ping_round_trip_is_recorded_in_task_result(celery_worker):
     assert value["payload"] == "hello" and value["database"] is True
     row = TaskResult.objects.get(task_id=result.id)
     assert row.status == "SUCCESS"
-    assert row.task_name == "nbaproject.tasks.ping"
+    assert row.task_name == "operations.tasks.ping"
     assert row.worker == celery_worker.hostname
     assert row.task_args == "\"('hello',)\""
 

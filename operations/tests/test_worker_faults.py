@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django_celery_results.models import TaskResult
 
-from nbaproject.tasks import ping
 from nbaproject.testing.waiting import wait_for
+from operations.tasks import ping
 
 pytestmark = [pytest.mark.services, pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
@@ -76,4 +76,4 @@ def test_staff_revoke_action_terminates_a_running_task(celery_worker, client):
     wait_for_state(result.id, "REVOKED", timeout=20)
     assert LogEntry.objects.filter(object_id=str(row.pk), change_message__contains="Revoked").exists()
     action = client.get("/admin/pipeline/data/").json()["staff_actions"][0]  # shown on the Pipeline page
-    assert action["action"].startswith("Revoked nbaproject.tasks.ping") and action["states"] == ["REVOKED"]
+    assert action["action"].startswith("Revoked operations.tasks.ping") and action["states"] == ["REVOKED"]

@@ -112,7 +112,7 @@ class _Beating:
 _current: _Beating | None = None
 
 
-@signals.worker_ready.connect(weak=False, dispatch_uid="nbaproject.heartbeat_start")
+@signals.worker_ready.connect(weak=False, dispatch_uid="operations.heartbeat_start")
 def start_heartbeat(sender=None, **kwargs):
     global _current
     if sender is None:
@@ -121,7 +121,7 @@ def start_heartbeat(sender=None, **kwargs):
     _current.start()
 
 
-@signals.worker_shutdown.connect(weak=False, dispatch_uid="nbaproject.heartbeat_stop")
+@signals.worker_shutdown.connect(weak=False, dispatch_uid="operations.heartbeat_stop")
 def stop_heartbeat(sender=None, **kwargs):
     global _current
     if _current is not None:

@@ -6,9 +6,9 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
-from nbaproject import dashboard
 from nbaproject.celery import app, queue_name
-from nbaproject.tasks import cleanup_task_results, ping
+from operations import dashboard
+from operations.tasks import cleanup_task_results, ping
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_data_shows_a_finished_task_its_queue_the_workers_and_queue_depths(staff
 
     data = staff_client.get("/admin/pipeline/data/").json()
 
-    task = next(t for t in data["task_results"] if t["name"] == "nbaproject.tasks.ping")
+    task = next(t for t in data["task_results"] if t["name"] == "operations.tasks.ping")
     assert task["state"] == "SUCCESS" and task["worker"] == celery_worker.hostname
     assert task["queue"] == queue_name("default") and task["runtime"] >= 0
     assert task["admin_url"].startswith("/admin/django_celery_results/taskresult/")
@@ -92,7 +92,7 @@ def test_unreachable_broker_is_reported_not_raised():
 @pytest.mark.django_db
 def test_task_result_admin_lists_runtime_and_queue(staff_client):
     now = timezone.now()
-    TaskResult.objects.create(task_id="t-1", task_name="nbaproject.tasks.ping", status="SUCCESS",
+    TaskResult.objects.create(task_id="t-1", task_name="operations.tasks.ping", status="SUCCESS",
                               meta='{"queue": "predictions"}', worker="w@h")
     TaskResult.objects.filter(task_id="t-1").update(date_started=now - dt.timedelta(seconds=2), date_done=now)
     page = staff_client.get("/admin/django_celery_results/taskresult/?q=t-1").content.decode()

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('predictions', '0005_cache_table'),
+        ('predictions', '0006_predictionrequest_job_fields'),
     ]
 
     operations = [

@@ -20,7 +20,7 @@ DATABASE_RETRY = {
 }
 
 
-@shared_task(bind=True, name="nbaproject.tasks.ping", **DATABASE_RETRY)
+@shared_task(bind=True, name="operations.tasks.ping", **DATABASE_RETRY)
 def ping(self, payload=None, hold_seconds: float = 0):
     """Round-trip check: proves a worker took the task and can reach the database.
 
@@ -37,7 +37,7 @@ def ping(self, payload=None, hold_seconds: float = 0):
             "vendor": connection.vendor, "retries": self.request.retries}
 
 
-@shared_task(name="nbaproject.tasks.cleanup_task_results", soft_time_limit=600, time_limit=660)
+@shared_task(name="operations.tasks.cleanup_task_results", soft_time_limit=600, time_limit=660)
 def cleanup_task_results(older_than_days: int = 30, batch_size: int = 5000) -> dict:
     """Delete finished TaskResult rows older than N days, in batches so no long lock is held."""
     from datetime import timedelta

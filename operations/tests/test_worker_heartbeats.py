@@ -12,9 +12,9 @@ import pytest
 from django.contrib.auth.models import User
 from django_celery_results.models import TaskResult
 
-from nbaproject import dashboard, heartbeats
 from nbaproject.celery import queue_name
 from nbaproject.testing.worker import WorkerProcess
+from operations import dashboard, heartbeats
 
 HOST = os.uname().nodename
 

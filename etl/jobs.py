@@ -1,0 +1,38 @@
+"""What the etl app contributes to operations (operations.registry): its job kind (ETL runs), the
+daily load of new game-log files, and the Pipeline page's "load the bundled seasons" button."""
+from etl.models import EtlRun
+from operations.registry import register_action, register_job_kind, register_schedules
+from operations.schedules import DAILY
+
+SUMMARY_KEYS = ("read", "inserted", "updated", "rejected")
+
+
+def title(run: EtlRun) -> str:
+    files = [line.rsplit("/", 1)[-1] for line in run.source.splitlines() if line.strip()]
+    if not files:
+        return "load"
+    return f"load {files[0]}" + (f" (+{len(files) - 1} files)" if len(files) > 1 else "")
+
+
+def stage(run: EtlRun) -> str:
+    """The stage while it runs; what it did once finished."""
+    if run.status == EtlRun.Status.RUNNING:
+        return run.stage
+    counts = run.counts or {}
+    return ", ".join(f"{key} {counts[key]}" for key in SUMMARY_KEYS if key in counts)
+
+
+register_job_kind(EtlRun, kind="etl", title=title, stage=stage)
+
+register_schedules([{
+    "name": "Load new game-log files",
+    "task": "etl.tasks.load_gamelogs",
+    "kwargs": {"skip_loaded": True},
+    "crontab": {"minute": "0", "hour": "11", **DAILY},
+    "description": ("Daily: loads the bundled game-log files (etl/data, or BUNDLED_DATA_DIR) that changed since "
+                    "their last load; files already loaded with the same content are skipped. Each run appears "
+                    "under Etl > Etl runs."),
+}])
+
+register_action("load-bundled", label="Load the bundled seasons now", permission="etl.add_etlrun",
+                task="etl.tasks.load_gamelogs", kwargs={"skip_loaded": False})
