@@ -8,7 +8,7 @@ The canonical `Team.code` is the current NBA.com code.
 from __future__ import annotations
 
 from etl.models import Team, TeamAlias
-from etl.names import alias_key  # noqa: F401  (also imported from here by other apps)
+from etl.names import alias_key
 
 # (NBA.com code, basketball-reference code, NBA.com team id, full name, nickname, former codes/names)
 FRANCHISES: list[tuple[str, str, int, str, str, tuple[str, ...]]] = [

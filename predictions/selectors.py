@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 
 from etl.models import Game, Player, PlayerGameLog, Team, TeamAlias
 from etl.names import normalise_name
-from etl.teams import alias_key
+from etl.names import alias_key
 from predictions.models import PredictionRequest
 
 MAX_SUGGESTIONS = 5
@@ -118,10 +118,6 @@ def actual_points(player_id: int, game: Game | None) -> int | None:
     if game is None or game.status != Game.Status.FINAL:
         return None
     return PlayerGameLog.objects.filter(player_id=player_id, game=game).values_list("pts", flat=True).first()
-
-
-def recent_logs(player: Player, limit: int = 10) -> QuerySet[PlayerGameLog]:
-    return PlayerGameLog.objects.filter(player=player).select_related("opponent").order_by("-date")[:limit]
 
 
 def visible_requests(user) -> QuerySet[PredictionRequest]:

@@ -90,7 +90,7 @@ def record_progress(run_id: int, pages: int, items: int, errors: int, error_list
     fields = {"pages": pages, "items": items, "errors": errors}
     if error_list is not None:
         fields["error_list"] = error_list
-    job_progress.report(ScrapeRun(pk=run_id), message=None if message is None else message[:2000], **fields)
+    job_progress.report(ScrapeRun(pk=run_id), message=message[:2000] if message is not None else None, **fields)
 
 
 def finish_run(run_id: int, *, pages: int, items: int, errors: int, error_list: list,

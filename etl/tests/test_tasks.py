@@ -2,8 +2,6 @@
 progress visible while it runs, idempotent when delivered again."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from celery.exceptions import CeleryError
 from django_celery_results.models import TaskResult
@@ -13,27 +11,16 @@ from etl.tasks import load_gamelogs
 from etl.teams import seed_teams
 from etl.tests.conftest import season_lines, season_path
 from nbaproject.celery import queue_name
+from nbaproject.testing.waiting import progress_until_done
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(result, timeout=120):
-    """Poll until the task is done; return the PROGRESS metas seen on the way."""
-    seen, deadline = [], time.monotonic() + timeout
-    while not result.ready():
-        meta = result.backend.get_task_meta(result.id)  # state and info from one read
-        if meta["status"] == "PROGRESS":
-            seen.append(meta["result"])
-        assert time.monotonic() < deadline, "the load task did not finish"
-        time.sleep(0.02)
-    return seen
 
 
 def test_the_task_loads_the_season_and_records_its_run(celery_worker):
     seed_teams()
     rows = len(season_lines()[1])
     result = load_gamelogs.apply_async(args=[[str(season_path())]])
-    progress = wait_for(result)
+    progress = progress_until_done(result, 120, "the load task")
     summary = result.get(timeout=10)
     assert (summary["read"], summary["inserted"], summary["rejected"]) == (rows, rows, 0)
     # Progress was visible while the load's transaction was still open.
@@ -50,7 +37,7 @@ def test_the_task_loads_the_season_and_records_its_run(celery_worker):
     # Delivered again (late ack after a lost worker): same task id, nothing changes, one run row.
     result.forget()  # else the stored result of the first delivery answers at once
     again = load_gamelogs.apply_async(args=[[str(season_path())]], task_id=result.id)
-    wait_for(again)
+    progress_until_done(again, 120, "the load task")
     summary = again.get(timeout=10)
     assert (summary["inserted"], summary["updated"], summary["unchanged"]) == (0, 0, rows)
     assert EtlRun.objects.filter(task_id=result.id).count() == 1

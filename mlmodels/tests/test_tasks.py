@@ -3,8 +3,6 @@ on the TrainingRun row, the versions it made, the Pipeline page's job row; a red
 does not train twice."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from django_celery_results.models import TaskResult
 
@@ -12,27 +10,16 @@ from etl.testing import load_logs
 from mlmodels.models import ModelVersion, TrainingRun
 from mlmodels.tasks import train
 from nbaproject.celery import queue_name
+from nbaproject.testing.waiting import progress_until_done
 from operations.dashboard import jobs_of_model
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
-def wait_for(result, timeout=240):
-    """Poll until the task is done; return the PROGRESS metas seen on the way."""
-    seen, deadline = [], time.monotonic() + timeout
-    while not result.ready():
-        meta = result.backend.get_task_meta(result.id)
-        if meta["status"] == "PROGRESS" and (not seen or seen[-1] != meta["result"]):
-            seen.append(meta["result"])
-        assert time.monotonic() < deadline, "the training task did not finish"
-        time.sleep(0.05)
-    return seen
-
-
 def test_the_train_task_reports_progress_and_registers_versions(celery_worker, slice_files):
     load_logs(slice_files.values())
     result = train.apply_async(kwargs={"quick": True})
-    progress = wait_for(result)
+    progress = progress_until_done(result, 240, "the training task")
     summary = result.get(timeout=10)
 
     run = TrainingRun.objects.get(task_id=result.id)
@@ -66,7 +53,7 @@ def test_the_train_task_reports_progress_and_registers_versions(celery_worker, s
     # delivered again with the same id (a late ack after a lost worker): no second training
     result.forget()
     again = train.apply_async(kwargs={"quick": True}, task_id=result.id)
-    wait_for(again)
+    progress_until_done(again, 240, "the training task")
     assert again.get(timeout=10)["run"] == run.pk
     assert TrainingRun.objects.filter(task_id=result.id).count() == 1
     assert ModelVersion.objects.filter(task_id=result.id).count() == 2

@@ -21,3 +21,17 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str = "the condit
             state = describe() if describe is not None else value
             raise AssertionError(f"{what} not true after {timeout:g} s: {state!r}")
         time.sleep(interval)
+
+
+def progress_until_done(result, timeout: float, what: str = "the task") -> list:
+    """Wait until a Celery AsyncResult is ready; return the distinct PROGRESS metas seen on the way."""
+    seen: list = []
+
+    def ready() -> bool:
+        meta = result.backend.get_task_meta(result.id)  # state and info from one read
+        if meta["status"] == "PROGRESS" and (not seen or seen[-1] != meta["result"]):
+            seen.append(meta["result"])
+        return result.ready()
+
+    wait_for(ready, timeout, f"{what} finished", interval=0.02)
+    return seen

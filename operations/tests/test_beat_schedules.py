@@ -1,22 +1,12 @@
 """Staff enable a periodic task in admin and beat (DatabaseScheduler) runs it."""
-import time
-
 import pytest
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from django_celery_results.models import TaskResult
 
+from nbaproject.testing.waiting import wait_for
 from nbaproject.testing.worker import BeatProcess
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def wait_for(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.3)
-    return False
 
 
 def test_enabled_periodic_task_runs_and_disabled_one_does_not(celery_worker):
@@ -27,8 +17,8 @@ def test_enabled_periodic_task_runs_and_disabled_one_does_not(celery_worker):
                                 interval=every_second, args='["never"]', enabled=False)
 
     with BeatProcess():
-        assert wait_for(lambda: TaskResult.objects.filter(periodic_task_name="ping every second",
-                                                          status="SUCCESS").count() >= 2)
+        wait_for(lambda: TaskResult.objects.filter(periodic_task_name="ping every second",
+                                                   status="SUCCESS").count() >= 2, 30, "two beats of the enabled task")
 
     assert not TaskResult.objects.filter(periodic_task_name="disabled ping").exists()
     assert PeriodicTask.objects.get(name="ping every second").total_run_count >= 2
@@ -38,12 +28,16 @@ def test_enabling_a_task_while_beat_runs_takes_effect(celery_worker):
     every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
     task = PeriodicTask.objects.create(name="enabled later", task="operations.tasks.ping",
                                        interval=every_second, enabled=False)
+    # A task beat does run, so "not sent yet" is checked after beat has surely ticked, not after a sleep.
+    PeriodicTask.objects.create(name="witness", task="operations.tasks.ping", interval=every_second)
     with BeatProcess():
-        time.sleep(2)
+        wait_for(lambda: TaskResult.objects.filter(periodic_task_name="witness", status="SUCCESS").count() >= 2, 30,
+                 "beat sending the witness task twice")
         assert not TaskResult.objects.filter(periodic_task_name="enabled later").exists()
         task.enabled = True
         task.save()  # what the admin's save does
-        assert wait_for(lambda: TaskResult.objects.filter(periodic_task_name="enabled later").exists())
+        wait_for(lambda: TaskResult.objects.filter(periodic_task_name="enabled later").exists(), 30,
+                 "the task enabled while beat runs being sent")
 
 
 def sent_lines(beat: BeatProcess) -> int:
@@ -57,14 +51,14 @@ def test_a_second_beat_stands_by_and_takes_over_when_the_first_dies(celery_worke
     first = BeatProcess().start()
     second = BeatProcess().start()
     try:
-        assert wait_for(lambda: sent_lines(first) >= 3)
+        wait_for(lambda: sent_lines(first) >= 3, 30, "the first beat sending three times")
         # the second may start later on a loaded machine: wait until it met the lock
-        assert wait_for(lambda: "another beat holds the lock" in second.log())
+        wait_for(lambda: "another beat holds the lock" in second.log(), 30, "the second beat meeting the lock")
         assert sent_lines(second) == 0
 
         first.process.kill()  # a crash: its lock goes with its database session
         first.process.wait(10)
-        assert wait_for(lambda: sent_lines(second) >= 2)
+        wait_for(lambda: sent_lines(second) >= 2, 30, "the second beat taking over")
         assert "beat lock acquired" in second.log()
     finally:
         first.stop()

@@ -2,8 +2,6 @@
 the Pipeline page with the task's state; the TaskResult links back to the job it ran."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
@@ -11,6 +9,7 @@ from django_celery_beat.models import PeriodicTask
 from django_celery_results.models import TaskResult
 
 from etl.models import EtlRun, PlayerGameLog
+from nbaproject.testing.waiting import wait_for
 from operations.schedules import OPERATIONS_SCHEDULES, ensure_periodic_tasks
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -28,13 +27,12 @@ def staff_client(client, staff):
 
 
 def snapshot_until(client, predicate, timeout=120):
-    deadline = time.monotonic() + timeout
-    while True:
+    def snapshot():
         data = client.get("/admin/pipeline/data/").json()
-        if predicate(data):
-            return data
-        assert time.monotonic() < deadline, f"the Pipeline page never showed it: {data['staff_actions']}"
-        time.sleep(0.3)
+        return data if predicate(data) else None
+
+    return wait_for(snapshot, timeout, "the Pipeline page showing it", interval=0.3,
+                    describe=lambda: client.get("/admin/pipeline/data/").json()["staff_actions"])
 
 
 def test_pipeline_page_offers_the_buttons_the_user_may_use(client, staff_client):

@@ -1,6 +1,5 @@
 """A long-lived worker survives lost database connections, and time limits fail clearly."""
 import json
-import time
 
 import pytest
 from django.db import connection
@@ -21,12 +20,8 @@ def terminate_other_backends() -> int:
 
 
 def wait_for_state(task_id, state, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if TaskResult.objects.filter(task_id=task_id, status=state).exists():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"task {task_id} never reached {state}")
+    wait_for(lambda: TaskResult.objects.filter(task_id=task_id, status=state).exists(), timeout,
+             f"task {task_id} in state {state}")
 
 
 def test_idle_worker_holds_no_database_session_so_a_restart_between_tasks_costs_nothing(celery_worker):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from django.contrib.auth.models import User
 from django_celery_results.models import TaskResult
 
 from nbaproject.celery import queue_name
+from nbaproject.testing.waiting import wait_for
 from nbaproject.testing.worker import WorkerProcess
 from operations import dashboard, heartbeats
 
@@ -29,16 +29,6 @@ def var_dir(settings, tmp_path):
 def embedded_broker(settings, tmp_path):
     settings.CELERY_BROKER_URL = "filesystem://"
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path / "queue")}
-
-
-def wait_for(condition, timeout: float, message: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(message)
 
 
 @pytest.mark.django_db

@@ -5,7 +5,6 @@ so the fixtures below check what is there and load it again when it is gone.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from etl import testing as data
+from nbaproject.testing.waiting import wait_for
 
 SEASON = "2023-24"
 SLICE_FROM = "2024-03-31"  # the last two weeks of 2023-24: every active player, ~2,500 lines
@@ -107,11 +107,11 @@ def wait_until_done(request_id, timeout: float = 60):
     """The request once succeeded or failed (fails the test on timeout, with its state)."""
     from predictions.models import PredictionRequest
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = PredictionRequest.objects.select_related("player", "team", "opponent", "game").get(pk=request_id)
-        if job.is_done:
-            return job
-        time.sleep(0.1)
-    pytest.fail(f"request {request_id} not done after {timeout} s: {job.status} {job.stage} "
-                f"enqueue_error={job.enqueue_error!r} message={job.message!r}")
+    def fetch():
+        return PredictionRequest.objects.select_related("player", "team", "opponent", "game").get(pk=request_id)
+
+    def describe():
+        job = fetch()
+        return f"{job.status} {job.stage} enqueue_error={job.enqueue_error!r} message={job.message!r}"
+
+    return wait_for(lambda: (job := fetch()).is_done and job, timeout, f"request {request_id} done", describe=describe)

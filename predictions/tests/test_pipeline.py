@@ -52,7 +52,6 @@ def test_post_to_result_for_the_players_next_scheduled_game(pipeline):
     assert detail["game"]["id"] == next_game.pk and detail["hypothetical"] is False
     assert (detail["team"], detail["opponent"], detail["home"]) == (last.team.code, "MIN", True)
     result = detail["result"]
-    assert result["p10"] <= result["p50"] <= result["p90"]
     assert set(result["model_outputs"]) == {"lightgbm", "keras"}
     assert all(result["model_versions"][name] for name in ("lightgbm", "keras"))
     assert result["features"] and result["actual_points"] is None
@@ -83,7 +82,7 @@ def test_hypothetical_matchup_not_in_the_database(pipeline):
     assert job.game is None and job.hypothetical is True
     assert (job.team.code, job.opponent.code, job.is_home, job.game_date) == ("BOS", "LAL", False, dt.date(2024, 6, 1))
     assert job.prediction.actual_points is None
-    assert job.prediction.p10 <= job.prediction.p50 <= job.prediction.p90
+    assert job.prediction.p90 - job.prediction.p10 > 1  # a real range, not a point (a sort guarantees only the order)
 
 
 def test_no_upcoming_game_is_an_answer_with_the_reason_not_a_task_failure(worker_with_season):
@@ -143,7 +142,8 @@ def test_broker_down_at_submit_still_answers_202_then_completes_when_it_is_back(
     assert job.status == "queued" and job.attempts == 0
     assert "broker unavailable" in job.enqueue_error
     assert submit_seconds < 5, "a down broker must not hold the request for long"
-    time.sleep(1)
+    # A task sent after it through the same queue is done: the worker drained what was published before.
+    tasks.noop.apply_async().get(timeout=30)
     assert PredictionRequest.objects.get(pk=job.pk).status == "queued"  # no worker ever saw it
 
     # The broker is back: the beat-scheduled sweeper publishes it again.

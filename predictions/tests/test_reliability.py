@@ -33,9 +33,15 @@ from django_celery_results.models import TaskResult
 
 from nbaproject.celery import app, queue_name
 from nbaproject.testing.services import reachable
+from nbaproject.testing.waiting import wait_for
 from nbaproject.testing.worker import BeatProcess, WorkerProcess
 from operations.dashboard import queue_depths
-from predictions.models import STEP_LABELS, Prediction, PredictionEvent, PredictionRequest
+from predictions.models import (
+    STEP_LABELS,
+    Prediction,
+    PredictionEvent,
+    PredictionRequest,
+)
 from predictions.pipeline import SWEEPER_SCHEDULE_NAME, ensure_sweeper_schedule
 from predictions.tests.conftest import client_for, make_user, wait_until_done
 
@@ -47,16 +53,6 @@ HOLD_LOCK = 80_842  # advisory lock key of the step hold
 MATCHUPS = [("Luka Doncic", "ATL", "2024-01-26"), ("Jayson Tatum", "NYK", "2024-02-24"),
             ("Nikola Jokic", "BOS", "2024-03-07"), ("Anthony Edwards", "DEN", "2024-03-29"),
             ("Shai Gilgeous-Alexander", "DAL", "2024-03-20"), ("Luka Doncic", "BOS", "2024-03-01")]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not after {timeout} s")
 
 
 def submit(client, n: int) -> str:
