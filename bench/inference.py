@@ -1,15 +1,15 @@
 #!/usr/bin/env python
-"""Benchmark of warm single-row inference: features + LightGBM + Keras (+ the ensemble).
+"""Benchmark of warm single-row inference: features + every model kind (+ the ensemble).
 
 Uses the configured database (DATABASE_URL, as `manage.py` does) and its active models, the
 way a prediction worker does: the models are loaded once, then each of N random real
 (player, game) rows of the latest season is predicted alone, timing
 
-  * features  mlmodels.features.build_features_for (its indexed queries + the numpy code),
-  * lightgbm  mlmodels.inference.predict_lightgbm (three quantile boosters),
-  * keras     mlmodels.inference.predict_keras (the network, as a numpy forward pass),
-  * combine   mlmodels.inference.combine,
-  * total     all four, one after the other (what one prediction costs the workers),
+  * features  mlmodels.warehouse.build_features_for (its indexed queries + the numpy code),
+  * each model kind of settings.MODEL_KINDS, mlmodels.inference.predict(kind, features)
+    (lightgbm: three quantile boosters; keras: the network, as a numpy forward pass),
+  * combine   mlmodels.ensemble.combine,
+  * total     all of them, one after the other (what one prediction costs the workers),
 
 and, in the same run, a baseline: one plain indexed query (the player's last 10 points, i.e. the
 "last 10 games" baseline a fan computes). Prints p50 / p99 in milliseconds and total / baseline.
@@ -86,35 +86,55 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def teammates_out(rows: list[dict], count: int) -> None:
+    """Adds `out` to each row: the `count` teammates with the most shots in the team's last game
+    before it (a "who is out" list as a user would send it); not timed."""
+    from etl.models import PlayerGameLog
+
+    for row in rows:
+        last = PlayerGameLog.objects.filter(team_id=row["team_id"], date__lt=row["date"]).order_by("-date") \
+            .values_list("game_id", flat=True).first()
+        row["out"] = list(PlayerGameLog.objects.filter(game_id=last, team_id=row["team_id"])
+                          .exclude(player_id=row["player_id"]).order_by("-fga")
+                          .values_list("player_id", flat=True)[:count]) if last else []
+
+
 def measure(rows: list[dict], warmup: int) -> dict[str, list[float]]:
     from django.db import connection
 
-    from mlmodels import inference
-    from mlmodels.features import build_features_for
+    from etl.schema import LINES
+    from mlmodels import inference, kinds
+    from mlmodels.ensemble import combine
+    from mlmodels.warehouse import build_features_for
 
-    baseline_sql = "SELECT pts FROM etl_playergamelog WHERE player_id = %s AND date < %s ORDER BY date DESC LIMIT 10"
-    timings: dict[str, list[float]] = {k: [] for k in ("features", "lightgbm", "keras", "combine", "total",
-                                                       "baseline_query")}
+    baseline_sql = (f"SELECT {LINES.pts} FROM {LINES} WHERE {LINES.player} = %s AND {LINES.date} < %s "
+                    f"ORDER BY {LINES.date} DESC LIMIT 10")
+    names = kinds.names()
+    timings: dict[str, list[float]] = {k: [] for k in ("features", *names, "combine", "total", "baseline_query")}
+    clock = time.perf_counter
     for i, row in enumerate(rows):
-        clock = time.perf_counter
+        spent = {}
         t0 = clock()
         features = build_features_for(row["player_id"], row["date"], row["opponent_id"], row["is_home"],
-                                      team_id=row["team_id"])
-        t1 = clock()
-        light = inference.predict_lightgbm(features)
-        t2 = clock()
-        deep = inference.predict_keras(features)
-        t3 = clock()
-        inference.combine([light, deep])
-        t4 = clock()
+                                      team_id=row["team_id"], out=row.get("out"))
+        spent["features"] = clock() - t0
+        outputs = []
+        for name in names:
+            started = clock()
+            outputs.append(inference.predict(name, features))
+            spent[name] = clock() - started
+        started = clock()
+        combine(outputs)
+        spent["combine"] = clock() - started
+        spent["total"] = clock() - t0
+        started = clock()
         with connection.cursor() as cursor:
             cursor.execute(baseline_sql, [row["player_id"], row["date"]])
             cursor.fetchall()
-        t5 = clock()
+        spent["baseline_query"] = clock() - started
         if i < warmup:
             continue
-        for name, seconds in (("features", t1 - t0), ("lightgbm", t2 - t1), ("keras", t3 - t2),
-                              ("combine", t4 - t3), ("total", t4 - t0), ("baseline_query", t5 - t4)):
+        for name, seconds in spent.items():
             timings[name].append(seconds * 1000)
     return timings
 
@@ -126,19 +146,24 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="train quick models when none is active")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--out", type=int, default=0, metavar="N",
+                        help="send a \"who is out\" list: the N teammates with the most shots in the last game")
     args = parser.parse_args()
 
     setup()
     prepare(args.quick)
-    from mlmodels import inference
+    from mlmodels import inference, kinds
     from mlmodels.models import ModelVersion
 
     rows = sample(args.n + args.warmup, args.seed)
     if len(rows) < args.warmup + 10:
         log("not enough game logs to sample from")
         return 1
+    if args.out:
+        teammates_out(rows, args.out)
     started = time.perf_counter()
-    inference.model("lightgbm"), inference.model("keras")  # the once-per-process load, not measured
+    for name in kinds.names():
+        inference.model(name)  # the once-per-process load, not measured
     load_seconds = time.perf_counter() - started
     timings = measure(rows, args.warmup)
     figures = {name: {"p50_ms": round(percentile(v, 50), 3), "p99_ms": round(percentile(v, 99), 3)}
@@ -149,7 +174,7 @@ def main() -> int:
                                                                                         "epochs_trained")
                                                   if k in v.hyperparameters}}
                 for v in ModelVersion.objects.filter(active=True).select_related("training_run")}
-    result = {"predictions": len(timings["total"]), "model_load_seconds": round(load_seconds, 3),
+    result = {"predictions": len(timings["total"]), "out_list": args.out, "model_load_seconds": round(load_seconds, 3),
               "timings": figures, "total_p50_vs_baseline_query_p50": round(ratio, 2),
               "target_total_p50_ms": TARGET_MS, "meets_target": figures["total"]["p50_ms"] < TARGET_MS,
               "active_versions": versions}

@@ -120,7 +120,7 @@ class ModelVersionAdmin(PlotsMixin, ReadOnlyAdmin):
 
     @admin.action(description="Activate the selected version (one per algorithm)", permissions=["change"])
     def activate_versions(self, request, queryset):
-        from mlmodels.services import activate
+        from mlmodels.registry import activate
 
         chosen = list(queryset)
         algorithms = [v.algorithm for v in chosen]
@@ -168,10 +168,10 @@ class BacktestReportAdmin(PlotsMixin, ReadOnlyAdmin):
     list_display = ["__str__", "test_season", "rows", "ensemble_mae", "last10_mae", "ratio_vs_last10",
                     "ensemble_coverage", "quick", "seconds", "created"]
     list_filter = ["test_season", "quick"]
-    extra_readonly = ("plot_images", "result_table", "result_json", "version_links")
+    extra_readonly = ("plot_images", "result_table", "populations_table", "result_json", "version_links")
     fieldsets = [
         (None, {"fields": ["test_season", "rows", "quick", "seconds", "created", "task_id"]}),
-        ("Result", {"fields": ["result_table", "plot_images", "result_json"]}),
+        ("Result", {"fields": ["result_table", "populations_table", "plot_images", "result_json"]}),
         ("Models", {"fields": ["version_links", "plots"]}),
     ]
 
@@ -215,6 +215,30 @@ class BacktestReportAdmin(PlotsMixin, ReadOnlyAdmin):
             format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
                 (name, cell(m, "mae"), f"{m['mae'] / base:.3f}" if base and "mae" in m else "–",
                  cell(m, "pinball"), cell(m, "coverage_80"), cell(m, "width_80")) for name, m in models.items())))
+
+    @admin.display(description="populations")
+    def populations_table(self, obj):
+        """One row per (population, model): rows, mae, x last-10 in that population, coverage, width."""
+        populations = (obj.result or {}).get("populations") or {}
+        if not populations:
+            return "–"
+
+        def cell(m, key, digits=3):
+            return "–" if key not in m else f"{m[key]:.{digits}f}"
+
+        lines = []
+        for name, entry in populations.items():
+            models = entry.get("models") or {}
+            base = (models.get("baseline_last10") or {}).get("mae")
+            for model, m in models.items():
+                lines.append((name, entry.get("rows", 0), model, cell(m, "mae"),
+                              f"{m['mae'] / base:.3f}" if base and "mae" in m else "–",
+                              cell(m, "coverage_80"), cell(m, "width_80", 1)))
+        return format_html(
+            "<table><tr><th>population</th><th>rows</th><th>model</th><th>mae</th><th>x last-10</th>"
+            "<th>coverage_80</th><th>width_80</th></tr>{}</table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                                 "</tr>", lines))
 
     @admin.display(description="JSON")
     def result_json(self, obj):

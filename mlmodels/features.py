@@ -1,8 +1,9 @@
 """Leak-free model features for (player, game) pairs.
 
 ONE function, `compute_features(logs, targets)`, computes every feature. Training calls it on
-the whole warehouse (every line is a target); inference (`build_features_for`) calls it on the
-few rows two indexed queries return (the player's recent lines, the last games of both teams).
+the whole warehouse (every line is a target); inference (`mlmodels.warehouse.build_features_for`,
+where the SQL reads are) calls it on the few rows a few indexed queries return (the player's
+recent lines, the last games of both teams). The packed sort keys are in mlmodels.keys.
 Both paths run the same numpy code on the same rows, so they give identical numbers
 (tests/test_features.py checks it).
 
@@ -22,16 +23,16 @@ what lets the inference path fetch a bounded number of rows instead of a player'
 from __future__ import annotations
 
 import datetime as dt
-import math
+import warnings
 
 import numpy as np
 
 from etl.seasons import season_for_date
+from mlmodels.keys import GROUP_DAY, PLAYER_TEAM_ROW, TEAM_DAY_GAME, TEAM_GAME
 
-FEATURE_SET_VERSION = 2
+FEATURE_SET_VERSION = 3
 
 EPOCH = dt.date(1970, 1, 1)
-DAY_BITS = 20  # keys are group << DAY_BITS | day number (days since 1970 < 2**20 until 4840)
 TEAM_GAMES = 20  # team windows look at most this many games back (the inference query's LIMIT)
 MATES_GAMES = 10  # teammate windows: the team's last games whose every line is read
 EWM_SPAN = 20
@@ -42,7 +43,7 @@ ROLE_THRESHOLDS = (16.0, 9.0)
 
 # Columns the features read from etl.PlayerGameLog, in this order (selectors and the inference queries).
 LOG_COLUMNS = ["player_id", "game_id", "team_id", "opponent_id", "date", "starter", "seconds", "pts", "fga",
-               "fg3a", "fta", "tov", "oreb"]
+               "fg3a", "fta", "tov", "oreb", "is_home"]
 COUNT_COLUMNS = ["seconds", "pts", "fga", "fg3a", "fta", "tov", "oreb"]
 
 PLAYER_WINDOWS = (5, 10, 20)
@@ -69,12 +70,28 @@ def _feature_names() -> list[str]:
     names += ["opp_allowed_ppu_20", "opp_role_allowed_ppu_20", "opp_role_allowed_ppm_20", "opp_role_allowed_pts_20",
               "opp_def_factor", "exp_pts_opp", "pace_factor"]
     names += MATES_FEATURES
+    names += EXTRA_FEATURES
+    names += OUT_FEATURES
     return names
 
 
 MATES_FEATURES = ["mates_absent_usg", "mates_present_usg", "mates_absent_pts", "mates_absent_min", "roster_last",
                   "own_usg_share"]
+# "Who is out": usage, points and minutes per game over the team's last MATES_GAMES games of the
+# teammates who will not play, and their share of the team's usage (NaN when not known).
+OUT_FEATURES = ["out_usg", "out_pts", "out_min", "out_usg_share"]
 
+
+# Feature set 3 (each group's backtest gain is in docs/models.md): robust recent levels (medians:
+# a blow-out or foul trouble moves a mean, not a median), schedule density and travel, season
+# progress, shot mix, and the two teams' strength difference (blow-out risk cuts stars' minutes).
+FEATURE_GROUPS = {
+    "medians": ["pts_median_5", "pts_median_10", "min_median_5", "min_median_10", "ppm_median_10"],
+    "schedule": ["games_last_4d", "games_last_7d", "away_rate_5", "prev_away", "season_day"],
+    "shot_mix": ["fg3_rate_20", "ft_rate_20", "fg3a_share_10"],
+    "strength": ["net_diff_10", "net_diff_20", "abs_net_diff_20", "team_net_20", "opp_net_20"],
+}
+EXTRA_FEATURES = [name for group in FEATURE_GROUPS.values() for name in group]
 
 FEATURE_NAMES = _feature_names()
 
@@ -122,14 +139,14 @@ def _div(num, den):
 
 
 def _sorted_table(groups: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keys = (groups.astype(np.int64) << DAY_BITS) | days.astype(np.int64)
+    keys = GROUP_DAY.pack(groups, days)
     order = np.argsort(keys, kind="stable")
     return order, keys[order]
 
 
 def _locate(keys: np.ndarray, groups: np.ndarray, days: np.ndarray) -> np.ndarray:
     """Index of the first row of `group` dated on/after `day` (= number of earlier rows, globally)."""
-    return np.searchsorted(keys, (groups.astype(np.int64) << DAY_BITS) | days.astype(np.int64), side="left")
+    return np.searchsorted(keys, GROUP_DAY.search(groups, days), side="left")
 
 
 
@@ -138,7 +155,7 @@ def _locate(keys: np.ndarray, groups: np.ndarray, days: np.ndarray) -> np.ndarra
 
 def compute_features(logs: dict[str, np.ndarray], targets: dict[str, np.ndarray],
                      team_parts: dict[str, np.ndarray] | None = None,
-                     team_lines: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+                     team_lines: dict[str, np.ndarray] | None = None, out=None) -> dict[str, np.ndarray]:
     """Feature columns (FEATURE_NAMES, float64, NaN when unknown) for each target.
 
     logs: the players' lines, LOG_COLUMNS as arrays (date as day numbers, starter as float with
@@ -148,12 +165,18 @@ def compute_features(logs: dict[str, np.ndarray], targets: dict[str, np.ndarray]
     targets' teams (player_id, team_id, game_id, date, seconds, pts, fga, fta, tov), by default
     `logs` (inference passes the lines of the team's last MATES_GAMES games). Only lines dated
     strictly before a target's date (and inside its horizon) are used for it.
+
+    out ("who is out", the OUT_FEATURES): None = not known (NaN); {"target": indexes into the
+    targets, "player_id": ids} = the players declared out for each target (users know injuries
+    before tip-off); "actual" = everyone of the team's last MATES_GAMES games who did not play
+    the target's game (the backtest's "who actually played"; `team_lines` must then include the
+    target games' lines). Both give the same numbers for the same players (a test checks it).
     """
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _compute(logs, targets, team_parts, logs if team_lines is None else team_lines)
+        return _compute(logs, targets, team_parts, logs if team_lines is None else team_lines, out)
 
 
-def _compute(logs, targets, team_parts, team_lines):
+def _compute(logs, targets, team_parts, team_lines, out_players=None):
     n_targets = len(targets["player_id"])
     t_day = np.asarray(targets["date"], dtype=np.int64)
     h_day, s_day = _horizons(t_day)
@@ -260,6 +283,37 @@ def _compute(logs, targets, team_parts, team_lines):
     out["back_to_back"] = np.where(has_last, (rest == 1).astype(np.float64), np.nan)
     out["is_home"] = np.asarray(targets["is_home"], dtype=np.float64)
 
+    # medians of the last 5 / 10 games (a lag matrix, NaN where the horizon ends)
+    lags = np.full((n_targets, 10, 2), np.nan)
+    for lag in range(1, 11):
+        idx = pos - lag
+        valid = idx >= h_pos
+        if len(series):
+            lags[:, lag - 1, :] = np.where(valid[:, None], series[np.where(valid, idx, 0)][:, [PTS, SEC]], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no earlier game
+        for w in (5, 10):
+            out[f"pts_median_{w}"] = np.nanmedian(lags[:, :w, 0], axis=1)
+            out[f"min_median_{w}"] = np.nanmedian(lags[:, :w, 1], axis=1) / 60
+        out["ppm_median_10"] = np.nanmedian(_div(lags[:, :, 0] * 60, lags[:, :, 1]), axis=1)
+
+    # schedule: games in the last 4 / 7 days, away games among the last 5, the last one away, season day
+    for days in (4, 7):
+        lo = np.maximum(_locate(keys, pid, t_day - days), h_pos)
+        out[f"games_last_{days}d"] = (pos - lo).astype(np.float64)
+    home = logs["is_home"][order].astype(np.float64) if "is_home" in logs else np.full(len(order), np.nan)
+    home_prefix = np.concatenate([[0.0], np.cumsum(home)])
+    lo5 = np.maximum(pos - 5, h_pos)
+    out["away_rate_5"] = _div((pos - lo5) - (home_prefix[pos] - home_prefix[lo5]), (pos - lo5).astype(np.float64))
+    out["prev_away"] = np.where(has_last, 1.0 - (home[last] if len(home) else np.nan), np.nan)
+    out["season_day"] = (t_day - s_day).astype(np.float64)
+
+    # shot mix: share of threes and free-throw rate over the last 20 / 10 games
+    n20, s20 = window(np.maximum(pos - 20, h_pos))
+    out["fg3_rate_20"] = _div(s20[:, FG3A], s20[:, FGA])
+    out["ft_rate_20"] = _div(s20[:, FTA], s20[:, FGA])
+    out["fg3a_share_10"] = _div(out["fg3a_mean_10"], out["fga_mean_10"] + 0.44 * out["fta_mean_10"])
+
     # expected points: per-minute scoring x expected minutes, several blends
     ppm_base = np.where(out["games_season"] >= 5, out["ppm_season"],
                         np.where(np.isnan(out["ppm_prev"]), out["ppm_season"], out["ppm_prev"]))
@@ -313,19 +367,28 @@ def _compute(logs, targets, team_parts, team_lines):
             out["opp_role_allowed_ppm_20"] = _div(role_sum["pts"] * 60, role_sum["sec"])
             out["opp_role_allowed_pts_20"] = _div(role_sum["pts"], role_sum["lines"])
 
-    out.update(_mates(team_lines, targets, t_day, h_day))
+    out.update(_mates(team_lines, targets, t_day, h_day, out_players))
 
     # opponent defence and pace relative to the player's own context
     out["opp_def_factor"] = _div(out["opp_role_allowed_ppu_20"], out["ppu_20"])
     out["exp_pts_opp"] = out["exp_pts_blend"] * out["opp_allowed_pp_20"] / 1.1
     out["pace_factor"] = _div(out["opp_poss_20"] + out["team_poss_20"], 2 * out["team_poss_20"])
+    # team strength: net points per game of each side and their difference (blow-out risk)
+    for w in TEAM_WINDOWS:
+        team_net = out[f"team_pts_{w}"] - out[f"team_allowed_{w}"]
+        opp_net = out[f"opp_pts_{w}"] - out[f"opp_allowed_{w}"]
+        out[f"net_diff_{w}"] = team_net - opp_net
+        if w == 20:
+            out["team_net_20"], out["opp_net_20"] = team_net, opp_net
+    out["abs_net_diff_20"] = np.abs(out["net_diff_20"])
     return {name: out[name] for name in FEATURE_NAMES}
 
 
-def _mates(lines, targets, t_day, h_day) -> dict[str, np.ndarray]:
+def _mates(lines, targets, t_day, h_day, out_players=None) -> dict[str, np.ndarray]:
     """Teammate features over W, the team's last MATES_GAMES games before the target's date
     (inside its horizon), and g, the last of them. For each teammate q who played g, u_q is q's
-    usage for this team over W; the ones absent from g are the rest of the team's usage over W."""
+    usage for this team over W; the ones absent from g are the rest of the team's usage over W.
+    The OUT_FEATURES are the same sums over the teammates who will not play (see compute_features)."""
     n_targets = len(t_day)
     team = np.asarray(lines["team_id"], dtype=np.int64)
     player = np.asarray(lines["player_id"], dtype=np.int64)
@@ -335,18 +398,17 @@ def _mates(lines, targets, t_day, h_day) -> dict[str, np.ndarray]:
     values = np.column_stack([usg, lines["pts"].astype(np.float64), lines["seconds"].astype(np.float64)]) \
         if len(team) else np.zeros((0, 3))
     # the team games (team, date, game), sorted; j = a line's team game
-    tg_keys, j = np.unique((team << (DAY_BITS + 24)) | (days << 24) | game, return_inverse=True)
+    tg_keys, j = np.unique(TEAM_DAY_GAME.pack(team, days, game), return_inverse=True)
     j = j.reshape(-1)
-    tg_team = tg_keys >> (DAY_BITS + 24)
-    tg_day = (tg_keys >> 24) & ((1 << DAY_BITS) - 1)
-    tg_sorted = (tg_team << DAY_BITS) | tg_day
+    tg_team, tg_day, _ = TEAM_DAY_GAME.unpack(tg_keys)
+    tg_sorted = GROUP_DAY.pack(tg_team, tg_day)
     totals = np.zeros((len(tg_keys) + 1, 3))
     if len(j):
         np.add.at(totals[1:], j, values)
     totals = np.cumsum(totals, axis=0)
     # lines by (player, team, team game) with prefix sums; and by team game (each game's players)
     by_player = np.lexsort((j, team, player))
-    pkey = (player[by_player] << 40) | (team[by_player] << 20) | j[by_player]
+    pkey = PLAYER_TEAM_ROW.pack(player[by_player], team[by_player], j[by_player])
     pprefix = np.zeros((len(by_player) + 1, 3))
     np.cumsum(values[by_player], axis=0, out=pprefix[1:])
     by_game = np.argsort(j, kind="stable")
@@ -354,23 +416,23 @@ def _mates(lines, targets, t_day, h_day) -> dict[str, np.ndarray]:
 
     t_team = np.asarray(targets["team_id"], dtype=np.int64)
     t_player = np.asarray(targets["player_id"], dtype=np.int64)
-    tpos = np.searchsorted(tg_sorted, (t_team << DAY_BITS) | t_day, side="left")
-    th = np.maximum(np.searchsorted(tg_sorted, (t_team << DAY_BITS) | h_day, side="left"), tpos - MATES_GAMES)
+    tpos = np.searchsorted(tg_sorted, GROUP_DAY.search(t_team, t_day), side="left")
+    th = np.maximum(np.searchsorted(tg_sorted, GROUP_DAY.search(t_team, h_day), side="left"), tpos - MATES_GAMES)
     has = tpos > th
     last = np.where(has, tpos - 1, 0)
     lo = np.where(has, th, 0)
     hi = np.where(has, tpos, 0)
 
     def window_sum(q, team_ids, lo, hi):
-        base = (q << 40) | (team_ids << 20)
-        return pprefix[np.searchsorted(pkey, base | hi)] - pprefix[np.searchsorted(pkey, base | lo)]
+        return pprefix[np.searchsorted(pkey, PLAYER_TEAM_ROW.search(q, team_ids, hi))] - \
+            pprefix[np.searchsorted(pkey, PLAYER_TEAM_ROW.search(q, team_ids, lo))]
 
     total = totals[hi] - totals[lo]
     own = window_sum(t_player, t_team, lo, hi)
     own_last = np.zeros(n_targets, dtype=bool)
     if len(by_player):
-        count = np.searchsorted(pkey, ((t_player << 40) | (t_team << 20)) | (last + 1)) - \
-            np.searchsorted(pkey, ((t_player << 40) | (t_team << 20)) | last)
+        count = np.searchsorted(pkey, PLAYER_TEAM_ROW.search(t_player, t_team, last + 1)) - \
+            np.searchsorted(pkey, PLAYER_TEAM_ROW.search(t_player, t_team, last))
         own_last = has & (count > 0)
     # every (target, line of g) pair: that player's sums over W
     sizes = np.where(has, game_start[last + 1] - game_start[last], 0) if len(tg_keys) else np.zeros(n_targets, int)
@@ -384,7 +446,41 @@ def _mates(lines, targets, t_day, h_day) -> dict[str, np.ndarray]:
     mates_present = present - np.where(own_last[:, None], own, 0.0)
     mates_absent = total - present - np.where(own_last[:, None], 0.0, own)
     n = np.where(has, hi - lo, 0).astype(np.float64)
+
+    # who is out: the window sums of the teammates who will not play the target's game
+    missing = np.zeros((n_targets, 3))
+    known = np.zeros(n_targets, dtype=bool)
+    if isinstance(out_players, str) and out_players == "actual":
+        # everyone of W minus everyone who played the target's game (the player himself did)
+        today = np.minimum(tpos, max(len(tg_keys) - 1, 0))
+        plays = has & (tpos < len(tg_keys)) & (tg_sorted[today] == GROUP_DAY.search(t_team, t_day)) \
+            if len(tg_keys) else np.zeros(n_targets, dtype=bool)
+        sizes = np.where(plays, game_start[today + 1] - game_start[today], 0)
+        pair_target = np.repeat(np.arange(n_targets), sizes)
+        offsets = np.arange(len(pair_target)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        pair_line = by_game[game_start[today][pair_target] + offsets] if len(pair_target) else \
+            np.zeros(0, dtype=np.int64)
+        played = np.zeros((n_targets, 3))
+        if len(pair_target):
+            np.add.at(played, pair_target,
+                      window_sum(player[pair_line], team[pair_line], lo[pair_target], hi[pair_target]))
+        missing = total - played
+        known = plays
+    elif out_players is not None:
+        pair_target = np.asarray(out_players["target"], dtype=np.int64)
+        pair_player = np.asarray(out_players["player_id"], dtype=np.int64)
+        keep = pair_player != t_player[pair_target]  # the player himself is not "out" for his own game
+        pair_target, pair_player = pair_target[keep], pair_player[keep]
+        if len(pair_target) and len(pkey):
+            np.add.at(missing, pair_target, window_sum(pair_player, t_team[pair_target], lo[pair_target],
+                                                       hi[pair_target]))
+        known = has.copy()
+    missing = np.where(known[:, None], missing, np.nan)
     return {
+        "out_usg": _div(missing[:, 0], n * 100),
+        "out_pts": _div(missing[:, 1], n),
+        "out_min": _div(missing[:, 2], n * 60),
+        "out_usg_share": _div(missing[:, 0], np.where(has, total[:, 0], 0.0)),
         "mates_absent_usg": _div(mates_absent[:, 0], n * 100),
         "mates_present_usg": _div(mates_present[:, 0], n * 100),
         "mates_absent_pts": _div(mates_absent[:, 1], n),
@@ -429,14 +525,16 @@ def _team_games(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     team = np.asarray(parts["team_id"], dtype=np.int64)
     opp = np.asarray(parts["opponent_id"], dtype=np.int64)
     game = np.asarray(parts["game_id"], dtype=np.int64)
-    keys, inverse = np.unique(np.concatenate([(team << 32) | game, (opp << 32) | game]), return_inverse=True)
+    keys, inverse = np.unique(np.concatenate([TEAM_GAME.pack(team, game), TEAM_GAME.pack(opp, game)]),
+                              return_inverse=True)
     own, allowed = inverse[:len(team)], inverse[len(team):]
     size = len(keys)
 
     def total(idx, name):
         return np.bincount(idx, weights=np.asarray(parts[name], dtype=np.float64), minlength=size)
 
-    rows = {"team_id": keys >> 32, "game_id": keys & 0xFFFFFFFF, "date": np.zeros(size, dtype=np.int64),
+    key_team, key_game = TEAM_GAME.unpack(keys)
+    rows = {"team_id": key_team, "game_id": key_game, "date": np.zeros(size, dtype=np.int64),
             "poss100": total(own, "poss100"), "pts": total(own, "pts"), "allowed": total(allowed, "pts"),
             "opp_poss100": total(allowed, "poss100"), "allowed_usg100": total(allowed, "usg100")}
     rows["date"][own] = parts["date"]
@@ -446,63 +544,17 @@ def _team_games(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return rows
 
 
-# --- inputs -----------------------------------------------------------------------------------
+# --- the training frame ------------------------------------------------------------------------
 
-# LOG_COLUMNS as integer SQL expressions (date as days since 1970, unknown starter as -1), so a
-# result converts to arrays in one numpy call. Portable: PostgreSQL and the embedded SQLite.
-def day_sql(column: str = "date", vendor: str | None = None) -> str:
-    """SQL for a date column as days since 1970-01-01 (an integer)."""
-    if vendor is None:
-        from django.db import connection
-
-        vendor = connection.vendor
-    if vendor == "postgresql":
-        return f"({column} - DATE '1970-01-01')"
-    return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
-
-
-def log_sql(vendor: str | None = None) -> str:
-    return ", ".join({"date": day_sql("date", vendor), "starter": "COALESCE(CAST(starter AS INTEGER), -1)"}.get(c, c)
-                     for c in LOG_COLUMNS)
-
-
-def logs_from_rows(rows: list[tuple], extra: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-    """LOG_COLUMNS (+ `extra` integer columns) arrays from rows selected with LOG_SQL."""
-    columns = LOG_COLUMNS + list(extra)
-    matrix = np.array(rows, dtype=np.int64).reshape(len(rows), len(columns))
-    arrays = {name: matrix[:, i] for i, name in enumerate(columns)}
-    starter = arrays["starter"].astype(np.float64)
-    starter[starter < 0] = np.nan
-    arrays["starter"] = starter
-    return arrays
-
-
-def logs_from_frame(frame) -> dict[str, np.ndarray]:
-    """LOG_COLUMNS arrays (plus is_home and season when present) from a DataFrame."""
-    arrays = {}
-    if "is_home" in frame:
-        arrays["is_home"] = frame["is_home"].to_numpy(dtype=bool)
-    if "season" in frame:
-        arrays["season"] = frame["season"].to_numpy(dtype=object)
-    for name in LOG_COLUMNS:
-        values = frame[name]
-        if name == "date":
-            arrays[name] = values.to_numpy(dtype="datetime64[D]").astype(np.int64)
-        elif name == "starter":
-            arrays[name] = values.astype("float64").to_numpy()
-        else:
-            arrays[name] = values.to_numpy(dtype=np.int64)
-    return arrays
-
-
-def build_training_frame(logs: dict[str, np.ndarray]):
+def build_training_frame(logs: dict[str, np.ndarray], out=None):
     """Every log line as a target: the features (before its date) with its keys and points.
-    Returns a DataFrame: player_id, game_id, date, season, pts, has_history + FEATURE_NAMES."""
+    Returns a DataFrame: player_id, game_id, date, season, pts, has_history + FEATURE_NAMES.
+    out="actual": the OUT_FEATURES from who actually played each game (else NaN)."""
     import pandas as pd
 
     targets = {"player_id": logs["player_id"], "team_id": logs["team_id"], "opponent_id": logs["opponent_id"],
                "date": logs["date"], "is_home": logs["is_home"]}
-    features = compute_features(logs, targets)
+    features = compute_features(logs, targets, out=out)
     frame = pd.DataFrame(features)
     frame.insert(0, "player_id", logs["player_id"])
     frame.insert(1, "game_id", logs["game_id"])
@@ -522,108 +574,6 @@ def _has_earlier_game(logs: dict[str, np.ndarray]) -> np.ndarray:
     out = np.empty(len(order), dtype=bool)
     out[order] = ~first
     return out
-
-
-# --- the inference fast path ---------------------------------------------------------------
-
-def _player_sql() -> str:
-    return (f"SELECT {log_sql()} FROM etl_playergamelog "
-            "WHERE player_id = %s AND date < %s AND date >= %s ORDER BY date")
-
-
-_LAST_TEAM_SQL = "SELECT team_id FROM etl_playergamelog WHERE player_id = %s AND date < %s ORDER BY date DESC LIMIT 1"
-# A team's last TEAM_GAMES games with lines (the Game table's (home|away, date) indexes), then
-# every line of those games through the (game, player) unique index. Each LIMITed select is
-# wrapped as a derived table so the compound selects run on PostgreSQL and SQLite alike.
-_SIDE_GAMES = ("SELECT id, date FROM (SELECT g.id, g.date FROM etl_game g WHERE g.{side}_id = %s AND g.date < %s "
-               "AND g.date >= %s AND EXISTS (SELECT 1 FROM etl_playergamelog l WHERE l.game_id = g.id) "
-               f"ORDER BY g.date DESC LIMIT {TEAM_GAMES}) AS {{side}}_games")
-_TEAM_GAMES = (f"SELECT id FROM (SELECT id FROM ({_SIDE_GAMES.format(side='home')} UNION ALL "
-               f"{_SIDE_GAMES.format(side='away')}) AS side ORDER BY date DESC LIMIT {TEAM_GAMES}) AS {{name}}")
-_USG100 = "(100 * fga + 44 * fta + 100 * tov)"
-_ROLE_WHERE = [f"{_USG100} >= {int(ROLE_THRESHOLDS[0] * 100)}",
-               f"{_USG100} < {int(ROLE_THRESHOLDS[0] * 100)} AND {_USG100} >= {int(ROLE_THRESHOLDS[1] * 100)}",
-               f"{_USG100} < {int(ROLE_THRESHOLDS[1] * 100)}"]
-_PART_SQL = ", ".join([f"SUM({_USG100} - 100 * oreb)", "SUM(pts)", f"SUM({_USG100})"] + [
-    f"SUM(CASE WHEN {where} THEN {value} ELSE 0 END)" for where in _ROLE_WHERE
-    for value in ("pts", _USG100, "seconds", "1")])
-
-
-def _in_subquery(column: str, subquery: str) -> str:
-    """`column IN (subquery)`; on PostgreSQL `= ANY(ARRAY(subquery))`, which runs the small
-    subquery first and then looks the rows up by index (IN lets the planner hash-join a table scan)."""
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(ARRAY({subquery}))"
-    return f"{column} IN ({subquery})"
-
-
-def _parts_sql() -> str:
-    """Both teams' per-(game, team) sums (team_parts_from_lines, in SQL) of the two teams' last games."""
-    games = f"{_TEAM_GAMES.format(name='opp_games')} UNION {_TEAM_GAMES.format(name='team_games')}"
-    return (f"SELECT team_id, opponent_id, game_id, MIN({day_sql()}), {_PART_SQL} "
-            f"FROM etl_playergamelog WHERE {_in_subquery('game_id', games)} GROUP BY team_id, opponent_id, game_id")
-
-
-_PART_COLUMNS = ["team_id", "opponent_id", "game_id", "date"] + PART_SUMS
-# Every line of the team's last MATES_GAMES games (the (team, date) index), for the teammate features.
-MATES_COLUMNS = ["player_id", "team_id", "game_id", "date", "seconds", "pts", "fga", "fta", "tov"]
-
-
-# The team's last MATES_GAMES games in which it has lines (the Game table's (home|away, date) indexes).
-_MATES_SIDE = ("SELECT id, date FROM (SELECT g.id, g.date FROM etl_game g WHERE g.{side}_id = %s AND g.date < %s "
-               "AND g.date >= %s AND EXISTS (SELECT 1 FROM etl_playergamelog l WHERE l.game_id = g.id "
-               f"AND l.team_id = %s) ORDER BY g.date DESC LIMIT {MATES_GAMES}) AS {{side}}_mates")
-_MATES_GAMES = (f"SELECT id FROM (SELECT id FROM ({_MATES_SIDE.format(side='home')} UNION ALL "
-                f"{_MATES_SIDE.format(side='away')}) AS side ORDER BY date DESC LIMIT {MATES_GAMES}) AS mates_games")
-
-
-def _mates_sql() -> str:
-    return (f"SELECT player_id, team_id, game_id, {day_sql()}, seconds, pts, fga, fta, tov "
-            f"FROM etl_playergamelog WHERE {_in_subquery('game_id', _MATES_GAMES)} AND team_id = %s")
-
-
-def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_home: bool,
-                       team_id: int | None = None) -> dict[str, float | None]:
-    """Features of one (player, game) from a few indexed queries: the player's lines of this and
-    last season before `game_date`, the per-team sums of the last TEAM_GAMES games of his team and
-    of the opponent, and every line of his team's last MATES_GAMES games. `team_id` defaults to
-    the player's team in his last game (-1: unknown)."""
-    from django.db import connection
-
-    if isinstance(game_date, dt.datetime):
-        game_date = game_date.date()
-    first_day = EPOCH + dt.timedelta(days=horizon(game_date)[0])
-    with connection.cursor() as cursor:
-        cursor.execute(_player_sql(), [player_id, game_date, first_day])
-        player_rows = cursor.fetchall()
-        if team_id is None:
-            if player_rows:
-                team_id = player_rows[-1][2]
-            else:
-                cursor.execute(_LAST_TEAM_SQL, [player_id, game_date])
-                row = cursor.fetchone()
-                team_id = row[0] if row else -1
-        cursor.execute(_parts_sql(), [opponent_id, game_date, first_day] * 2 + [team_id, game_date, first_day] * 2)
-        part_rows = cursor.fetchall()
-        cursor.execute(_mates_sql(), [team_id, game_date, first_day, team_id] * 2 + [team_id])
-        mate_rows = cursor.fetchall()
-    logs = logs_from_rows(player_rows)
-    matrix = np.array(part_rows, dtype=np.int64).reshape(len(part_rows), len(_PART_COLUMNS))
-    parts = {name: matrix[:, i] for i, name in enumerate(_PART_COLUMNS)}
-    targets = {"player_id": np.array([player_id], dtype=np.int64), "team_id": np.array([team_id], dtype=np.int64),
-               "opponent_id": np.array([opponent_id], dtype=np.int64),
-               "date": np.array([day_number(game_date)], dtype=np.int64), "is_home": np.array([bool(is_home)])}
-    mates = np.array(mate_rows, dtype=np.int64).reshape(len(mate_rows), len(MATES_COLUMNS))
-    team_lines = {name: mates[:, i] for i, name in enumerate(MATES_COLUMNS)}
-    features = compute_features(logs, targets, team_parts=parts, team_lines=team_lines)
-    return {name: _plain(values[0]) for name, values in features.items()}
-
-
-def _plain(value) -> float | None:
-    number = float(value)
-    return None if math.isnan(number) or math.isinf(number) else number
 
 
 def feature_matrix(rows: list[dict] | dict) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Serving the active models: loaded once per process, reloaded when the active version changes.
 
-The first prediction of a process loads the active version of the algorithm from MODEL_DIR;
+The first prediction of a process loads the active version of the kind from MODEL_DIR;
 later ones reuse it. Which versions are active is read with one indexed query at most every
 CHECK_SECONDS (not per prediction), so activating a new version (`manage.py train`, the admin
 action) reaches every worker process within that time, without a restart.
@@ -11,10 +11,9 @@ import logging
 import threading
 import time
 
-import numpy as np
-
-from mlmodels import selectors, training
+from mlmodels import ensemble, selectors, training
 from mlmodels.features import feature_matrix
+from mlmodels.kinds import Fitted
 
 CHECK_SECONDS = 1.5
 logger = logging.getLogger(__name__)
@@ -25,16 +24,15 @@ class NoActiveModel(Exception):
 
 
 _lock = threading.Lock()
-_loaded: dict[str, tuple[int, training.Fitted]] = {}
+_loaded: dict[str, tuple[int, Fitted]] = {}
 _active: dict = {"ids": None, "checked": -1e9}
-_ensemble_calibrations: dict[tuple, dict | None] = {}
 
 
 def reset() -> None:
     """Forget the loaded models and the active ids (tests; a forked process starts clean anyway)."""
     with _lock:
         _loaded.clear()
-        _ensemble_calibrations.clear()
+        ensemble.reset()
         _active.update(ids=None, checked=-1e9)
 
 
@@ -46,7 +44,7 @@ def active_ids(force: bool = False) -> dict[str, int]:
     return _active["ids"]
 
 
-def model(algorithm: str) -> tuple[int, training.Fitted]:
+def model(algorithm: str) -> tuple[int, Fitted]:
     """(version id, fitted model) of the active version of `algorithm`, loaded once per process."""
     version_id = active_ids().get(algorithm)
     if version_id is None:  # maybe activated a moment ago: one more look before giving up
@@ -61,7 +59,7 @@ def model(algorithm: str) -> tuple[int, training.Fitted]:
         if cached is not None and cached[0] == version_id:
             return cached
         from mlmodels.models import ModelVersion
-        from mlmodels.services import load_version
+        from mlmodels.registry import load_version
 
         version = ModelVersion.objects.filter(pk=version_id).first()
         if version is None:
@@ -76,9 +74,14 @@ def model(algorithm: str) -> tuple[int, training.Fitted]:
 
 
 def warm() -> dict[str, int]:
-    """Load every active model now and run it once (JAX compiles on the first call), so that
+    """Load every registered kind's active model now and run it once (JAX compiles on the first call), so that
     a new worker process answers its first prediction as fast as its later ones."""
-    for algorithm in active_ids(force=True):
+    from mlmodels import kinds
+
+    active = active_ids(force=True)
+    for algorithm in kinds.names():
+        if algorithm not in active:
+            continue
         try:
             predict(algorithm, {})
         except NoActiveModel as exc:
@@ -92,54 +95,8 @@ def loaded_versions() -> dict[str, int]:
 
 
 def predict(algorithm: str, features: dict) -> dict:
-    """p10/p50/p90 of one feature row (a dict by FEATURE_NAMES, None = unknown) and the version."""
+    """p10/p50/p90 of one feature row (a dict by FEATURE_NAMES, None = unknown) by the active
+    version of the kind `algorithm`, and that version's id."""
     version_id, fitted = model(algorithm)
     p10, p50, p90 = fitted.predict(feature_matrix(features))
     return {"p10": float(p10[0]), "p50": float(p50[0]), "p90": float(p90[0]), "model_version": version_id}
-
-
-def predict_lightgbm(features: dict) -> dict:
-    return predict("lightgbm", features)
-
-
-def predict_keras(features: dict) -> dict:
-    return predict("keras", features)
-
-
-def ensemble_calibration(version_ids) -> dict | None:
-    """How to combine these versions when they were trained together (one training run stores
-    it on each of its versions): {"low", "high", "weights": {version id: weight}}; None otherwise.
-    Versions never change, so the answer is kept for the life of the process."""
-    key = tuple(sorted(int(v) for v in version_ids if v is not None))
-    if key not in _ensemble_calibrations:
-        from mlmodels.models import ModelVersion
-
-        rows = list(ModelVersion.objects.filter(pk__in=key).values_list("pk", "training_run_id", "hyperparameters"))
-        runs = {run for _, run, _ in rows}
-        calibrations = [(params or {}).get("ensemble_calibration") for _, _, params in rows]
-        weights = {pk: (params or {}).get("ensemble_weight") for pk, _, params in rows}
-        same = len(rows) == len(key) > 1 and len(runs) == 1 and None not in runs and \
-            all(c is not None and c == calibrations[0] for c in calibrations)
-        if same and None in weights.values():
-            weights = dict.fromkeys(weights, 1.0)
-        _ensemble_calibrations[key] = {**calibrations[0], "weights": weights} if same else None
-    return _ensemble_calibrations[key]
-
-
-def combine(outputs: list[dict]) -> dict:
-    """The ensemble of the models' outputs: the (weighted) mean of each quantile, the gaps around
-    the median scaled by the ensemble calibration of the versions' training run (plain mean when
-    the versions were not trained together), sorted (never crossing)."""
-    outputs = [o for o in outputs if o and all(o.get(k) is not None for k in ("p10", "p50", "p90"))]
-    if not outputs:
-        raise ValueError("no model output to combine")
-    stacked = np.array([[o["p10"], o["p50"], o["p90"]] for o in outputs], dtype=np.float64)
-    calibration = ensemble_calibration([o.get("model_version") for o in outputs]) if len(outputs) > 1 else None
-    weights = np.ones(len(outputs))
-    if calibration:
-        weights = np.array([calibration["weights"].get(o.get("model_version"), 0.0) or 0.0 for o in outputs])
-        if weights.sum() <= 0:
-            weights = np.ones(len(outputs))
-    mean = weights @ stacked / weights.sum()
-    p10, p50, p90 = (float(v[0]) for v in training.apply_calibration(calibration, *(mean[[i]] for i in range(3))))
-    return {"p10": p10, "p50": p50, "p90": p90}

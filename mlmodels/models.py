@@ -6,6 +6,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import models
 
+from mlmodels import kinds
 from operations.models import Job
 
 
@@ -28,17 +29,15 @@ class TrainingRun(Job):
 
 class ModelVersion(models.Model):
     """One trained model: what it learned from, how well it did on the validation season, where
-    its files are (relative to settings.MODEL_DIR). At most one active version per algorithm."""
-
-    LIGHTGBM = "lightgbm"
-    KERAS = "keras"
-    ALGORITHMS = (LIGHTGBM, KERAS)
+    its files are (relative to settings.MODEL_DIR). At most one active version per algorithm
+    (= model kind: a module of settings.MODEL_KINDS, mlmodels.kinds)."""
 
     class Purpose(models.TextChoices):
         SERVING = "serving", "Serving (may be activated)"
         BACKTEST = "backtest", "Backtest (never activated)"
 
-    algorithm = models.CharField(max_length=16, choices=[(a, a) for a in ALGORITHMS], db_index=True)
+    algorithm = models.CharField(max_length=16, choices=kinds.choices, db_index=True,
+                                 help_text="The model kind (settings.MODEL_KINDS): lightgbm, keras, ...")
     purpose = models.CharField(max_length=8, choices=Purpose.choices, default=Purpose.SERVING)
     feature_set_version = models.PositiveIntegerField()
     train_seasons = models.JSONField(default=list, help_text="Seasons the model was fitted on.")

@@ -74,3 +74,36 @@ def ranges_plot(path: Path, y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90
     fig.savefig(path, format="png")
     plt.close(fig)
     return path
+
+
+def tier_calibration_plot(path: Path, y: np.ndarray, predictions: dict[str, tuple], masks: dict[str, np.ndarray],
+                          title: str = "") -> Path:
+    """One panel per population (the minutes tiers): for each model, the observed share of actual
+    points at or below p10, p50 and p90 against the nominal 10/50/90%, with the 80% coverage and
+    width in the legend (a calibrated model sits on the diagonal in every tier)."""
+    plt = _pyplot()
+    columns = 2
+    rows = max(1, (len(masks) + columns - 1) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(11, 4.2 * rows), dpi=90, squeeze=False)
+    for ax, (name, mask) in zip(axes.flat, masks.items()):
+        ax.plot([0, 1], [0, 1], color="#999", linestyle="--", linewidth=1)
+        for model, (p10, p50, p90) in predictions.items():
+            if not mask.any():
+                continue
+            ys = y[mask]
+            observed = [float(np.mean(ys <= q[mask])) for q in (p10, p50, p90)]
+            coverage = float(np.mean((ys >= p10[mask]) & (ys <= p90[mask])))
+            width = float(np.mean(p90[mask] - p10[mask]))
+            ax.plot(NOMINAL, observed, marker="o", label=f"{model}: coverage {coverage:.3f}, width {width:.1f}")
+        ax.set(xlabel="nominal quantile level", ylabel="observed share <= quantile", xlim=(0, 1), ylim=(0, 1),
+               title=f"{name} ({int(mask.sum()):,} rows)")
+        ax.legend(fontsize=7, loc="upper left")
+    for ax in list(axes.flat)[len(masks):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return path

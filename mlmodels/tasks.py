@@ -1,6 +1,6 @@
 """Celery tasks of the mlmodels app (routed to its `ml` queue in settings).
 
-Thin wrappers over mlmodels.services: progress goes to the task state (PROGRESS with stage,
+Thin wrappers over mlmodels.services (training) and mlmodels.backtest: progress goes to the task state (PROGRESS with stage,
 epoch and percent) and to the TrainingRun row that carries the task id.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _progress(task):
 
 @shared_task(bind=True, name="mlmodels.tasks.train", **TRAINING_LIMITS, **DATABASE_RETRY)
 def train(self, seasons: list[str] | None = None, quick: bool = False) -> dict:
-    """Train LightGBM + Keras on the loaded seasons (or `seasons`) and activate them when not
+    """Train every model kind (settings.MODEL_KINDS) on the loaded seasons (or `seasons`) and activate them when not
     worse than the active versions. Returns the run's summary (versions, metrics, activation)."""
     from mlmodels import services
 
@@ -36,7 +36,7 @@ def train(self, seasons: list[str] | None = None, quick: bool = False) -> dict:
 @shared_task(bind=True, name="mlmodels.tasks.backtest", **TRAINING_LIMITS, **DATABASE_RETRY)
 def backtest(self, test_season: str, quick: bool = False) -> dict:
     """The backtest of `test_season` (see `manage.py backtest`); returns its JSON result."""
-    from mlmodels import services
+    from mlmodels.backtest import run_backtest
 
-    report = services.run_backtest(test_season, quick=quick, progress=_progress(self), task_id=self.request.id)
+    report = run_backtest(test_season, quick=quick, progress=_progress(self), task_id=self.request.id)
     return {**report.result, "report": report.pk}

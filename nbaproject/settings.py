@@ -171,6 +171,9 @@ AS_OF_DATE = env("AS_OF_DATE")
 
 # --- Models ------------------------------------------------------------------------
 MODEL_DIR = Path(env("MODEL_DIR", str(VAR_DIR / "models")))
+# Model kinds (mlmodels.kinds): modules that each train and predict one kind of quantile model.
+# Training fits each, the prediction pipeline runs each in parallel and averages them.
+MODEL_KINDS = env_list("MODEL_KINDS", "mlmodels.kinds.lightgbm,mlmodels.kinds.keras")
 BUNDLED_DATA_DIR = BASE_DIR / "etl" / "data"
 
 # --- Security (production turns these on; see .env.example) -----------------------

@@ -16,14 +16,26 @@ from django.db import models
 
 from operations.models import Job
 
-# The pipeline's steps in order: (name, label shown to users). LightGBM and Keras run in parallel.
-STEPS: list[tuple[str, str]] = [
-    ("resolve", "Finding the player and the game"),
-    ("features", "Building features"),
-    ("lightgbm", "Running the LightGBM model"),
-    ("keras", "Running the Keras model"),
-    ("combine", "Combining the models and storing the range"),
-]
+# The pipeline's steps in order: (name, label shown to users). The model steps in between are one
+# per model kind of settings.MODEL_KINDS (mlmodels.kinds), run in parallel.
+FIRST_STEPS = [("resolve", "Finding the player and the game"), ("features", "Building features")]
+LAST_STEPS = [("combine", "Combining the models and storing the range")]
+
+
+def pipeline_steps() -> list[tuple[str, str]]:
+    """[(name, label)] of every step: resolve, features, one per registered model kind, combine."""
+    from mlmodels import kinds
+
+    return [*FIRST_STEPS, *((kind.name, kind.label) for kind in kinds.registered().values()), *LAST_STEPS]
+
+
+def step_count() -> int:
+    """Steps of a new request's pipeline (the field default)."""
+    return len(pipeline_steps())
+
+
+# This process's steps (settings.MODEL_KINDS when it started).
+STEPS: list[tuple[str, str]] = pipeline_steps()
 STEP_NAMES = [name for name, _ in STEPS]
 STEP_LABELS = dict(STEPS)
 
@@ -54,7 +66,7 @@ class PredictionRequest(Job):
 
     # Progress (status, stage = the step running or last run, step i of n, percent, message = the
     # human-readable reason of a failure, timestamps: operations.models.Job).
-    step_count = models.PositiveSmallIntegerField(default=len(STEPS))
+    step_count = models.PositiveSmallIntegerField(default=step_count)
     steps_done = models.JSONField(default=list, blank=True)
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per finished step.")
     step_starts = models.JSONField(default=dict, blank=True,
@@ -118,7 +130,7 @@ class PredictionEvent(models.Model):
     status = models.CharField(max_length=9, choices=PredictionRequest.Status.choices)
     step = models.CharField(max_length=16, blank=True)
     step_index = models.PositiveSmallIntegerField(default=0)
-    step_count = models.PositiveSmallIntegerField(default=len(STEPS))
+    step_count = models.PositiveSmallIntegerField(default=step_count)
     percent = models.PositiveSmallIntegerField(default=0)
     message = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,8 +1,9 @@
 """Publishing the prediction pipeline to the broker, and the sweeper that re-publishes
 requests left behind (broker down at submit, a chain lost with its worker).
 
-The chain, all on the `predictions` queue:
-    resolve -> features -> group(lightgbm, keras) -> combine   (the group + combine is a chord)
+The chain, on the `predictions` queue (a model kind may name its own queue):
+    resolve -> features -> group(one step per model kind) -> combine   (the group + combine is a chord)
+The group is built from the registered kinds (settings.MODEL_KINDS): today lightgbm and keras.
 Every publish is a new run: a fresh token (checked by every step) and fresh task ids, recorded
 on the request so the staff pages can link each step's TaskResult.
 """
@@ -19,8 +20,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from nbaproject.celery import app
-from predictions.models import STEP_NAMES, PredictionRequest
+from nbaproject.celery import app, queue_name
+from predictions.models import PredictionRequest, pipeline_steps
 from predictions.services import record_event
 
 logger = logging.getLogger(__name__)
@@ -48,17 +49,29 @@ def max_attempts() -> int:
     return int(getattr(settings, "PREDICTIONS_MAX_ATTEMPTS", 5))
 
 
+def model_step_task(kind_name: str) -> str:
+    """The Celery task name of a model kind's prediction step (predictions.tasks makes one per kind)."""
+    return f"predictions.tasks.{kind_name}_step"
+
+
 def build_chain(request_id, token: str, task_ids: dict[str, str]):
     """The pipeline's canvas for one run, with every task id fixed in advance."""
-    from predictions import tasks
+    from mlmodels import kinds
 
     rid = str(request_id)
+    model_steps = []
+    for kind in kinds.registered().values():
+        step = app.signature(model_step_task(kind.name), args=(rid, token)).set(task_id=task_ids[kind.name])
+        if kind.queue != "predictions":
+            step = step.set(queue=queue_name(kind.queue))
+        model_steps.append(step)
     return chain(
-        tasks.resolve_step.si(rid, token, task_ids).set(task_id=task_ids["resolve"]),
-        tasks.features_step.si(rid, token).set(task_id=task_ids["features"]),
-        group(tasks.lightgbm_step.s(rid, token).set(task_id=task_ids["lightgbm"]),
-              tasks.keras_step.s(rid, token).set(task_id=task_ids["keras"])),
-        tasks.combine_step.s(rid, token).set(task_id=task_ids["combine"]),
+        app.signature("predictions.tasks.resolve_step", args=(rid, token, task_ids), immutable=True)
+        .set(task_id=task_ids["resolve"]),
+        app.signature("predictions.tasks.features_step", args=(rid, token), immutable=True)
+        .set(task_id=task_ids["features"]),
+        group(model_steps),
+        app.signature("predictions.tasks.combine_step", args=(rid, token)).set(task_id=task_ids["combine"]),
     )
 
 
@@ -75,7 +88,7 @@ def publish(signature):
 
 def new_run() -> tuple[str, dict[str, str]]:
     """A fresh run token and a task id for every step."""
-    return uuid.uuid4().hex, {step: str(uuid.uuid4()) for step in STEP_NAMES}
+    return uuid.uuid4().hex, {step: str(uuid.uuid4()) for step, _ in pipeline_steps()}
 
 
 def publish_run(request_id, token: str, task_ids: dict[str, str]) -> bool:

@@ -395,10 +395,10 @@ def _resolve_inputs(request: PredictionRequest):
 
 
 def build_features(request_id, token: str) -> dict:
-    """Step 2: the model features for the resolved (player, game), from mlmodels.features."""
+    """Step 2: the model features for the resolved (player, game), from mlmodels.warehouse."""
     begin_step(request_id, token, "features")
     started = time.perf_counter()
-    from mlmodels.features import build_features_for
+    from mlmodels.warehouse import build_features_for
 
     request = PredictionRequest.objects.get(pk=request_id)
     features = build_features_for(request.player_id, request.game_date, request.opponent_id, request.is_home,
@@ -418,14 +418,13 @@ def _plain(value):
 
 
 def run_model(algorithm: str, features: dict, request_id, token: str) -> dict:
-    """Steps 3 and 4 (in parallel): one model's p10/p50/p90 for the features."""
+    """A model step (one per model kind, in parallel): that kind's p10/p50/p90 for the features."""
     begin_step(request_id, token, algorithm)
     started = time.perf_counter()
     from mlmodels import inference
 
-    predict = {"lightgbm": inference.predict_lightgbm, "keras": inference.predict_keras}[algorithm]
     try:
-        output = predict(features)
+        output = inference.predict(algorithm, features)
     except inference.NoActiveModel as exc:
         raise PredictionFailed(f"no trained {algorithm} model is active yet ({exc}): an administrator must "
                                "run `manage.py train`") from None
@@ -435,13 +434,13 @@ def run_model(algorithm: str, features: dict, request_id, token: str) -> dict:
 
 
 def store_prediction(outputs: list[dict], request_id, token: str) -> dict:
-    """Step 5: combine the models' outputs and store the one Prediction of the request."""
+    """Last step: combine the models' outputs and store the one Prediction of the request."""
     stored = Prediction.objects.filter(request_id=request_id).first()
     if stored is not None:  # a re-run after the result was stored
         return prediction_summary(stored)
     begin_step(request_id, token, "combine")
     started = time.perf_counter()
-    from mlmodels.inference import combine
+    from mlmodels.ensemble import combine
 
     combined = {key: _plain(value) for key, value in combine([_model_output(o) for o in outputs]).items()}
     p10, p50, p90 = sorted([combined["p10"], combined["p50"], combined["p90"]])
@@ -464,7 +463,7 @@ def store_prediction(outputs: list[dict], request_id, token: str) -> dict:
         })
         request.status = Status.SUCCEEDED
         request.stage = "combine"
-        request.step_index = len(STEP_NAMES)
+        request.step_index = request.step_count
         request.steps_done = [*request.steps_done, "combine"] if "combine" not in request.steps_done \
             else request.steps_done
         request.timings = timings

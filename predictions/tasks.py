@@ -15,6 +15,7 @@ from celery import shared_task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from django.db.utils import InterfaceError, OperationalError
 
+from mlmodels import kinds
 from predictions import pipeline, services
 from predictions.models import STEP_LABELS
 from predictions.services import PredictionFailed, StaleRun, Unanswerable
@@ -67,14 +68,20 @@ def features_step(self, request_id, token):
     return _run(self, "features", request_id, token, services.build_features, request_id, token)
 
 
-@shared_task(name="predictions.tasks.lightgbm_step", **MODEL_STEP_OPTIONS)
-def lightgbm_step(self, features, request_id, token):
-    return _run(self, "lightgbm", request_id, token, services.run_model, "lightgbm", features, request_id, token)
+def _model_step(kind_name: str):
+    """The prediction step of one model kind: its active model's p10/p50/p90 for the features."""
+
+    def step(self, features, request_id, token):
+        return _run(self, kind_name, request_id, token, services.run_model, kind_name, features, request_id, token)
+
+    step.__name__ = step.__qualname__ = f"{kind_name}_step"
+    step.__doc__ = f"The {kind_name} model's range for the features (mlmodels.kinds)."
+    return shared_task(name=pipeline.model_step_task(kind_name), **MODEL_STEP_OPTIONS)(step)
 
 
-@shared_task(name="predictions.tasks.keras_step", **MODEL_STEP_OPTIONS)
-def keras_step(self, features, request_id, token):
-    return _run(self, "keras", request_id, token, services.run_model, "keras", features, request_id, token)
+# One step task per registered model kind (settings.MODEL_KINDS): lightgbm_step, keras_step, ...
+MODEL_STEPS = {name: _model_step(name) for name in kinds.names()}
+globals().update({task.__name__.rsplit(".", 1)[-1]: task for task in MODEL_STEPS.values()})
 
 
 @shared_task(name="predictions.tasks.combine_step", **STEP_OPTIONS)

@@ -14,7 +14,6 @@ from django.core.management import CommandError, call_command
 
 from etl.models import PlayerGameLog
 from mlmodels.models import BacktestReport, ModelVersion, TrainingRun
-from mlmodels.tests.conftest import RolledBack
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
@@ -32,7 +31,7 @@ def backtest(slice_loaded, django_db_blocker):
 
 def test_the_printed_json_has_exactly_the_issues_shape(backtest):
     result, progress = backtest
-    assert set(result) == {"test_season", "rows", "models"}
+    assert set(result) == {"test_season", "rows", "models", "populations", "calibration", "with_out"}
     assert result["test_season"] == "2023-24"
     assert set(result["models"]) == {"ensemble", "lightgbm", "keras", "baseline_last5", "baseline_last10",
                                      "baseline_season_avg"}
@@ -43,6 +42,77 @@ def test_the_printed_json_has_exactly_the_issues_shape(backtest):
     for name in ("baseline_last5", "baseline_last10", "baseline_season_avg"):
         assert set(result["models"][name]) >= {"mae"}
     assert "%" in progress  # progress lines went to stderr, stdout is only the JSON
+    assert set(result["populations"]) == {"market", "minutes_0_15", "minutes_15_25", "minutes_25_32",
+                                          "minutes_32_plus"}
+    for name, population in result["populations"].items():
+        assert population["rows"] > 0, name
+        assert set(population["models"]) == set(result["models"])
+        for model in ("ensemble", "lightgbm", "keras"):
+            assert set(population["models"][model]) == {"mae", "coverage_80", "width_80"}
+        assert set(population["models"]["baseline_last10"]) == {"mae"}
+
+
+def _minutes_last10_by_hand() -> list[float]:
+    """Each 2023-24 test row's average minutes over the player's previous (up to) 10 games."""
+    history: dict[int, list[float]] = {}
+    averages = []
+    for player, season, seconds in PlayerGameLog.objects.order_by("date", "player_id").values_list(
+            "player_id", "season", "seconds"):
+        previous = history.setdefault(player, [])
+        if season == "2023-24" and previous:
+            averages.append(float(np.mean(previous[-10:])) / 60)
+        previous.append(seconds)
+    return averages
+
+
+def test_the_populations_follow_their_definitions_on_the_slice(backtest):
+    """Tiers by average minutes over the previous 10 games; market = the 74% with the most."""
+    result, _ = backtest
+    populations = result["populations"]
+    averages = np.array(_minutes_last10_by_hand())
+    assert len(averages) == result["rows"]
+    for name, (low, high) in {"minutes_0_15": (0, 15), "minutes_15_25": (15, 25), "minutes_25_32": (25, 32),
+                              "minutes_32_plus": (32, 1e9)}.items():
+        assert populations[name]["rows"] == int(((averages >= low) & (averages < high)).sum()), name
+    assert sum(populations[name]["rows"] for name in populations if name != "market") == result["rows"]
+    assert populations["market"]["rows"] == round(0.74 * result["rows"])
+    cut = np.sort(averages)[::-1][populations["market"]["rows"] - 1]
+    assert populations["market"]["min_minutes"] == pytest.approx(cut, abs=0.01)
+
+
+def test_population_masks_on_hand_built_rows():
+    from mlmodels.backtest import population_table, populations
+
+    minutes = np.array([40.0, 33.0, 31.9, 25.0, 24.99, 15.0, 14.9, 0.0, np.nan, 20.0])
+    masks = populations(minutes)
+    assert list(np.flatnonzero(masks["minutes_32_plus"])) == [0, 1]
+    assert list(np.flatnonzero(masks["minutes_25_32"])) == [2, 3]
+    assert list(np.flatnonzero(masks["minutes_15_25"])) == [4, 5, 9]
+    assert list(np.flatnonzero(masks["minutes_0_15"])) == [6, 7, 8]  # no earlier minutes: the lowest tier
+    # 74% of 10 rows = 7: the seven highest averages
+    assert list(np.flatnonzero(masks["market"])) == [0, 1, 2, 3, 4, 5, 9]
+
+    y = np.array([30.0, 20, 10, 12, 8, 6, 2, 0, 1, 9])
+    p50 = y + np.array([2.0, -2, 1, 1, 0, 0, 1, 0, 3, 1])
+    table = population_table(y, minutes, {"m": (p50 - 3, p50, p50 + 1)}, {"baseline_last10": y + 4})
+    assert table["minutes_32_plus"]["rows"] == 2
+    assert table["minutes_32_plus"]["models"]["m"] == {"mae": 2.0, "coverage_80": 0.5, "width_80": 4.0}
+    assert table["minutes_0_15"]["models"]["m"]["mae"] == pytest.approx(4 / 3, abs=1e-4)
+    assert table["market"]["models"]["baseline_last10"] == {"mae": 4.0}
+    assert table["market"]["min_minutes"] == 15.0
+
+
+def test_calibration_is_fitted_on_the_validation_season_not_the_test_rows(backtest):
+    """The calibration (per tier) is fitted on validation rows before the test season; the
+    populations' coverage is then measured on test rows it never saw."""
+    result, _ = backtest
+    calibration = result["calibration"]
+    first_test_day = PlayerGameLog.objects.filter(season="2023-24").order_by("date").first().date
+    assert calibration["season"] == "2022-23" and calibration["last_date"] < str(first_test_day)
+    validation_lines = PlayerGameLog.objects.filter(date__gte=calibration["first_date"],
+                                                    date__lte=calibration["last_date"])
+    assert 0 < calibration["rows"] <= validation_lines.count()
+    assert calibration["tiers"] == ["minutes_0_15", "minutes_15_25", "minutes_25_32", "minutes_32_plus"]
 
 
 def test_rows_are_the_test_seasons_games_of_players_seen_before(backtest):
@@ -74,7 +144,7 @@ def test_the_report_is_stored_with_its_plots_and_backtest_only_models(backtest):
     result, _ = backtest
     report = BacktestReport.objects.get()
     assert report.result == result and report.quick and report.rows == result["rows"]
-    assert len(report.plots) == 2
+    assert len(report.plots) == 3  # calibration, ranges, calibration per minutes tier
     for name in report.plots:
         assert (Path(settings.MODEL_DIR) / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     versions = list(report.model_versions.all())
@@ -102,6 +172,10 @@ def test_admin_shows_metrics_and_plots_and_activates_a_version(backtest, staff_c
     report = BacktestReport.objects.get()
     page = staff_client.get(f"/admin/mlmodels/backtestreport/{report.pk}/change/").content.decode()
     assert "baseline_last10" in page and f"/admin/mlmodels/backtestreport/{report.pk}/plot/0.png" in page
+    assert f"/admin/mlmodels/backtestreport/{report.pk}/plot/2.png" in page  # the per-tier calibration plot
+    assert "<th>population</th>" in page
+    for name in ("market", "minutes_0_15", "minutes_15_25", "minutes_25_32", "minutes_32_plus"):
+        assert f"<td>{name}</td>" in page
     png = staff_client.get(f"/admin/mlmodels/backtestreport/{report.pk}/plot/0.png")
     assert png.status_code == 200 and png["Content-Type"] == "image/png"
     assert b"".join(png.streaming_content)[:4] == b"\x89PNG"
@@ -129,3 +203,40 @@ def test_admin_shows_metrics_and_plots_and_activates_a_version(backtest, staff_c
     staff_client.post("/admin/mlmodels/modelversion/",
                       {"action": "activate_versions", "_selected_action": [backtest_version.pk]})
     assert ModelVersion.objects.get(active=True, algorithm="keras").pk == copy.pk
+
+
+def test_figures_with_and_without_who_is_out(backtest):
+    """The headline figures use no "who is out"; `with_out` has the same tables when the
+    features know who actually played."""
+    result, _ = backtest
+    with_out = result["with_out"]
+    assert set(with_out) == {"models", "populations"}
+    assert set(with_out["models"]) == set(result["models"])
+    assert set(with_out["populations"]) == set(result["populations"])
+    for name, population in with_out["populations"].items():
+        assert population["rows"] == result["populations"][name]["rows"]
+    assert with_out["models"]["baseline_last10"] == result["models"]["baseline_last10"]
+    assert with_out["models"]["lightgbm"] != result["models"]["lightgbm"]  # the model did use it
+
+
+def test_training_rows_know_who_is_out_on_half_the_rows_and_validation_never():
+    import pandas as pd
+
+    from mlmodels.dataset import hide_who_is_out, split
+    from mlmodels.features import FEATURE_NAMES, OUT_FEATURES
+
+    rows = 2000
+    frame = pd.DataFrame({"player_id": np.arange(rows) % 97, "game_id": np.arange(rows) + 10_000,
+                          "season": np.where(np.arange(rows) < 1500, "2021-22", "2022-23"),
+                          "date": np.datetime64("2022-01-01") + np.arange(rows) // 10, "pts": np.ones(rows),
+                          **{name: np.ones(rows) for name in FEATURE_NAMES}})
+    hidden = hide_who_is_out(frame)
+    known = hidden[OUT_FEATURES[0]].notna().to_numpy()
+    assert 0.4 < known.mean() < 0.6
+    assert frame[OUT_FEATURES[0]].notna().all()  # the input is not changed
+    again = hide_who_is_out(frame)
+    assert (again[OUT_FEATURES[0]].notna().to_numpy() == known).all()  # fixed, not random
+    data = split(hidden, ["2021-22", "2022-23"])
+    column = data.X[:, FEATURE_NAMES.index(OUT_FEATURES[0])]
+    assert np.isnan(column[data.validation]).all()  # the validation season never knows it
+    assert (~np.isnan(column[data.train]) == known[:1500]).all()

@@ -7,9 +7,15 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from mlmodels.features import FEATURE_NAMES, MATES_GAMES, build_features_for, build_training_frame, day_number
+from mlmodels.features import (
+    FEATURE_NAMES,
+    MATES_GAMES,
+    build_training_frame,
+    day_number,
+)
 from mlmodels.selectors import gamelog_arrays
 from mlmodels.tests.conftest import sample_rows
+from mlmodels.warehouse import build_features_for
 
 pytestmark = pytest.mark.services
 
@@ -99,3 +105,46 @@ def test_teammate_features_by_hand():
     assert built["mates_absent_usg"] == pytest.approx(absent / len(window))
     assert built["mates_present_usg"] == pytest.approx(present / len(window))
     assert built["roster_last"] == len(played_last)
+
+
+@pytest.mark.django_db
+def test_who_is_out_from_a_list_gives_the_backtests_who_actually_played(arrays):
+    """The `out` list at serving time and the backtest's "who actually played" are one feature
+    function: declaring exactly the absentees gives the training row's numbers."""
+    from etl.models import PlayerGameLog
+    from mlmodels.features import OUT_FEATURES
+
+    frame = build_training_frame(arrays, out="actual").set_index(["player_id", "game_id"])
+    checked = 0
+    for row in sample_rows(40, seed=9):
+        window = list(PlayerGameLog.objects.filter(team_id=row["team_id"], date__lt=row["date"])
+                      .values_list("game_id", "date").distinct().order_by("-date")[:MATES_GAMES])
+        recent = set(PlayerGameLog.objects.filter(team_id=row["team_id"], game_id__in=[g for g, _ in window])
+                     .values_list("player_id", flat=True))
+        played = set(PlayerGameLog.objects.filter(game_id=row["game_id"], team_id=row["team_id"])
+                     .values_list("player_id", flat=True))
+        out = sorted(recent - played) + [999_999_999]  # an unknown id counts for nothing
+        built = build_features_for(row["player_id"], row["date"], row["opponent_id"], row["is_home"],
+                                   team_id=row["team_id"], out=out)
+        expected = frame.loc[(row["player_id"], row["game_id"]), OUT_FEATURES].to_numpy(dtype=np.float64)
+        got = np.array([np.nan if built[n] is None else built[n] for n in OUT_FEATURES])
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9, equal_nan=True)
+        checked += bool(window) and bool(recent - played)
+    assert checked >= 5  # rows where someone was really out
+
+
+@pytest.mark.django_db
+def test_who_is_out_unknown_empty_and_declared():
+    row = sample_rows(1, seed=4)[0]
+    args = (row["player_id"], row["date"], row["opponent_id"], row["is_home"])
+    unknown = build_features_for(*args, team_id=row["team_id"])
+    nobody = build_features_for(*args, team_id=row["team_id"], out=[])
+    assert unknown["out_usg"] is None and nobody["out_usg"] == 0.0
+    assert {k: v for k, v in unknown.items() if not k.startswith("out_")} == \
+        {k: v for k, v in nobody.items() if not k.startswith("out_")}
+    from etl.models import PlayerGameLog
+
+    mate = PlayerGameLog.objects.filter(team_id=row["team_id"], date__lt=row["date"]).exclude(
+        player_id=row["player_id"]).order_by("-date", "-fga").first()
+    declared = build_features_for(*args, team_id=row["team_id"], out=[mate.player_id, row["player_id"]])
+    assert declared["out_usg"] > 0 and declared["out_min"] > 0  # himself in the list counts for nothing

@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 from django.conf import settings
 
-from mlmodels import inference, services, training
-from mlmodels.features import FEATURE_NAMES, build_features_for, feature_matrix
+from mlmodels import ensemble, inference, kinds, registry, services, training
+from mlmodels.dataset import TrainingError
+from mlmodels.features import FEATURE_NAMES, FEATURE_SET_VERSION, feature_matrix
+from mlmodels.kinds import keras as keras_kind
 from mlmodels.models import ModelVersion, TrainingRun
 from mlmodels.tests.conftest import sample_rows
+from mlmodels.warehouse import build_features_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
@@ -22,7 +25,7 @@ def serving(trained_run, monkeypatch):
     """The module's trained versions active, a fresh serving cache that re-reads the active ids
     on every call (no 1.5 s wait)."""
     for version in trained_run.versions.all():
-        services.activate(version)
+        registry.activate(version)
     inference.reset()
     monkeypatch.setattr(inference, "CHECK_SECONDS", 0)
     yield trained_run
@@ -53,15 +56,15 @@ def test_training_registers_both_models_with_files_and_activates_them(trained_ru
 
 
 def test_save_load_round_trip_predicts_the_same(trained_run, tmp_path):
-    from mlmodels.selectors import gamelog_arrays
     from mlmodels.features import build_training_frame
+    from mlmodels.selectors import gamelog_arrays
 
     frame = build_training_frame(gamelog_arrays())
     frame = frame[frame["has_history"]]
     X, y = frame[FEATURE_NAMES].to_numpy(), frame["pts"].to_numpy()
     cut = len(X) * 3 // 4
-    for fit in (training.fit_lightgbm, training.fit_keras):
-        fitted = fit(X[:cut], y[:cut], X[cut:], y[cut:], quick=True)
+    for kind in kinds.registered().values():
+        fitted = kind.fit(X[:cut], y[:cut], X[cut:], y[cut:], quick=True)
         fitted.calibration = training.fit_calibration(y[cut:], *fitted.predict_raw(X[cut:]))
         files = training.save(fitted, tmp_path / fitted.algorithm)
         assert all(path.is_file() for path in files)
@@ -69,17 +72,25 @@ def test_save_load_round_trip_predicts_the_same(trained_run, tmp_path):
         np.testing.assert_allclose(np.column_stack(loaded.predict(X[cut:])),
                                    np.column_stack(fitted.predict(X[cut:])), rtol=1e-5, atol=1e-4)
     # the numpy forward pass of the Keras model is the network itself
-    keras_fit = training.fit_keras(X[:cut], y[:cut], X[cut:], y[cut:], quick=True)
-    Z = training.standardise(X[cut:cut + 200], keras_fit.scaler)
-    np.testing.assert_allclose(training.forward(training.dense_layers(keras_fit.keras_model), Z),
-                               np.asarray(keras_fit.keras_model(Z)), rtol=1e-4, atol=1e-4)
+    keras_fit = kinds.get("keras").fit(X[:cut], y[:cut], X[cut:], y[cut:], quick=True)
+    Z = keras_kind.standardise(X[cut:cut + 200], keras_fit.state["scaler"])
+    np.testing.assert_allclose(keras_kind.forward(keras_kind.dense_layers(keras_fit.model), Z),
+                               np.asarray(keras_fit.model(Z)), rtol=1e-4, atol=1e-4)
 
 
 def test_a_model_of_another_feature_set_is_refused(trained_run, tmp_path, monkeypatch):
     version = trained_run.versions.get(algorithm="lightgbm")
     monkeypatch.setattr(training, "FEATURE_SET_VERSION", 999)
     with pytest.raises(training.IncompatibleModel):
-        services.load_version(version)
+        registry.load_version(version)
+
+
+def test_bootstrap_trains_again_when_the_active_models_use_an_older_feature_set(trained_run):
+    from mlmodels.selectors import active_models_exist
+
+    assert active_models_exist()
+    ModelVersion.objects.filter(active=True, algorithm="keras").update(feature_set_version=FEATURE_SET_VERSION - 1)
+    assert not active_models_exist()
 
 
 def test_served_quantiles_never_cross_even_for_odd_inputs(serving):
@@ -91,11 +102,11 @@ def test_served_quantiles_never_cross_even_for_odd_inputs(serving):
         odd.append(noisy)
     odd.append(dict.fromkeys(FEATURE_NAMES))  # nothing known at all
     for features in rows + odd:
-        outputs = [inference.predict_lightgbm(features), inference.predict_keras(features)]
-        for output in outputs + [inference.combine(outputs)]:
+        outputs = [inference.predict(name, features) for name in kinds.names()]
+        for output in outputs + [ensemble.combine(outputs)]:
             assert 0 <= output["p10"] <= output["p50"] <= output["p90"], output
     # the batch path agrees: every row of a matrix, every model
-    for algorithm in ModelVersion.ALGORITHMS:
+    for algorithm in kinds.names():
         p10, p50, p90 = inference.model(algorithm)[1].predict(feature_matrix(rows + odd))
         assert np.all((0 <= p10) & (p10 <= p50) & (p50 <= p90))
 
@@ -109,11 +120,11 @@ def test_combine_uses_the_runs_weights_and_calibration(serving):
     cal = params["ensemble_calibration"]
     median = w * 10 + (1 - w) * 14
     expected_low = median - cal["low"] * (median - (w * 4 + (1 - w) * 6))
-    combined = inference.combine(outputs)
+    combined = ensemble.combine(outputs)
     assert combined["p50"] == pytest.approx(median)
     assert combined["p10"] == pytest.approx(max(expected_low, 0.0))
     # versions not trained together: the plain mean, sorted
-    plain = inference.combine([{**outputs[0], "model_version": None}, {**outputs[1], "model_version": None}])
+    plain = ensemble.combine([{**outputs[0], "model_version": None}, {**outputs[1], "model_version": None}])
     assert plain == {"p10": 5.0, "p50": 12.0, "p90": 23.0}
 
 
@@ -123,35 +134,35 @@ def test_the_model_is_loaded_once_and_reloaded_when_the_active_version_changes(s
     monkeypatch.setattr(training, "load", lambda folder: loads.append(folder) or real_load(folder))
     features = features_sample(1)[0]
     first = serving.versions.get(algorithm="lightgbm")
-    outputs = [inference.predict_lightgbm(features) for _ in range(5)]
+    outputs = [inference.predict("lightgbm", features) for _ in range(5)]
     assert len(loads) == 1 and {o["model_version"] for o in outputs} == {first.pk}
 
     # a second version becomes active (as `manage.py train` or the admin action would do)
     second = ModelVersion.objects.get(pk=first.pk)
     second.pk, second.active = None, False
     second.save()
-    services.activate(second)
-    assert inference.predict_lightgbm(features)["model_version"] == second.pk
+    registry.activate(second)
+    assert inference.predict("lightgbm", features)["model_version"] == second.pk
     assert len(loads) == 2 and inference.loaded_versions()["lightgbm"] == second.pk
-    inference.predict_lightgbm(features)
+    inference.predict("lightgbm", features)
     assert len(loads) == 2
 
 
 def test_active_ids_are_read_at_most_every_check_interval(serving, monkeypatch, django_assert_num_queries):
     monkeypatch.setattr(inference, "CHECK_SECONDS", 60)
     features = features_sample(1)[0]
-    inference.predict_lightgbm(features)
-    inference.predict_keras(features)
+    inference.predict("lightgbm", features)
+    inference.predict("keras", features)
     with django_assert_num_queries(0):
         for _ in range(10):
-            inference.predict_lightgbm(features)
-            inference.predict_keras(features)
+            inference.predict("lightgbm", features)
+            inference.predict("keras", features)
 
 
 def test_no_active_model_is_reported(serving):
     ModelVersion.objects.update(active=False)
     with pytest.raises(inference.NoActiveModel):
-        inference.predict_keras(dict.fromkeys(FEATURE_NAMES))
+        inference.predict("keras", dict.fromkeys(FEATURE_NAMES))
 
 
 def test_a_worse_new_version_is_not_activated(serving):
@@ -177,5 +188,5 @@ def test_single_season_training_validates_on_its_last_dates(slice_loaded):
 
 
 def test_unknown_seasons_are_refused(slice_loaded):
-    with pytest.raises(services.TrainingError, match="2010-11"):
+    with pytest.raises(TrainingError, match="2010-11"):
         services.train_models(seasons=["2010-11"], quick=True)

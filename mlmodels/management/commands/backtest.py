@@ -5,8 +5,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from mlmodels.backtest import run_backtest
+from mlmodels.dataset import TrainingError
 from mlmodels.management.commands._progress import stderr_progress
-from mlmodels.services import TrainingError, run_backtest
 
 
 class Command(BaseCommand):

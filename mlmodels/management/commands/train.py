@@ -5,8 +5,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from mlmodels.dataset import TrainingError
 from mlmodels.management.commands._progress import stderr_progress
-from mlmodels.services import TrainingError, summary, train_models
+from mlmodels.services import summary, train_models
 
 
 class Command(BaseCommand):

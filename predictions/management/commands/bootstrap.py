@@ -61,7 +61,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.MIGRATE_HEADING(f"\n== {title}"))
 
     def ensure_models(self, quick: bool) -> None:
-        from mlmodels.selectors import active_models_exist, loaded_seasons
+        from etl.selectors import loaded_seasons
+        from mlmodels.selectors import active_models_exist
         from mlmodels.services import train_models
 
         if active_models_exist():

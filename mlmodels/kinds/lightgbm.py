@@ -1,0 +1,74 @@
+"""LightGBM: one quantile booster per alpha (0.1, 0.5, 0.9), early stopping on the validation season."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mlmodels.features import FEATURE_NAMES
+from mlmodels.kinds.base import Fitted, ModelKind
+from mlmodels.training import QUANTILES, SEED
+
+PARAMS = {
+    "learning_rate": 0.03, "num_leaves": 31, "min_data_in_leaf": 500, "feature_fraction": 0.5,
+    "bagging_fraction": 0.7, "bagging_freq": 1, "lambda_l2": 1.0, "max_bin": 127,
+    "num_boost_round": 1500, "early_stopping_rounds": 50,
+}
+QUICK = {**PARAMS, "learning_rate": 0.1, "num_leaves": 15, "num_boost_round": 30,
+         "early_stopping_rounds": 10, "min_data_in_leaf": 50}
+
+
+class LightGBM(ModelKind):
+    name = "lightgbm"
+    label = "Running the LightGBM model"
+
+    def fit(self, X, y, X_val, y_val, *, quick=False, progress=None, rounds: list[int] | None = None) -> Fitted:
+        """Three quantile boosters; early stopping on the validation set unless `rounds` fixes the
+        number of rounds per quantile (a refit on more data)."""
+        import lightgbm as lgb
+
+        params = dict(QUICK if quick else PARAMS)
+        num_rounds, stopping = params.pop("num_boost_round"), params.pop("early_stopping_rounds")
+        base = {**params, "objective": "quantile", "seed": SEED, "deterministic": True, "force_row_wise": True,
+                "num_threads": 2, "verbose": -1}
+        train_set = lgb.Dataset(X, y, feature_name=FEATURE_NAMES, free_raw_data=False,
+                                params={"max_bin": base["max_bin"], "verbose": -1})
+        boosters, best = [], []
+        for i, alpha in enumerate(QUANTILES):
+            if progress:
+                progress(stage=f"lightgbm q{int(alpha * 100)}", step=i, steps=len(QUANTILES))
+            if rounds:
+                booster = lgb.train({**base, "alpha": alpha}, train_set, num_boost_round=rounds[i])
+            else:
+                valid = lgb.Dataset(X_val, y_val, reference=train_set)
+                booster = lgb.train({**base, "alpha": alpha}, train_set, num_boost_round=num_rounds,
+                                    valid_sets=[valid], callbacks=[lgb.early_stopping(stopping, verbose=False)])
+            boosters.append(booster)
+            best.append(int(booster.best_iteration or booster.current_iteration()))
+        best = list(rounds) if rounds else best
+        return Fitted(self, {**params, "num_boost_round": num_rounds, "early_stopping_rounds": stopping,
+                             "rounds": best}, model=boosters)
+
+    def refit(self, X, y, previous: Fitted, *, quick=False, progress=None) -> Fitted:
+        return self.fit(X, y, None, None, quick=quick, progress=progress, rounds=previous.hyperparameters["rounds"])
+
+    def predict_batch(self, fitted: Fitted, X: np.ndarray):
+        threads = 1 if len(X) < 1000 else 2
+        return tuple(booster.predict(X, num_threads=threads) for booster in fitted.model)
+
+    def save(self, fitted: Fitted, folder: Path) -> list[Path]:
+        files = []
+        for alpha, booster in zip(QUANTILES, fitted.model):
+            path = folder / f"q{int(alpha * 100)}.txt"
+            booster.save_model(str(path))
+            files.append(path)
+        return files
+
+    def load(self, folder: Path, fitted: Fitted) -> Fitted:
+        import lightgbm as lgb
+
+        fitted.model = [lgb.Booster(model_file=str(folder / f"q{int(a * 100)}.txt")) for a in QUANTILES]
+        return fitted
+
+
+KIND = LightGBM()

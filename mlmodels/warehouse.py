@@ -1,0 +1,166 @@
+"""Reads of the etl warehouse for the features: the SQL twin of mlmodels.features' inputs.
+
+Training reads every line at once (`mlmodels.selectors.gamelog_arrays`, with `log_sql` and
+`logs_from_rows`); a prediction reads one (player, game) with `build_features_for`'s few indexed
+queries and runs the same numpy code (mlmodels.features.compute_features) on them. Table and
+column names come from the etl models (etl.schema), never string literals, so a renamed field
+fails when this module is imported. Every query runs on PostgreSQL and the embedded SQLite.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+from django.db import connection
+
+from etl.schema import GAMES, LINES
+from mlmodels.features import (
+    EPOCH,
+    LOG_COLUMNS,
+    MATES_GAMES,
+    PART_SUMS,
+    ROLE_THRESHOLDS,
+    TEAM_GAMES,
+    compute_features,
+    day_number,
+    horizon,
+)
+
+# --- the line columns as integers ---------------------------------------------------------------
+
+def day_sql(column: str | None = None, vendor: str | None = None) -> str:
+    """SQL for a date column (default: the lines' date) as days since 1970-01-01 (an integer)."""
+    column = column or LINES.date
+    vendor = vendor or connection.vendor
+    if vendor == "postgresql":
+        return f"({column} - DATE '1970-01-01')"
+    return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
+
+
+def log_sql(vendor: str | None = None) -> str:
+    """LOG_COLUMNS as integer SQL expressions (date as days since 1970, unknown starter as -1),
+    so a result converts to arrays in one numpy call."""
+    special = {"date": day_sql(LINES.date, vendor), "starter": f"COALESCE(CAST({LINES.starter} AS INTEGER), -1)",
+               "is_home": f"CAST({LINES.is_home} AS INTEGER)"}
+    return ", ".join(special.get(name, LINES.column(name)) for name in LOG_COLUMNS)
+
+
+def logs_from_rows(rows: list[tuple], extra: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """LOG_COLUMNS (+ `extra` integer columns) arrays from rows selected with `log_sql`."""
+    columns = LOG_COLUMNS + list(extra)
+    matrix = np.array(rows, dtype=np.int64).reshape(len(rows), len(columns))
+    arrays = {name: matrix[:, i] for i, name in enumerate(columns)}
+    starter = arrays["starter"].astype(np.float64)
+    starter[starter < 0] = np.nan
+    arrays["starter"] = starter
+    return arrays
+
+
+# --- one (player, game): the inference fast path ---------------------------------------------------
+
+def _player_sql() -> str:
+    """The player's lines inside the horizon before the date (params: player, date, first day)."""
+    return (f"SELECT {log_sql()} FROM {LINES} WHERE {LINES.player} = %s AND {LINES.date} < %s "
+            f"AND {LINES.date} >= %s ORDER BY {LINES.date}")
+
+
+_LAST_TEAM_SQL = (f"SELECT {LINES.team} FROM {LINES} WHERE {LINES.player} = %s AND {LINES.date} < %s "
+                  f"ORDER BY {LINES.date} DESC LIMIT 1")
+
+
+def _last_games(limit: int, alias: str, same_team: bool = False) -> str:
+    """The ids of a team's last `limit` games with lines (of that team when `same_team`) before a
+    date and inside the horizon, through the Game table's (home|away, date) indexes. Params, for
+    the home side then the away side: team, date, first day (+ team when `same_team`). Each
+    LIMITed select is wrapped as a derived table so the compound select runs on both databases."""
+    team_lines = f" AND l.{LINES.team} = %s" if same_team else ""
+
+    def side(name: str) -> str:
+        return (f"SELECT {GAMES.id}, {GAMES.date} FROM (SELECT g.{GAMES.id}, g.{GAMES.date} FROM {GAMES} g "
+                f"WHERE g.{GAMES.column(name)} = %s AND g.{GAMES.date} < %s AND g.{GAMES.date} >= %s "
+                f"AND EXISTS (SELECT 1 FROM {LINES} l WHERE l.{LINES.game} = g.{GAMES.id}{team_lines}) "
+                f"ORDER BY g.{GAMES.date} DESC LIMIT {limit}) AS {name}_{alias}")
+
+    return (f"SELECT {GAMES.id} FROM (SELECT {GAMES.id} FROM ({side('home')} UNION ALL {side('away')}) AS side "
+            f"ORDER BY {GAMES.date} DESC LIMIT {limit}) AS {alias}")
+
+
+# team_parts_from_lines in SQL: per (game, team) sums of its lines, overall and per usage role
+_USG100 = f"(100 * {LINES.fga} + 44 * {LINES.fta} + 100 * {LINES.tov})"
+_ROLE_WHERE = [f"{_USG100} >= {int(ROLE_THRESHOLDS[0] * 100)}",
+               f"{_USG100} < {int(ROLE_THRESHOLDS[0] * 100)} AND {_USG100} >= {int(ROLE_THRESHOLDS[1] * 100)}",
+               f"{_USG100} < {int(ROLE_THRESHOLDS[1] * 100)}"]
+_PART_SQL = ", ".join([f"SUM({_USG100} - 100 * {LINES.oreb})", f"SUM({LINES.pts})", f"SUM({_USG100})"] + [
+    f"SUM(CASE WHEN {where} THEN {value} ELSE 0 END)" for where in _ROLE_WHERE
+    for value in (LINES.pts, _USG100, LINES.seconds, "1")])
+_PART_COLUMNS = ["team_id", "opponent_id", "game_id", "date"] + PART_SUMS
+# Every line of the team's last MATES_GAMES games, for the teammate features.
+MATES_COLUMNS = ["player_id", "team_id", "game_id", "date", "seconds", "pts", "fga", "fta", "tov"]
+
+
+def _in_subquery(column: str, subquery: str) -> str:
+    """`column IN (subquery)`; on PostgreSQL `= ANY(ARRAY(subquery))`, which runs the small
+    subquery first and then looks the rows up by index (IN lets the planner hash-join a table scan)."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(ARRAY({subquery}))"
+    return f"{column} IN ({subquery})"
+
+
+def _parts_sql() -> str:
+    """Both teams' per-(game, team) sums of the two teams' last TEAM_GAMES games."""
+    games = f"{_last_games(TEAM_GAMES, 'opp_games')} UNION {_last_games(TEAM_GAMES, 'team_games')}"
+    keys = LINES.columns("team_id", "opponent_id", "game_id")
+    return (f"SELECT {keys}, MIN({day_sql()}), {_PART_SQL} "
+            f"FROM {LINES} WHERE {_in_subquery(LINES.game, games)} GROUP BY {keys}")
+
+
+def _mates_sql() -> str:
+    columns = [day_sql() if name == "date" else LINES.column(name) for name in MATES_COLUMNS]
+    return (f"SELECT {', '.join(columns)} FROM {LINES} "
+            f"WHERE {_in_subquery(LINES.game, _last_games(MATES_GAMES, 'mates_games', same_team=True))} "
+            f"AND {LINES.team} = %s")
+
+
+def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_home: bool,
+                       team_id: int | None = None, out=None) -> dict[str, float | None]:
+    """Features of one (player, game) from a few indexed queries: the player's lines of this and
+    last season before `game_date`, the per-team sums of the last TEAM_GAMES games of his team and
+    of the opponent, and every line of his team's last MATES_GAMES games. `team_id` defaults to
+    the player's team in his last game (-1: unknown). `out`: ids of players who will not play
+    (None: not known, the OUT_FEATURES are then None; [] = everyone available; players of
+    other teams or not in the team's last games count for nothing)."""
+    if isinstance(game_date, dt.datetime):
+        game_date = game_date.date()
+    first_day = EPOCH + dt.timedelta(days=horizon(game_date)[0])
+    with connection.cursor() as cursor:
+        cursor.execute(_player_sql(), [player_id, game_date, first_day])
+        player_rows = cursor.fetchall()
+        if team_id is None:
+            if player_rows:
+                team_id = player_rows[-1][2]
+            else:
+                cursor.execute(_LAST_TEAM_SQL, [player_id, game_date])
+                row = cursor.fetchone()
+                team_id = row[0] if row else -1
+        cursor.execute(_parts_sql(), [opponent_id, game_date, first_day] * 2 + [team_id, game_date, first_day] * 2)
+        part_rows = cursor.fetchall()
+        cursor.execute(_mates_sql(), [team_id, game_date, first_day, team_id] * 2 + [team_id])
+        mate_rows = cursor.fetchall()
+    logs = logs_from_rows(player_rows)
+    matrix = np.array(part_rows, dtype=np.int64).reshape(len(part_rows), len(_PART_COLUMNS))
+    parts = {name: matrix[:, i] for i, name in enumerate(_PART_COLUMNS)}
+    targets = {"player_id": np.array([player_id], dtype=np.int64), "team_id": np.array([team_id], dtype=np.int64),
+               "opponent_id": np.array([opponent_id], dtype=np.int64),
+               "date": np.array([day_number(game_date)], dtype=np.int64), "is_home": np.array([bool(is_home)])}
+    mates = np.array(mate_rows, dtype=np.int64).reshape(len(mate_rows), len(MATES_COLUMNS))
+    team_lines = {name: mates[:, i] for i, name in enumerate(MATES_COLUMNS)}
+    out_players = None if out is None else {"target": np.zeros(len(out), dtype=np.int64),
+                                            "player_id": np.array([int(p) for p in out], dtype=np.int64)}
+    features = compute_features(logs, targets, team_parts=parts, team_lines=team_lines, out=out_players)
+    return {name: _plain(values[0]) for name, values in features.items()}
+
+
+def _plain(value) -> float | None:
+    number = float(value)
+    return None if math.isnan(number) or math.isinf(number) else number
