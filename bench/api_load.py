@@ -136,15 +136,18 @@ def prepare_data() -> None:
 
 
 def sample_bodies(count: int) -> list[dict]:
-    """Real (player, opponent, date) of past games, each with earlier games of the player to learn
-    from: every POST resolves to a game in the database and succeeds."""
-    from django.db.models import F, Min, OuterRef, Subquery
+    """Real (player, opponent, date) of past games, each with enough earlier games of the player to
+    learn from (more than PREDICTIONS_MIN_RECENT_GAMES, so none is refused as thin data): every POST
+    resolves to a game in the database and succeeds."""
+    from django.conf import settings
+    from django.db.models import F, Window
+    from django.db.models.functions import RowNumber
 
     from etl.models import PlayerGameLog
 
-    first = PlayerGameLog.objects.filter(player=OuterRef("player")).values("player").annotate(d=Min("date")).values("d")
-    rows = list(PlayerGameLog.objects.filter(seconds__gte=600).annotate(first=Subquery(first))
-                .exclude(date=F("first")).order_by("?")
+    earlier = Window(RowNumber(), partition_by=[F("player")], order_by=F("date").asc())
+    rows = list(PlayerGameLog.objects.annotate(nth=earlier)
+                .filter(seconds__gte=600, nth__gt=settings.PREDICTIONS_MIN_RECENT_GAMES).order_by("?")
                 .values_list("player__name", "opponent__code", "date")[:max(count, 50)])
     return [{"player": name, "opponent": opp, "date": day.isoformat()} for name, opp, day in
             (random.choice(rows) for _ in range(count))]

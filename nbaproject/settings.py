@@ -110,6 +110,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "predictions.context_processors.product_date",  # the header's "as of <AS_OF_DATE>"
             ],
         },
     },
@@ -168,6 +169,13 @@ MEDIA_URL = "media/"
 # after it, a slate defaults to it. Unset: today's date in UTC. Set it inside a loaded season to
 # replay that season (the embedded default of .env.example does, so make run works offline).
 AS_OF_DATE = env("AS_OF_DATE")
+# A prediction request is refused (HTTP 422) when its answer would rest on missing or stale data:
+# no played game in the warehouse in the PREDICTIONS_STALE_DATA_DAYS before the requested date, or
+# fewer than PREDICTIONS_MIN_RECENT_GAMES games of the player in the
+# PREDICTIONS_RECENT_GAMES_WINDOW_DAYS before it.
+PREDICTIONS_STALE_DATA_DAYS = env_int("PREDICTIONS_STALE_DATA_DAYS", 200)
+PREDICTIONS_MIN_RECENT_GAMES = env_int("PREDICTIONS_MIN_RECENT_GAMES", 5)
+PREDICTIONS_RECENT_GAMES_WINDOW_DAYS = env_int("PREDICTIONS_RECENT_GAMES_WINDOW_DAYS", 365)
 
 # --- Models ------------------------------------------------------------------------
 MODEL_DIR = Path(env("MODEL_DIR", str(VAR_DIR / "models")))

@@ -162,8 +162,13 @@ class PredictionResultSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Prediction
-        fields = ["p10", "p50", "p90", "actual_points", "actual_in_range", "model_outputs", "model_versions",
-                  "features", "timings", "created_at"]
+        fields = ["p10", "p50", "p90", "data_through", "days_since_last_game", "actual_points", "actual_in_range",
+                  "model_outputs", "model_versions", "features", "timings", "created_at"]
+        extra_kwargs = {
+            "data_through": {"help_text": "Date of the player's last game the features used: how fresh the "
+                                          "data behind the range is."},
+            "days_since_last_game": {"help_text": "Days from data_through to the game's date."},
+        }
 
     def get_actual_in_range(self, obj) -> bool | None:
         if obj.actual_points is None:
@@ -187,6 +192,9 @@ class PredictionRequestSerializer(serializers.ModelSerializer):
     date = serializers.DateField(source="game_date", read_only=True, allow_null=True)
     home = serializers.BooleanField(source="is_home", read_only=True, allow_null=True)
     hypothetical = serializers.BooleanField(read_only=True, allow_null=True)
+    as_of = serializers.DateField(read_only=True, allow_null=True,
+                                  help_text="The product's today when it was asked (AS_OF_DATE, or today in UTC); "
+                                            "without a date, the request means the next game on or after it.")
     result = PredictionResultSerializer(source="prediction", read_only=True, allow_null=True)
     # The API keeps its field names; the job row calls them stage and message (operations.models.Job).
     step = serializers.CharField(source="stage", read_only=True, help_text="The step running (or last run).")
@@ -196,7 +204,7 @@ class PredictionRequestSerializer(serializers.ModelSerializer):
         model = PredictionRequest
         fields = ["id", "url", "events_url", "user", "label", "status", "step", "step_label", "step_index",
                   "step_count", "percent", "error", "input", "player", "team", "opponent", "game", "date", "home", "hypothetical",
-                  "result", "task_ids", "attempts", "created_at", "started_at", "finished_at"]
+                  "as_of", "result", "task_ids", "attempts", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
 
     def get_url(self, obj) -> str:
@@ -221,6 +229,21 @@ ERROR_400 = OpenApiResponse(
     }),
     description="Field errors; for an unknown player, the closest names in `did_you_mean`.")
 DETAIL = inline_serializer("Detail", {"detail": serializers.CharField()})
+ERROR_422 = OpenApiResponse(
+    response=inline_serializer("Unprocessable", {
+        "detail": serializers.CharField(help_text="What is wrong and what to do, in one sentence."),
+        "data_ends": serializers.DateField(required=False, allow_null=True,
+                                           help_text="Missing or stale data: the warehouse's last played game "
+                                                     "before the requested date."),
+        "recent_games": serializers.IntegerField(required=False, help_text="Too few recent games: how many the "
+                                                 "player has in the window before the date."),
+        "last_game": serializers.DateField(required=False, allow_null=True,
+                                           help_text="Too few recent games: the date of his last game."),
+    }),
+    description="The answer would rest on missing or stale data (the warehouse has no game in the "
+                "PREDICTIONS_STALE_DATA_DAYS before the date, or the player fewer than PREDICTIONS_MIN_RECENT_GAMES "
+                "in the PREDICTIONS_RECENT_GAMES_WINDOW_DAYS before it), or the Idempotency-Key was used for another "
+                "request: `detail` says what to do.")
 
 
 class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -273,7 +296,7 @@ class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
         request=PredictionInputSerializer,
         parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_SCHEMA, OpenApiParameter.HEADER,
                                      description="Same key (per user) returns the same request, queued once.")],
-        responses={202: AcceptedSerializer, 400: ERROR_400, 413: DETAIL, 422: DETAIL, 429: DETAIL},
+        responses={202: AcceptedSerializer, 400: ERROR_400, 413: DETAIL, 422: ERROR_422, 429: DETAIL},
         examples=[OpenApiExample("next game", value={"player": "Luka Doncic"}, request_only=True),
                   OpenApiExample("matchup", value={"player": "Jayson Tatum", "opponent": "NYK", "date": "2024-03-01",
                                                    "home": True}, request_only=True)],
@@ -291,6 +314,10 @@ class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
             job, _created = services.submit_prediction(request.user, idempotency_key=key, **given.validated_data)
         except services.InvalidInput as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        except services.NotEnoughData as exc:
+            return Response({"detail": str(exc), **{key: value.isoformat() if isinstance(value, dt.date) else value
+                                                    for key, value in exc.facts.items()}},
+                            status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         except services.IdempotencyConflict as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         status_url = request.build_absolute_uri(reverse("prediction-detail", args=[job.pk]))

@@ -53,6 +53,9 @@ class PredictionRequest(Job):
     opponent_input = models.CharField(max_length=64, blank=True)
     date_input = models.DateField(null=True, blank=True)
     home_input = models.BooleanField(null=True, blank=True)
+    as_of = models.DateField(null=True, blank=True,
+                             help_text="The product's today when it was asked (AS_OF_DATE, or today in UTC): "
+                                       "without a date, the request means the next game on or after it.")
 
     # What the resolve step made of it.
     player = models.ForeignKey("etl.Player", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -157,6 +160,10 @@ class Prediction(models.Model):
     timings = models.JSONField(help_text="Seconds per step, plus time spent queued and in total.")
     actual_points = models.PositiveSmallIntegerField(null=True, blank=True,
                                                      help_text="Points really scored, for a past game.")
+    data_through = models.DateField(null=True, blank=True,
+                                    help_text="Date of the player's last game the features used.")
+    days_since_last_game = models.PositiveIntegerField(null=True, blank=True,
+                                                       help_text="Days from data_through to the game's date.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):

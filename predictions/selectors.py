@@ -99,9 +99,11 @@ def team_games(team: Team) -> QuerySet[Game]:
     return Game.objects.filter(Q(home=team) | Q(away=team)).select_related("home", "away")
 
 
-def next_scheduled_game(team: Team, after: dt.date, opponent: Team | None = None) -> Game | None:
-    """The team's first scheduled game after a date (against an opponent when given)."""
-    games = team_games(team).filter(status=Game.Status.SCHEDULED, date__gt=after)
+def next_game(team: Team, on_or_after: dt.date, opponent: Team | None = None) -> Game | None:
+    """The team's first game on or after a date (against an opponent when given), whatever its
+    status: with AS_OF_DATE replaying a loaded season, the games after it are played ones in the
+    warehouse, and they are still upcoming for the product."""
+    games = team_games(team).filter(date__gte=on_or_after)
     if opponent is not None:
         games = games.filter(Q(home=opponent) | Q(away=opponent))
     return games.order_by("date").first()
@@ -112,6 +114,30 @@ def game_on(team: Team, day: dt.date, opponent: Team | None = None) -> Game | No
     if opponent is not None:
         games = games.filter(Q(home=opponent) | Q(away=opponent))
     return games.first()
+
+
+def latest_played_game_date(before: dt.date) -> dt.date | None:
+    """The date of the warehouse's latest played (final) game before a date: where its data ends."""
+    return (Game.objects.filter(status=Game.Status.FINAL, date__lt=before).order_by("-date")
+            .values_list("date", flat=True).first())
+
+
+def first_played_game_date() -> dt.date | None:
+    return Game.objects.filter(status=Game.Status.FINAL).order_by("date").values_list("date", flat=True).first()
+
+
+def recent_games_count(player: Player, before: dt.date, days: int) -> int:
+    """How many games the player has in the `days` before a date (the date itself excluded)."""
+    return PlayerGameLog.objects.filter(player=player, date__lt=before,
+                                        date__gte=before - dt.timedelta(days=days)).count()
+
+
+def last_game_date(player_id: int, before: dt.date, since: dt.date | None = None) -> dt.date | None:
+    """The date of the player's last game before a date (and on or after `since` when given)."""
+    logs = PlayerGameLog.objects.filter(player_id=player_id, date__lt=before)
+    if since is not None:
+        logs = logs.filter(date__gte=since)
+    return logs.order_by("-date").values_list("date", flat=True).first()
 
 
 def actual_points(player_id: int, game: Game | None) -> int | None:

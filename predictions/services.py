@@ -21,6 +21,7 @@ from rest_framework.authtoken.models import Token
 
 from etl.models import Team
 from predictions import selectors
+from predictions.dates import product_today
 from predictions.models import STEP_LABELS, STEP_NAMES, Prediction, PredictionEvent, PredictionRequest
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,15 @@ class InvalidInput(Exception):
     def __init__(self, errors: dict[str, list[str]]):
         super().__init__("; ".join(f"{key}: {' '.join(map(str, msgs))}" for key, msgs in errors.items()))
         self.errors = errors
+
+
+class NotEnoughData(Exception):
+    """The answer would rest on missing or stale data (HTTP 422): the message says what is missing and
+    what to do; `facts` holds the figures it names (data_ends, recent_games, last_game), for clients."""
+
+    def __init__(self, message: str, **facts):
+        super().__init__(message)
+        self.facts = facts
 
 
 class IdempotencyConflict(Exception):
@@ -99,13 +109,16 @@ def submit_prediction(user, player, opponent: str = "", date: dt.date | None = N
     def replay() -> PredictionRequest | None:
         return _replay(user, idempotency_key, player_input, opponent, date, home) if idempotency_key else None
 
+    as_of = product_today()
     try:
         found, opponent_code = validate_input(player_input, opponent, resolve_opponent=False)
-        if opponent_code is not None:
-            latest = selectors.last_log(found, before=date)  # his team then, as the resolve step decides it
-            if latest is not None and latest.team.code == opponent_code:
-                raise InvalidInput({"opponent": [own_team_message(opponent_code, found.name, date)]})
-    except InvalidInput:
+        # His team then (as the resolve step decides it): in his last game before the date, or before
+        # today for the next game.
+        latest = selectors.last_log(found, before=date or as_of)
+        if opponent_code is not None and latest is not None and latest.team.code == opponent_code:
+            raise InvalidInput({"opponent": [own_team_message(opponent_code, found.name, date)]})
+        check_data_is_fresh(found, date or as_of, latest, dated=date is not None)
+    except (InvalidInput, NotEnoughData):
         existing = replay()  # a key seen before answers as before, even if the data changed since
         if existing is None:
             raise
@@ -120,7 +133,7 @@ def submit_prediction(user, player, opponent: str = "", date: dt.date | None = N
         with transaction.atomic(durable=False) if transaction.get_connection().in_atomic_block else nullcontext():
             request = PredictionRequest.objects.create(
                 user=user, idempotency_key=idempotency_key or None, player_input=player_input,
-                opponent_input=opponent, date_input=date, home_input=home,
+                opponent_input=opponent, date_input=date, home_input=home, as_of=as_of,
                 attempts=1, task_ids=task_ids, enqueued_at=timezone.now())
         transaction.on_commit(lambda: publish_run(request.pk, token, task_ids))
     except IntegrityError:
@@ -131,6 +144,66 @@ def submit_prediction(user, player, opponent: str = "", date: dt.date | None = N
             raise
         return existing, False
     return request, True
+
+
+# How to put fresh game logs in the warehouse, as the refusals say it.
+LOAD_FRESH_DATA = ("load fresh game logs first: `.venv/bin/python manage.py load_gamelogs FILE.csv` for files in the "
+                   "bundled format, or `.venv/bin/python manage.py crawl boxscores date=YYYY-MM-DD` to crawl a "
+                   "day's box scores from basketball-reference.com and load them")
+
+
+def stale_data_days() -> int:
+    return int(getattr(settings, "PREDICTIONS_STALE_DATA_DAYS", 200))
+
+
+def min_recent_games() -> int:
+    return int(getattr(settings, "PREDICTIONS_MIN_RECENT_GAMES", 5))
+
+
+def recent_games_window_days() -> int:
+    return int(getattr(settings, "PREDICTIONS_RECENT_GAMES_WINDOW_DAYS", 365))
+
+
+def check_data_is_fresh(player, day: dt.date, latest=None, dated: bool = True) -> None:
+    """Refuse (NotEnoughData) a prediction for `day` that would rest on missing or stale data: no
+    played game in the warehouse in the PREDICTIONS_STALE_DATA_DAYS before it (the data ends too
+    early), or fewer than PREDICTIONS_MIN_RECENT_GAMES games of the player in the
+    PREDICTIONS_RECENT_GAMES_WINDOW_DAYS before it. `latest` is his last line before `day`, when
+    already read; `dated` says whether the user gave the date (else it is the product's today)."""
+    when = day.isoformat() if dated else f"today ({day.isoformat()})"
+    stale_days = stale_data_days()
+    data_ends = selectors.latest_played_game_date(before=day)
+    if data_ends is None or (day - data_ends).days > stale_days:
+        if data_ends is not None:
+            raise NotEnoughData(
+                f"The data ends on {data_ends.isoformat()}, {(day - data_ends).days} days before {when} (more than "
+                f"{stale_days}): a prediction would rest on stale data. To predict, {LOAD_FRESH_DATA}; or ask about "
+                f"a date up to {stale_days} days after {data_ends.isoformat()}.",
+                data_ends=data_ends)
+        first = selectors.first_played_game_date()
+        if first is None:
+            raise NotEnoughData(
+                "The warehouse has no played games yet, so there is nothing to base a prediction on: load the "
+                "bundled seasons with `.venv/bin/python manage.py load_gamelogs --bundled`, or "
+                f"{LOAD_FRESH_DATA}.", data_ends=None)
+        raise NotEnoughData(
+            f"The data begins on {first.isoformat()}, after {when}, so there is nothing to base a prediction on: "
+            f"ask about a later date.", data_ends=None)
+    needed, window = min_recent_games(), recent_games_window_days()
+    recent = selectors.recent_games_count(player, day, window)
+    if recent >= needed:
+        return
+    if latest is None:
+        latest = selectors.last_log(player, before=day)
+    games = f"{recent} game{'s' * (recent != 1)}"
+    if latest is None:
+        last = f"he has no game before {day.isoformat()} in the database"
+    else:
+        last = f"his last was on {latest.date.isoformat()}"
+    raise NotEnoughData(
+        f"Not enough recent data for {player.name}: {games} in the {window} days before {when} (at least "
+        f"{needed} needed), {last}. Ask about a date closer to his games, or {LOAD_FRESH_DATA}.",
+        data_ends=data_ends, recent_games=recent, last_game=latest.date if latest else None)
 
 
 def own_team_message(code: str, player_name: str, day: dt.date | None = None) -> str:
@@ -342,21 +415,25 @@ def resolve_request(request_id, token: str, task_ids: dict | None = None) -> Non
 
 
 def resolve_matchup(request: PredictionRequest) -> dict:
-    """What a request refers to, as fields of the request; PredictionFailed with the reason if nothing."""
+    """What a request refers to, as fields of the request; PredictionFailed with the reason if nothing.
+
+    Without a date the request means the player's next game on or after the product's today when it
+    was asked (`as_of`: AS_OF_DATE, or today in UTC), for the team of his last game before it; a game
+    today is still upcoming (the slate of today holds it too)."""
     player, opponent = _resolve_inputs(request)
     day, home = request.date_input, request.home_input
-    latest = selectors.last_log(player)
     found = {"player": player, "opponent": opponent, "game_date": day}
-    if latest is None:
-        raise Unanswerable(f"{player.name} has no games in the database, so there is nothing to base a "
-                           "prediction on.", found)
     game = None
     if day is None:
-        after = latest.date
+        today = request.as_of or product_today()
+        latest = selectors.last_log(player, before=today)
+        if latest is None:
+            raise Unanswerable(f"{player.name} has no games before {today.isoformat()} in the database, so there "
+                               "is nothing to base a prediction on: give an opponent and a later date.", found)
         team = found["team"] = latest.team
-        game = selectors.next_scheduled_game(team, after, opponent)
+        game = selectors.next_game(team, today, opponent)
         if game is None:
-            raise Unanswerable(no_next_game_message(player.name, team.code, after, opponent), found)
+            raise Unanswerable(no_next_game_message(player.name, team.code, today, opponent), found)
     else:
         before = selectors.last_log(player, before=day)
         if before is None:
@@ -378,13 +455,13 @@ def resolve_matchup(request: PredictionRequest) -> dict:
     return {"player": player, "team": team, "opponent": opponent, "game": game, "game_date": day, "is_home": home}
 
 
-def no_next_game_message(player_name: str, team_code: str, after: dt.date, opponent=None) -> str:
+def no_next_game_message(player_name: str, team_code: str, today: dt.date, opponent=None) -> str:
     """Why a request without a date has no game, and what the user can add: the date (an
     opponent was given), or an opponent and a date (neither was)."""
     against = f" against {opponent.code}" if opponent else ""
     missing = "give a date for that matchup" if opponent else "give an opponent and a date"
-    return (f"no scheduled game found for {player_name} ({team_code}){against} after {after.isoformat()}, "
-            f"his last game in the database: {missing}")
+    return (f"no game found for {player_name} ({team_code}){against} on or after {today.isoformat()} (today) "
+            f"in the database: {missing}")
 
 
 def _resolve_inputs(request: PredictionRequest):
@@ -460,6 +537,7 @@ def store_prediction(outputs: list[dict], request_id, token: str) -> dict:
             "features": request.features or {},
             "timings": timings,
             "actual_points": selectors.actual_points(request.player_id, request.game),
+            **data_freshness(request.player_id, request.game_date),
         })
         request.status = Status.SUCCEEDED
         request.stage = "combine"
@@ -472,6 +550,16 @@ def store_prediction(outputs: list[dict], request_id, token: str) -> dict:
         request.save()
         record_event(request, f"{p10:.0f}-{p90:.0f} points (median {p50:.0f})")
         return prediction_summary(prediction)
+
+
+def data_freshness(player_id: int, game_date: dt.date) -> dict:
+    """`data_through`, the date of the player's last game the features used (his lines before the
+    game inside the features' horizon: this season and the last), and `days_since_last_game`."""
+    from mlmodels.features import EPOCH, horizon
+
+    first_day = EPOCH + dt.timedelta(days=horizon(game_date)[0])
+    through = selectors.last_game_date(player_id, before=game_date, since=first_day)
+    return {"data_through": through, "days_since_last_game": (game_date - through).days if through else None}
 
 
 def _model_output(output: dict) -> dict:

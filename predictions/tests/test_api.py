@@ -19,6 +19,13 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/predictions/"
 
 
+@pytest.fixture(autouse=True)
+def as_of_the_day_after_the_loaded_data(settings):
+    """The product's today is the day after the loaded slice ends (2024-04-14), as AS_OF_DATE replays
+    it: requests without a date are about the next game then, not refused for stale data."""
+    settings.AS_OF_DATE = "2024-04-15"
+
+
 def post(client, body, **headers):
     return client.post(URL, data=json.dumps(body) if not isinstance(body, (bytes, str)) else body,
                        content_type="application/json", **headers)
@@ -118,7 +125,9 @@ def test_a_day_not_on_the_calendar_is_told_as_such_not_as_a_wrong_format(recent_
     assert post(alice_client, {"player": "Luka Doncic", "date": "2024-13-01"}).json()["date"] == [
         "2024-13-01 does not exist: there is no month 13 (months are 01 to 12)."]
     assert "wrong format" in post(alice_client, {"player": "Luka Doncic", "date": "tomorrow"}).json()["date"][0]
-    assert post(alice_client, {"player": "Luka Doncic", "date": "2024-02-29"}).status_code == 202
+    leap_day = post(alice_client, {"player": "Luka Doncic", "date": "2024-02-29"})  # a real day: checked against the data
+    assert leap_day.status_code == 422 and leap_day.json()["detail"].startswith(
+        "The data begins on 2024-03-31, after 2024-02-29")
 
 
 def test_the_predict_command_says_a_date_does_not_exist():

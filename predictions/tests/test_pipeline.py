@@ -33,15 +33,16 @@ def post(client, body, **headers):
     return client.post(URL, data=json.dumps(body), content_type="application/json", **headers)
 
 
-def last_game_of(player: Player) -> PlayerGameLog:
-    return PlayerGameLog.objects.filter(player=player).select_related("team").order_by("-date").first()
-
-
-def test_post_to_result_for_the_players_next_scheduled_game(pipeline):
+def test_post_to_result_for_the_players_next_game_after_as_of_date(pipeline, settings):
+    """AS_OF_DATE inside the bundled season: a player alone means his next game after it, a played
+    game in the warehouse that is upcoming for the product (the worker resolves against the
+    product's today stored with the request)."""
+    settings.AS_OF_DATE = "2024-03-15"
     lebron = Player.objects.get(normalised_name="lebron james")
-    last = last_game_of(lebron)
-    next_game = Game.objects.create(season="2024-25", date=last.date + dt.timedelta(days=190), home=last.team,
-                                    away=Team.objects.get(code="MIN"), status=Game.Status.SCHEDULED)
+    lakers = Team.objects.get(code="LAL")
+    next_game = Game.objects.filter(models.Q(home=lakers) | models.Q(away=lakers),
+                                    date__gte=dt.date(2024, 3, 15)).order_by("date").first()
+    before = PlayerGameLog.objects.filter(player=lebron, date__lt=next_game.date).order_by("-date").first()
     client = client_for(make_user("alice"))
 
     accepted = post(client, {"player": "LeBron James"})
@@ -50,11 +51,17 @@ def test_post_to_result_for_the_players_next_scheduled_game(pipeline):
     assert job.status == "succeeded", job.message
     detail = client.get(accepted["Location"]).json()
     assert detail["game"]["id"] == next_game.pk and detail["hypothetical"] is False
-    assert (detail["team"], detail["opponent"], detail["home"]) == (last.team.code, "MIN", True)
+    opponent = next_game.away if next_game.home == lakers else next_game.home
+    assert (detail["team"], detail["opponent"], detail["home"]) == ("LAL", opponent.code, next_game.home == lakers)
+    assert detail["as_of"] == "2024-03-15"
     result = detail["result"]
+    assert result["data_through"] == before.date.isoformat()
+    assert result["days_since_last_game"] == (next_game.date - before.date).days
     assert set(result["model_outputs"]) == {"lightgbm", "keras"}
     assert all(result["model_versions"][name] for name in ("lightgbm", "keras"))
-    assert result["features"] and result["actual_points"] is None
+    assert result["features"]
+    assert result["actual_points"] == PlayerGameLog.objects.filter(player=lebron, game=next_game).values_list(
+        "pts", flat=True).first()
     assert set(STEP_NAMES) <= set(result["timings"]) and result["timings"]["total"] > 0
     assert (detail["percent"], detail["step_index"], detail["step_count"]) == (100, 5, 5)
     assert set(detail["task_ids"]) == set(STEP_NAMES)
@@ -71,6 +78,9 @@ def test_past_game_shows_the_actual_points(pipeline):
     assert job.status == "succeeded", job.message
     assert job.game is not None and job.game.status == "final" and job.is_home is False
     assert job.prediction.actual_points == 73  # Dončić's 73 at Atlanta
+    last = PlayerGameLog.objects.filter(player=job.player, date__lt=dt.date(2024, 1, 26)).order_by("-date").first()
+    assert job.prediction.data_through == last.date  # the freshness of the data the features used
+    assert job.prediction.days_since_last_game == (dt.date(2024, 1, 26) - last.date).days
 
 
 def test_hypothetical_matchup_not_in_the_database(pipeline):
@@ -85,15 +95,15 @@ def test_hypothetical_matchup_not_in_the_database(pipeline):
     assert job.prediction.p90 - job.prediction.p10 > 1  # a real range, not a point (a sort guarantees only the order)
 
 
-def test_no_upcoming_game_is_an_answer_with_the_reason_not_a_task_failure(worker_with_season):
+def test_no_upcoming_game_is_an_answer_with_the_reason_not_a_task_failure(worker_with_season, settings):
+    settings.AS_OF_DATE = "2024-04-15"  # the day after the season ends: no game of his after it
     client = client_for(make_user("alice"))
     accepted = post(client, {"player": "lebron james"})
     job = wait_until_done(accepted.json()["id"])
 
-    last = last_game_of(job.player).date
     assert job.status == "failed"
-    assert job.message == (f"no scheduled game found for LeBron James (LAL) after {last.isoformat()}, his last game "
-                         "in the database: give an opponent and a date")
+    assert job.message == ("no game found for LeBron James (LAL) on or after 2024-04-15 (today) in the database: "
+                           "give an opponent and a date")
     detail = client.get(accepted["Location"]).json()
     assert detail["error"] == job.message and detail["result"] is None
     assert detail["label"] == "LeBron James" and detail["input"]["player"] == "lebron james"
@@ -256,11 +266,14 @@ def test_impossible_matchups_fail_with_readable_reasons_and_the_stream_ends(work
     idle_day = next(day for day in (dt.date(2024, 2, 1) + dt.timedelta(days=n) for n in range(30))
                     if day not in dallas_days)
     no_game = post(client, {"player": "Luka Doncic", "date": idle_day.isoformat()}).json()
-    too_early = post(client, {"player": "Luka Doncic", "opponent": "BOS", "date": "2023-10-01"}).json()
+    too_early = post(client, {"player": "Luka Doncic", "opponent": "BOS", "date": "2023-10-01"})
 
     assert wait_until_done(no_game["id"]).message == (
         f"no game found for Luka Dončić (DAL) on {idle_day.isoformat()}: give an opponent for a hypothetical matchup")
-    assert wait_until_done(too_early["id"]).message.startswith("Luka Dončić has no games before 2023-10-01")
+    # Before the loaded data begins: refused at submit (nothing to base it on), never queued.
+    assert too_early.status_code == 422
+    assert too_early.json()["detail"] == ("The data begins on 2023-10-24, after 2023-10-01, so there is nothing to "
+                                          "base a prediction on: ask about a later date.")
     frames = parse_sse(b"".join(client.get(no_game["events_url"]).streaming_content).decode())
     assert [f["event"] for f in frames][-1] == "result"
     assert [json.loads(f["data"])["status"] for f in frames if f["event"] == "progress"] == [

@@ -111,7 +111,8 @@ def test_staff_without_model_permissions_get_403():
 # --- CSRF on session-authenticated writes -----------------------------------------------------------------
 
 @pytest.mark.django_db
-def test_session_writes_need_the_csrf_token_token_writes_do_not(recent_games):
+def test_session_writes_need_the_csrf_token_token_writes_do_not(recent_games, settings):
+    settings.AS_OF_DATE = "2024-04-15"  # the day after the loaded data: his next game is asked for, not refused
     alice = make_user("alice")
     browser = APIClient(enforce_csrf_checks=True)
     browser.force_login(alice)
@@ -200,13 +201,14 @@ def test_signed_in_reads_are_throttled_per_user(throttle_rates):
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_tokens_and_the_secret_key_never_reach_logs_task_args_or_results(pipeline, caplog):
+def test_tokens_and_the_secret_key_never_reach_logs_task_args_or_results(pipeline, caplog, settings):
     caplog.set_level(logging.DEBUG)
     _, token, _ = create_api_user("alice")
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     ok = post(api, {"player": "Luka Doncic", "opponent": "ATL", "date": "2024-01-26"}, HTTP_IDEMPOTENCY_KEY="k-1")
-    fails = post(api, {"player": "Luka Doncic", "opponent": "BOS", "date": "2023-10-01"})  # before his first game
+    settings.AS_OF_DATE = "2024-04-15"
+    fails = post(api, {"player": "Luka Doncic"})  # no game on or after 2024-04-15: fails at the resolve step
     assert post(api, {"player": "Nobody Atall"}).status_code == 400
     wrong = APIClient()
     wrong.credentials(HTTP_AUTHORIZATION=f"Token {token[:-4]}beef")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from predictions.models import PredictionRequest
 from predictions.tests.conftest import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.browser]
@@ -47,6 +48,11 @@ def test_sign_in_ask_watch_progress_and_see_the_range(pipeline, live_server, bro
     assert "points, median" in browser.find_element(By.ID, "result-text").text
     assert "scored 73" in browser.find_element(By.ID, "result-text").text
     assert "Luka Dončić (DAL) @ ATL, 2024-01-26" == browser.find_element(By.ID, "result-title").text
+    job = PredictionRequest.objects.select_related("prediction").get()
+    days = job.prediction.days_since_last_game
+    assert browser.find_element(By.ID, "result-data").text == (  # next to the range: how fresh its data is
+        f"data through {job.prediction.data_through.isoformat()} (his last game, {days} day{'s' * (days != 1)} "
+        "before this one)")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#chart rect.range")) == 1
     assert [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#models thead th")] == [
         "model", "p10 / p50 / p90", "version"]
@@ -58,21 +64,36 @@ def test_sign_in_ask_watch_progress_and_see_the_range(pipeline, live_server, bro
 
 
 def test_a_request_without_an_answer_shows_the_reason_once_without_a_progress_bar(worker_with_season, live_server,
-                                                                                  browser, screenshots):
+                                                                                  browser, screenshots, settings):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
+    settings.AS_OF_DATE = "2024-04-15"  # the day after the season: no game of his on or after it
     sign_in(browser, live_server)
-    browser.find_element(By.ID, "player").send_keys("lebron james")  # no scheduled game after his last one
+    assert browser.find_element(By.ID, "as-of").text == "as of 2024-04-15, replaying the bundled season"
+    browser.find_element(By.ID, "player").send_keys("lebron james")
     browser.find_element(By.ID, "submit").click()
 
     errors = WebDriverWait(browser, 60).until(ec.visibility_of_element_located((By.ID, "errors")))
     WebDriverWait(browser, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history li")) == 1)
     screenshots(browser, "failed-request")
     reason = errors.text
-    assert reason.startswith("no scheduled game found for LeBron James (LAL) after ")
+    assert reason.startswith("no game found for LeBron James (LAL) on or after 2024-04-15 (today) ")
     assert reason.endswith("give an opponent and a date")
     assert not browser.find_element(By.ID, "progress-card").is_displayed()
     assert browser.execute_script("return document.body.innerText.split(arguments[0]).length - 1", reason) == 1
     assert browser.find_element(By.CSS_SELECTOR, "#history li a").text == "LeBron James"  # typed in lower case
+
+    # Stale data is refused at submit: the form shows the 422's sentence and nothing is queued.
+    from selenium.webdriver.support.ui import Select
+
+    browser.find_element(By.ID, "player").clear()
+    browser.find_element(By.ID, "player").send_keys("Victor Wembanyama")
+    Select(browser.find_element(By.ID, "opponent")).select_by_value("LAL")
+    browser.execute_script("document.getElementById('date').value = '2026-12-05'")
+    browser.find_element(By.ID, "submit").click()
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "errors").text.startswith("The data ends on"))
+    assert browser.find_element(By.ID, "errors").text.startswith(
+        "The data ends on 2024-04-14, 965 days before 2026-12-05 (more than 200)")
+    assert PredictionRequest.objects.count() == 1

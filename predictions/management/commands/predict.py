@@ -15,7 +15,8 @@ from tqdm import tqdm
 
 from predictions.dates import NotADate, parse_iso_date
 from predictions.models import PredictionRequest
-from predictions.services import IdempotencyConflict, InvalidInput, create_api_user, submit_prediction
+from predictions.services import (IdempotencyConflict, InvalidInput, NotEnoughData, create_api_user,
+                                  submit_prediction)
 
 
 def parse_date(value: str) -> dt.date:
@@ -48,7 +49,7 @@ class Command(BaseCommand):
         except InvalidInput as exc:
             raise CommandError("; ".join(f"{field}: {' '.join(map(str, msgs))}"
                                          for field, msgs in exc.errors.items() if field != "did_you_mean")) from None
-        except IdempotencyConflict as exc:
+        except (IdempotencyConflict, NotEnoughData) as exc:
             raise CommandError(str(exc)) from None
         job = self.wait(job, options["timeout"], show_bar=options["verbosity"] > 0 and not options["json"])
         if job.status == PredictionRequest.Status.FAILED:
@@ -83,6 +84,8 @@ class Command(BaseCommand):
                 "id": str(job.pk), "player": job.player.name, "team": job.team.code, "opponent": job.opponent.code,
                 "date": job.game_date.isoformat(), "home": job.is_home, "hypothetical": job.hypothetical,
                 "p10": result.p10, "p50": result.p50, "p90": result.p90, "actual_points": result.actual_points,
+                "data_through": result.data_through.isoformat() if result.data_through else None,
+                "days_since_last_game": result.days_since_last_game,
                 "models": result.model_outputs, "timings": result.timings}))
             return
         where = "vs" if job.is_home else "@"
@@ -91,6 +94,9 @@ class Command(BaseCommand):
                           f"{job.game_date:%a %Y-%m-%d}{kind}")
         self.stdout.write(self.style.SUCCESS(
             f"  {result.p10:.0f}-{result.p90:.0f} points (80% range), median {result.p50:.0f}"))
+        if result.data_through is not None:
+            self.stdout.write(f"  data through {result.data_through:%Y-%m-%d} (his last game, "
+                              f"{result.days_since_last_game} days before)")
         for name, output in result.model_outputs.items():
             self.stdout.write(f"  {name:9s} {output['p10']:5.1f} {output['p50']:5.1f} {output['p90']:5.1f}"
                               f"  ({output.get('model_version') or '?'})")

@@ -148,6 +148,10 @@
       line += ` · scored ${r.actual_points} (${r.actual_in_range ? "inside" : "outside"} the range)`;
     }
     $("result-text").textContent = line;
+    // How fresh the data behind the range is: the player's last game the features used.
+    $("result-data").textContent = r.data_through
+      ? `data through ${r.data_through} (his last game, ${r.days_since_last_game} day${r.days_since_last_game === 1 ? "" : "s"} before this one)`
+      : "";
     const models = $("models").querySelector("tbody");
     models.replaceChildren();
     Object.entries(r.model_outputs).forEach(([name, out]) => {
