@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files (works offline)
     "django_celery_results",
     "django_celery_beat",
+    "django_prometheus",  # the web tier's request metrics on /metrics (operations.metrics)
     "operations",  # after the celery apps: its admin replaces theirs
     "etl",
     "scraping",
@@ -87,6 +88,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first and last: times the whole request
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -95,6 +97,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "nbaproject.urls"
@@ -302,6 +305,17 @@ WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10)
 CELERY_BEAT_SCHEDULER = "operations.beat:SingleBeatDatabaseScheduler"
 CELERY_BEAT_SYNC_EVERY = 1
 CELERY_RESULT_EXPIRES = None  # old TaskResults are cleaned up by our own scheduled task
+
+# --- Metrics (/metrics, operations.metrics) -------------------------------------------
+# Besides staff, these client addresses or networks (comma-separated) may read /metrics: where
+# Prometheus scrapes from. Behind a proxy the address is the proxy's. Default: the machine itself.
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+try:
+    import ipaddress as _ipaddress
+
+    [_ipaddress.ip_network(_item, strict=False) for _item in METRICS_ALLOWED_IPS]
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_exc} (use addresses or networks, e.g. 10.0.0.0/8).") from None
 
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", "INFO")

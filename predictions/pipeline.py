@@ -113,6 +113,7 @@ def retry_failed(request_id) -> bool:
         if request is None:
             return False
         request.status, request.message, request.stage, request.step_index = Status.QUEUED, "", "", 0
+        request.failure_kind = ""
         request.percent, request.steps_done, request.timings, request.attempts = 0, [], {}, 0
         request.started_at = request.finished_at = None
         request.save()
@@ -149,7 +150,7 @@ def sweep_stuck_requests(queued_after: float | None = None, running_after: float
                 continue
             if request.status == Status.RUNNING:
                 if request.attempts >= max_attempts():
-                    request.status = Status.FAILED
+                    request.status, request.failure_kind = Status.FAILED, PredictionRequest.FailureKind.SYSTEM
                     request.message = (f"gave up after {request.attempts} attempts: the workers did not finish "
                                      "this prediction; please ask again")
                     request.finished_at = timezone.now()

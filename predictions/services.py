@@ -311,16 +311,18 @@ def _progress(request_id, changes: str, condition: str, message: str, params: di
         return cursor.fetchone() is not None
 
 
-def fail(request_id, token: str | None, message: str) -> bool:
-    """Mark the request failed with a human-readable message (unless another run owns it)."""
+def fail(request_id, token: str | None, message: str, kind: str = PredictionRequest.FailureKind.SYSTEM) -> bool:
+    """Mark the request failed with a human-readable message (unless another run owns it); `kind`
+    says whose failure it is (the metrics count them apart)."""
     with transaction.atomic():
         request = _locked(request_id)
         if request.is_done or (token is not None and request.run_token != token):
             return False
         request.status = Status.FAILED
         request.message = message
+        request.failure_kind = kind
         request.finished_at = timezone.now()
-        request.save(update_fields=["status", "message", "finished_at", "updated_at"])
+        request.save(update_fields=["status", "message", "failure_kind", "finished_at", "updated_at"])
         record_event(request, message)
         return True
 

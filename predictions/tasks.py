@@ -16,7 +16,7 @@ from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from django.db.utils import InterfaceError, OperationalError
 
 from predictions import pipeline, services
-from predictions.models import STEP_LABELS
+from predictions.models import STEP_LABELS, PredictionRequest
 from predictions.services import PredictionFailed, StaleRun, Unanswerable
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def _run(task, step: str, request_id, token: str, work, *args):
         raise Ignore() from None
     except Unanswerable as exc:
         logger.info("prediction %s answered in %s: %s", request_id, step, exc)
-        services.fail(request_id, token, str(exc))
+        services.fail(request_id, token, str(exc), kind=PredictionRequest.FailureKind.INPUT)
         task.request.chain = None  # nothing left to compute: the later steps are not sent
         return {"request": str(request_id), "status": "failed", "reason": str(exc)}
     except PredictionFailed as exc:
