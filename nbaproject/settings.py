@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first and last: times the whole request
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "operations.logs.JobContextMiddleware",  # a request's log lines name only its own job
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -319,11 +320,20 @@ except ValueError as _exc:
 
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
+# plain: one readable line; json: one JSON object per line (for log collectors). Either way a line
+# written while a prediction or another job is handled names it (operations.logs), in the web
+# process and in the workers, so `grep <request id>` over all logs tells one request's story.
+LOG_FORMAT = env("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"()": "operations.logs.JobFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s: %(job)s%(message)s"},
+        "json": {"()": "operations.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

@@ -84,6 +84,7 @@ def publish_run(request_id, token: str, task_ids: dict[str, str]) -> bool:
     is raised (the caller has answered, or will answer, 202 either way)."""
     try:
         publish(build_chain(request_id, token, task_ids))
+        logger.info("prediction %s: run %s published", request_id, token)
         return True
     except Exception as exc:  # any broker/transport failure: keep the request, report why
         reason = f"broker unavailable ({exc.__class__.__name__}: {exc}); the sweeper will queue it again"

@@ -21,8 +21,9 @@ from predictions.services import PredictionFailed, StaleRun, Unanswerable
 
 logger = logging.getLogger(__name__)
 
+# job_kind/job_arg: the worker's log lines during a step name the request (operations.logs).
 STEP_OPTIONS = {"bind": True, "throws": (PredictionFailed,), "max_retries": 3,
-                "soft_time_limit": 60, "time_limit": 90}
+                "soft_time_limit": 60, "time_limit": 90, "job_kind": "prediction", "job_arg": "request_id"}
 # The first prediction in a fresh worker process loads the models.
 MODEL_STEP_OPTIONS = {**STEP_OPTIONS, "soft_time_limit": 120, "time_limit": 150}
 

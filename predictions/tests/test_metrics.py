@@ -48,7 +48,7 @@ def test_counts_and_latency_move_after_real_predictions(pipeline):
     # nothing left running or waiting once both are answered
     assert after[("nba_jobs_running", (("kind", "prediction"),))] == 0
     # the models that answered are the active ones
-    for algorithm, version in answered.prediction.model_versions.items():
+    for algorithm in answered.prediction.model_versions:
         active = ModelVersion.objects.get(algorithm=algorithm, active=True)
         assert after[("nba_model_active", (("algorithm", algorithm), ("version", str(active.pk))))] == 1
     assert after[("nba_warehouse_newest_game_age_seconds", ())] > 0
