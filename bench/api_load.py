@@ -10,8 +10,12 @@ predictions queue (own queue prefix, so a running app is not disturbed), then pr
   4. the same two figures for a chain of no-op tasks of the same shape
      (a -> b -> group(c, d) -> e, same queue, same result backend): the floor the pipeline can approach.
 
-Targets (issue 6): POST p99 < 50 ms; end-to-end p50 < 500 ms; pipeline throughput >= 50% of the
-no-op chain's. `--json` prints the figures as one JSON object. Uses DATABASE_URL/CELERY_BROKER_URL
+  5. `bare`: GET /api/v1/teams/{id}/ (the cheapest authenticated endpoint, same token auth) with the
+     same clients and requests: the framework's own floor in the same run.
+
+Targets: POST p99 < 50 ms and end-to-end p50 < 500 ms (issue 6, absolute); as ratios in one run
+(issue 13): `post_vs_bare` = POST req/s / bare req/s >= 0.7, `e2e_vs_noop` = warm end-to-end p50 /
+no-op chain p50 <= 1.5, `throughput_ratio` = pipeline / no-op throughput >= 0.5. `--json` prints the figures as one JSON object. Uses DATABASE_URL/CELERY_BROKER_URL
 from the environment or .env (PostgreSQL + RabbitMQ for meaningful figures); loads the bundled
 2023-24 season and trains quick models first if the database has none.
 """
@@ -167,10 +171,17 @@ class Client:
         payload = json.dumps(body)
         headers = {"Content-Type": "application/json", "Authorization": f"Token {self.token}",
                    "Accept": "application/json", "Idempotency-Key": uuid.uuid4().hex}
+        return self.send("POST", "/api/v1/predictions/", payload, headers)
+
+    def get(self, path: str) -> tuple[int, float, dict]:
+        """GET with the same token auth (the `bare` yardstick)."""
+        return self.send("GET", path, None, {"Authorization": f"Token {self.token}", "Accept": "application/json"})
+
+    def send(self, method: str, path: str, payload, headers: dict) -> tuple[int, float, dict]:
         started = time.perf_counter()
         for attempt in (1, 2):
             try:
-                self.conn.request("POST", "/api/v1/predictions/", payload, headers)
+                self.conn.request(method, path, payload, headers)
                 response = self.conn.getresponse()
                 data = response.read()
                 break
@@ -183,8 +194,9 @@ class Client:
         return response.status, elapsed, json.loads(data or b"{}")
 
 
-def post_load(port: int, tokens: list[str], bodies: list[dict], clients: int) -> dict:
-    """POST the bodies from `clients` threads, client i as user tokens[i % len(tokens)]."""
+def post_load(port: int, tokens: list[str], bodies: list[dict], clients: int, get_path: str | None = None) -> dict:
+    """POST the bodies from `clients` threads, client i as user tokens[i % len(tokens)]; with
+    `get_path`, GET that path as many times instead (the bare yardstick: same clients, same auth)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     ids: list[str] = []
@@ -198,11 +210,11 @@ def post_load(port: int, tokens: list[str], bodies: list[dict], clients: int) ->
                 if not queue:
                     return
                 body = queue.pop()
-            status, elapsed, data = client.post(body)
+            status, elapsed, data = client.get(get_path) if get_path else client.post(body)
             with lock:
                 latencies.append(elapsed)
                 statuses[status] = statuses.get(status, 0) + 1
-                if status == 202:
+                if status == 202 and not get_path:
                     ids.append(data["id"])
 
     started = time.perf_counter()
@@ -349,6 +361,13 @@ def main() -> None:
         warm_posts = post_load(port, tokens, sample_bodies(args.clients * 4), args.clients)  # connections, caches
         posts = post_load(port, tokens, sample_bodies(args.posts), args.clients)
         single = post_load(port, tokens, sample_bodies(min(200, args.posts)), 1)  # the cost of one POST alone
+        # The framework's own floor in the same run: the cheapest authenticated endpoint, same load.
+        from etl.models import Team
+
+        team_path = f"/api/v1/teams/{Team.objects.order_by('pk').values_list('pk', flat=True).first()}/"
+        post_load(port, tokens, [{}] * (args.clients * 4), args.clients, get_path=team_path)  # warm-up
+        bare = post_load(port, tokens, [{}] * args.posts, args.clients, get_path=team_path)
+        bare.pop("ids")
         log("draining the pipeline backlog")
         app.control.add_consumer(queue, destination=[worker_name], reply=True)
         drained = drain_figures(wait_requests(warm_posts.pop("ids") + posts.pop("ids") + single.pop("ids"), 900))
@@ -367,16 +386,22 @@ def main() -> None:
         PredictionRequest.objects.filter(user__in=users).delete()
 
     ratio = (drained["predictions_per_s"] or 0) / floor["chains_per_s"] if floor["chains_per_s"] else None
+    post_vs_bare = posts["requests_per_s"] / bare["requests_per_s"] if bare["requests_per_s"] else None
+    e2e_vs_noop = e2e["p50_ms"] / floor["p50_ms"] if floor["p50_ms"] else None
     figures = {
         "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
         "broker": settings.CELERY_BROKER_URL.split("://", 1)[0],
         "worker_processes": args.worker_processes,
         "post": posts,
         "post_one_client": single,
+        "bare": {key: bare[key] for key in ("requests", "statuses", "requests_per_s", "p50_ms", "p99_ms")},
+        "post_vs_bare": round(post_vs_bare, 3) if post_vs_bare is not None else None,
         "pipeline": {**drained, "e2e_p50_ms": e2e["p50_ms"], "e2e_p99_ms": e2e["p99_ms"], "e2e_samples": e2e["samples"]},
         "noop_chain": floor,
         "throughput_ratio": round(ratio, 3) if ratio is not None else None,
-        "targets": {"post_p99_under_50ms": posts["p99_ms"] < 50, "e2e_p50_under_500ms": e2e["p50_ms"] < 500,
+        "e2e_vs_noop": round(e2e_vs_noop, 3) if e2e_vs_noop is not None else None,
+        "targets": {"post_vs_bare_at_least_0.7": bool(post_vs_bare and post_vs_bare >= 0.7),
+                    "e2e_vs_noop_at_most_1.5": bool(e2e_vs_noop and e2e_vs_noop <= 1.5),"post_p99_under_50ms": posts["p99_ms"] < 50, "e2e_p50_under_500ms": e2e["p50_ms"] < 500,
                     "throughput_at_least_half_of_noop": bool(ratio and ratio >= 0.5)},
     }
     if args.json:
@@ -389,12 +414,17 @@ def main() -> None:
           f"[{ok[figures['targets']['post_p99_under_50ms']]}: p99 < 50 ms]  statuses {posts['statuses']}")
     print(f"POST, one client at a time:  p50 {single['p50_ms']} ms, p99 {single['p99_ms']} ms, "
           f"{single['requests_per_s']} req/s")
+    print(f"bare GET {team_path} (same clients, same auth): p50 {bare['p50_ms']} ms, p99 {bare['p99_ms']} ms, "
+          f"{bare['requests_per_s']} req/s; POST / bare: {figures['post_vs_bare']} "
+          f"[{ok[figures['targets']['post_vs_bare_at_least_0.7']]}: >= 0.7]")
     print(f"pipeline end to end (warm):  p50 {e2e['p50_ms']} ms, p99 {e2e['p99_ms']} ms "
           f"[{ok[figures['targets']['e2e_p50_under_500ms']]}: p50 < 500 ms]")
     print(f"pipeline throughput:         {drained['predictions_per_s']} predictions/s "
           f"({drained['predictions']} ok, {drained['failed']} failed)")
     print(f"no-op chain (same shape):    p50 {floor['p50_ms']} ms, p99 {floor['p99_ms']} ms, "
           f"{floor['chains_per_s']} chains/s")
+    print(f"e2e p50 / no-op p50:         {figures['e2e_vs_noop']} "
+          f"[{ok[figures['targets']['e2e_vs_noop_at_most_1.5']]}: <= 1.5]")
     print(f"pipeline / no-op throughput: {figures['throughput_ratio']} "
           f"[{ok[figures['targets']['throughput_at_least_half_of_noop']]}: >= 0.5]")
 

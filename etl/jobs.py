@@ -1,7 +1,7 @@
 """What the etl app contributes to operations (operations.registry): its job kind (ETL runs), the
 daily load of new game-log files, and the Pipeline page's "load the bundled seasons" button."""
 from etl.models import EtlRun
-from operations.registry import register_action, register_job_kind, register_schedules
+from operations.registry import register_action, register_job_kind, register_metrics, register_schedules
 from operations.schedules import DAILY
 
 SUMMARY_KEYS = ("read", "inserted", "updated", "rejected")
@@ -36,3 +36,27 @@ register_schedules([{
 
 register_action("load-bundled", label="Load the bundled seasons now", permission="etl.add_etlrun",
                 task="etl.tasks.load_gamelogs", kwargs={"skip_loaded": False})
+
+
+def freshness_metrics():
+    """The newest final game in the warehouse, and its age: the data's freshness (/metrics)."""
+    from datetime import datetime, time, timezone
+
+    from django.db.models import Max
+    from prometheus_client.core import GaugeMetricFamily
+
+    from etl.models import Game
+
+    newest = Game.objects.filter(status=Game.Status.FINAL).aggregate(newest=Max("date"))["newest"]
+    stamp = GaugeMetricFamily("nba_warehouse_newest_game_timestamp_seconds",
+                              "Unix time of the day of the newest final game loaded (midnight UTC).")
+    age = GaugeMetricFamily("nba_warehouse_newest_game_age_seconds",
+                            "Seconds since the day of the newest final game loaded (data freshness).")
+    if newest is not None:
+        moment = datetime.combine(newest, time(), tzinfo=timezone.utc).timestamp()
+        stamp.add_metric([], moment)
+        age.add_metric([], datetime.now(timezone.utc).timestamp() - moment)
+    return [stamp, age]
+
+
+register_metrics(freshness_metrics)

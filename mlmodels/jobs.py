@@ -1,7 +1,7 @@
 """What the mlmodels app contributes to operations (operations.registry): its job kind (training
 and backtest runs), the weekly retraining, and the Pipeline page's "retrain" button."""
 from mlmodels.models import TrainingRun
-from operations.registry import register_action, register_job_kind, register_schedules
+from operations.registry import register_action, register_job_kind, register_metrics, register_schedules
 
 
 def title(run: TrainingRun) -> str:
@@ -37,3 +37,22 @@ register_schedules([{
 
 register_action("retrain", label="Retrain the models now", permission="mlmodels.add_trainingrun",
                 task="mlmodels.tasks.train")
+
+
+def model_metrics():
+    """The active model version of each algorithm (/metrics): 1 per active version, labelled."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    from mlmodels.models import ModelVersion
+
+    active = GaugeMetricFamily("nba_model_active", "1 for each active model version.",
+                               labels=["algorithm", "version"])
+    trained = GaugeMetricFamily("nba_model_active_created_timestamp_seconds",
+                                "Unix time the active version was trained.", labels=["algorithm"])
+    for version in ModelVersion.objects.filter(active=True).order_by("algorithm"):
+        active.add_metric([version.algorithm, str(version.pk)], 1)
+        trained.add_metric([version.algorithm], version.created.timestamp())
+    return [active, trained]
+
+
+register_metrics(model_metrics)

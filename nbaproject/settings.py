@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files (works offline)
     "django_celery_results",
     "django_celery_beat",
+    "django_prometheus",  # the web tier's request metrics on /metrics (operations.metrics)
     "operations",  # after the celery apps: its admin replaces theirs
     "etl",
     "scraping",
@@ -87,14 +88,17 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first and last: times the whole request
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "operations.logs.JobContextMiddleware",  # a request's log lines name only its own job
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "nbaproject.urls"
@@ -314,13 +318,33 @@ CELERY_BEAT_SCHEDULER = "operations.beat:SingleBeatDatabaseScheduler"
 CELERY_BEAT_SYNC_EVERY = 1
 CELERY_RESULT_EXPIRES = None  # old TaskResults are cleaned up by our own scheduled task
 
+# --- Metrics (/metrics, operations.metrics) -------------------------------------------
+# Besides staff, these client addresses or networks (comma-separated) may read /metrics: where
+# Prometheus scrapes from. Behind a proxy the address is the proxy's. Default: the machine itself.
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+try:
+    import ipaddress as _ipaddress
+
+    [_ipaddress.ip_network(_item, strict=False) for _item in METRICS_ALLOWED_IPS]
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_exc} (use addresses or networks, e.g. 10.0.0.0/8).") from None
+
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
+# plain: one readable line; json: one JSON object per line (for log collectors). Either way a line
+# written while a prediction or another job is handled names it (operations.logs), in the web
+# process and in the workers, so `grep <request id>` over all logs tells one request's story.
+LOG_FORMAT = env("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"()": "operations.logs.JobFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s: %(job)s%(message)s"},
+        "json": {"()": "operations.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

@@ -1,5 +1,5 @@
 """URL configuration: admin, the API under /api/v1/ (every app's viewsets on one router), its schema
-and docs (Swagger UI, Redoc), the health probe, the user pages. The one module of the config package
+and docs (Swagger UI, Redoc), the health probe, the Prometheus metrics, the user pages. The one module of the config package
 that names apps."""
 from django.contrib import admin
 from django.urls import include, path
@@ -23,5 +23,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api-auth/", include("rest_framework.urls")),
     path("healthz", include("operations.health")),
+    path("metrics", include("operations.metrics")),  # Prometheus: staff and METRICS_ALLOWED_IPS only
     path("", include("predictions.urls")),  # the user page at /, /login/, /logout/
 ]

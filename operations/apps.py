@@ -17,6 +17,9 @@ class OperationsConfig(AppConfig):
 
         autodiscover_modules("jobs")
         from operations import heartbeats  # noqa: F401  (connects the workers' heartbeat signals)
+        from operations import logs
+
+        logs.connect_celery_signals()  # log lines about a task's job carry its id
 
 
 class OperationsAdminConfig(admin_apps.AdminConfig):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from operations import logs
+
 STAGE_MAX = 64
 
 
@@ -36,7 +38,9 @@ def report(job, *, stage: str | None = None, step: tuple[int, int] | None = None
 
 
 def start(job, **changes) -> None:
-    """The job is running now (its start time is kept when it has one, unless `started_at` is given)."""
+    """The job is running now (its start time is kept when it has one, unless `started_at` is given).
+    From here on, this thread's (or task's) log lines name the job (operations.logs)."""
+    logs.bind(kind_of(job), job.pk)
     changes.setdefault("started_at", job.started_at or timezone.now())
     report(job, status=job.Status.RUNNING, finished_at=None, **changes)
 
@@ -48,3 +52,13 @@ def succeed(job, **changes) -> None:
 
 def fail(job, message: str, **changes) -> None:
     report(job, status=job.Status.FAILED, finished_at=timezone.now(), message=message, **changes)
+
+
+def kind_of(job) -> str:
+    """The job's kind as the Pipeline page names it ("etl", "training"...), or its model's name."""
+    from operations.registry import job_kinds
+
+    for kind in job_kinds():
+        if isinstance(job, kind.model):
+            return kind.kind_of(job)
+    return job._meta.model_name

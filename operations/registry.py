@@ -9,6 +9,8 @@ jobs, the beat schedules and the staff buttons are all built from what was regis
   the Pipeline page (kind, title, stage text), and how TaskResults link back to it.
 - `register_schedules(specs)` / `register_schedule_setup(fn)`: beat entries (operations.schedules).
 - `register_action(slug, ...)`: a button of the Pipeline page that starts a task.
+- `register_metrics(source)`: a function returning Prometheus metric families (prometheus_client.core),
+  computed at scrape time from the database, for `/metrics` (operations.metrics).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ _job_kinds: list[JobKind] = []
 _schedules: list[dict] = []
 _schedule_setups: list[Callable[[], list[tuple[str, bool]]]] = []
 _actions: dict[str, PipelineAction] = {}
+_metric_sources: list[Callable[[], object]] = []
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,13 @@ def register_action(slug: str, *, label: str, permission: str, task: str, kwargs
     _actions[slug] = PipelineAction(slug, label, permission, task, dict(kwargs or {}))
 
 
+def register_metrics(source: Callable[[], object]) -> None:
+    """A function yielding metric families (GaugeMetricFamily, CounterMetricFamily, ...) for /metrics.
+    It runs at every scrape, so it reads the database (true across processes) and stays cheap."""
+    if source not in _metric_sources:
+        _metric_sources.append(source)
+
+
 def job_kinds() -> list[JobKind]:
     return list(_job_kinds)
 
@@ -107,3 +117,7 @@ def schedule_setups() -> list[Callable[[], list[tuple[str, bool]]]]:
 
 def actions() -> dict[str, PipelineAction]:
     return dict(_actions)
+
+
+def metric_sources() -> list[Callable[[], object]]:
+    return list(_metric_sources)

@@ -1,6 +1,6 @@
 """What the predictions app contributes to operations (operations.registry): its job kind
 (prediction requests, one task per pipeline step) and the sweeper's beat entry."""
-from operations.registry import register_job_kind, register_schedule_setup
+from operations.registry import register_job_kind, register_metrics, register_schedule_setup
 from predictions.models import STEP_NAMES, PredictionRequest
 
 
@@ -29,3 +29,52 @@ register_job_kind(
     queryset=lambda: PredictionRequest.objects.select_related("user", "player", "opponent").order_by("-created_at"))
 
 register_schedule_setup(ensure_sweeper)
+
+
+# --- /metrics (operations.metrics): the requests' outcomes and their end-to-end latency -------------------
+LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+def prediction_metrics():
+    """Counted from the rows at each scrape (the same from every process). Failures are split by
+    whose they are: `input` (the request has no answer: no such game...) or `system` (time limit,
+    database, worker, no active model); rows failed before the kind was recorded count as system."""
+    from django.db.models import Count, FloatField, Q, Sum
+    from django.db.models.fields.json import KT
+    from django.db.models.functions import Cast
+    from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+    from predictions.models import Prediction
+
+    Status = PredictionRequest.Status
+    submitted = CounterMetricFamily("nba_predictions_submitted", "Prediction requests stored (accepted with 202).")
+    succeeded = CounterMetricFamily("nba_predictions_succeeded", "Prediction requests answered with a range.")
+    failed = CounterMetricFamily("nba_predictions_failed", "Prediction requests failed, by whose failure it was.",
+                                 labels=["reason_kind"])
+    by_kind = {PredictionRequest.FailureKind.INPUT: 0, PredictionRequest.FailureKind.SYSTEM: 0}
+    total = done = 0
+    for status, kind, n in (PredictionRequest.objects.order_by().values_list("status", "failure_kind")
+                            .annotate(n=Count("pk"))):
+        total += n
+        if status == Status.SUCCEEDED:
+            done += n
+        elif status == Status.FAILED:
+            key = kind if kind in by_kind else PredictionRequest.FailureKind.SYSTEM
+            by_kind[key] += n
+    submitted.add_metric([], total)
+    succeeded.add_metric([], done)
+    for kind, n in by_kind.items():
+        failed.add_metric([str(kind)], n)
+
+    seconds = Cast(KT("timings__total"), FloatField())
+    rows = Prediction.objects.annotate(seconds=seconds).aggregate(
+        count=Count("pk", filter=Q(seconds__isnull=False)), sum=Sum("seconds"),
+        **{f"le{i}": Count("pk", filter=Q(seconds__lte=bound)) for i, bound in enumerate(LATENCY_BUCKETS)})
+    latency = HistogramMetricFamily(
+        "nba_prediction_latency_seconds", "From POST to the stored range (Prediction.timings['total']).",
+        buckets=[(str(bound), rows[f"le{i}"]) for i, bound in enumerate(LATENCY_BUCKETS)] + [("+Inf", rows["count"])],
+        sum_value=rows["sum"] or 0.0)
+    return [submitted, succeeded, failed, latency]
+
+
+register_metrics(prediction_metrics)

@@ -43,6 +43,11 @@ STEP_LABELS = dict(STEPS)
 class PredictionRequest(Job):
     TASK_FIELDS = {"*": "task_ids"}  # {step: task id} of the current run
 
+    class FailureKind(models.TextChoices):
+        """Whose a failure is: the request had no answer (the user's input), or the system failed."""
+        INPUT = "input", "User input"
+        SYSTEM = "system", "System"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prediction_requests")
     idempotency_key = models.CharField(max_length=255, null=True, blank=True,
@@ -81,6 +86,8 @@ class PredictionRequest(Job):
     task_ids = models.JSONField(default=dict, blank=True, help_text="Celery task id of each step of the current run.")
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Runs of the pipeline published to the broker.")
     enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When the last run was published.")
+    failure_kind = models.CharField(max_length=6, choices=FailureKind.choices, blank=True,
+                                    help_text="Set when failed: the user's input had no answer, or the system failed.")
     enqueue_error = models.TextField(blank=True, help_text="Last publish failure (broker down); the sweeper retries.")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

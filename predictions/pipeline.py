@@ -97,6 +97,7 @@ def publish_run(request_id, token: str, task_ids: dict[str, str]) -> bool:
     is raised (the caller has answered, or will answer, 202 either way)."""
     try:
         publish(build_chain(request_id, token, task_ids))
+        logger.info("prediction %s: run %s published", request_id, token)
         return True
     except Exception as exc:  # any broker/transport failure: keep the request, report why
         reason = f"broker unavailable ({exc.__class__.__name__}: {exc}); the sweeper will queue it again"
@@ -126,6 +127,7 @@ def retry_failed(request_id) -> bool:
         if request is None:
             return False
         request.status, request.message, request.stage, request.step_index = Status.QUEUED, "", "", 0
+        request.failure_kind = ""
         request.percent, request.steps_done, request.timings, request.attempts = 0, [], {}, 0
         request.started_at = request.finished_at = None
         request.save()
@@ -162,7 +164,7 @@ def sweep_stuck_requests(queued_after: float | None = None, running_after: float
                 continue
             if request.status == Status.RUNNING:
                 if request.attempts >= max_attempts():
-                    request.status = Status.FAILED
+                    request.status, request.failure_kind = Status.FAILED, PredictionRequest.FailureKind.SYSTEM
                     request.message = (f"gave up after {request.attempts} attempts: the workers did not finish "
                                      "this prediction; please ask again")
                     request.finished_at = timezone.now()

@@ -20,6 +20,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from etl.models import Team
+from operations import logs
 from predictions import selectors
 from predictions.dates import product_today
 from predictions.models import STEP_LABELS, STEP_NAMES, Prediction, PredictionEvent, PredictionRequest
@@ -135,6 +136,8 @@ def submit_prediction(user, player, opponent: str = "", date: dt.date | None = N
                 user=user, idempotency_key=idempotency_key or None, player_input=player_input,
                 opponent_input=opponent, date_input=date, home_input=home, as_of=as_of,
                 attempts=1, task_ids=task_ids, enqueued_at=timezone.now())
+        logs.bind("prediction", request.pk)  # this HTTP request's later lines are about it
+        logger.info("prediction %s stored for %s: %s", request.pk, user.get_username(), request.label)
         transaction.on_commit(lambda: publish_run(request.pk, token, task_ids))
     except IntegrityError:
         # The key was used before (a retry, or a concurrent twin that won the race): the unique
@@ -384,18 +387,21 @@ def _progress(request_id, changes: str, condition: str, message: str, params: di
         return cursor.fetchone() is not None
 
 
-def fail(request_id, token: str | None, message: str) -> bool:
-    """Mark the request failed with a human-readable message (unless another run owns it)."""
+def fail(request_id, token: str | None, message: str, kind: str = PredictionRequest.FailureKind.SYSTEM) -> bool:
+    """Mark the request failed with a human-readable message (unless another run owns it); `kind`
+    says whose failure it is (the metrics count them apart)."""
     with transaction.atomic():
         request = _locked(request_id)
         if request.is_done or (token is not None and request.run_token != token):
             return False
         request.status = Status.FAILED
         request.message = message
+        request.failure_kind = kind
         request.finished_at = timezone.now()
-        request.save(update_fields=["status", "message", "finished_at", "updated_at"])
+        request.save(update_fields=["status", "message", "failure_kind", "finished_at", "updated_at"])
         record_event(request, message)
-        return True
+    logger.info("prediction %s failed (%s): %s", request_id, kind, message)
+    return True
 
 
 # --- Steps ------------------------------------------------------------------------------------------------
@@ -549,7 +555,9 @@ def store_prediction(outputs: list[dict], request_id, token: str) -> dict:
         request.finished_at = now
         request.save()
         record_event(request, f"{p10:.0f}-{p90:.0f} points (median {p50:.0f})")
-        return prediction_summary(prediction)
+    logger.info("prediction %s succeeded: %.0f-%.0f points (median %.0f) in %.3f s", request_id, p10, p90, p50,
+                timings["total"])
+    return prediction_summary(prediction)
 
 
 def data_freshness(player_id: int, game_date: dt.date) -> dict:

@@ -17,13 +17,14 @@ from django.db.utils import InterfaceError, OperationalError
 
 from mlmodels import kinds
 from predictions import pipeline, services
-from predictions.models import STEP_LABELS
+from predictions.models import STEP_LABELS, PredictionRequest
 from predictions.services import PredictionFailed, StaleRun, Unanswerable
 
 logger = logging.getLogger(__name__)
 
+# job_kind/job_arg: the worker's log lines during a step name the request (operations.logs).
 STEP_OPTIONS = {"bind": True, "throws": (PredictionFailed,), "max_retries": 3,
-                "soft_time_limit": 60, "time_limit": 90}
+                "soft_time_limit": 60, "time_limit": 90, "job_kind": "prediction", "job_arg": "request_id"}
 # The first prediction in a fresh worker process loads the models.
 MODEL_STEP_OPTIONS = {**STEP_OPTIONS, "soft_time_limit": 120, "time_limit": 150}
 
@@ -36,7 +37,7 @@ def _run(task, step: str, request_id, token: str, work, *args):
         raise Ignore() from None
     except Unanswerable as exc:
         logger.info("prediction %s answered in %s: %s", request_id, step, exc)
-        services.fail(request_id, token, str(exc))
+        services.fail(request_id, token, str(exc), kind=PredictionRequest.FailureKind.INPUT)
         task.request.chain = None  # nothing left to compute: the later steps are not sent
         return {"request": str(request_id), "status": "failed", "reason": str(exc)}
     except PredictionFailed as exc:

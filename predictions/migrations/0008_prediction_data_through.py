@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('predictions', '0006_predictionrequest_job_fields'),
+        ('predictions', '0007_step_count_from_model_kinds'),
     ]
 
     operations = [
