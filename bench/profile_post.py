@@ -35,7 +35,7 @@ def main(count: int = 200, top: int = 35) -> None:
     from predictions.services import create_api_user
 
     user, token = create_api_user("profile-post")[:2]
-    client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_ACCEPT="application/json")
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_ACCEPT="application/json", HTTP_HOST="127.0.0.1")
     body = json.dumps({"player": "Nikola Jokic", "opponent": "BOS", "date": "2024-03-07"})
 
     def post():
