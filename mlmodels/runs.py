@@ -58,7 +58,7 @@ class Reporter:
             self.callback(stage=self.run.stage, epoch=epoch, percent=self.run.percent)
 
 
-def _start(kind: str, seasons: list[str], quick: bool, task_id: str | None) -> tuple[TrainingRun, bool]:
+def start_run(kind: str, seasons: list[str], quick: bool, task_id: str | None) -> tuple[TrainingRun, bool]:
     """The TrainingRun of this job and whether it already succeeded. A task delivered again (a
     retry, a redelivery after a lost worker) reuses its run row: a finished run is not redone, an
     interrupted or failed one starts over."""
@@ -78,7 +78,7 @@ def tracked_run(kind: str, seasons: list[str], quick: bool, task_id: str | None,
     """The TrainingRun of a job as (run, reporter, done): `done` when a redelivered task's run
     already succeeded (the caller returns its result instead of working again). The run is marked
     failed (with the error) when the block raises, succeeded when it ends."""
-    run, done = _start(kind, seasons, quick, task_id)
+    run, done = start_run(kind, seasons, quick, task_id)
     try:
         yield run, Reporter(run, progress), done
     except Exception as exc:

@@ -585,11 +585,11 @@ def queue_full_training_once():
     """Queue one full training run (task mlmodels.tasks.train, ml queue) unless one is already queued,
     running or has succeeded (a failed one is tried again). Returns (run, queued_now). The run row is
     written first under the task's id, so a second call sees it before the worker starts, and the
-    task reuses that row (mlmodels.services.start_run)."""
+    task reuses that row (mlmodels.runs.start_run)."""
     import uuid
 
     from mlmodels.models import TrainingRun
-    from mlmodels.selectors import loaded_seasons
+    from etl.selectors import loaded_seasons
     from mlmodels.tasks import train
 
     with transaction.atomic():

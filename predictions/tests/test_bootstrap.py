@@ -53,7 +53,7 @@ def test_bootstrap_serves_quick_models_and_queues_the_full_training_once(setting
     from django.contrib.auth.models import User
 
     from mlmodels.models import ModelVersion, TrainingRun
-    from mlmodels.services import start_run
+    from mlmodels.runs import start_run
     from mlmodels.tasks import train
     from predictions.tests.conftest import ensure_season
 
