@@ -60,7 +60,8 @@ class PredictionInline(admin.StackedInline):
     extra = 0
 
     # The features are shown once, as a table, on the request itself.
-    fields = ["range", "model_outputs_table", "timings_text", "actual_points", "created_at"]
+    fields = ["range", "data_through", "days_since_last_game", "model_outputs_table", "timings_text", "actual_points",
+              "created_at"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):

@@ -2,6 +2,7 @@
 its other JSON (task ids, timings, model outputs) once and readably."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -53,12 +54,16 @@ def test_task_ids_timings_and_model_outputs_are_shown_once_and_readably(client):
                               model_outputs={"keras": {"p10": 35.6017, "p50": 62.2759, "p90": 65.9947, "model_version": 2.0},
                                              "lightgbm": {"p10": 12.0899, "p50": 29.8312, "p90": 41.5948,
                                                           "model_version": 1}},
-                              model_versions={"keras": 2, "lightgbm": 1}, features={}, timings={"total": 36.4})
+                              model_versions={"keras": 2, "lightgbm": 1}, features={}, timings={"total": 36.4},
+                              data_through=dt.date(2024, 3, 13), days_since_last_game=2)
     client.force_login(User.objects.create_superuser("ops", password="pw"))
 
     page = client.get(reverse("admin:predictions_predictionrequest_change", args=[request.pk])).content.decode()
 
     assert page.count("11111111-aaaa-4bbb-8ccc-000000000001") == 1, "the task ids are shown twice"
+    through = re.search(r"Data through.*?<div class=\"readonly\">(.*?)</div>", page, re.DOTALL)
+    assert through and through.group(1) == "March 13, 2024"  # how fresh the range's data was
+    assert re.search(r"Days since last game.*?<div class=\"readonly\">2</div>", page, re.DOTALL)
     assert "resolve 0.07 s · keras 32.44 s · queued 3.13 s · total 36.40 s" in page
     assert "16.8 / 36.3 / 45.9 points" in page and "16.787563865229075" not in page
     outputs = re.search(r'<table class="model-outputs">.*?</table>', page, re.DOTALL).group(0)
