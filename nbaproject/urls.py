@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from predictions.api import PredictionViewSet
+from predictions.slate_api import SlateViewSet
 from predictions.catalog import GameViewSet, PlayerViewSet, TeamViewSet
 
 router = DefaultRouter()
@@ -14,6 +15,7 @@ router.register("players", PlayerViewSet, basename="player")
 router.register("teams", TeamViewSet, basename="team")
 router.register("games", GameViewSet, basename="game")
 router.register("predictions", PredictionViewSet, basename="prediction")
+router.register("slates", SlateViewSet, basename="slate")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

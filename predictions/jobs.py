@@ -29,3 +29,8 @@ register_job_kind(
     queryset=lambda: PredictionRequest.objects.select_related("user", "player", "opponent").order_by("-created_at"))
 
 register_schedule_setup(ensure_sweeper)
+
+from predictions.slate_models import Slate  # noqa: E402
+
+register_job_kind(Slate, kind="slate", title=lambda row: f"slate of {row.date.isoformat()}",
+                  stage=lambda row: row.progress_text, link_label=lambda row: f"slate of {row.date.isoformat()}")
