@@ -11,7 +11,7 @@ import logging
 import uuid
 
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F
 from django.utils import timezone
 
 from etl.models import Game, PlayerGameLog
@@ -29,19 +29,26 @@ class NoActiveModels(Exception):
 
 # --- reads --------------------------------------------------------------------------------------
 
+_EXPECTED_SQL = (
+    "SELECT DISTINCT l.player_id FROM etl_playergamelog l WHERE l.team_id = %s AND l.seconds > 0 AND l.game_id IN ("
+    "SELECT id FROM (SELECT g.id FROM etl_game g WHERE (g.home_id = %s OR g.away_id = %s) AND g.date < %s "
+    "AND EXISTS (SELECT 1 FROM etl_playergamelog x WHERE x.game_id = g.id AND x.team_id = %s) "
+    f"ORDER BY g.date DESC LIMIT {RECENT_TEAM_GAMES}) AS recent) "
+    "AND (SELECT y.team_id FROM etl_playergamelog y WHERE y.player_id = l.player_id AND y.date < %s "
+    "ORDER BY y.date DESC LIMIT 1) = %s ORDER BY l.player_id")
+
+
 def expected_players(game: Game) -> list[tuple[int, int]]:
     """[(player id, team id)] expected in `game`: players with minutes in at least one of their
-    team's last RECENT_TEAM_GAMES games before the game's date, whose latest line is for that team."""
+    team's last RECENT_TEAM_GAMES games before the game's date, whose latest line is for that team
+    (one indexed query per team)."""
+    from django.db import connection
+
     found = []
-    for team_id in (game.home_id, game.away_id):
-        recent = list(Game.objects.filter(date__lt=game.date, player_logs__team_id=team_id)
-                      .distinct().order_by("-date").values_list("id", flat=True)[:RECENT_TEAM_GAMES])
-        latest_team = PlayerGameLog.objects.filter(player_id=OuterRef("player_id"), date__lt=game.date) \
-            .order_by("-date").values("team_id")[:1]
-        players = (PlayerGameLog.objects.filter(game_id__in=recent, team_id=team_id, seconds__gt=0)
-                   .annotate(latest_team=Subquery(latest_team)).filter(latest_team=team_id)
-                   .values_list("player_id", flat=True).distinct())
-        found += [(player, team_id) for player in sorted(set(players))]
+    with connection.cursor() as cursor:
+        for team_id in (game.home_id, game.away_id):
+            cursor.execute(_EXPECTED_SQL, [team_id, team_id, team_id, game.date, team_id, game.date, team_id])
+            found += [(player, team_id) for (player,) in cursor.fetchall()]
     return found
 
 
