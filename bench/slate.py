@@ -149,7 +149,8 @@ def main() -> None:
         "floor_seconds": round(floor, 3), "floor_players": floor_players,
         "ratio_to_floor": round(seconds / floor, 2) if floor else None,
     }
-    figures["targets"] = {"ratio_to_floor_at_most_2": bool(figures["ratio_to_floor"] and figures["ratio_to_floor"] <= 2),
+    ratio = figures["ratio_to_floor"]
+    figures["targets"] = {"ratio_to_floor_at_most_2": bool(ratio and ratio <= 2),
                           "predictions_per_s_at_least_100": figures["predictions_per_s"] >= 100}
     if args.json:
         print(json.dumps(figures))

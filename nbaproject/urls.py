@@ -3,12 +3,16 @@ and docs (Swagger UI, Redoc), the health probe, the user pages. The one module o
 that names apps."""
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 from rest_framework.routers import DefaultRouter
 
 from predictions.api import PredictionViewSet
-from predictions.slate_api import SlateViewSet
 from predictions.catalog import GameViewSet, PlayerViewSet, TeamViewSet
+from predictions.slate_api import SlateViewSet
 
 router = DefaultRouter()
 router.register("players", PlayerViewSet, basename="player")
