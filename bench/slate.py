@@ -146,7 +146,8 @@ def main() -> None:
         "date": day.isoformat(), "games": slate.games_done, "players": slate.players_done,
         "seconds": round(seconds, 3),
         "post_seconds": round(slate.post_seconds, 3),
-        "queue_to_done_seconds": round((slate.finished_at - slate.created_at).total_seconds(), 3), "predictions_per_s": round(slate.players_done / seconds, 1),
+        "queue_to_done_seconds": round((slate.finished_at - slate.created_at).total_seconds(), 3),
+        "predictions_per_s": round(slate.players_done / seconds, 1),
         "floor_seconds": round(floor, 3), "floor_players": floor_players,
         "ratio_to_floor": round(seconds / floor, 2) if floor else None,
     }
