@@ -81,7 +81,7 @@ def assert_one_complete_slate(slate_id) -> Slate:
     return slate
 
 
-def test_kill_9_of_a_whole_worker_mid_slate_a_new_worker_completes_it(own_workers):
+def test_kill_9_of_a_whole_worker_mid_slate_a_new_worker_completes_it(own_workers):  # noqa: F811
     first = own_workers("a")
     with GameHold() as hold:
         slate_id = submit_slate()
@@ -95,7 +95,7 @@ def test_kill_9_of_a_whole_worker_mid_slate_a_new_worker_completes_it(own_worker
         assert_one_complete_slate(slate_id)
 
 
-def test_rabbitmq_restarted_while_a_slate_runs_it_completes_once(own_workers, rabbitmq):
+def test_rabbitmq_restarted_while_a_slate_runs_it_completes_once(own_workers, rabbitmq):  # noqa: F811
     own_workers("a")
     with GameHold() as hold:
         slate_id = submit_slate()
