@@ -178,3 +178,27 @@ def test_predict_slate_command_prints_one_json_object(pipeline):
     assert set(game) == {"game", "home", "away", "players"}
     assert set(game["players"][0]) == {"player", "team", "p10", "p50", "p90", "actual"}
     assert 0 <= printed["coverage_80"] <= 1
+
+
+def test_the_staff_pipeline_lists_a_slate_with_its_progress_and_admin_page(transactional_db):
+    from django.test import Client
+
+    from operations.dashboard import jobs_of_model
+
+    slate = Slate.objects.create(date="2024-03-15", versions_key="keras=1,lightgbm=2", status="running",
+                                 games_total=11, games_done=3, players_done=80, percent=27, task_id="abc-123")
+    [row] = jobs_of_model(Slate)
+
+    assert (row["kind"], row["title"], row["stage"], row["percent"]) == \
+        ("slate", "slate of 2024-03-15", "3 of 11 games, 80 players", 27)
+    assert [link["task_id"] for link in row["task_links"]] == ["abc-123"]
+    staff = Client()
+    staff.force_login(_superuser())
+    page = staff.get(row["admin_url"])
+    assert page.status_code == 200 and b"3 of 11 games, 80 players" in page.content
+
+
+def _superuser():
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_superuser("root", "root@example.com", "pw")
