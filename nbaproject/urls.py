@@ -3,17 +3,23 @@ and docs (Swagger UI, Redoc), the health probe, the Prometheus metrics, the user
 that names apps."""
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 from rest_framework.routers import DefaultRouter
 
 from predictions.api import PredictionViewSet
 from predictions.catalog import GameViewSet, PlayerViewSet, TeamViewSet
+from predictions.slate_api import SlateViewSet
 
 router = DefaultRouter()
 router.register("players", PlayerViewSet, basename="player")
 router.register("teams", TeamViewSet, basename="team")
 router.register("games", GameViewSet, basename="game")
 router.register("predictions", PredictionViewSet, basename="prediction")
+router.register("slates", SlateViewSet, basename="slate")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

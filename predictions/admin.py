@@ -172,3 +172,6 @@ class PredictionRequestAdmin(JobAdminMixin, admin.ModelAdmin):
                 record(request.user, f"{message} {job.label} {marks}".strip(), job)
                 done += 1
         return done
+
+
+from predictions import slate_admin  # noqa: E402,F401  (slates' admin: their own module)

@@ -78,3 +78,8 @@ def prediction_metrics():
 
 
 register_metrics(prediction_metrics)
+
+from predictions.slate_models import Slate  # noqa: E402
+
+register_job_kind(Slate, kind="slate", title=lambda row: f"slate of {row.date.isoformat()}",
+                  stage=lambda row: row.progress_text, link_label=lambda row: f"slate of {row.date.isoformat()}")

@@ -175,3 +175,6 @@ class Prediction(models.Model):
 
     def __str__(self):
         return f"{self.p10:.0f}-{self.p90:.0f} (median {self.p50:.0f})"
+
+
+from predictions.slate_models import Slate, SlateGame, SlatePrediction  # noqa: E402,F401  (slates: their own module)

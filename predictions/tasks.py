@@ -100,3 +100,6 @@ def sweep_stuck_requests(queued_after=None, running_after=None, grace=5.0):
 def noop(*args, **kwargs):
     """Does nothing: bench/api_load.py runs chains of it as the floor the pipeline can approach."""
     return None
+
+
+from predictions.slate_tasks import plan_slate_task, slate_game_task, slate_summary_task  # noqa: E402,F401

@@ -1,0 +1,165 @@
+#!/usr/bin/env python
+"""Benchmark of a slate: a whole night's ranges through the API, Celery and 2 worker processes.
+
+Starts gunicorn and one Celery worker with 2 processes on the predictions queue (own queue
+prefix, so a running app is not disturbed), picks the date with the most games in the latest
+loaded season, deletes any slate of that date, POSTs /api/v1/slates/ and waits for success. Then
+measures the floor: the same games' expected players, features and both models in this one
+process, batched per game, no Celery, no HTTP. Prints date, games, players, seconds (submit to
+succeeded), predictions_per_s, floor_seconds and ratio_to_floor. Targets (issue 16):
+ratio_to_floor <= 2 and predictions_per_s >= 100. Uses DATABASE_URL/CELERY_BROKER_URL (PostgreSQL
++ RabbitMQ for meaningful figures); loads the bundled season and trains quick models when missing.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import socket
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(BASE_DIR), str(BASE_DIR / "bench")]
+
+from api_load import Processes, free_port, log, prepare_data, start_web, wait_for  # noqa: E402
+
+
+def busiest_date():
+    """The date with the most games in the latest loaded season (earliest such date)."""
+    from django.db.models import Count
+
+    from etl.models import Game
+
+    season = Game.objects.filter(player_logs__isnull=False).order_by("-date").values_list("season", flat=True).first()
+    row = (Game.objects.filter(season=season).values("date").annotate(n=Count("id")).order_by("-n", "date").first())
+    return row["date"]
+
+
+def post_slate(port: int, token: str, day) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("POST", "/api/v1/slates/", body=json.dumps({"date": day.isoformat()}),
+                 headers={"Content-Type": "application/json", "Authorization": f"Token {token}"})
+    response = conn.getresponse()
+    body = json.loads(response.read())
+    if response.status != 202:
+        raise SystemExit(f"POST /api/v1/slates/ answered {response.status}: {body}")
+    return body
+
+
+def run_slate(port: int, token: str, day, timeout: float = 600) -> tuple[float, object]:
+    """Seconds from the POST to the slate's success, and the slate."""
+    from predictions.models import Slate
+
+    Slate.objects.filter(date=day).delete()
+    started = time.perf_counter()
+    body = post_slate(port, token, day)
+    posted = time.perf_counter() - started
+    deadline = time.monotonic() + timeout
+    while True:
+        slate = Slate.objects.get(pk=body["id"])
+        if slate.is_finished:
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit(f"slate of {day} not done after {timeout:.0f} s: {slate.progress_text}")
+        time.sleep(0.02)
+    seconds = time.perf_counter() - started
+    if slate.status != Slate.Status.SUCCEEDED:
+        raise SystemExit(f"slate of {day} failed: {slate.message}")
+    slate.post_seconds = posted
+    return seconds, slate
+
+
+def floor_seconds(day, versions) -> tuple[float, int]:
+    """The same work in this process: every game's expected players, features and both models."""
+    from etl.models import Game
+    from predictions.slate_services import game_ranges
+
+    games = list(Game.objects.filter(date=day).order_by("id"))
+    game_ranges(games[0], versions)  # load the models first (the workers are warm too)
+    started = time.perf_counter()
+    players = sum(len(game_ranges(game, versions)) for game in games)
+    return time.perf_counter() - started, players
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--worker-processes", type=int, default=2, help="Celery worker processes (2)")
+    parser.add_argument("--date", default=None, help="the date (default: the busiest of the latest season)")
+    parser.add_argument("--no-prepare", action="store_true", help="use the database as it is")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = parser.parse_args()
+
+    prefix = os.environ.get("CELERY_QUEUE_PREFIX", "") + "bench."
+    os.environ.update(CELERY_QUEUE_PREFIX=prefix, DJANGO_SETTINGS_MODULE="nbaproject.settings")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import datetime as dt
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    from nbaproject.celery import app
+    from predictions.services import create_api_user
+
+    if not args.no_prepare:
+        prepare_data()
+    day = dt.date.fromisoformat(args.date) if args.date else busiest_date()
+    _user, token, _ = create_api_user("bench-slate")
+    port = free_port()
+    env = dict(os.environ, DEBUG="0", SECRET_KEY=settings.SECRET_KEY, ALLOWED_HOSTS="127.0.0.1,localhost",
+               THROTTLE_USER="100000000/min", PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING")
+    procs = Processes()
+    try:
+        start_web(procs, port, env)
+        worker_name = f"benchslate{os.getpid()}@{socket.gethostname()}"
+        worker = procs.start([sys.executable, "-m", "celery", "-A", "nbaproject", "worker", "-Q",
+                              f"{prefix}predictions,{prefix}default", "-c", str(args.worker_processes),
+                              "-P", "prefork", "-n", worker_name, "-l", "warning",
+                              "--without-mingle", "--without-gossip"], env, "worker")
+        wait_for(lambda: bool(app.control.ping(destination=[worker_name], timeout=0.5)), 90, "celery worker", worker)
+        # Warm-up slates of the days before: every web process and pool process has served one
+        # (imports, broker and database connections, models) before the measured run.
+        for back in (1, 2, 3):
+            log(f"warm-up slate of {day - dt.timedelta(days=back)}")
+            run_slate(port, token, day - dt.timedelta(days=back))
+        log(f"measured slate of {day}")
+        seconds, slate = run_slate(port, token, day)
+    finally:
+        procs.stop()
+        with app.connection_for_write() as conn:
+            for queue in app.amqp.queues.values():
+                try:
+                    queue(conn.default_channel).purge()
+                except Exception:
+                    pass
+    floor, floor_players = floor_seconds(day, slate.model_versions)
+    figures = {
+        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+        "broker": settings.CELERY_BROKER_URL.split("://", 1)[0],
+        "worker_processes": args.worker_processes,
+        "date": day.isoformat(), "games": slate.games_done, "players": slate.players_done,
+        "seconds": round(seconds, 3),
+        "post_seconds": round(slate.post_seconds, 3),
+        "queue_to_done_seconds": round((slate.finished_at - slate.created_at).total_seconds(), 3),
+        "predictions_per_s": round(slate.players_done / seconds, 1),
+        "floor_seconds": round(floor, 3), "floor_players": floor_players,
+        "ratio_to_floor": round(seconds / floor, 2) if floor else None,
+    }
+    ratio = figures["ratio_to_floor"]
+    figures["targets"] = {"ratio_to_floor_at_most_2": bool(ratio and ratio <= 2),
+                          "predictions_per_s_at_least_100": figures["predictions_per_s"] >= 100}
+    if args.json:
+        print(json.dumps(figures))
+        return
+    for key, value in figures.items():
+        print(f"{key:>18}: {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Slates: who is expected to play each game of a day, and every one of their points ranges in one job.
+
+Reads (expected players, a slate's rows) and writes (submit, plan, one game, summary) of the slate
+job. Tasks (predictions/slate_tasks.py), the API (predictions/slate_api.py) and `manage.py
+predict_slate` call these; each write is idempotent: a re-run game replaces its rows.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from etl.models import Game, PlayerGameLog
+from operations import progress
+from predictions.slate_models import Slate, SlateGame, SlatePrediction
+
+logger = logging.getLogger(__name__)
+RECENT_TEAM_GAMES = 3  # a player is expected if he played in one of his team's last 3 games
+REQUEUE_AFTER = dt.timedelta(seconds=120)  # a slate still queued this long lost its message
+
+
+class NoActiveModels(Exception):
+    """No complete active model set: the slate cannot be computed (train first)."""
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+_EXPECTED_SQL = (
+    "SELECT DISTINCT l.player_id FROM etl_playergamelog l WHERE l.team_id = %s AND l.seconds > 0 AND l.game_id IN ("
+    "SELECT id FROM (SELECT g.id FROM etl_game g WHERE (g.home_id = %s OR g.away_id = %s) AND g.date < %s "
+    "AND EXISTS (SELECT 1 FROM etl_playergamelog x WHERE x.game_id = g.id AND x.team_id = %s) "
+    f"ORDER BY g.date DESC LIMIT {RECENT_TEAM_GAMES}) AS recent) "
+    "AND (SELECT y.team_id FROM etl_playergamelog y WHERE y.player_id = l.player_id AND y.date < %s "
+    "ORDER BY y.date DESC LIMIT 1) = %s ORDER BY l.player_id")
+
+
+def expected_players(game: Game) -> list[tuple[int, int]]:
+    """[(player id, team id)] expected in `game`: players with minutes in at least one of their
+    team's last RECENT_TEAM_GAMES games before the game's date, whose latest line is for that team
+    (one indexed query per team)."""
+    from django.db import connection
+
+    found = []
+    with connection.cursor() as cursor:
+        for team_id in (game.home_id, game.away_id):
+            cursor.execute(_EXPECTED_SQL, [team_id, team_id, team_id, game.date, team_id, game.date, team_id])
+            found += [(player, team_id) for (player,) in cursor.fetchall()]
+    return found
+
+
+def versions_key(versions: dict) -> str:
+    return ",".join(f"{algorithm}={versions[algorithm]}" for algorithm in sorted(versions))
+
+
+def active_versions() -> dict[str, int]:
+    from mlmodels.models import ModelVersion
+    from mlmodels.selectors import active_version_ids
+
+    versions = active_version_ids()
+    missing = set(ModelVersion.ALGORITHMS) - set(versions)
+    if missing:
+        raise NoActiveModels(f"no active {', '.join(sorted(missing))} model yet: an administrator must run "
+                             "`manage.py train` first")
+    return versions
+
+
+def slate_games(slate: Slate) -> list[dict]:
+    """Per game of the slate (by tip-off order): game id, home and away codes, and its players'
+    rows (highest median first) with p10/p50/p90, data_through, actual and whether it fell inside."""
+    games = {g.id: g for g in Game.objects.filter(date=slate.date).select_related("home", "away").order_by("id")}
+    out = {gid: {"game": gid, "date": g.date, "home": g.home.code, "away": g.away.code, "players": []}
+           for gid, g in games.items()}
+    rows = SlatePrediction.objects.filter(slate=slate).select_related("player", "team").order_by("game_id", "-p50",
+                                                                                                   "player_id")
+    for row in rows:
+        inside = None if row.actual is None else bool(row.p10 <= row.actual <= row.p90)
+        out.setdefault(row.game_id, {"game": row.game_id, "date": slate.date, "home": None, "away": None,
+                                     "players": []})["players"].append({
+            "player": row.player_id, "name": row.player.name, "team": row.team.code, "p10": row.p10,
+            "p50": row.p50, "p90": row.p90, "data_through": row.data_through, "actual": row.actual,
+            "inside": inside})
+    return list(out.values())
+
+
+def coverage(slate: Slate) -> float | None:
+    """Share of the rows with an actual score whose actual lies in p10-p90 (None: nothing played)."""
+    played = SlatePrediction.objects.filter(slate=slate, actual__isnull=False)
+    total = played.count()
+    if not total:
+        return None
+    return played.filter(p10__lte=F("actual"), p90__gte=F("actual")).count() / total
+
+
+# --- writes -------------------------------------------------------------------------------------
+
+def submit_slate(user, day: dt.date) -> tuple[Slate, bool]:
+    """The slate of `day` for the active models: created and queued once (after commit), or the
+    existing one (a failed one, or one whose message was lost, is queued again)."""
+    versions = active_versions()
+    task_id = str(uuid.uuid4())
+    with transaction.atomic():
+        slate, created = Slate.objects.get_or_create(
+            date=day, versions_key=versions_key(versions),
+            defaults={"model_versions": versions, "requested_by": user if user and user.pk else None,
+                      "task_id": task_id})
+        requeue = not created and (slate.status == Slate.Status.FAILED or (
+            slate.status == Slate.Status.QUEUED and timezone.now() - slate.created_at > REQUEUE_AFTER))
+        if requeue:
+            requeued = Slate.objects.filter(pk=slate.pk, status=slate.status, task_id=slate.task_id).update(
+                status=Slate.Status.QUEUED, task_id=task_id, message="", finished_at=None)
+            requeue = bool(requeued)
+        if created or requeue:
+            slate.task_id = task_id
+            transaction.on_commit(lambda: publish(slate.pk, task_id))
+    return slate, created
+
+
+def publish(slate_id: int, task_id: str) -> None:
+    from predictions.slate_tasks import plan_slate_task
+
+    try:
+        plan_slate_task.apply_async((slate_id,), task_id=task_id, retry=True,
+                                    retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2})
+    except Exception as exc:  # broker down: asking again later queues it once more
+        logger.warning("slate %s not published: %s", slate_id, exc)
+        Slate.objects.filter(pk=slate_id).update(message=f"not queued yet (broker unavailable: {exc})")
+
+
+def plan(slate_id: int) -> list[int]:
+    """Start the slate: one SlateGame per game of its date; returns the game ids (none: done)."""
+    slate = Slate.objects.get(pk=slate_id)
+    game_ids = list(Game.objects.filter(date=slate.date).order_by("id").values_list("id", flat=True))
+    SlateGame.objects.bulk_create([SlateGame(slate=slate, game_id=gid) for gid in game_ids], ignore_conflicts=True)
+    done = SlateGame.objects.filter(slate=slate, done=True)
+    progress.start(slate, stage="games", games_total=len(game_ids), games_done=done.count(),
+                   players_done=sum(done.values_list("players", flat=True)), step=(0, len(game_ids)))
+    return game_ids
+
+
+def predict_matrix(matrix, versions: dict | None = None) -> list[dict]:
+    """Both models on a feature matrix, then each row's ensemble (as a single prediction combines)."""
+    from mlmodels import inference
+    from mlmodels.ensemble import combine
+
+    per_model = []
+    for algorithm in sorted(active_versions() if versions is None else versions):
+        version_id, fitted = inference.model(algorithm)
+        if versions is not None and version_id != versions[algorithm]:
+            raise NoActiveModels(f"the active {algorithm} model changed while the slate ran: ask for the slate again")
+        p10, p50, p90 = fitted.predict(matrix)
+        per_model.append((version_id, p10, p50, p90))
+    rows = []
+    for i in range(len(matrix)):
+        outputs = [{"p10": float(p10[i]), "p50": float(p50[i]), "p90": float(p90[i]), "model_version": version}
+                   for version, p10, p50, p90 in per_model]
+        combined = combine(outputs)
+        low, mid, high = sorted([combined["p10"], combined["p50"], combined["p90"]])
+        rows.append({"p10": low, "p50": mid, "p90": high})
+    return rows
+
+
+def game_ranges(game: Game, versions: dict | None = None) -> list[dict]:
+    """Every expected player's range for one game (no write): features in one batch, both models."""
+    from mlmodels.batch_features import build_features_for_game
+
+    players = expected_players(game)
+    matrix, through = build_features_for_game(game.date, game.home_id, game.away_id, players)
+    ranges = predict_matrix(matrix, versions) if players else []
+    actual = dict(PlayerGameLog.objects.filter(game=game).values_list("player_id", "pts"))
+    return [{"player_id": player, "team_id": team, **numbers, "data_through": day, "actual": actual.get(player)}
+            for (player, team), numbers, day in zip(players, ranges, through)]
+
+
+def compute_game(slate_id: int, game_id: int) -> int:
+    """One game of the slate: its rows replaced (never duplicated) and the slate's counters moved
+    once per game, in one transaction. Returns the number of players."""
+    slate = Slate.objects.get(pk=slate_id)
+    game = Game.objects.get(pk=game_id)
+    rows = game_ranges(game, slate.model_versions)
+    with transaction.atomic():
+        part, _ = SlateGame.objects.select_for_update().get_or_create(slate_id=slate_id, game_id=game_id)
+        SlatePrediction.objects.filter(slate_id=slate_id, game_id=game_id).delete()
+        SlatePrediction.objects.bulk_create([SlatePrediction(slate_id=slate_id, game_id=game_id, **row)
+                                             for row in rows])
+        games_step = 0 if part.done else 1
+        Slate.objects.filter(pk=slate_id).update(
+            games_done=F("games_done") + games_step, players_done=F("players_done") + len(rows) - part.players,
+            step_index=F("step_index") + games_step)
+        Slate.objects.filter(pk=slate_id, games_total__gt=0).update(percent=F("games_done") * 99 / F("games_total"))
+        part.done, part.players = True, len(rows)
+        part.save(update_fields=["done", "players"])
+    return len(rows)
+
+
+def summarize(slate_id: int) -> dict:
+    """The last step: counters from the rows, the night's coverage, succeeded."""
+    slate = Slate.objects.get(pk=slate_id)
+    parts = SlateGame.objects.filter(slate=slate)
+    games_done = parts.filter(done=True).count()
+    players = SlatePrediction.objects.filter(slate=slate).count()
+    share = coverage(slate)
+    seconds = (timezone.now() - slate.created_at).total_seconds()
+    progress.succeed(slate, stage="done", games_total=parts.count(), games_done=games_done, players_done=players,
+                     step=(games_done, parts.count()), coverage_80=share, seconds=seconds)
+    return {"slate": slate_id, "games": games_done, "players": players, "coverage_80": share}
+
+
+def fail(slate_id: int, message: str) -> None:
+    slate = Slate.objects.filter(pk=slate_id).first()
+    if slate is not None and slate.status != Slate.Status.SUCCEEDED:
+        progress.fail(slate, message)
