@@ -57,11 +57,11 @@ def versions_key(versions: dict) -> str:
 
 
 def active_versions() -> dict[str, int]:
-    from mlmodels.models import ModelVersion
+    from mlmodels import kinds
     from mlmodels.selectors import active_version_ids
 
-    versions = active_version_ids()
-    missing = set(ModelVersion.ALGORITHMS) - set(versions)
+    versions = {name: version for name, version in active_version_ids().items() if name in kinds.names()}
+    missing = set(kinds.names()) - set(versions)
     if missing:
         raise NoActiveModels(f"no active {', '.join(sorted(missing))} model yet: an administrator must run "
                              "`manage.py train` first")
