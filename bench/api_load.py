@@ -114,6 +114,28 @@ def start_web(procs: Processes, port: int, env: dict) -> subprocess.Popen:
     return web
 
 
+def purge_queues(app) -> None:
+    """Drop the messages a run left in the project's queues, so the next run starts clean."""
+    with app.connection_for_write() as conn:
+        for queue in app.amqp.queues.values():
+            try:
+                queue(conn.default_channel).purge()
+            except Exception:  # a queue nobody declared yet
+                pass
+
+
+def start_prediction_worker(procs: Processes, env: dict, app, name: str, processes: int,
+                            timeout: float = 90) -> subprocess.Popen:
+    """A prefork worker on the predictions and default queues; returns once it answers a ping."""
+    prefix = env.get("CELERY_QUEUE_PREFIX", "")
+    worker = procs.start([sys.executable, "-m", "celery", "-A", "nbaproject", "worker", "-Q",
+                          f"{prefix}predictions,{prefix}default", "-c", str(processes),
+                          "-P", "prefork", "-n", name, "-l", "warning",
+                          "--without-mingle", "--without-gossip"], env, "worker")
+    wait_for(lambda: bool(app.control.ping(destination=[name], timeout=0.5)), timeout, "celery worker", worker)
+    return worker
+
+
 def prepare_data() -> None:
     """The schema up to date, then the bundled season and active models when the database has none."""
     from django.conf import settings
@@ -342,11 +364,7 @@ def main() -> None:
     try:
         start_web(procs, port, env)
         worker_name = f"bench{os.getpid()}@{socket.gethostname()}"
-        worker = procs.start([sys.executable, "-m", "celery", "-A", "nbaproject", "worker", "-Q",
-                              f"{prefix}predictions,{prefix}default", "-c", str(args.worker_processes),
-                              "-P", "prefork", "-n", worker_name, "-l", "warning",
-                              "--without-mingle", "--without-gossip"], env, "worker")
-        wait_for(lambda: bool(app.control.ping(destination=[worker_name], timeout=0.5)), 60, "celery worker", worker)
+        worker = start_prediction_worker(procs, env, app, worker_name, args.worker_processes, timeout=60)
         log(f"server on 127.0.0.1:{port}, worker with {args.worker_processes} processes; warming up")
         warm = e2e_predictions(port, token, sample_bodies(args.worker_processes * 3))
         if not warm["samples"]:
@@ -377,12 +395,7 @@ def main() -> None:
         floor = noop_figures(args.samples, args.noop_chains)
     finally:
         procs.stop()
-        with app.connection_for_write() as conn:
-            for queue in app.amqp.queues.values():
-                try:
-                    queue(conn.default_channel).purge()
-                except Exception:
-                    pass
+        purge_queues(app)
         PredictionRequest.objects.filter(user__in=users).delete()
 
     ratio = (drained["predictions_per_s"] or 0) / floor["chains_per_s"] if floor["chains_per_s"] else None

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main(count: int = 200, top: int = 35) -> None:
@@ -30,6 +31,7 @@ def main(count: int = 200, top: int = 35) -> None:
     django.setup()
     from django.test import Client
 
+    from api_load import purge_queues
     from nbaproject.celery import app
     from predictions.models import PredictionRequest
     from predictions.services import create_api_user
@@ -57,12 +59,7 @@ def main(count: int = 200, top: int = 35) -> None:
     print(f"{count} POSTs in {took:.2f} s: {1000 * took / count:.2f} ms each (with the profiler's overhead)")
     print(out.getvalue())
     PredictionRequest.objects.filter(user=user).delete()
-    with app.connection_for_write() as conn:
-        for queue in app.amqp.queues.values():
-            try:
-                queue(conn.default_channel).purge()
-            except Exception:
-                pass
+    purge_queues(app)
 
 
 if __name__ == "__main__":

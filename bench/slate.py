@@ -25,7 +25,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(BASE_DIR), str(BASE_DIR / "bench")]
 
-from api_load import Processes, free_port, log, prepare_data, start_web, wait_for  # noqa: E402
+from api_load import (  # noqa: E402
+    Processes, free_port, log, prepare_data, purge_queues, start_prediction_worker, start_web)
 
 
 def busiest_date():
@@ -118,11 +119,7 @@ def main() -> None:
     try:
         start_web(procs, port, env)
         worker_name = f"benchslate{os.getpid()}@{socket.gethostname()}"
-        worker = procs.start([sys.executable, "-m", "celery", "-A", "nbaproject", "worker", "-Q",
-                              f"{prefix}predictions,{prefix}default", "-c", str(args.worker_processes),
-                              "-P", "prefork", "-n", worker_name, "-l", "warning",
-                              "--without-mingle", "--without-gossip"], env, "worker")
-        wait_for(lambda: bool(app.control.ping(destination=[worker_name], timeout=0.5)), 90, "celery worker", worker)
+        start_prediction_worker(procs, env, app, worker_name, args.worker_processes, timeout=90)
         # Warm-up slates of the days before: every web process and pool process has served one
         # (imports, broker and database connections, models) before the measured run.
         for back in (1, 2, 3):
@@ -132,12 +129,7 @@ def main() -> None:
         seconds, slate = run_slate(port, token, day)
     finally:
         procs.stop()
-        with app.connection_for_write() as conn:
-            for queue in app.amqp.queues.values():
-                try:
-                    queue(conn.default_channel).purge()
-                except Exception:
-                    pass
+        purge_queues(app)
     floor, floor_players = floor_seconds(day, slate.model_versions)
     figures = {
         "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],

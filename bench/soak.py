@@ -41,7 +41,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.api_load import (  # noqa: E402
-    Client, Processes, free_port, log, percentile, prepare_data, sample_bodies, start_web, wait_for)
+    Client, Processes, free_port, log, percentile, prepare_data, purge_queues, sample_bodies, start_web, wait_for)
 from bench.etl_load import server_url  # noqa: E402
 
 JSON_KEYS = ["accepted", "succeeded", "failed", "lost", "duplicated", "e2e_p50_ms", "e2e_p99_ms",
@@ -329,12 +329,7 @@ def main() -> int:
         if broker is not None:
             broker.start()
         procs.stop()
-        with app.connection_for_write() as conn:
-            for queue in app.amqp.queues.values():
-                try:
-                    queue(conn.default_channel).purge()
-                except Exception:
-                    pass
+        purge_queues(app)
         PredictionRequest.objects.filter(user=user).delete()
         if args.drop:
             from django.db import connections
