@@ -18,7 +18,8 @@ from operations.models import Job
 pytestmark = [pytest.mark.django_db]
 
 # Named by label: operations (and its tests' imports) name no app.
-JOB_MODELS = {"etl.EtlRun", "scraping.ScrapeRun", "mlmodels.TrainingRun", "predictions.PredictionRequest"}
+JOB_MODELS = {"etl.EtlRun", "scraping.ScrapeRun", "mlmodels.TrainingRun", "predictions.PredictionRequest",
+              "predictions.Slate"}
 
 
 def test_each_app_registers_its_job_kind_schedules_and_actions_in_its_jobs_module():
