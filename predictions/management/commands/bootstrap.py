@@ -90,11 +90,14 @@ class Command(BaseCommand):
 
     def queue_full_training(self) -> None:
         """When the quick models answer, have the batch worker train the full ones (once)."""
+        from mlmodels.runs import fail_interrupted_runs
         from predictions.selectors import serving_models
         from predictions.services import queue_full_training_once
 
         if not serving_models()["quick"]:
             return
+        for interrupted in fail_interrupted_runs():
+            self.step(f"Training run {interrupted.pk} was cut off (no batch worker is running): marked failed")
         run, queued = queue_full_training_once()
         if queued:
             self.step(f"Full training queued for the batch worker (training run {run.pk}); the site answers "
