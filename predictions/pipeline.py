@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from nbaproject.celery import app, queue_name
 from predictions.models import PredictionRequest, pipeline_steps
-from predictions.services import record_event
+from predictions.progress import record_event
 
 logger = logging.getLogger(__name__)
 Status = PredictionRequest.Status
@@ -109,7 +109,7 @@ def publish_run(request_id, token: str, task_ids: dict[str, str]) -> bool:
 
 def enqueue(request_id) -> bool:
     """Publish a new run of the pipeline for a queued request (the sweeper and admin use this;
-    a new request is published by submit_prediction)."""
+    a new request is published by predictions.submission)."""
     token, task_ids = new_run()
     updated = PredictionRequest.objects.filter(pk=request_id, status=Status.QUEUED).update(
         attempts=F("attempts") + 1, task_ids=task_ids, enqueued_at=timezone.now(), enqueue_error="",
