@@ -1,5 +1,6 @@
 """API users: a user and their token for the API (`manage.py create_api_user`, the benches), and the
 demo staff user `make run`'s bootstrap creates (its password kept in var/ so the banner can show it)."""
+
 from __future__ import annotations
 
 from django.conf import settings

@@ -1,5 +1,6 @@
 """`make run`'s first start: quick models answer at once, the full ones are trained once on the batch
 worker (`manage.py bootstrap` calls this)."""
+
 from __future__ import annotations
 
 import uuid
@@ -17,14 +18,26 @@ def queue_full_training_once():
     from mlmodels.tasks import train
 
     with transaction.atomic():
-        pending = (TrainingRun.objects.select_for_update()
-                   .filter(kind="train", quick=False, status__in=[
-                       TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING, TrainingRun.Status.SUCCEEDED])
-                   .order_by("-created_at").first())
+        pending = (
+            TrainingRun.objects.select_for_update()
+            .filter(
+                kind="train",
+                quick=False,
+                status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING, TrainingRun.Status.SUCCEEDED],
+            )
+            .order_by("-created_at")
+            .first()
+        )
         if pending is not None:
             return pending, False
-        run = TrainingRun.objects.create(kind="train", quick=False, task_id=str(uuid.uuid4()), stage="queued",
-                                         status=TrainingRun.Status.QUEUED, seasons=loaded_seasons())
+        run = TrainingRun.objects.create(
+            kind="train",
+            quick=False,
+            task_id=str(uuid.uuid4()),
+            stage="queued",
+            status=TrainingRun.Status.QUEUED,
+            seasons=loaded_seasons(),
+        )
     try:
         train.apply_async(kwargs={"quick": False}, task_id=run.task_id)
     except Exception as exc:

@@ -18,14 +18,14 @@ and the event's INSERT are one statement (a data-modifying CTE: one round trip, 
 on SQLite (the embedded default) the same UPDATE with RETURNING, then the INSERT, in one
 transaction. Only the JSON functions differ between the two (`_Dialect`).
 """
+
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from predictions.models import STEP_LABELS, STEP_NAMES, PredictionEvent, PredictionRequest
@@ -47,6 +47,7 @@ def max_step_starts() -> int:
 
 
 # --- SQL of the two databases: the JSON functions ---------------------------------------------------------
+
 
 class _Postgres:
     @staticmethod
@@ -128,31 +129,83 @@ def _sql():
     return _Postgres if connection.vendor == "postgresql" else _Sqlite
 
 
-def _apply(request_id, changes: str, condition: str, message: str, params: dict) -> bool:
+def _apply(
+    request_id,
+    changes: str,
+    condition: str,
+    message: str,
+    params: dict,
+    *,
+    row: bool = False,
+    result: models.Model | None = None,
+):
     """Update the request (when `condition` holds) and append its event from the updated row: the
-    UPDATE's row lock orders the events. False when the condition did not hold (nothing written)."""
+    UPDATE's row lock orders the events. Returns whether the condition held (nothing is written when
+    it did not); with `row`, the updated request instead (None: the condition did not hold), read by
+    the same statement. `result`, an unsaved row pointing to the request (`request_id`), is inserted
+    with the change (PostgreSQL: in the same statement)."""
     request_table, event_table = PredictionRequest._meta.db_table, PredictionEvent._meta.db_table
-    params = {**params, "id": request_id, "message": message[:500],
-              "now": connection.ops.adapt_datetimefield_value(timezone.now())}
-    update = f"""UPDATE {request_table} SET {changes}, updated_at = %(now)s WHERE id = %(id)s AND ({condition})
-                 RETURNING id, status, stage, step_index, step_count, percent"""
+    params = {
+        **params,
+        "id": request_id,
+        "message": message[:500],
+        "now": connection.ops.adapt_datetimefield_value(timezone.now()),
+    }
+    update = f"UPDATE {request_table} SET {changes}, updated_at = %(now)s WHERE id = %(id)s AND ({condition})"
     columns = "request_id, status, step, step_index, step_count, percent, message, created_at"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"""WITH changed AS ({update})
-                INSERT INTO {event_table} ({columns})
-                SELECT id, status, stage, step_index, step_count, percent, %(message)s, %(now)s FROM changed
-                RETURNING id""", params)
-            return cursor.fetchone() is not None
-        with transaction.atomic():
-            key = PredictionRequest._meta.pk.get_db_prep_value(request_id, connection)
-            cursor.execute(update, {**params, "id": key})
-            row = cursor.fetchone()
-            if row is None:
-                return False
-            cursor.execute(f"INSERT INTO {event_table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                           [*row, params["message"], params["now"]])
-            return True
+    event_values = "id, status, stage, step_index, step_count, percent"
+    if connection.vendor == "postgresql":
+        parts = [
+            f"changed AS ({update} RETURNING *)",
+            f"event AS (INSERT INTO {event_table} ({columns}) SELECT {event_values}, %(message)s, %(now)s "
+            "FROM changed RETURNING id)",
+        ]
+        if result is not None:
+            names, values = _insert_values(result, params)
+            parts.append(
+                f"stored AS (INSERT INTO {result._meta.db_table} ({', '.join(names)}) "
+                f"SELECT {', '.join(values)} FROM changed RETURNING {result._meta.pk.column})"
+            )
+        last = "stored" if result is not None else "event"
+        query = f"WITH {', '.join(parts)} " + ("SELECT * FROM changed" if row else f"SELECT * FROM {last}")
+        if row:
+            found = list(PredictionRequest.objects.raw(query, params))
+            return found[0] if found else None
+        with connection.cursor() as cursor:
+            cursor.execute(query, params)
+            written = cursor.fetchone()
+        if written is not None and result is not None:
+            result.pk, result._state.adding, result._state.db = written[0], False, connection.alias
+        return written is not None
+    with transaction.atomic(), connection.cursor() as cursor:
+        key = PredictionRequest._meta.pk.get_db_prep_value(request_id, connection)
+        cursor.execute(f"{update} RETURNING {event_values}", {**params, "id": key})
+        changed = cursor.fetchone()
+        if changed is None:
+            return None if row else False
+        cursor.execute(
+            f"INSERT INTO {event_table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [*changed, params["message"], params["now"]],
+        )
+        if result is not None:
+            result.save(force_insert=True)
+    return PredictionRequest.objects.get(pk=request_id) if row else True
+
+
+def _insert_values(result: models.Model, params: dict) -> tuple[list[str], list[str]]:
+    """Columns and SQL values of `result`'s INSERT from the changed request (its `request_id` is the
+    request's id); the values go into `params`."""
+    names, values = [], []
+    for number, field in enumerate(result._meta.concrete_fields):
+        if field.primary_key and field.db_returning:  # the serial id
+            continue
+        names.append(field.column)
+        if field.attname == "request_id":
+            values.append("changed.id")
+            continue
+        params[f"r{number}"] = field.get_db_prep_save(field.pre_save(result, add=True), connection)
+        values.append(f"%(r{number})s")
+    return names, values
 
 
 def _owned(token_param: str = "%(token)s") -> str:
@@ -161,9 +214,10 @@ def _owned(token_param: str = "%(token)s") -> str:
 
 # --- The transitions ----------------------------------------------------------------------------------------
 
-def begin_step(request_id, token: str, step: str, task_ids: dict | None = None) -> None:
+
+def begin_step(request_id, token: str, step: str, task_ids: dict | None = None) -> PredictionRequest:
     """Record that a step started; the first step claims the request for this chain run
-    (and records that run's task ids).
+    (and records that run's task ids). Returns the request as updated (read by the same statement).
 
     Raises StaleRun when another run owns the request or it is already finished, and fails the
     request (then raises StaleRun) when this step already started max_step_starts() times in this run."""
@@ -181,12 +235,19 @@ def begin_step(request_id, token: str, step: str, task_ids: dict | None = None) 
         timings = {fresh.format(sql.json("'{}'"), "timings")},
         step_starts = {fresh.format(sql.object1("%(step)s", "1"), counted)},
         task_ids = {fresh.format(f"coalesce({sql.json('%(task_ids)s')}, task_ids)", "task_ids")}"""
-    params = {"token": token, "step": step, "index": STEP_NAMES.index(step) + 1, "max_starts": max_step_starts(),
-              "task_ids": json.dumps(task_ids) if task_ids else None}
-    if _apply(request_id, changes, condition, STEP_LABELS[step], params):
-        return
-    status, owner, step_starts = PredictionRequest.objects.filter(pk=request_id).values_list(
-        "status", "run_token", "step_starts").get()
+    params = {
+        "token": token,
+        "step": step,
+        "index": STEP_NAMES.index(step) + 1,
+        "max_starts": max_step_starts(),
+        "task_ids": json.dumps(task_ids) if task_ids else None,
+    }
+    request = _apply(request_id, changes, condition, STEP_LABELS[step], params, row=True)
+    if request is not None:
+        return request
+    status, owner, step_starts = (
+        PredictionRequest.objects.filter(pk=request_id).values_list("status", "run_token", "step_starts").get()
+    )
     if status == Status.RUNNING and owner == token:
         _give_up(request_id, token, step, step_starts.get(step, 0))
     if status in PredictionRequest.TERMINAL:
@@ -196,15 +257,22 @@ def begin_step(request_id, token: str, step: str, task_ids: dict | None = None) 
 
 def _give_up(request_id, token: str, step: str, starts: int):
     """Fail the request of a step that keeps dying with its worker, and stop this attempt."""
-    logger.error("prediction %s: step %s started %d times in run %s without finishing; failing the request",
-                 request_id, step, starts, token)
+    logger.error(
+        "prediction %s: step %s started %d times in run %s without finishing; failing the request",
+        request_id,
+        step,
+        starts,
+        token,
+    )
     fail(request_id, token, gave_up_message(step, starts))
     raise StaleRun(f"request {request_id}: step {step} given up after {starts} starts")
 
 
 def gave_up_message(step: str, starts: int) -> str:
-    return (f"the step '{STEP_LABELS[step]}' was started {starts} times without finishing (its worker process "
-            "stopped each time); it was given up on and the team has the details. Please try again later.")
+    return (
+        f"the step '{STEP_LABELS[step]}' was started {starts} times without finishing (its worker process "
+        "stopped each time); it was given up on and the team has the details. Please try again later."
+    )
 
 
 def finish_step(request_id, token: str, step: str, seconds: float, **fields) -> None:
@@ -220,30 +288,41 @@ def finish_step(request_id, token: str, step: str, seconds: float, **fields) -> 
         assignments.append(f"{field.column} = %(f{number})s")
     # The percentage counts this step once, however often it is recorded (a re-run step).
     once = f"CASE WHEN {sql.has('steps_done', '%(step)s')} THEN 0 ELSE 1 END"
-    changes = ", ".join([
-        *assignments,
-        f"percent = CAST({sql.least}(99, round(100.0 * ({sql.length('steps_done')} + {once}) / step_count)) "
-        "AS INTEGER)",
-        f"steps_done = CASE WHEN {once} = 1 THEN {sql.append('steps_done', '%(step)s')} ELSE steps_done END",
-        f"timings = {sql.merge('timings', '%(timing)s')}"])
+    changes = ", ".join(
+        [
+            *assignments,
+            f"percent = CAST({sql.least}(99, round(100.0 * ({sql.length('steps_done')} + {once}) / step_count)) "
+            "AS INTEGER)",
+            f"steps_done = CASE WHEN {once} = 1 THEN {sql.append('steps_done', '%(step)s')} ELSE steps_done END",
+            f"timings = {sql.merge('timings', '%(timing)s')}",
+        ]
+    )
     if not _apply(request_id, changes, _owned(), f"{STEP_LABELS[step]}: done", params):
         raise StaleRun(f"request {request_id} is no longer run by {token}")
 
 
-def succeed(request_id, token: str, step: str, timings: dict, message: str, store: Callable[[], object]):
-    """The last step is done: the request succeeded (percent 100, its timings) and `store()` writes
-    its result, in one transaction (the request's row lock held from the UPDATE to the commit).
-    Returns what `store()` returned; StaleRun (nothing written) when this run no longer owns it."""
+def succeed(request_id, token: str, step: str, timings: dict, message: str, result: models.Model) -> models.Model:
+    """The last step is done: the request succeeded (percent 100, its timings), and `result` (an
+    unsaved row pointing to the request, its `Prediction`) is stored with that change, in one
+    statement on PostgreSQL (one transaction on SQLite). Returns `result`, saved; StaleRun
+    (nothing written) when this run no longer owns the request."""
     sql = _sql()
-    changes = (f"status = 'succeeded', stage = %(step)s, step_index = step_count, percent = 100, "
-               f"finished_at = %(now)s, timings = {sql.json('%(timings)s')}, "
-               f"steps_done = CASE WHEN {sql.has('steps_done', '%(step)s')} THEN steps_done "
-               f"ELSE {sql.append('steps_done', '%(step)s')} END")
-    with transaction.atomic():
-        if not _apply(request_id, changes, _owned(), message,
-                      {"token": token, "step": step, "timings": json.dumps(timings)}):
-            raise StaleRun(f"request {request_id} is no longer run by {token}")
-        return store()
+    changes = (
+        f"status = 'succeeded', stage = %(step)s, step_index = step_count, percent = 100, "
+        f"finished_at = %(now)s, timings = {sql.json('%(timings)s')}, "
+        f"steps_done = CASE WHEN {sql.has('steps_done', '%(step)s')} THEN steps_done "
+        f"ELSE {sql.append('steps_done', '%(step)s')} END"
+    )
+    if not _apply(
+        request_id,
+        changes,
+        _owned(),
+        message,
+        {"token": token, "step": step, "timings": json.dumps(timings)},
+        result=result,
+    ):
+        raise StaleRun(f"request {request_id} is no longer run by {token}")
+    return result
 
 
 def fail(request_id, token: str | None, message: str, kind: str = FailureKind.SYSTEM) -> bool:
@@ -252,8 +331,7 @@ def fail(request_id, token: str | None, message: str, kind: str = FailureKind.SY
     count them apart). False when nothing changed."""
     condition = "status IN ('queued', 'running')" + (" AND run_token = %(token)s" if token is not None else "")
     changes = "status = 'failed', message = %(failure)s, failure_kind = %(kind)s, finished_at = %(now)s"
-    failed = _apply(request_id, changes, condition, message,
-                    {"token": token, "failure": message, "kind": str(kind)})
+    failed = _apply(request_id, changes, condition, message, {"token": token, "failure": message, "kind": str(kind)})
     if failed:
         logger.info("prediction %s failed (%s): %s", request_id, kind, message)
     return failed
@@ -263,5 +341,11 @@ def record_event(request: PredictionRequest, message: str = "") -> None:
     """Append a progress event with the request's current state, for the transitions outside a run
     (the sweeper re-queues or gives up, staff retry): call it under the request's row lock."""
     PredictionEvent.objects.create(
-        request=request, status=request.status, step=request.stage, step_index=request.step_index,
-        step_count=request.step_count, percent=request.percent, message=message[:500])
+        request=request,
+        status=request.status,
+        step=request.stage,
+        step_index=request.step_index,
+        step_count=request.step_count,
+        percent=request.percent,
+        message=message[:500],
+    )

@@ -7,6 +7,7 @@ idempotent and checks the run token it was queued with, so a step re-run after a
 a stale chain still running after the sweeper re-queued its request, changes nothing twice (and a
 `Prediction` is one-to-one with its request).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,6 +50,7 @@ class Unanswerable(PredictionFailed):
 
 # --- What a request refers to (checked at submit, resolved by the first step) ---------------------------
 
+
 def validate_input(player, opponent: str = "", resolve_opponent: bool = True) -> tuple:
     """Cheap checks before anything is stored: the player and the opponent must exist.
     Returns (player, opponent team or None; with resolve_opponent=False its code, not loaded)."""
@@ -84,8 +86,10 @@ def no_next_game_message(player_name: str, team_code: str, today: dt.date, oppon
     opponent was given), or an opponent and a date (neither was)."""
     against = f" against {opponent.code}" if opponent else ""
     missing = "give a date for that matchup" if opponent else "give an opponent and a date"
-    return (f"no game found for {player_name} ({team_code}){against} on or after {today.isoformat()} (today) "
-            f"in the database: {missing}")
+    return (
+        f"no game found for {player_name} ({team_code}){against} on or after {today.isoformat()} (today) "
+        f"in the database: {missing}"
+    )
 
 
 def resolve_matchup(request: PredictionRequest) -> dict:
@@ -102,8 +106,11 @@ def resolve_matchup(request: PredictionRequest) -> dict:
         today = request.as_of or product_today()
         latest = selectors.last_log(player, before=today)
         if latest is None:
-            raise Unanswerable(f"{player.name} has no games before {today.isoformat()} in the database, so there "
-                               "is nothing to base a prediction on: give an opponent and a later date.", found)
+            raise Unanswerable(
+                f"{player.name} has no games before {today.isoformat()} in the database, so there "
+                "is nothing to base a prediction on: give an opponent and a later date.",
+                found,
+            )
         team = found["team"] = latest.team
         game = selectors.next_game(team, today, opponent)
         if game is None:
@@ -111,13 +118,19 @@ def resolve_matchup(request: PredictionRequest) -> dict:
     else:
         before = selectors.last_log(player, before=day)
         if before is None:
-            raise Unanswerable(f"{player.name} has no games before {day.isoformat()} in the database, so "
-                               "there is nothing to base a prediction on: pick a later date.", found)
+            raise Unanswerable(
+                f"{player.name} has no games before {day.isoformat()} in the database, so "
+                "there is nothing to base a prediction on: pick a later date.",
+                found,
+            )
         team = found["team"] = before.team
         game = selectors.game_on(team, day, opponent)
         if game is None and opponent is None:
-            raise Unanswerable(f"no game found for {player.name} ({team.code}) on {day.isoformat()}: "
-                               "give an opponent for a hypothetical matchup", found)
+            raise Unanswerable(
+                f"no game found for {player.name} ({team.code}) on {day.isoformat()}: "
+                "give an opponent for a hypothetical matchup",
+                found,
+            )
     if game is not None:
         opponent = game.away if game.home_id == team.pk else game.home
         home = game.home_id == team.pk
@@ -138,11 +151,11 @@ def _resolve_inputs(request: PredictionRequest):
 
 # --- The steps ----------------------------------------------------------------------------------------------
 
+
 def resolve_request(request_id, token: str, task_ids: dict | None = None) -> None:
     """Step 1: the player, his team, the opponent, the game (or a hypothetical matchup) and home/away."""
-    begin_step(request_id, token, "resolve", task_ids)
+    request = begin_step(request_id, token, "resolve", task_ids)
     started = time.perf_counter()
-    request = PredictionRequest.objects.get(pk=request_id)
     try:
         resolved = resolve_matchup(request)
     except PredictionFailed as exc:
@@ -154,13 +167,13 @@ def resolve_request(request_id, token: str, task_ids: dict | None = None) -> Non
 
 def build_features(request_id, token: str) -> dict:
     """Step 2: the model features for the resolved (player, game), from mlmodels.warehouse."""
-    begin_step(request_id, token, "features")
+    request = begin_step(request_id, token, "features")
     started = time.perf_counter()
     from mlmodels.warehouse import build_features_for
 
-    request = PredictionRequest.objects.get(pk=request_id)
-    features = build_features_for(request.player_id, request.game_date, request.opponent_id, request.is_home,
-                                  team_id=request.team_id)
+    features = build_features_for(
+        request.player_id, request.game_date, request.opponent_id, request.is_home, team_id=request.team_id
+    )
     features = {name: _plain(value) for name, value in features.items()}
     finish_step(request_id, token, "features", time.perf_counter() - started, features=features)
     return features
@@ -184,18 +197,19 @@ def run_model(algorithm: str, features: dict, request_id, token: str) -> dict:
     try:
         output = inference.predict(algorithm, features)
     except inference.NoActiveModel as exc:
-        raise PredictionFailed(f"no trained {algorithm} model is active yet ({exc}): an administrator must "
-                               "run `manage.py train`") from None
+        raise PredictionFailed(
+            f"no trained {algorithm} model is active yet ({exc}): an administrator must run `manage.py train`"
+        ) from None
     output = {key: _plain(value) for key, value in output.items()}
     finish_step(request_id, token, algorithm, time.perf_counter() - started)
     return {"algorithm": algorithm, **output}
 
 
 def store_prediction(outputs: list[dict], request_id, token: str) -> dict:
-    """Last step: combine the models' outputs and store the one Prediction of the request. A re-run
-    after the result was stored answers with that result."""
+    """Last step: combine the models' outputs and store the one Prediction of the request (with the
+    request's final state, in one statement). A re-run after the result was stored answers with it."""
     try:
-        begin_step(request_id, token, "combine")
+        request = begin_step(request_id, token, "combine")
     except StaleRun:
         stored = Prediction.objects.filter(request_id=request_id).first()
         if stored is not None:
@@ -206,26 +220,37 @@ def store_prediction(outputs: list[dict], request_id, token: str) -> dict:
 
     combined = {key: _plain(value) for key, value in combine([_model_output(o) for o in outputs]).items()}
     p10, p50, p90 = sorted([combined["p10"], combined["p50"], combined["p90"]])
-    request = PredictionRequest.objects.select_related("game").get(pk=request_id)
-    now_timings = {**request.timings, "combine": round(time.perf_counter() - started, 4)}
+    timings = {**request.timings, "combine": round(time.perf_counter() - started, 4)}
     if request.enqueued_at and request.started_at:
-        now_timings["queued"] = round(max(0.0, (request.started_at - request.enqueued_at).total_seconds()), 4)
-    now_timings["total"] = round((timezone.now() - request.created_at).total_seconds(), 4)
-    values = {
-        "p10": p10, "p50": p50, "p90": p90,
-        "model_outputs": {o["algorithm"]: _model_output(o) for o in outputs},
-        "model_versions": {o["algorithm"]: o.get("model_version") for o in outputs},
-        "features": request.features or {},
-        "timings": now_timings,
-        "actual_points": selectors.actual_points(request.player_id, request.game),
-        **data_freshness(request.player_id, request.game_date),
-    }
-    prediction = succeed(request_id, token, "combine", now_timings,
-                         f"{p10:.0f}-{p90:.0f} points (median {p50:.0f})",
-                         lambda: Prediction.objects.create(request_id=request_id, **values))
-    logger.info("prediction %s succeeded: %.0f-%.0f points (median %.0f) in %.3f s", request_id, p10, p90, p50,
-                now_timings["total"])
+        timings["queued"] = round(max(0.0, (request.started_at - request.enqueued_at).total_seconds()), 4)
+    timings["total"] = round((timezone.now() - request.created_at).total_seconds(), 4)
+    prediction = Prediction(
+        request_id=request_id,
+        p10=p10,
+        p50=p50,
+        p90=p90,
+        model_outputs={o["algorithm"]: _model_output(o) for o in outputs},
+        model_versions={o["algorithm"]: o.get("model_version") for o in outputs},
+        features=request.features or {},
+        timings=timings,
+        **result_facts(request.player_id, request.game_id, request.game_date),
+    )
+    succeed(request_id, token, "combine", timings, f"{p10:.0f}-{p90:.0f} points (median {p50:.0f})", prediction)
+    logger.info(
+        "prediction %s succeeded: %.0f-%.0f points (median %.0f) in %.3f s", request_id, p10, p90, p50, timings["total"]
+    )
     return prediction_summary(prediction)
+
+
+def result_facts(player_id: int, game_id: int | None, game_date: dt.date) -> dict:
+    """A result's facts about the data, in one query: `actual_points` (his points in the game, once it
+    is final), and data_freshness's `data_through` and `days_since_last_game`."""
+    from mlmodels.features import EPOCH, horizon
+
+    first_day = EPOCH + dt.timedelta(days=horizon(game_date)[0])
+    facts = selectors.result_facts(player_id, game_id, before=game_date, since=first_day)
+    through = facts["data_through"]
+    return {**facts, "days_since_last_game": (game_date - through).days if through else None}
 
 
 def data_freshness(player_id: int, game_date: dt.date) -> dict:
@@ -243,5 +268,10 @@ def _model_output(output: dict) -> dict:
 
 
 def prediction_summary(prediction: Prediction) -> dict:
-    return {"request": str(prediction.request_id), "p10": prediction.p10, "p50": prediction.p50,
-            "p90": prediction.p90, "actual_points": prediction.actual_points}
+    return {
+        "request": str(prediction.request_id),
+        "p10": prediction.p10,
+        "p50": prediction.p50,
+        "p90": prediction.p90,
+        "actual_points": prediction.actual_points,
+    }
