@@ -119,12 +119,15 @@ def submit_slate(user, day: dt.date) -> tuple[Slate, bool]:
     return slate, created
 
 
+PLAN_SLATE_TASK = "predictions.tasks.plan_slate"  # predictions.slate_tasks, sent by name (no import upwards)
+
+
 def publish(slate_id: int, task_id: str) -> None:
-    from predictions.slate_tasks import plan_slate_task
+    from nbaproject.celery import app
 
     try:
-        plan_slate_task.apply_async((slate_id,), task_id=task_id, retry=True,
-                                    retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2})
+        app.signature(PLAN_SLATE_TASK, args=(slate_id,)).apply_async(
+            task_id=task_id, retry=True, retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2})
     except Exception as exc:  # broker down: asking again later queues it once more
         logger.warning("slate %s not published: %s", slate_id, exc)
         Slate.objects.filter(pk=slate_id).update(message=f"not queued yet (broker unavailable: {exc})")
