@@ -57,6 +57,11 @@ class DailyRun(Job):
     class Meta:
         ordering = ["-date"]
 
+    def task_pairs(self) -> list[tuple[str, str]]:
+        """The steps' task ids in the order they run (a JSON column keeps no key order)."""
+        ids = self.task_ids or {}
+        return [(key, ids[key]) for key in self.TASK_KEYS if ids.get(key)]
+
     def __str__(self):
         return f"daily run of {self.date} ({self.status})"
 

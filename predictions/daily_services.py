@@ -61,8 +61,9 @@ def submit_daily(
     """Start the daily pipeline of `day` (default: the product's today); returns (run, started).
 
     One DailyRun per day: a new day creates it; a finished one (succeeded or failed) is run again
-    on the same row; a queued or running one is returned as it is (started=False), unless its
-    chain was lost (STALE_AFTER). The chain is published after the transaction commits."""
+    on the same row (with the crawl arguments it had, unless `base_url` is given); a queued or running
+    one is returned as it is (started=False), unless its chain was lost (STALE_AFTER). The chain is
+    published after the transaction commits."""
     day = day or product_today()
     token = str(uuid.uuid4())
     task_ids = {step: str(uuid.uuid4()) for step in STEPS}
@@ -77,7 +78,7 @@ def submit_daily(
             token=token,
             attempts=run.attempts + 1,
             task_ids=task_ids,
-            crawl_args={"base_url": base_url} if base_url else {},
+            crawl_args={"base_url": base_url} if base_url else run.crawl_args,  # a re-run keeps its mirror
             stage="queued",
             step_index=0,
             step_count=len(STEPS),
