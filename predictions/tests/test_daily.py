@@ -209,7 +209,7 @@ def test_the_schedule_is_disabled_and_runs_now_from_admin(daily_world, bref_serv
     ensure_all_schedules()
     entry = PeriodicTask.objects.get(name=DAILY_SCHEDULE_NAME)
     assert (entry.task, entry.enabled, json.loads(entry.kwargs)) == ("predictions.tasks.daily_pipeline", False, {})
-    assert (entry.crontab.hour, entry.crontab.minute, str(entry.crontab.timezone)) == ("30", "10", "UTC")
+    assert (entry.crontab.hour, entry.crontab.minute, str(entry.crontab.timezone)) == ("10", "30", "UTC")
     # Staff run a given day now (the worker's today is the real date, so the day goes in the arguments).
     entry.kwargs = json.dumps({"date": TODAY.isoformat(), "base_url": bref_server.base_url})
     entry.save()
