@@ -254,3 +254,30 @@ def test_a_failing_crawl_fails_the_run_with_the_reason_and_loads_nothing(transac
     assert all(row.status == "FAILURE" and row.date_started is None for row in later)
     [job] = jobs_of_model(DailyRun)
     assert (job["status"], job["message"]) == ("failed", run.message)
+
+
+def test_a_game_the_warehouse_refuses_rolls_the_whole_load_back(transactional_db, bref_server):
+    """The load step is one transaction: one refused game and none of the day's games or lines stay."""
+    from scraping import services as scraping
+
+    seed_teams()
+    scrape = scraping.create_run(
+        "boxscores", {"game": ",".join(sorted(SAVED_BOX_SCORES)), "base_url": bref_server.base_url}
+    )
+    scrape = scraping.run_crawl(scrape)
+    assert (scrape.status, scrape.items) == ("succeeded", 2)
+    scrape.staged_games.filter(bref_game_id="201801010TOR").update(home_code="XYZ")  # a team nobody knows
+    run = DailyRun.objects.create(date=TODAY, token="t", scrape_run=scrape)
+    run = daily_services.claim(run.pk, "t", 2, "load into the warehouse")
+
+    with pytest.raises(daily_services.StepFailed):
+        daily_services.load(run)
+
+    run.refresh_from_db()
+    assert (run.status, run.step_index) == ("failed", 2)
+    assert run.message.startswith(
+        "load failed: 1 of 2 games could not be loaded (201801010TOR: unknown team 'XYZ'); nothing was loaded."
+    )
+    assert not Game.objects.exists() and not PlayerGameLog.objects.exists()  # BRK's game was rolled back too
+    scrape.refresh_from_db()
+    assert scrape.loaded_at is None and scrape.staged_games.filter(load_status="pending").count() == 2
