@@ -83,3 +83,35 @@ from predictions.slate_models import Slate  # noqa: E402
 
 register_job_kind(Slate, kind="slate", title=lambda row: f"slate of {row.date.isoformat()}",
                   stage=lambda row: row.progress_text, link_label=lambda row: f"slate of {row.date.isoformat()}")
+
+
+# --- the daily pipeline: yesterday's box scores -> load -> today's slate (predictions/daily_*.py) ---------
+from operations.registry import register_action, register_schedules  # noqa: E402
+from predictions import daily_tasks  # noqa: E402,F401  (registers the pipeline's tasks in every process)
+from predictions.daily_models import DailyRun  # noqa: E402
+
+DAILY_SCHEDULE_NAME = "daily: yesterday's box scores -> load -> today's slate"
+
+register_job_kind(
+    DailyRun, kind="daily", task_keys=DailyRun.TASK_KEYS,
+    title=lambda run: f"daily of {run.date.isoformat()} (box scores of {run.box_score_date.isoformat()})",
+    link_label=lambda run: f"daily run of {run.date.isoformat()}")
+
+register_schedules([{
+    "name": DAILY_SCHEDULE_NAME,
+    "task": "predictions.tasks.daily_pipeline",
+    "kwargs": {},
+    # 10:30 UTC = 5:30-6:30 am US Eastern: every game of the previous US evening has ended, after the
+    # schedule scrape (09:30) has put today's games in the warehouse.
+    "crontab": {"minute": "30", "hour": "10", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"},
+    "description": (
+        "Daily: one chain across the scraping, etl and predictions queues. Crawls basketball-reference's box "
+        "scores of yesterday's games, loads them into the warehouse in one transaction, then computes today's "
+        "slate with them (today: AS_OF_DATE when set, else today in UTC). Shown as one 'daily' job with its "
+        "3 steps on the Pipeline page; a failed step stops the chain with the reason. Enable \"Scrape this and "
+        "next month's schedule\" too, so today's games are in the warehouse. Keyword arguments: "
+        "\"date\": \"YYYY-MM-DD\" runs another day (its slate; the box scores of the day before)."),
+}])
+
+register_action("daily", label="Run the daily pipeline now", permission="predictions.add_dailyrun",
+                task="predictions.tasks.daily_pipeline")
