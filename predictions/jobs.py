@@ -79,7 +79,10 @@ def prediction_metrics():
 
 register_metrics(prediction_metrics)
 
+from predictions import slate_services  # noqa: E402
 from predictions.slate_models import Slate  # noqa: E402
+
+register_schedule_setup(slate_services.ensure_sweeper_schedule)
 
 register_job_kind(Slate, kind="slate", title=lambda row: f"slate of {row.date.isoformat()}",
                   stage=lambda row: row.progress_text, link_label=lambda row: f"slate of {row.date.isoformat()}")

@@ -12,13 +12,12 @@ import os
 import signal
 
 import pytest
-from django.db import connection
 
 from etl.models import Game
 from nbaproject.celery import queue_name
 from operations.dashboard import queue_depths
 from predictions.models import Slate, SlateGame, SlatePrediction
-from predictions.tests.conftest import client_for, make_user
+from predictions.tests.conftest import TriggerHold, client_for, make_user
 from predictions.tests.test_reliability import own_workers, rabbitmq, wait_for  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.services, pytest.mark.reliability, pytest.mark.slow,
@@ -28,38 +27,9 @@ HOLD_LOCK = 80_843
 DAY = "2024-03-15"
 
 
-class GameHold:
+def game_hold() -> TriggerHold:
     """Every slate game task waits inside its transaction (at its first row insert) until release()."""
-
-    def __enter__(self):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "CREATE OR REPLACE FUNCTION test_hold_slate() RETURNS trigger AS $$ BEGIN "
-                f"PERFORM pg_advisory_xact_lock_shared({HOLD_LOCK}); RETURN NEW; END $$ LANGUAGE plpgsql")
-            cursor.execute("DROP TRIGGER IF EXISTS test_hold_slate ON predictions_slateprediction")
-            cursor.execute("CREATE TRIGGER test_hold_slate BEFORE INSERT ON predictions_slateprediction "
-                           "FOR EACH ROW EXECUTE FUNCTION test_hold_slate()")
-            cursor.execute("SELECT pg_advisory_lock(%s)", [HOLD_LOCK])
-        self.held = True
-        return self
-
-    def waiting(self) -> int:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                           "AND objid = %s", [HOLD_LOCK])
-            return cursor.fetchone()[0]
-
-    def release(self):
-        if self.held:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [HOLD_LOCK])
-            self.held = False
-
-    def __exit__(self, *exc):
-        self.release()
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER IF EXISTS test_hold_slate ON predictions_slateprediction")
-            cursor.execute("DROP FUNCTION IF EXISTS test_hold_slate()")
+    return TriggerHold("test_hold_slate", "predictions_slateprediction", HOLD_LOCK)
 
 
 def submit_slate() -> int:
@@ -83,7 +53,7 @@ def assert_one_complete_slate(slate_id) -> Slate:
 
 def test_kill_9_of_a_whole_worker_mid_slate_a_new_worker_completes_it(own_workers):  # noqa: F811
     first = own_workers("a")
-    with GameHold() as hold:
+    with game_hold() as hold:
         slate_id = submit_slate()
         wait_for(hold.waiting, 90, "game tasks held mid-run")
         os.killpg(first.process.pid, signal.SIGKILL)
@@ -99,7 +69,7 @@ def test_kill_9_of_a_whole_worker_mid_slate_a_new_worker_completes_it(own_worker
                          "running (issue 16 stays open); running it also left the session worker disconnected")
 def test_rabbitmq_restarted_while_a_slate_runs_it_completes_once(own_workers, rabbitmq):  # noqa: F811
     own_workers("a")
-    with GameHold() as hold:
+    with game_hold() as hold:
         slate_id = submit_slate()
         wait_for(hold.waiting, 90, "game tasks held mid-run")
         rabbitmq.stop()
