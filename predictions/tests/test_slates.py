@@ -271,3 +271,23 @@ def test_the_slate_sweeper_is_a_registered_beat_schedule(transactional_db):
     from nbaproject.celery import app
 
     assert "predictions.tasks.sweep_stuck_slates" in app.tasks
+
+
+def test_metrics_count_slates_players_seconds_and_sweeps(transactional_db):
+    from predictions.tests.test_metrics import scrape
+
+    before = scrape()
+    Slate.objects.create(date="2024-03-15", versions_key="a", status="succeeded", players_done=240, seconds=4.5,
+                         sweeps=1)
+    Slate.objects.create(date="2024-03-16", versions_key="a", status="failed", sweeps=5)
+    Slate.objects.create(date="2024-03-17", versions_key="a", status="running", players_done=30)
+    after = scrape()
+    moved = {key: after[key] - before.get(key, 0) for key in after}
+
+    assert moved[("nba_slates_submitted_total", ())] == 3
+    assert moved[("nba_slates_succeeded_total", ())] == 1
+    assert moved[("nba_slates_failed_total", ())] == 1
+    assert moved[("nba_slate_players_total", ())] == 240
+    assert moved[("nba_slate_sweeps_total", ())] == 6
+    assert (moved[("nba_slate_seconds_count", ())], moved[("nba_slate_seconds_sum", ())]) == (1, 4.5)
+    assert after[("nba_jobs_running", (("kind", "slate"),))] >= 1
