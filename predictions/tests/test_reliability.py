@@ -29,6 +29,7 @@ from collections import Counter
 import pytest
 from django.conf import settings
 from django_celery_results.models import TaskResult
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from nbaproject.celery import app, queue_name
 from nbaproject.testing.services import reachable
@@ -82,8 +83,12 @@ def own_workers(pipeline):
         worker.stop()
 
     def consuming_again() -> bool:  # after a broker restart the worker may still be reconnecting
-        app.control.add_consumer(queue, destination=[pipeline.hostname], reply=True, timeout=2)
-        queues = (app.control.inspect(destination=[pipeline.hostname], timeout=2).active_queues() or {})
+        try:
+            app.control.add_consumer(queue, destination=[pipeline.hostname], reply=True, timeout=2)
+            queues = (app.control.inspect(destination=[pipeline.hostname], timeout=2).active_queues() or {})
+        except (OSError, KombuOperationalError):  # a pooled connection from before a broker restart
+            app.pool.force_close_all()
+            return False
         return queue in [q["name"] for q in queues.get(pipeline.hostname, [])]
 
     wait_for(consuming_again, 90, "the session's worker consuming the predictions queue again")
