@@ -83,11 +83,13 @@ def own_workers(pipeline):
         worker.stop()
 
     def consuming_again() -> bool:  # after a broker restart the worker may still be reconnecting
-        try:
-            app.control.add_consumer(queue, destination=[pipeline.hostname], reply=True, timeout=2)
-            queues = (app.control.inspect(destination=[pipeline.hostname], timeout=2).active_queues() or {})
-        except (OSError, KombuOperationalError):  # a pooled connection from before a broker restart
-            app.pool.force_close_all()
+        try:  # a fresh connection: a pooled one may date from before a broker restart
+            with app.connection_for_write() as conn:
+                app.control.add_consumer(queue, destination=[pipeline.hostname], reply=True, timeout=2,
+                                         connection=conn)
+                queues = (app.control.inspect(destination=[pipeline.hostname], timeout=2,
+                                              connection=conn).active_queues() or {})
+        except (OSError, KombuOperationalError):
             return False
         return queue in [q["name"] for q in queues.get(pipeline.hostname, [])]
 
