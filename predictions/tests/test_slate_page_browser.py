@@ -86,6 +86,9 @@ def test_a_nights_slate_sorted_filtered_and_marked_inside_or_outside(pipeline, l
     [rows] = visible_rows(browser)
     assert {r["team"] for r in rows} == {team}
     assert len(rows) == SlatePrediction.objects.filter(slate=slate, team__code=team).count()
+    played = [r for r in rows if r["inside"]]
+    assert browser.find_element(By.CSS_SELECTOR, "section.game:not([hidden]) .game-coverage").text == \
+        f"{sum(r['inside'] == 'inside' for r in played)} of {len(played)} inside"  # the team's own count
     screenshots(browser, "3-slate-one-team")
     choose(browser, "team-filter", "")
 

@@ -51,6 +51,12 @@
         list.appendChild(row);
       });
       game.hidden = rows.every((row) => row.hidden);
+      const count = game.querySelector(".game-coverage"), shown = rows.filter((row) => !row.hidden);
+      if (count) {  // the inside count of the players shown (one team's, when filtered)
+        const played = shown.filter((row) => row.dataset.inside).length;
+        const inside = shown.filter((row) => row.dataset.inside === "inside").length;
+        count.textContent = `${inside} of ${played} inside`;
+      }
     });
   }
   sort.addEventListener("change", apply);
