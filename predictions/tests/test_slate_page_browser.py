@@ -3,6 +3,7 @@ product's today, submitting computes the night's slate through the worker with l
 then every game's players are drawn as range bars, sortable by median and filterable by team,
 each played game's actual score marked inside or outside its range, and the night's coverage.
 Screenshots go to test-artifacts/<test name>/."""
+
 from __future__ import annotations
 
 import pytest
@@ -36,8 +37,9 @@ def choose(browser, select_id: str, value: str) -> None:
     Select(browser.find_element(By.ID, select_id)).select_by_value(value)
 
 
-def test_a_nights_slate_sorted_filtered_and_marked_inside_or_outside(pipeline, live_server, browser, screenshots,
-                                                                      settings):
+def test_a_nights_slate_sorted_filtered_and_marked_inside_or_outside(
+    pipeline, live_server, browser, screenshots, settings
+):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -53,8 +55,10 @@ def test_a_nights_slate_sorted_filtered_and_marked_inside_or_outside(pipeline, l
     slate = Slate.objects.get(date=DAY)
     assert browser.current_url.endswith(f"/slates/{slate.pk}/")
     screenshots(browser, "1-slate-progress")
-    WebDriverWait(browser, 180).until(ec.presence_of_element_located((By.ID, "slate-summary")),
-                                      message=f"the slate never showed: {Slate.objects.get(pk=slate.pk).progress_text}")
+    WebDriverWait(browser, 180).until(
+        ec.presence_of_element_located((By.ID, "slate-summary")),
+        message=f"the slate never showed: {Slate.objects.get(pk=slate.pk).progress_text}",
+    )
     slate.refresh_from_db()
     assert slate.status == "succeeded"
     screenshots(browser, "2-slate-by-median", full_page=True)
@@ -74,21 +78,23 @@ def test_a_nights_slate_sorted_filtered_and_marked_inside_or_outside(pipeline, l
     choose(browser, "sort", "name")
     for rows in visible_rows(browser):  # in the browser's collation (accents: Dončić by Doncic)
         names = [r["name"] for r in rows]
-        assert names == browser.execute_script("return arguments[0].slice().sort((a, b) => a.localeCompare(b))",
-                                               names)
+        assert names == browser.execute_script("return arguments[0].slice().sort((a, b) => a.localeCompare(b))", names)
         assert names[0].lower() <= names[-1].lower()
 
     # Filtered by one team: only its game, only its players.
-    team = SlatePrediction.objects.filter(slate=slate).order_by("team__code").values_list("team__code",
-                                                                                          flat=True).first()
+    team = (
+        SlatePrediction.objects.filter(slate=slate).order_by("team__code").values_list("team__code", flat=True).first()
+    )
     choose(browser, "sort", "median-desc")
     choose(browser, "team-filter", team)
     [rows] = visible_rows(browser)
     assert {r["team"] for r in rows} == {team}
     assert len(rows) == SlatePrediction.objects.filter(slate=slate, team__code=team).count()
     played = [r for r in rows if r["inside"]]
-    assert browser.find_element(By.CSS_SELECTOR, "section.game:not([hidden]) .game-coverage").text == \
-        f"{sum(r['inside'] == 'inside' for r in played)} of {len(played)} inside"  # the team's own count
+    assert (
+        browser.find_element(By.CSS_SELECTOR, "section.game:not([hidden]) .game-coverage").text
+        == f"{sum(r['inside'] == 'inside' for r in played)} of {len(played)} inside"
+    )  # the team's own count
     screenshots(browser, "3-slate-one-team")
     choose(browser, "team-filter", "")
 
