@@ -180,6 +180,10 @@ AS_OF_DATE = env("AS_OF_DATE")
 PREDICTIONS_STALE_DATA_DAYS = env_int("PREDICTIONS_STALE_DATA_DAYS", 200)
 PREDICTIONS_MIN_RECENT_GAMES = env_int("PREDICTIONS_MIN_RECENT_GAMES", 5)
 PREDICTIONS_RECENT_GAMES_WINDOW_DAYS = env_int("PREDICTIONS_RECENT_GAMES_WINDOW_DAYS", 365)
+# A slate silent this many seconds (queued and never planned, or no game finished) lost its
+# messages: the slate sweeper (beat, every 30 s) publishes its missing game tasks or summary again.
+# Above a game task's time limit (150 s).
+SLATES_STUCK_TIMEOUT = env_int("SLATES_STUCK_TIMEOUT", 300)
 
 # --- Models ------------------------------------------------------------------------
 MODEL_DIR = Path(env("MODEL_DIR", str(VAR_DIR / "models")))
