@@ -59,24 +59,32 @@ def model_step_task(kind_name: str) -> str:
 RESOLVE_TASK = "predictions.tasks.resolve_step"
 
 
-def first_step(request_id, token: str, task_ids: dict[str, str]):
-    """What a run publishes: one small message, the first step (resolve), which carries the run's task
-    ids; once the request is resolved, that step publishes the rest (`rest_of_run`) from the worker."""
-    return app.signature(RESOLVE_TASK, args=(str(request_id), token, task_ids), immutable=True).set(
-        task_id=task_ids["resolve"])
-
-
-def rest_of_run(request_id, token: str, task_ids: dict[str, str]):
-    """The steps after resolve, with the run's task ids: features -> group(one per model kind) -> combine."""
+def model_queues() -> dict[str, str | None]:
+    """{kind name: its queue, None for the predictions queue} of this process's registered model kinds
+    (settings.MODEL_KINDS): the run's model steps, decided where the run is published."""
     from mlmodels import kinds
 
+    return {kind.name: None if kind.queue == "predictions" else queue_name(kind.queue)
+            for kind in kinds.registered().values()}
+
+
+def first_step(request_id, token: str, task_ids: dict[str, str], queues: dict[str, str | None] | None = None):
+    """What a run publishes: one small message, the first step (resolve), which carries the run's task
+    ids and its model kinds' queues; once the request is resolved, that step publishes the rest
+    (`rest_of_run`) from the worker."""
+    queues = model_queues() if queues is None else queues
+    return app.signature(RESOLVE_TASK, args=(str(request_id), token, task_ids), kwargs={"model_queues": queues},
+                         immutable=True).set(task_id=task_ids["resolve"])
+
+
+def rest_of_run(request_id, token: str, task_ids: dict[str, str], queues: dict[str, str | None] | None = None):
+    """The steps after resolve, with the run's task ids: features -> group(one per model kind of
+    `queues`, default this process's) -> combine."""
     rid = str(request_id)
     model_steps = []
-    for kind in kinds.registered().values():
-        step = app.signature(model_step_task(kind.name), args=(rid, token)).set(task_id=task_ids[kind.name])
-        if kind.queue != "predictions":
-            step = step.set(queue=queue_name(kind.queue))
-        model_steps.append(step)
+    for name, queue in (model_queues() if queues is None else queues).items():
+        step = app.signature(model_step_task(name), args=(rid, token)).set(task_id=task_ids[name])
+        model_steps.append(step.set(queue=queue) if queue else step)
     return chain(
         app.signature("predictions.tasks.features_step", args=(rid, token), immutable=True)
         .set(task_id=task_ids["features"]),
@@ -88,15 +96,17 @@ def rest_of_run(request_id, token: str, task_ids: dict[str, str]):
 def build_chain(request_id, token: str, task_ids: dict[str, str]):
     """The whole canvas of one run, every task id fixed in advance (what `first_step` and
     `rest_of_run` publish in two goes)."""
-    return chain(first_step(request_id, token, task_ids), rest_of_run(request_id, token, task_ids))
+    queues = model_queues()
+    return chain(first_step(request_id, token, task_ids, queues), rest_of_run(request_id, token, task_ids, queues))
 
 
-def continue_run(request_id, token: str, task_ids: dict[str, str]) -> bool:
-    """Called by the resolve step once the request is resolved: publish the rest of the run. A
-    failure is logged, not raised: the request then stays running without progress, and the
-    sweeper runs it again after PREDICTIONS_RUNNING_TIMEOUT (as for a message lost with its worker)."""
+def continue_run(request_id, token: str, task_ids: dict[str, str], queues: dict[str, str | None] | None = None) -> bool:
+    """Called by the resolve step once the request is resolved: publish the rest of the run (the
+    model kinds the first step carries). A failure is logged, not raised: the request then stays
+    running without progress, and the sweeper runs it again after PREDICTIONS_RUNNING_TIMEOUT (as
+    for a message lost with its worker)."""
     try:
-        rest_of_run(request_id, token, task_ids).apply_async()
+        rest_of_run(request_id, token, task_ids, queues).apply_async()
         return True
     except Exception as exc:  # any broker/transport failure
         logger.warning("prediction %s: the steps after resolve were not published (%s: %s); the sweeper will "

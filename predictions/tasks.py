@@ -61,14 +61,14 @@ def _run(task, step: str, request_id, token: str, work, *args):
 
 
 @shared_task(name=pipeline.RESOLVE_TASK, **STEP_OPTIONS)
-def resolve_step(self, request_id, token, task_ids=None):
+def resolve_step(self, request_id, token, task_ids=None, model_queues=None):
     """The first step, the only message the web process publishes: once the request is resolved, it
     publishes the rest of the run (unless it was answered here, or published as one canvas)."""
     unanswerable = _run(self, "resolve", request_id, token, steps.resolve_request, request_id, token, task_ids)
     if unanswerable:
         return unanswerable
     if task_ids and not self.request.chain:
-        pipeline.continue_run(request_id, token, task_ids)
+        pipeline.continue_run(request_id, token, task_ids, model_queues)
     return request_id
 
 
