@@ -1,8 +1,10 @@
 """`/metrics`: Prometheus text format for operators.
 
 Two parts in one answer:
-- the web tier, from django-prometheus (requests, latencies and responses by view, per process:
-  its middleware counts what this process served);
+- the web tier, from django-prometheus (requests, latencies and responses by view). Under
+  gunicorn (nbaproject/gunicorn.py) PROMETHEUS_MULTIPROC_DIR is set: every process writes its
+  counts to files there and the answer sums them all, whichever process serves the scrape;
+  without it (runserver) the one process's registry answers;
 - the product's own figures, computed at scrape time from the database and the broker, so every
   web process answers the same numbers however many there are: jobs queued and running per kind,
   messages waiting per queue, and what each app contributes through `register_metrics` in its

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from etl.models import Game, PlayerGameLog
 from etl.schema import GAMES, LINES
-from operations import progress
+from operations import logs, progress
 from predictions.slate_models import Slate, SlateGame, SlatePrediction
 
 logger = logging.getLogger(__name__)
@@ -131,6 +131,9 @@ def submit_slate(user, day: dt.date) -> tuple[Slate, bool]:
         if created or requeue:
             slate.task_id = task_id
             transaction.on_commit(lambda: publish(slate.pk, task_id))
+    logs.bind("slate", slate.pk)  # this HTTP request's later lines are about it
+    logger.info("slate %s of %s %s for %s", slate.pk, day.isoformat(),
+                "created" if created else "queued again" if requeue else "found", getattr(user, "username", None))
     return slate, created
 
 
@@ -146,6 +149,7 @@ def publish(slate_id: int, task_id: str) -> None:
     try:
         app.signature(PLAN_SLATE_TASK, args=(slate_id,)).apply_async(
             task_id=task_id, retry=True, retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2})
+        logger.info("slate %s: task %s published", slate_id, task_id)
     except Exception as exc:  # broker down: the sweeper publishes it again
         logger.warning("slate %s not published: %s", slate_id, exc)
         Slate.objects.filter(pk=slate_id).update(message=f"{NOT_QUEUED} (broker unavailable: {exc})")

@@ -14,7 +14,9 @@ from django.db.utils import InterfaceError, OperationalError
 from predictions import slate_services as services
 
 logger = logging.getLogger(__name__)
-OPTIONS = {"bind": True, "max_retries": 3, "soft_time_limit": 120, "time_limit": 150}
+# job_kind/job_arg: the worker's log lines during a slate's task name the slate (operations.logs).
+OPTIONS = {"bind": True, "max_retries": 3, "soft_time_limit": 120, "time_limit": 150, "job_kind": "slate",
+           "job_arg": "slate_id"}
 
 
 def _guard(task, slate_id, what: str, work, *args):

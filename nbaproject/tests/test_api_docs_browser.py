@@ -14,33 +14,26 @@ def offline(browser) -> None:
     browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["https://*"]})
 
 
-def test_swagger_ui_lists_the_operations_offline(live_server, browser, screenshots):
+@pytest.mark.parametrize(("page", "operation", "name_of", "expected"), [
+    pytest.param("/api/docs/", ".opblock-summary-path", "e.textContent.trim()",
+                 ["/api/v1/predictions/", "/api/v1/players/"], id="swagger"),
+    pytest.param("/api/redoc/", '[data-section-id^="operation/"]', "e.dataset.sectionId",
+                 ["operation/v1_predictions_create", "operation/v1_players_list"], id="redoc"),
+])
+def test_the_api_docs_list_the_operations_offline(live_server, browser, screenshots, request, page, operation,
+                                                  name_of, expected):
+    """`operation`: the CSS selector of one listed operation; `name_of`: its name (JavaScript of `e`)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     offline(browser)
-    browser.get(f"{live_server.url}/api/docs/")
+    browser.get(f"{live_server.url}{page}")
     try:
         WebDriverWait(browser, 30).until(
-            lambda d: d.execute_script("return document.querySelectorAll('.opblock-summary-path').length") > 0)
+            lambda d: d.execute_script("return document.querySelectorAll(arguments[0]).length", operation) > 0)
     finally:
-        screenshots(browser, "swagger")
-    paths = browser.execute_script(
-        "return Array.from(document.querySelectorAll('.opblock-summary-path'), e => e.textContent.trim())")
-    assert "/api/v1/predictions/" in paths and "/api/v1/players/" in paths, paths
+        screenshots(browser, request.node.callspec.id)
+    names = browser.execute_script(
+        f"return Array.from(document.querySelectorAll(arguments[0]), e => {name_of})", operation)
+    assert all(name in names for name in expected), names
     scripts = browser.execute_script("return Array.from(document.scripts, s => s.src).filter(Boolean)")
     assert scripts and all(src.startswith(live_server.url) for src in scripts), scripts
-
-
-def test_redoc_lists_the_operations_offline(live_server, browser, screenshots):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    offline(browser)
-    browser.get(f"{live_server.url}/api/redoc/")
-    try:
-        WebDriverWait(browser, 30).until(
-            lambda d: d.execute_script("return document.querySelectorAll('[data-section-id^=\"operation/\"]').length") > 0)
-    finally:
-        screenshots(browser, "redoc")
-    sections = browser.execute_script(
-        "return Array.from(document.querySelectorAll('[data-section-id^=\"operation/\"]'), e => e.dataset.sectionId)")
-    assert "operation/v1_predictions_create" in sections and "operation/v1_players_list" in sections, sections
