@@ -56,6 +56,9 @@ def test_grep_the_request_id_over_the_web_and_worker_logs_tells_its_story(log_fo
         combine_ended = f"task predictions.tasks.combine_step[{job.task_ids['combine']}] ended: SUCCESS"
         wait_for(lambda: combine_ended in worker.log(), 30, "the combine step's last line",
                  describe=lambda: worker.log()[-2000:])
+        # gunicorn writes the access line after the response has gone out
+        wait_for(lambda: f"GET /api/v1/predictions/{request_id}/ HTTP/1.1" in web.log(), 30, "the GET's access line",
+                 describe=lambda: web.log()[-2000:])
         web_log, worker_log = web.log(), worker.log()
 
     if log_format == "json":  # every line the web server and the worker logged is one JSON object
