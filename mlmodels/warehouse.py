@@ -9,6 +9,7 @@ fails when this module is imported. Every query runs on PostgreSQL and the embed
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 
 import numpy as np
@@ -122,6 +123,12 @@ def _mates_sql() -> str:
             f"AND {LINES.team} = %s")
 
 
+@functools.cache
+def _inference_sql(vendor: str) -> dict[str, str]:
+    """The three queries of `build_features_for`, built once per database vendor."""
+    return {"player": _player_sql(), "parts": _parts_sql(), "mates": _mates_sql()}
+
+
 def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_home: bool,
                        team_id: int | None = None, out=None) -> dict[str, float | None]:
     """Features of one (player, game) from a few indexed queries: the player's lines of this and
@@ -133,8 +140,9 @@ def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_
     if isinstance(game_date, dt.datetime):
         game_date = game_date.date()
     first_day = EPOCH + dt.timedelta(days=horizon(game_date)[0])
+    sql = _inference_sql(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(_player_sql(), [player_id, game_date, first_day])
+        cursor.execute(sql["player"], [player_id, game_date, first_day])
         player_rows = cursor.fetchall()
         if team_id is None:
             if player_rows:
@@ -143,9 +151,9 @@ def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_
                 cursor.execute(_LAST_TEAM_SQL, [player_id, game_date])
                 row = cursor.fetchone()
                 team_id = row[0] if row else -1
-        cursor.execute(_parts_sql(), [opponent_id, game_date, first_day] * 2 + [team_id, game_date, first_day] * 2)
+        cursor.execute(sql["parts"], [opponent_id, game_date, first_day] * 2 + [team_id, game_date, first_day] * 2)
         part_rows = cursor.fetchall()
-        cursor.execute(_mates_sql(), [team_id, game_date, first_day, team_id] * 2 + [team_id])
+        cursor.execute(sql["mates"], [team_id, game_date, first_day, team_id] * 2 + [team_id])
         mate_rows = cursor.fetchall()
     logs = logs_from_rows(player_rows)
     matrix = np.array(part_rows, dtype=np.int64).reshape(len(part_rows), len(_PART_COLUMNS))
