@@ -69,12 +69,14 @@ def test_an_extra_kind_trains_registers_serves_and_joins_the_ensemble(slice_load
     inference.reset()
 
 
-def test_lightgbm_refits_the_median_only_with_the_rounds_validation_chose():
-    """The outer quantiles' boosters are the validation-fitted ones (their calibration was fitted
-    on them); the median is trained again on every row with the chosen rounds and its Huber loss."""
+def test_lightgbm_refits_the_chosen_quantiles_with_the_rounds_validation_chose(monkeypatch):
+    """A quantile left out of REFIT_QUANTILES keeps its validation-fitted booster; the others are
+    trained again on every row with the chosen rounds (the median with its Huber loss)."""
     from mlmodels.features import FEATURE_NAMES
+    from mlmodels.kinds import lightgbm
     from mlmodels.kinds.lightgbm import KIND
 
+    monkeypatch.setattr(lightgbm, "REFIT_QUANTILES", (0.5,))
     rng = np.random.default_rng(0)
     X = rng.normal(size=(3000, len(FEATURE_NAMES)))
     y = np.abs(5 * X[:, 0] + 10 + 3 * rng.normal(size=3000))
