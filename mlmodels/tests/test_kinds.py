@@ -71,7 +71,7 @@ def test_an_extra_kind_trains_registers_serves_and_joins_the_ensemble(slice_load
 
 def test_lightgbm_refits_the_chosen_quantiles_with_the_rounds_validation_chose(monkeypatch):
     """A quantile left out of REFIT_QUANTILES keeps its validation-fitted booster; the others are
-    trained again on every row with the chosen rounds (the median with its Huber loss)."""
+    trained again on every row with the chosen rounds."""
     from mlmodels.features import FEATURE_NAMES
     from mlmodels.kinds import lightgbm
     from mlmodels.kinds.lightgbm import KIND
@@ -86,6 +86,6 @@ def test_lightgbm_refits_the_chosen_quantiles_with_the_rounds_validation_chose(m
     assert refitted.model[1] is not fitted.model[1]
     assert refitted.hyperparameters["rounds"] == fitted.hyperparameters["rounds"]
     assert refitted.model[1].current_iteration() == fitted.hyperparameters["rounds"][1]
-    assert refitted.hyperparameters["quantile_params"]["0.5"]["objective"] == "huber"
+    assert refitted.hyperparameters["quantile_params"]["0.5"] == {"objective": "quantile", "alpha": 0.5}
     p10, p50, p90 = KIND.predict_batch(refitted, X[:200])
     assert np.mean(p10 < p50) > 0.9 and np.mean(p50 < p90) > 0.9
