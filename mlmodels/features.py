@@ -29,7 +29,7 @@ import numpy as np
 from etl.seasons import season_for_date
 from mlmodels.keys import GROUP_DAY, PLAYER_TEAM_ROW, TEAM_DAY_GAME, TEAM_GAME
 
-FEATURE_SET_VERSION = 4
+FEATURE_SET_VERSION = 3
 
 EPOCH = dt.date(1970, 1, 1)
 TEAM_GAMES = 20  # team windows look at most this many games back (the inference query's LIMIT)
@@ -89,7 +89,6 @@ FEATURE_GROUPS = {
     "schedule": ["games_last_4d", "games_last_7d", "away_rate_5", "prev_away", "season_day"],
     "shot_mix": ["fg3_rate_20", "ft_rate_20", "fg3a_share_10"],
     "strength": ["net_diff_10", "net_diff_20", "abs_net_diff_20", "team_net_20", "opp_net_20"],
-    "matchup": ["implied_team_pts", "implied_ratio", "exp_pts_matchup", "exp_pts_pace"],
 }
 EXTRA_FEATURES = [name for group in FEATURE_GROUPS.values() for name in group]
 
@@ -390,13 +389,6 @@ def _compute(logs, targets, team_parts, team_lines, out_players=None):
         if w == 20:
             out["team_net_20"], out["opp_net_20"] = team_net, opp_net
     out["abs_net_diff_20"] = np.abs(out["net_diff_20"])
-    # matchup: the team's implied points tonight (its scoring and the opponent's points allowed over 20
-    # games), relative to its usual scoring, applied to the player's expected points; and the pace-adjusted
-    # expected points (products and ratios a tree cannot form itself)
-    out["implied_team_pts"] = (out["team_pts_20"] + out["opp_allowed_20"]) / 2
-    out["implied_ratio"] = _div(out["implied_team_pts"], out["team_pts_20"])
-    out["exp_pts_matchup"] = out["exp_pts_blend"] * out["implied_ratio"]
-    out["exp_pts_pace"] = out["exp_pts_blend"] * out["pace_factor"]
     return {name: out[name] for name in FEATURE_NAMES}
 
 

@@ -149,34 +149,3 @@ def test_who_is_out_unknown_empty_and_declared():
     declared = build_features_for(*args, team_id=row["team_id"], out=[mate.player_id, row["player_id"]])
     assert declared["out_usg"] > 0 and declared["out_min"] > 0  # himself in the list counts for nothing
 
-
-MATCHUP = ["implied_team_pts", "implied_ratio", "exp_pts_matchup", "exp_pts_pace"]
-
-
-@pytest.mark.parametrize("name", MATCHUP)
-def test_each_matchup_feature_ignores_later_games(arrays, name):
-    """Feature set 4's matchup group, one feature at a time: inflating every later game's stats
-    leaves the feature of every row up to the cut as it was, and does change it after the cut."""
-    column = FEATURE_NAMES.index(name)
-    before = features_of(arrays)[:, column]
-    later = arrays["date"] > day_number(CUT)
-    changed = {key: values.copy() for key, values in arrays.items()}
-    for stat in STATS:
-        changed[stat][later] = changed[stat][later] * 3 + 5
-    after = features_of(changed)[:, column]
-    upto = arrays["date"] <= day_number(CUT)
-    np.testing.assert_array_equal(before[upto], after[upto])
-    assert not np.allclose(before[later], after[later], equal_nan=True)
-    assert np.isfinite(before).mean() > 0.8
-
-
-def test_matchup_features_by_definition(arrays):
-    """The implied team points are the mean of the team's points and the opponent's points allowed
-    over 20 games; the matchup and pace versions scale the player's blended expected points."""
-    frame = build_training_frame(arrays)
-    implied = (frame["team_pts_20"] + frame["opp_allowed_20"]) / 2
-    np.testing.assert_allclose(frame["implied_team_pts"], implied, equal_nan=True)
-    np.testing.assert_allclose(frame["implied_ratio"], implied / frame["team_pts_20"], equal_nan=True)
-    np.testing.assert_allclose(frame["exp_pts_matchup"], frame["exp_pts_blend"] * implied / frame["team_pts_20"],
-                               equal_nan=True)
-    np.testing.assert_allclose(frame["exp_pts_pace"], frame["exp_pts_blend"] * frame["pace_factor"], equal_nan=True)
