@@ -2,8 +2,8 @@
 
 All three use the quantile loss (learning rate 0.03). A Huber loss for the median (delta 2) won
 about 0.0015 x last-10 on the validation season in a single-booster test, but not in the full
-backtest (2023-24 ensemble 0.9397 / market 0.9405, the same as before) and it cost the 0-15 minutes
-tier its coverage (0.737 on 2023-24): it is not used (docs/models.md, "What was tried").
+backtest (2023-24 ensemble 0.9397 / market 0.9405, the same as before; 0-15 minutes tier coverage
+0.737 against 0.757 without it): it is not used (docs/models.md, "What was tried").
 QUANTILE_PARAMS still lets a quantile change its objective or learning rate. REFIT_QUANTILES are
 refitted on every row with the rounds validation chose; a quantile left out keeps its
 validation-fitted booster.
