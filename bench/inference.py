@@ -10,6 +10,8 @@ way a prediction worker does: the models are loaded once, then each of N random 
     (lightgbm: three quantile boosters; keras: the network, as a numpy forward pass),
   * combine   mlmodels.ensemble.combine,
   * total     all of them, one after the other (what one prediction costs the workers),
+  * total_cpu the CPU time this process spent on `total` (thread time: neither waiting for a
+              core nor the database server's own work; a figure that load inflates far less),
 
 and, in the same run, a baseline: one plain indexed query (the player's last 10 points, i.e. the
 "last 10 games" baseline a fan computes). Prints p50 / p99 in milliseconds and total / baseline.
@@ -110,10 +112,12 @@ def measure(rows: list[dict], warmup: int) -> dict[str, list[float]]:
     baseline_sql = (f"SELECT {LINES.pts} FROM {LINES} WHERE {LINES.player} = %s AND {LINES.date} < %s "
                     f"ORDER BY {LINES.date} DESC LIMIT 10")
     names = kinds.names()
-    timings: dict[str, list[float]] = {k: [] for k in ("features", *names, "combine", "total", "baseline_query")}
+    timings: dict[str, list[float]] = {k: [] for k in ("features", *names, "combine", "total", "baseline_query",
+                                                       "total_cpu")}
     clock = time.perf_counter
     for i, row in enumerate(rows):
         spent = {}
+        cpu0 = time.thread_time()
         t0 = clock()
         features = build_features_for(row["player_id"], row["date"], row["opponent_id"], row["is_home"],
                                       team_id=row["team_id"], out=row.get("out"))
@@ -127,6 +131,7 @@ def measure(rows: list[dict], warmup: int) -> dict[str, list[float]]:
         combine(outputs)
         spent["combine"] = clock() - started
         spent["total"] = clock() - t0
+        spent["total_cpu"] = time.thread_time() - cpu0  # this process's CPU: what load does not inflate
         started = clock()
         with connection.cursor() as cursor:
             cursor.execute(baseline_sql, [row["player_id"], row["date"]])

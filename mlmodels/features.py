@@ -23,7 +23,6 @@ what lets the inference path fetch a bounded number of rows instead of a player'
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 
 import numpy as np
 
@@ -136,6 +135,17 @@ def _div(num, den):
 
 
 
+
+
+def _row_nanmedian(values: np.ndarray) -> np.ndarray:
+    """np.nanmedian(values, axis=1) (NaN for a row without a value), without its masked-array path
+    for small inputs, which cost a third of a single-row feature build."""
+    ordered = np.sort(values, axis=1)  # NaN sort last
+    count = (~np.isnan(values)).sum(axis=1)
+    rows = np.arange(len(values))
+    low = ordered[rows, np.maximum((count - 1) // 2, 0)]
+    high = ordered[rows, np.maximum(count // 2, 0)]
+    return np.where(count > 0, (low + high) / 2, np.nan)
 
 
 def _sorted_table(groups: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -290,12 +300,10 @@ def _compute(logs, targets, team_parts, team_lines, out_players=None):
         valid = idx >= h_pos
         if len(series):
             lags[:, lag - 1, :] = np.where(valid[:, None], series[np.where(valid, idx, 0)][:, [PTS, SEC]], np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no earlier game
-        for w in (5, 10):
-            out[f"pts_median_{w}"] = np.nanmedian(lags[:, :w, 0], axis=1)
-            out[f"min_median_{w}"] = np.nanmedian(lags[:, :w, 1], axis=1) / 60
-        out["ppm_median_10"] = np.nanmedian(_div(lags[:, :, 0] * 60, lags[:, :, 1]), axis=1)
+    for w in (5, 10):
+        out[f"pts_median_{w}"] = _row_nanmedian(lags[:, :w, 0])
+        out[f"min_median_{w}"] = _row_nanmedian(lags[:, :w, 1]) / 60
+    out["ppm_median_10"] = _row_nanmedian(_div(lags[:, :, 0] * 60, lags[:, :, 1]))
 
     # schedule: games in the last 4 / 7 days, away games among the last 5, the last one away, season day
     for days in (4, 7):

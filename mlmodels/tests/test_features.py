@@ -148,3 +148,4 @@ def test_who_is_out_unknown_empty_and_declared():
         player_id=row["player_id"]).order_by("-date", "-fga").first()
     declared = build_features_for(*args, team_id=row["team_id"], out=[mate.player_id, row["player_id"]])
     assert declared["out_usg"] > 0 and declared["out_min"] > 0  # himself in the list counts for nothing
+

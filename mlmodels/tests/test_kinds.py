@@ -67,3 +67,25 @@ def test_an_extra_kind_trains_registers_serves_and_joins_the_ensemble(slice_load
     combined = ensemble.combine(outputs)
     assert combined["p50"] == pytest.approx(float(np.mean([o["p50"] for o in outputs])))
     inference.reset()
+
+
+def test_lightgbm_refits_the_chosen_quantiles_with_the_rounds_validation_chose(monkeypatch):
+    """A quantile left out of REFIT_QUANTILES keeps its validation-fitted booster; the others are
+    trained again on every row with the chosen rounds."""
+    from mlmodels.features import FEATURE_NAMES
+    from mlmodels.kinds import lightgbm
+    from mlmodels.kinds.lightgbm import KIND
+
+    monkeypatch.setattr(lightgbm, "REFIT_QUANTILES", (0.5,))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, len(FEATURE_NAMES)))
+    y = np.abs(5 * X[:, 0] + 10 + 3 * rng.normal(size=3000))
+    fitted = KIND.fit(X[:2000], y[:2000], X[2000:], y[2000:], quick=True)
+    refitted = KIND.refit(X, y, fitted, quick=True)
+    assert refitted.model[0] is fitted.model[0] and refitted.model[2] is fitted.model[2]
+    assert refitted.model[1] is not fitted.model[1]
+    assert refitted.hyperparameters["rounds"] == fitted.hyperparameters["rounds"]
+    assert refitted.model[1].current_iteration() == fitted.hyperparameters["rounds"][1]
+    assert refitted.hyperparameters["quantile_params"]["0.5"] == {"objective": "quantile", "alpha": 0.5}
+    p10, p50, p90 = KIND.predict_batch(refitted, X[:200])
+    assert np.mean(p10 < p50) > 0.9 and np.mean(p50 < p90) > 0.9
