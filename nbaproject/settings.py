@@ -180,6 +180,9 @@ AS_OF_DATE = env("AS_OF_DATE")
 PREDICTIONS_STALE_DATA_DAYS = env_int("PREDICTIONS_STALE_DATA_DAYS", 200)
 PREDICTIONS_MIN_RECENT_GAMES = env_int("PREDICTIONS_MIN_RECENT_GAMES", 5)
 PREDICTIONS_RECENT_GAMES_WINDOW_DAYS = env_int("PREDICTIONS_RECENT_GAMES_WINDOW_DAYS", 365)
+# "Who is out": the most players a prediction or a slate may declare out (injured, resting); a longer
+# list is refused with a 400.
+PREDICTIONS_MAX_OUT_PLAYERS = env_int("PREDICTIONS_MAX_OUT_PLAYERS", 15)
 
 # --- Models ------------------------------------------------------------------------
 MODEL_DIR = Path(env("MODEL_DIR", str(VAR_DIR / "models")))

@@ -21,7 +21,7 @@ from rest_framework.authtoken.models import Token
 
 from etl.models import Team
 from operations import logs
-from predictions import selectors
+from predictions import selectors, who_is_out
 from predictions.dates import product_today
 from predictions.models import STEP_LABELS, STEP_NAMES, Prediction, PredictionEvent, PredictionRequest
 
@@ -97,18 +97,21 @@ def validate_input(player, opponent: str = "", resolve_opponent: bool = True) ->
 
 
 def submit_prediction(user, player, opponent: str = "", date: dt.date | None = None, home: bool | None = None,
-                      idempotency_key: str | None = None) -> tuple[PredictionRequest, bool]:
+                      idempotency_key: str | None = None, out: list[str] | None = None
+                      ) -> tuple[PredictionRequest, bool]:
     """Store a request and queue its pipeline once the transaction commits.
 
     Returns (request, created). The same Idempotency-Key from the same user returns the first
     request instead of queuing a second pipeline. Never waits on the broker for long: when it is
-    down the request stays queued (with the reason) for the sweeper.
+    down the request stays queued (with the reason) for the sweeper. `out`: names or ids of
+    players who will not play (None: not known), resolved here (predictions.who_is_out).
     """
     opponent = (opponent or "").strip()
     player_input = str(player).strip()
+    out = who_is_out.normalise(out)
 
     def replay() -> PredictionRequest | None:
-        return _replay(user, idempotency_key, player_input, opponent, date, home) if idempotency_key else None
+        return _replay(user, idempotency_key, player_input, opponent, date, home, out) if idempotency_key else None
 
     as_of = product_today()
     try:
@@ -118,6 +121,10 @@ def submit_prediction(user, player, opponent: str = "", date: dt.date | None = N
         latest = selectors.last_log(found, before=date or as_of)
         if opponent_code is not None and latest is not None and latest.team.code == opponent_code:
             raise InvalidInput({"opponent": [own_team_message(opponent_code, found.name, date)]})
+        try:
+            out_players = who_is_out.stored(who_is_out.resolve(out, found))
+        except who_is_out.OutListError as exc:
+            raise InvalidInput({"out": exc.messages}) from None
         check_data_is_fresh(found, date or as_of, latest, dated=date is not None)
     except (InvalidInput, NotEnoughData):
         existing = replay()  # a key seen before answers as before, even if the data changed since
@@ -135,6 +142,7 @@ def submit_prediction(user, player, opponent: str = "", date: dt.date | None = N
             request = PredictionRequest.objects.create(
                 user=user, idempotency_key=idempotency_key or None, player_input=player_input,
                 opponent_input=opponent, date_input=date, home_input=home, as_of=as_of,
+                out_input=out, out_players=out_players,
                 attempts=1, task_ids=task_ids, enqueued_at=timezone.now())
         logs.bind("prediction", request.pk)  # this HTTP request's later lines are about it
         logger.info("prediction %s stored for %s: %s", request.pk, user.get_username(), request.label)
@@ -214,12 +222,16 @@ def own_team_message(code: str, player_name: str, day: dt.date | None = None) ->
     return f"{code} is {player_name}'s own team{on}: pick another opponent."
 
 
-def _replay(user, key, player_input, opponent, date, home) -> PredictionRequest | None:
+def _replay(user, key, player_input, opponent, date, home, out=None) -> PredictionRequest | None:
+    """The first request of this key, when it asked the same question (who is out included: the
+    same names, in any order; no list and an empty one differ); IdempotencyConflict otherwise."""
     existing = PredictionRequest.objects.filter(user=user, idempotency_key=key).order_by("pk").first()
     if existing is None:
         return None
-    same = (existing.player_input, existing.opponent_input, existing.date_input, existing.home_input) == (
-        player_input, opponent, date, home)
+    same_out = (existing.out_input is None and out is None) or (
+        existing.out_input is not None and out is not None and sorted(existing.out_input) == sorted(out))
+    same = same_out and (existing.player_input, existing.opponent_input, existing.date_input,
+                         existing.home_input) == (player_input, opponent, date, home)
     if not same:
         raise IdempotencyConflict(f"Idempotency-Key {key!r} was already used for a different request "
                                   f"({existing.player_input!r}, id {existing.pk}).")
@@ -458,7 +470,10 @@ def resolve_matchup(request: PredictionRequest) -> dict:
         raise Unanswerable(own_team_message(opponent.code, player.name, request.date_input), found)
     if home is None:
         home = True  # a hypothetical matchup defaults to a home game
-    return {"player": player, "team": team, "opponent": opponent, "game": game, "game_date": day, "is_home": home}
+    resolved = {"player": player, "team": team, "opponent": opponent, "game": game, "game_date": day, "is_home": home}
+    if request.out_players is not None:  # who is out: each one's team then, ignored when on neither side
+        resolved["out_players"] = who_is_out.place(request.out_players, day, (team.pk, opponent.pk))
+    return resolved
 
 
 def no_next_game_message(player_name: str, team_code: str, today: dt.date, opponent=None) -> str:
@@ -485,7 +500,7 @@ def build_features(request_id, token: str) -> dict:
 
     request = PredictionRequest.objects.get(pk=request_id)
     features = build_features_for(request.player_id, request.game_date, request.opponent_id, request.is_home,
-                                  team_id=request.team_id)
+                                  team_id=request.team_id, out=who_is_out.feature_ids(request.out_players))
     features = {name: _plain(value) for name, value in features.items()}
     finish_step(request_id, token, "features", time.perf_counter() - started, features=features)
     return features

@@ -5,6 +5,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from etl.models import Team
 from predictions.selectors import describe_serving, serving_models
+from predictions.who_is_out import max_out_players
 
 
 @login_required(login_url="login")
@@ -12,4 +13,5 @@ from predictions.selectors import describe_serving, serving_models
 def home(request):
     serving = serving_models()
     return render(request, "predictions/home.html", {"teams": Team.objects.order_by("name"), "serving": serving,
-                                                     "serving_text": describe_serving(serving)})
+                                                     "serving_text": describe_serving(serving),
+                                                     "max_out_players": max_out_players()})
