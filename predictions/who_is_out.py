@@ -11,6 +11,7 @@ teammates' absences into the OUT_FEATURES.
 `None` (no list given) means "not known"; `[]` means "everyone is available": the features differ,
 so the two are different questions (idempotency, slate identity).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -62,23 +63,27 @@ def resolve(names: list[str] | None, player: Player | None = None) -> list[Playe
         return None
     limit = max_out_players()
     if len(names) > limit:
-        raise OutListError([f"{len(names)} players out is more than the {limit} allowed "
-                            "(PREDICTIONS_MAX_OUT_PLAYERS): list only the players of the two teams."])
+        raise OutListError(
+            [
+                f"{len(names)} players out is more than the {limit} allowed "
+                "(PREDICTIONS_MAX_OUT_PLAYERS): list only the players of the two teams."
+            ]
+        )
     problems, found = [], {}
     for name in names:
         match = selectors.find_player(name)
         if match.player is None:
             if match.ambiguous:
-                problems.append(f"{name!r} matches several players ({', '.join(match.suggestions)}): "
-                                "give the full name or the id.")
+                problems.append(
+                    f"{name!r} matches several players ({', '.join(match.suggestions)}): give the full name or the id."
+                )
             elif name.isdigit():
                 problems.append(f"no player with id {name}.")
             else:
                 hint = f"; did you mean {', '.join(match.suggestions)}?" if match.suggestions else "."
                 problems.append(f"no player named {name!r}{hint}")
         elif player is not None and match.player.pk == player.pk:
-            problems.append(f"{match.player.name} is the player you ask about: he cannot be out of his own "
-                            "prediction.")
+            problems.append(f"{match.player.name} is the player you ask about: he cannot be out of his own prediction.")
         else:
             found.setdefault(match.player.pk, match.player)
     if problems:
@@ -99,7 +104,8 @@ def teams_before(player_ids: list[int], day: dt.date) -> dict[int, tuple[int, st
     a player without one is left out)."""
     last = PlayerGameLog.objects.filter(player=OuterRef("pk"), date__lt=day).order_by("-date")
     rows = Player.objects.filter(pk__in=player_ids).annotate(
-        last_team=Subquery(last.values("team_id")[:1]), last_code=Subquery(last.values("team__code")[:1]))
+        last_team=Subquery(last.values("team_id")[:1]), last_code=Subquery(last.values("team__code")[:1])
+    )
     return {row.pk: (row.last_team, row.last_code) for row in rows if row.last_team is not None}
 
 

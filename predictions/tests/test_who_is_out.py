@@ -3,6 +3,7 @@ the features, idempotency, slates, the commands and the user page.
 
 The contract tests run without a worker (nothing is published in a non-transactional test); the
 pipeline tests run the real worker and models and compare the stored features and ranges."""
+
 from __future__ import annotations
 
 import io
@@ -34,17 +35,21 @@ def after_the_slice(settings):
 
 # --- the contract, without a worker ----------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_the_out_list_is_resolved_stored_and_echoed(recent_games, alice_client, after_the_slice):
-    response = post(alice_client, URL, {"player": "Luka Doncic", "out": [" kyrie irving", "Dereck Lively II",
-                                                                         "kyrie irving"]})
+    response = post(
+        alice_client, URL, {"player": "Luka Doncic", "out": [" kyrie irving", "Dereck Lively II", "kyrie irving"]}
+    )
 
     assert response.status_code == 202, response.content
     job = PredictionRequest.objects.get(pk=response.json()["id"])
     kyrie, lively = (Player.objects.get(normalised_name=n) for n in ("kyrie irving", "dereck lively ii"))
     assert job.out_input == ["kyrie irving", "Dereck Lively II"]  # stripped, repeats dropped, order kept
-    assert job.out_players == [{"id": kyrie.pk, "name": kyrie.name, "team": None, "ignored": None},
-                               {"id": lively.pk, "name": lively.name, "team": None, "ignored": None}]
+    assert job.out_players == [
+        {"id": kyrie.pk, "name": kyrie.name, "team": None, "ignored": None},
+        {"id": lively.pk, "name": lively.name, "team": None, "ignored": None},
+    ]
     detail = alice_client.get(response.json()["status_url"]).json()
     assert detail["input"]["out"] == job.out_input
     assert detail["out"] == job.out_players  # team and ignored come with the resolve step
@@ -100,8 +105,9 @@ def test_idempotency_counts_the_out_list(recent_games, alice_client, after_the_s
     unknown = post(alice_client, URL, {"player": "Luka Doncic"}, HTTP_IDEMPOTENCY_KEY="out-3")
     assert nobody.status_code == unknown.status_code == 202
     assert post(alice_client, URL, {"player": "Luka Doncic"}, HTTP_IDEMPOTENCY_KEY="out-2").status_code == 422
-    assert post(alice_client, URL, {"player": "Luka Doncic", "out": []},
-                HTTP_IDEMPOTENCY_KEY="out-3").status_code == 422
+    assert (
+        post(alice_client, URL, {"player": "Luka Doncic", "out": []}, HTTP_IDEMPOTENCY_KEY="out-3").status_code == 422
+    )
     assert PredictionRequest.objects.get(pk=nobody.json()["id"]).out_input == []
     assert PredictionRequest.objects.count() == 3
 
@@ -133,10 +139,14 @@ def test_the_commands_split_comma_separated_names():
 
     assert out_option(None) is None
     assert out_option(["Kyrie Irving, Dereck Lively II", "Tim Hardaway Jr.", " , "]) == [
-        "Kyrie Irving", "Dereck Lively II", "Tim Hardaway Jr."]
+        "Kyrie Irving",
+        "Dereck Lively II",
+        "Tim Hardaway Jr.",
+    ]
 
 
 # --- the user page -----------------------------------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_the_page_has_an_optional_who_is_out_input_its_script_sends(client, settings):
@@ -144,7 +154,7 @@ def test_the_page_has_an_optional_who_is_out_input_its_script_sends(client, sett
     page = client.get("/").content.decode()
 
     form = re.search(r'<form id="ask".*?</form>', page, re.DOTALL).group(0)
-    field = re.search(r'<label[^>]*>\s*Who is out\s*<input ([^>]*)>', form, re.DOTALL)
+    field = re.search(r"<label[^>]*>\s*Who is out\s*<input ([^>]*)>", form, re.DOTALL)
     assert field, form
     attributes = dict(re.findall(r'([\w-]+)="([^"]*)"', field.group(1)))
     assert attributes["id"] == attributes["name"] == "out" and "required" not in field.group(1)
@@ -163,17 +173,20 @@ def test_the_page_round_trip_what_the_form_sends_is_stored_and_told_back(recent_
     client.force_login(make_user("alice"))
     typed = "Kyrie Irving,  Dereck Lively II ,"
     sent = list(dict.fromkeys(name.strip() for name in typed.split(",") if name.strip()))  # outNames()
-    response = client.post(URL, data=json.dumps({"player": "Luka Doncic", "out": sent}),
-                           content_type="application/json")
+    response = client.post(
+        URL, data=json.dumps({"player": "Luka Doncic", "out": sent}), content_type="application/json"
+    )
     assert response.status_code == 202, response.content
     detail = client.get(response.json()["status_url"]).json()
     assert [p["name"] for p in detail["out"]] == ["Kyrie Irving", "Dereck Lively II"]
-    refused = client.post(URL, data=json.dumps({"player": "Luka Doncic", "out": ["Kyrie Irvnig"]}),
-                          content_type="application/json")
+    refused = client.post(
+        URL, data=json.dumps({"player": "Luka Doncic", "out": ["Kyrie Irvnig"]}), content_type="application/json"
+    )
     assert refused.status_code == 400 and list(refused.json()) == ["out"]
 
 
 # --- slates: identity and validation (no worker: nothing is published) -----------------------------
+
 
 @pytest.mark.django_db
 def test_a_slate_is_one_per_date_models_and_out_set(recent_games, alice_client, monkeypatch):
@@ -208,12 +221,19 @@ GAME_DAY = "2024-01-26"  # DAL @ ATL (Luka Dončić, 73 points)
 def top_teammate(player: Player, day: str) -> Player:
     """His team's other player with the most shots over the team's last 10 games before `day`."""
     team = PlayerGameLog.objects.filter(player=player, date__lt=day).order_by("-date").first().team_id
-    games = list(PlayerGameLog.objects.filter(team_id=team, date__lt=day).order_by("-date")
-                 .values_list("game_id", flat=True).distinct()[:40])
+    games = list(
+        PlayerGameLog.objects.filter(team_id=team, date__lt=day)
+        .order_by("-date")
+        .values_list("game_id", flat=True)
+        .distinct()[:40]
+    )
     recent = list(dict.fromkeys(games))[:10]
     shots: dict[int, int] = {}
-    for pid, fga in PlayerGameLog.objects.filter(team_id=team, game_id__in=recent).exclude(player=player) \
-            .values_list("player_id", "fga"):
+    for pid, fga in (
+        PlayerGameLog.objects.filter(team_id=team, game_id__in=recent)
+        .exclude(player=player)
+        .values_list("player_id", "fga")
+    ):
         shots[pid] = shots.get(pid, 0) + fga
     return Player.objects.get(pk=max(shots, key=shots.get))
 
@@ -233,10 +253,14 @@ def test_the_out_list_reaches_the_features_and_is_placed_on_the_teams(pipeline):
     mate = top_teammate(luka, GAME_DAY)
     trae = Player.objects.get(normalised_name="trae young")
     game = Game.objects.get(date=GAME_DAY, home__code="ATL")
-    stranger = PlayerGameLog.objects.filter(date__lt=GAME_DAY, date__gte="2024-01-01").exclude(
-        team_id__in=[game.home_id, game.away_id]).order_by("-fga").first().player  # on neither team
-    asked = {"none": None, "nobody": [], "mate": [mate.name],
-             "all": [mate.name, trae.name, str(stranger.pk)]}
+    stranger = (
+        PlayerGameLog.objects.filter(date__lt=GAME_DAY, date__gte="2024-01-01")
+        .exclude(team_id__in=[game.home_id, game.away_id])
+        .order_by("-fga")
+        .first()
+        .player
+    )  # on neither team
+    asked = {"none": None, "nobody": [], "mate": [mate.name], "all": [mate.name, trae.name, str(stranger.pk)]}
     ids = {}
     for name, out in asked.items():
         body = {"player": "Luka Doncic", "opponent": "ATL", "date": GAME_DAY}
@@ -253,13 +277,16 @@ def test_the_out_list_reaches_the_features_and_is_placed_on_the_teams(pipeline):
     assert features["mate"]["out_usg"] > 0 and features["mate"]["out_min"] > 0 and features["mate"]["out_pts"] > 0
     assert features["mate"]["out_usg_share"] > 0
     assert features["mate"] != features["none"]
-    assert {k: v for k, v in features["mate"].items() if k not in OUT_FEATURES} == \
-        {k: v for k, v in features["none"].items() if k not in OUT_FEATURES}
+    assert {k: v for k, v in features["mate"].items() if k not in OUT_FEATURES} == {
+        k: v for k, v in features["none"].items() if k not in OUT_FEATURES
+    }
     # The stored features are mlmodels.warehouse's for the same out ids.
     direct = build_features_for(luka.pk, game.date, game.home_id, False, team_id=game.away_id, out=[mate.pk])
     assert {n: features["mate"][n] for n in OUT_FEATURES} == pytest.approx({n: direct[n] for n in OUT_FEATURES})
     # An opponent counts for nothing in his opponents' teammate features; a stranger is ignored.
-    assert {n: features["all"][n] for n in OUT_FEATURES} == pytest.approx({n: features["mate"][n] for n in OUT_FEATURES})
+    assert {n: features["all"][n] for n in OUT_FEATURES} == pytest.approx(
+        {n: features["mate"][n] for n in OUT_FEATURES}
+    )
     placed = {entry["id"]: entry for entry in jobs["all"].out_players}
     assert placed[mate.pk] == {"id": mate.pk, "name": mate.name, "team": "DAL", "ignored": False}
     assert placed[trae.pk] == {"id": trae.pk, "name": trae.name, "team": "ATL", "ignored": False}
@@ -276,8 +303,9 @@ def single_range_with_out(player_id: int, game: Game, out: list[int]) -> tuple[f
 
     team = last_team(player_id, str(game.date))
     opponent, home = (game.away_id, True) if team == game.home_id else (game.home_id, False)
-    features = build_features_for(player_id, game.date, opponent, home, team_id=team,
-                                  out=who_is_out.on_teams(out, game.date, (team, opponent)))
+    features = build_features_for(
+        player_id, game.date, opponent, home, team_id=team, out=who_is_out.on_teams(out, game.date, (team, opponent))
+    )
     combined = combine([predict(algorithm, features) for algorithm in ("lightgbm", "keras")])
     return tuple(sorted([combined["p10"], combined["p50"], combined["p90"]]))
 
@@ -299,8 +327,9 @@ def test_a_slate_with_out_leaves_them_out_and_equals_single_predictions_with_the
     assert luka.pk in players and not players & set(out)
     assert len(rows) == len(slate_services.expected_players(game)) - 2
     for row in rows:
-        assert (row["p10"], row["p50"], row["p90"]) == pytest.approx(single_range_with_out(row["player_id"], game, out),
-                                                                     rel=1e-6, abs=1e-6)
+        assert (row["p10"], row["p50"], row["p90"]) == pytest.approx(
+            single_range_with_out(row["player_id"], game, out), rel=1e-6, abs=1e-6
+        )
     # The batch features use the list: the Mavericks see their teammate out, the Hawks theirs.
     pairs = [(row["player_id"], row["team_id"]) for row in rows]
     matrix, _ = build_features_for_game(game.date, game.home_id, game.away_id, pairs, out=out)
@@ -320,12 +349,14 @@ def test_a_slate_with_out_leaves_them_out_and_equals_single_predictions_with_the
     stored = {r.player_id: r for r in SlatePrediction.objects.filter(slate=slate, game=game)}
     assert set(stored) == players and not SlatePrediction.objects.filter(slate=slate, player_id__in=out).exists()
     luka_row = stored[luka.pk]
-    single = post(client, URL, {"player": "Luka Doncic", "opponent": "ATL", "date": GAME_DAY,
-                                "out": [mate.name, "Trae Young"]})
+    single = post(
+        client, URL, {"player": "Luka Doncic", "opponent": "ATL", "date": GAME_DAY, "out": [mate.name, "Trae Young"]}
+    )
     job = wait_until_done(single.json()["id"])
     assert job.status == "succeeded", job.message
-    assert (job.prediction.p10, job.prediction.p50, job.prediction.p90) == \
-        pytest.approx((luka_row.p10, luka_row.p50, luka_row.p90), rel=1e-6, abs=1e-6)
+    assert (job.prediction.p10, job.prediction.p50, job.prediction.p90) == pytest.approx(
+        (luka_row.p10, luka_row.p50, luka_row.p90), rel=1e-6, abs=1e-6
+    )
 
     # The command with the same list: the same slate (one per date, models and out set).
     printed = io.StringIO()
