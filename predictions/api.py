@@ -120,6 +120,27 @@ class CalendarDateField(serializers.DateField):
         return super().to_internal_value(value)
 
 
+class OutListField(serializers.ListField):
+    """A list of names whose errors stay a flat list of sentences, one per bad entry (DRF's
+    ListField reports an entry's errors as {index: [...]}), as the other `out` errors are."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not isinstance(exc.detail, dict):
+                raise
+            given = data if isinstance(data, list) else []
+            raise serializers.ValidationError([
+                f"entry {int(index) + 1}{_quoted(given, int(index))}: {' '.join(str(m) for m in messages)}"
+                for index, messages in exc.detail.items()]) from None
+
+
+def _quoted(given: list, index: int) -> str:
+    value = given[index] if index < len(given) else None
+    return f" ({str(value)[:40]!r})" if isinstance(value, str) and value.strip() else ""
+
+
 def out_input_field(**kwargs) -> serializers.ListField:
     """`out`: who is out, the players who will not play (a prediction's and a slate's input)."""
     kwargs.setdefault("help_text", (
@@ -129,8 +150,8 @@ def out_input_field(**kwargs) -> serializers.ListField:
         "redistribute the missing teammates' minutes, shots and points; a player on neither team of the game is "
         "accepted and marked `ignored` in the answer. Leave it out when you do not know; an empty list means "
         "everyone plays."))
-    return serializers.ListField(child=serializers.CharField(min_length=1, max_length=128), required=False,
-                                 allow_null=True, default=None, max_length=who_is_out.max_out_players(), **kwargs)
+    return OutListField(child=serializers.CharField(min_length=1, max_length=128), required=False,
+                        allow_null=True, default=None, max_length=who_is_out.max_out_players(), **kwargs)
 
 
 class PredictionInputSerializer(serializers.Serializer):

@@ -74,7 +74,9 @@ def test_bad_out_lists_are_400_naming_the_name(recent_games, alice_client, after
     [himself] = errors(["Kyrie Irving", "luka dončić"])
     assert himself.startswith("Luka Dončić is the player you ask about")
     assert len(errors(["Zzyzx Qwertyuiop", "james"])) == 2  # every bad name at once
-    # Shape errors are field errors too, never a 500.
+    # Shape errors are field errors too (a flat list of sentences, as the schema says), never a 500.
+    assert errors(["Kyrie Irving", ""]) == ["entry 2: This field may not be blank."]
+    assert errors(["x" * 200]) == [f"entry 1 ({'x' * 40!r}): Ensure this field has no more than 128 characters."]
     for bad in ("Kyrie Irving", [""], ["x" * 200], [{"name": "Kyrie Irving"}], [None], {"a": 1}):
         assert errors(bad)
     assert errors([f"name {i}" for i in range(who_is_out.max_out_players() + 1)])  # the schema's maxItems
