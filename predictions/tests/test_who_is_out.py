@@ -366,3 +366,38 @@ def test_a_slate_with_out_leaves_them_out_and_equals_single_predictions_with_the
     answer = json.loads(printed.getvalue())
     assert [p["id"] for p in answer["out"]] == out
     assert Slate.objects.filter(date=GAME_DAY).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.services
+@pytest.mark.browser
+def test_the_page_sends_who_is_out_and_shows_it_with_the_range(pipeline, live_server, browser, screenshots):
+    """The real page in Chromium: the comma-separated names go out with the request, come back placed
+    on the game under the range; an unknown name is told under the form."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from predictions.tests.test_user_page import sign_in
+
+    sign_in(browser, live_server)
+    browser.find_element(By.ID, "player").send_keys("Luka Dončić")
+    Select(browser.find_element(By.ID, "opponent")).select_by_value("ATL")
+    browser.execute_script("document.getElementById('date').value = '2024-01-26'")
+    browser.find_element(By.ID, "out").send_keys("Kyrie Irvnig")
+    browser.find_element(By.ID, "submit").click()
+    errors = WebDriverWait(browser, 30).until(ec.visibility_of_element_located((By.ID, "errors")))
+    assert errors.text == "out: no player named 'Kyrie Irvnig'; did you mean Kyrie Irving?"
+    assert not PredictionRequest.objects.exists()
+
+    browser.find_element(By.ID, "out").clear()
+    browser.find_element(By.ID, "out").send_keys("trae young,  LeBron James, trae young")
+    browser.find_element(By.ID, "submit").click()
+    WebDriverWait(browser, 90).until(ec.visibility_of_element_located((By.ID, "result-card")))
+    assert browser.find_element(By.ID, "result-out").text == (
+        "without Trae Young (ATL), LeBron James (LAL, ignored: on neither team)"
+    )
+    job = PredictionRequest.objects.select_related("prediction").get()
+    assert job.out_input == ["trae young", "LeBron James"]
+    assert job.prediction.features["out_usg"] == 0.0  # an opponent out: no teammate of his is missing
+    screenshots(browser, "who-is-out")
