@@ -33,8 +33,8 @@ def main(count: int = 200, top: int = 35) -> None:
 
     from api_load import purge_queues
     from nbaproject.celery import app
+    from predictions.accounts import create_api_user
     from predictions.models import PredictionRequest
-    from predictions.services import create_api_user
 
     user, token = create_api_user("profile-post")[:2]
     client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_ACCEPT="application/json", HTTP_HOST="127.0.0.1")

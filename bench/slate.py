@@ -106,7 +106,7 @@ def main() -> None:
     from django.conf import settings
 
     from nbaproject.celery import app
-    from predictions.services import create_api_user
+    from predictions.accounts import create_api_user
 
     if not args.no_prepare:
         prepare_data()

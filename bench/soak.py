@@ -289,9 +289,9 @@ def main() -> int:
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
     from nbaproject.celery import app
+    from predictions.accounts import create_api_user
     from predictions.models import PredictionRequest
     from predictions.pipeline import SWEEPER_SCHEDULE_NAME, ensure_sweeper_schedule
-    from predictions.services import create_api_user
 
     prepare_data()  # (migrates first)
     ensure_sweeper_schedule()

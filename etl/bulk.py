@@ -9,7 +9,6 @@ parser reads. On SQLite (the embedded default) the same calls fall back to execu
 from __future__ import annotations
 
 import io
-import math
 
 import numpy as np
 import pandas as pd
@@ -39,8 +38,11 @@ def _python_values(values: np.ndarray | None, rows: int, nullable: bool) -> list
         return [None] * rows
     if values.dtype.kind == "M":
         return values.astype("datetime64[D]").tolist()
-    if nullable:
-        return [None if math.isnan(value) else int(value) for value in values.tolist()]
+    if nullable:  # whole numbers as Python ints, NaN as None: vectorised, not a Python test per row
+        missing = np.isnan(values)
+        python = np.where(missing, 0, values).astype(np.int64).astype(object)
+        python[missing] = None
+        return python.tolist()
     return values.tolist()
 
 
@@ -57,11 +59,11 @@ def bulk_write(table: str, columns: dict[str, np.ndarray | None], nullable: str 
             types = column_types(table)
             with cursor.cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT binary)") as copy:
                 copy.set_types([types[name] for name in names])
-                for row in zip(*lists):
+                for row in zip(*lists, strict=True):
                     copy.write_row(row)
             return
         marks = ", ".join(["%s"] * len(names))
-        cursor.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", list(zip(*lists)))
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", list(zip(*lists, strict=True)))
 
 
 def read_integers(select: str, names: list[str]) -> pd.DataFrame:
@@ -171,6 +173,31 @@ def drop_indexes(model: type[models.Model]) -> str | None:
         if primary_key:
             editor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{primary_key}"')
     return primary_key
+
+
+def drop_foreign_keys(model: type[models.Model]) -> list[tuple[str, str]]:
+    """Drop a table's foreign keys for a bulk load; returns [(name, definition)] to add back.
+
+    Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: every row inserted queues a check
+    (one look-up of the referenced row) that runs at COMMIT, row by row. Added back after the
+    load, a foreign key checks all rows with one join instead. Not inside an outer transaction
+    that already wrote to the table: PostgreSQL refuses to alter a table with pending checks."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                       "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname", [table])
+        keys = cursor.fetchall()
+        if keys:
+            cursor.execute(f"ALTER TABLE {table} " + ", ".join(f'DROP CONSTRAINT "{name}"' for name, _ in keys))
+    return keys
+
+
+def add_foreign_keys(model: type[models.Model], keys: list[tuple[str, str]]) -> None:
+    """Add back what drop_foreign_keys dropped (same names and definitions; every row is checked)."""
+    if keys:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {model._meta.db_table} " +
+                           ", ".join(f'ADD CONSTRAINT "{name}" {definition}' for name, definition in keys))
 
 
 def build_indexes(model: type[models.Model], primary_key: str | None) -> None:

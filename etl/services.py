@@ -36,7 +36,7 @@ from etl.gamelogs import (
     read_gamelog_file,
 )
 from etl.lines import sources_kept_from
-from etl.models import EtlRun, PlayerGameLog, QuarantinedRow, Team, TeamAlias
+from etl.models import EtlRun, Game, PlayerGameLog, QuarantinedRow, Team, TeamAlias
 from etl.names import normalise_name
 from etl.teams import FRANCHISES, seed_teams
 from operations import progress as job_progress
@@ -96,7 +96,8 @@ def _prepare(source, aliases: dict[str, str]) -> tuple[ParsedFile, pd.DataFrame,
     games = games_from_lines(lines) if len(lines) else pd.DataFrame()
     players = lines.drop_duplicates("player_nba_id", keep="last") if len(lines) else lines
     names = players["player_name"].tolist() if len(lines) else []
-    player_rows = list(zip(players["player_nba_id"].tolist(), names, map(normalise_name, names))) if names else []
+    player_rows = list(zip(players["player_nba_id"].tolist(), names, map(normalise_name, names), strict=True)) \
+        if names else []
     return parsed, games, player_rows
 
 
@@ -130,7 +131,8 @@ def _upsert_games(games: pd.DataFrame, team_ids: dict[str, int]) -> tuple[int, i
     rows = list(zip(games["game_id"], pd.to_datetime(games["date"]).dt.date, games["season"], games["season_type"],
                     _lookup(games["home"], team_ids).astype(int).tolist(),
                     _lookup(games["away"], team_ids).astype(int).tolist(),
-                    games["home_score"].astype(int).tolist(), games["away_score"].astype(int).tolist(), overtimes))
+                    games["home_score"].astype(int).tolist(), games["away_score"].astype(int).tolist(), overtimes,
+                    strict=True))
     bulk.fill_stage(STAGE_GAME, ["nba_game_id", "date", "season", "season_type", "home_id", "away_id", "home_score",
                              "away_score", "overtimes"], rows)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -332,6 +334,7 @@ def _load(paths: list[Path], progress: Progress, run: EtlRun | None, rebuild: bo
         sources += [read_gamelog_file(path) for path in paths[2:]]  # GamelogFormatError: no game or line written
         total = sum(source.line_count for source in sources)
         progress(0, total, "validating")
+        outermost = not connection.in_atomic_block  # (an outer transaction may hold checks on the games)
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
@@ -342,6 +345,8 @@ def _load(paths: list[Path], progress: Progress, run: EtlRun | None, rebuild: bo
             rebuild = _use_bulk_mode(total) if rebuild is None else rebuild and bulk.is_postgresql()
             if rebuild:
                 primary_key = bulk.drop_indexes(PlayerGameLog)
+                # The games' foreign keys (to their teams) are checked once at the end, not per game.
+                game_keys = bulk.drop_foreign_keys(Game) if outermost else []
             _create_stages()
             for index, source in enumerate(sources):
                 prepared = pending[index].result()
@@ -360,6 +365,7 @@ def _load(paths: list[Path], progress: Progress, run: EtlRun | None, rebuild: bo
             if rebuild:  # (autovacuum then refreshes the planner statistics of the grown tables)
                 progress(done, total, "indexing")
                 bulk.build_indexes(PlayerGameLog, primary_key)
+                bulk.add_foreign_keys(Game, game_keys)
             bulk.drop_stages(STAGE_LOG, STAGE_PLAYER, STAGE_GAME)
     progress(total, total, "done")
     return {**summary, "rejected_by_reason": dict(rejected_by_reason.most_common())}

@@ -24,6 +24,17 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: Path, title: str = "") -> Path:
+    """Title, lay out, write the PNG (creating its folder) and free the figure."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return path
+
+
 def calibration_plot(path: Path, y: np.ndarray, predictions: dict[str, tuple], title: str = "") -> Path:
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=90)
@@ -43,13 +54,7 @@ def calibration_plot(path: Path, y: np.ndarray, predictions: dict[str, tuple], t
               ylim=(0.5, 1.0), title="80% range coverage by predicted median")
     left.legend(fontsize=8)
     right.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path, title)
 
 
 def ranges_plot(path: Path, y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, title: str = "",
@@ -69,11 +74,7 @@ def ranges_plot(path: Path, y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90
     ax.set(xlabel=f"{len(pick)} random player-games, sorted by predicted median ({share:.0%} inside)",
            ylabel="points", title=title or "Predicted ranges vs actual points")
     ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def tier_calibration_plot(path: Path, y: np.ndarray, predictions: dict[str, tuple], masks: dict[str, np.ndarray],
@@ -100,10 +101,4 @@ def tier_calibration_plot(path: Path, y: np.ndarray, predictions: dict[str, tupl
         ax.legend(fontsize=7, loc="upper left")
     for ax in list(axes.flat)[len(masks):]:
         ax.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path, title)

@@ -73,6 +73,26 @@ def start_run(kind: str, seasons: list[str], quick: bool, task_id: str | None) -
                                       status=TrainingRun.Status.RUNNING, started_at=timezone.now()), False
 
 
+INTERRUPTED = "interrupted: no worker of the ml queue is running (it stopped during the training); queued again"
+
+
+def fail_interrupted_runs() -> list[TrainingRun]:
+    """Runs still marked running while no live worker serves the ml queue were cut off (make run
+    stopped mid-training, a batch worker killed): mark them failed with that reason, so `bootstrap`
+    queues the training again instead of waiting for a run nobody is doing. With a live ml worker
+    nothing is touched: it may be doing them (a redelivered task resumes its own row)."""
+    from nbaproject.celery import queue_name
+    from operations.heartbeats import read_heartbeats
+
+    ml_queue = queue_name("ml")
+    if any(beat["responding"] and ml_queue in beat.get("queues", []) for beat in read_heartbeats()):
+        return []
+    runs = list(TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING))
+    for run in runs:
+        job_progress.fail(run, INTERRUPTED)
+    return runs
+
+
 @contextmanager
 def tracked_run(kind: str, seasons: list[str], quick: bool, task_id: str | None, progress=None):
     """The TrainingRun of a job as (run, reporter, done): `done` when a redelivered task's run

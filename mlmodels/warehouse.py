@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from django.db import connection
@@ -59,10 +60,12 @@ def logs_from_rows(rows: list[tuple], extra: tuple[str, ...] = ()) -> dict[str, 
 
 # --- one (player, game): the inference fast path ---------------------------------------------------
 
-def _player_sql() -> str:
-    """The player's lines inside the horizon before the date (params: player, date, first day)."""
-    return (f"SELECT {log_sql()} FROM {LINES} WHERE {LINES.player} = %s AND {LINES.date} < %s "
-            f"AND {LINES.date} >= %s ORDER BY {LINES.date}")
+def _players_sql(count: int) -> str:
+    """The players' lines inside the horizon before the date (params: the `count` player ids,
+    date, first day), by player then date."""
+    marks = ", ".join(["%s"] * count)
+    return (f"SELECT {log_sql()} FROM {LINES} WHERE {LINES.player} IN ({marks}) AND {LINES.date} < %s "
+            f"AND {LINES.date} >= %s ORDER BY {LINES.player}, {LINES.date}")
 
 
 _LAST_TEAM_SQL = (f"SELECT {LINES.team} FROM {LINES} WHERE {LINES.player} = %s AND {LINES.date} < %s "
@@ -122,42 +125,69 @@ def _mates_sql() -> str:
             f"AND {LINES.team} = %s")
 
 
-def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_home: bool,
-                       team_id: int | None = None, out=None) -> dict[str, float | None]:
-    """Features of one (player, game) from a few indexed queries: the player's lines of this and
-    last season before `game_date`, the per-team sums of the last TEAM_GAMES games of his team and
-    of the opponent, and every line of his team's last MATES_GAMES games. `team_id` defaults to
-    the player's team in his last game (-1: unknown). `out`: ids of players who will not play
-    (None: not known, the OUT_FEATURES are then None; [] = everyone available; players of
-    other teams or not in the team's last games count for nothing)."""
-    if isinstance(game_date, dt.datetime):
-        game_date = game_date.date()
+@dataclass
+class TargetParts:
+    """compute_features' inputs for targets of one game date: the targets' players' lines
+    (`logs`), the per-(game, team) sums of both teams' last TEAM_GAMES games (`team_parts`) and
+    every line of the `mates_of` teams' last MATES_GAMES games (`team_lines`)."""
+
+    logs: dict[str, np.ndarray]
+    team_parts: dict[str, np.ndarray]
+    team_lines: dict[str, np.ndarray]
+    team_id: int  # the (first) side, resolved from the player's last line when it was not given
+
+
+def read_parts(game_date: dt.date, player_ids: list[int], team_id: int | None, opponent_id: int,
+               mates_of: tuple[int, ...] | None = None) -> TargetParts:
+    """The warehouse reads behind the features of players of `team_id` (and/or `opponent_id`) in a
+    game on `game_date`: one query for the players' lines, one for both teams' recent sums, one per
+    team in `mates_of` (default: `team_id`) for the teammates' lines. A single prediction reads one
+    player of one team; a slate reads every expected player of a game and both teams' mates, and
+    gets the same numbers since every window of compute_features is keyed by player or team.
+    `team_id` None: the team of the (single) player's last line (-1: unknown)."""
     first_day = EPOCH + dt.timedelta(days=horizon(game_date)[0])
     with connection.cursor() as cursor:
-        cursor.execute(_player_sql(), [player_id, game_date, first_day])
+        cursor.execute(_players_sql(len(player_ids)), [*player_ids, game_date, first_day])
         player_rows = cursor.fetchall()
         if team_id is None:
             if player_rows:
                 team_id = player_rows[-1][2]
             else:
-                cursor.execute(_LAST_TEAM_SQL, [player_id, game_date])
+                cursor.execute(_LAST_TEAM_SQL, [player_ids[0], game_date])
                 row = cursor.fetchone()
                 team_id = row[0] if row else -1
         cursor.execute(_parts_sql(), [opponent_id, game_date, first_day] * 2 + [team_id, game_date, first_day] * 2)
         part_rows = cursor.fetchall()
-        cursor.execute(_mates_sql(), [team_id, game_date, first_day, team_id] * 2 + [team_id])
-        mate_rows = cursor.fetchall()
-    logs = logs_from_rows(player_rows)
-    matrix = np.array(part_rows, dtype=np.int64).reshape(len(part_rows), len(_PART_COLUMNS))
-    parts = {name: matrix[:, i] for i, name in enumerate(_PART_COLUMNS)}
-    targets = {"player_id": np.array([player_id], dtype=np.int64), "team_id": np.array([team_id], dtype=np.int64),
+        mate_rows = []
+        for mates_team in (team_id,) if mates_of is None else mates_of:
+            cursor.execute(_mates_sql(), [mates_team, game_date, first_day, mates_team] * 2 + [mates_team])
+            mate_rows += cursor.fetchall()
+    parts = np.array(part_rows, dtype=np.int64).reshape(len(part_rows), len(_PART_COLUMNS))
+    mates = np.array(mate_rows, dtype=np.int64).reshape(len(mate_rows), len(MATES_COLUMNS))
+    return TargetParts(logs=logs_from_rows(player_rows),
+                       team_parts={name: parts[:, i] for i, name in enumerate(_PART_COLUMNS)},
+                       team_lines={name: mates[:, i] for i, name in enumerate(MATES_COLUMNS)}, team_id=team_id)
+
+
+def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_home: bool,
+                       team_id: int | None = None, out=None) -> dict[str, float | None]:
+    """Features of one (player, game) from a few indexed queries (read_parts): the player's lines
+    of this and last season before `game_date`, the per-team sums of the last TEAM_GAMES games of
+    his team and of the opponent, and every line of his team's last MATES_GAMES games. `team_id`
+    defaults to the player's team in his last game (-1: unknown). `out`: ids of players who will
+    not play (None: not known, the OUT_FEATURES are then None; [] = everyone available; players
+    of other teams or not in the team's last games count for nothing)."""
+    if isinstance(game_date, dt.datetime):
+        game_date = game_date.date()
+    parts = read_parts(game_date, [player_id], team_id, opponent_id)
+    targets = {"player_id": np.array([player_id], dtype=np.int64),
+               "team_id": np.array([parts.team_id], dtype=np.int64),
                "opponent_id": np.array([opponent_id], dtype=np.int64),
                "date": np.array([day_number(game_date)], dtype=np.int64), "is_home": np.array([bool(is_home)])}
-    mates = np.array(mate_rows, dtype=np.int64).reshape(len(mate_rows), len(MATES_COLUMNS))
-    team_lines = {name: mates[:, i] for i, name in enumerate(MATES_COLUMNS)}
     out_players = None if out is None else {"target": np.zeros(len(out), dtype=np.int64),
                                             "player_id": np.array([int(p) for p in out], dtype=np.int64)}
-    features = compute_features(logs, targets, team_parts=parts, team_lines=team_lines, out=out_players)
+    features = compute_features(parts.logs, targets, team_parts=parts.team_parts, team_lines=parts.team_lines,
+                                out=out_players)
     return {name: _plain(values[0]) for name, values in features.items()}
 
 

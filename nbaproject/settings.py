@@ -180,6 +180,10 @@ AS_OF_DATE = env("AS_OF_DATE")
 PREDICTIONS_STALE_DATA_DAYS = env_int("PREDICTIONS_STALE_DATA_DAYS", 200)
 PREDICTIONS_MIN_RECENT_GAMES = env_int("PREDICTIONS_MIN_RECENT_GAMES", 5)
 PREDICTIONS_RECENT_GAMES_WINDOW_DAYS = env_int("PREDICTIONS_RECENT_GAMES_WINDOW_DAYS", 365)
+# A slate silent this many seconds (queued and never planned, or no game finished) lost its
+# messages: the slate sweeper (beat, every 30 s) publishes its missing game tasks or summary again.
+# Above a game task's time limit (150 s).
+SLATES_STUCK_TIMEOUT = env_int("SLATES_STUCK_TIMEOUT", 300)
 # "Who is out": the most players a prediction or a slate may declare out (injured, resting); a longer
 # list is refused with a 400.
 PREDICTIONS_MAX_OUT_PLAYERS = env_int("PREDICTIONS_MAX_OUT_PLAYERS", 15)
@@ -213,7 +217,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_PAGINATION_CLASS": "nbaproject.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "predictions.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -262,6 +266,7 @@ BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT = "nbaproject.broker:Transport"  # kombu's, with atomic writes (see broker.py)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import shlex
+import socket
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,9 +71,24 @@ def read_heartbeats(now: datetime | None = None) -> list[dict]:
             path.unlink(missing_ok=True)
             continue
         record["age_seconds"] = round(max(age.total_seconds(), 0.0), 1)
-        record["responding"] = age.total_seconds() <= MISSED_BEATS * settings.WORKER_HEARTBEAT_SECONDS
+        record["responding"] = (age.total_seconds() <= MISSED_BEATS * settings.WORKER_HEARTBEAT_SECONDS
+                                and not _gone_from_this_machine(record))
         beats.append(record)
     return beats
+
+
+def _gone_from_this_machine(record: dict) -> bool:
+    """A worker of this machine (celery's name@host) whose process no longer exists: a recent
+    file of a worker killed outright (or of a `make run` stopped a moment ago) is not a live one."""
+    if record.get("hostname", "").rpartition("@")[2] != socket.gethostname() or not record.get("pid"):
+        return False
+    try:
+        os.kill(int(record["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
 
 
 class _Beating:

@@ -3,7 +3,7 @@
 - A context variable holds the job being handled (kind, id). Every log record gets it as
   `job_kind`, `job_id` and `job` ("[prediction 3f2c...] ", or "" outside a job), through a log
   record factory, so library lines (kombu, Django, Celery) carry it too.
-- The web process binds it when a request stores a job (predictions.services) and clears it at
+- The web process binds it when a request stores a job (predictions.submission) and clears it at
   the end of every HTTP request (JobContextMiddleware); a worker binds it before each task
   (task_prerun: a task declares `job_kind` and the argument holding the id, `job_arg`), or
   when a task starts a job row (operations.progress.start), and clears it after.

@@ -174,4 +174,4 @@ class PredictionRequestAdmin(JobAdminMixin, admin.ModelAdmin):
         return done
 
 
-from predictions import slate_admin  # noqa: E402,F401  (slates' admin: their own module)
+from predictions import daily_admin, slate_admin  # noqa: E402,F401  (slates' and the daily runs' admin: own modules)

@@ -19,7 +19,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle
 
 from etl.models import Player
-from predictions import selectors, services, who_is_out
+from predictions import selectors, submission, who_is_out
 from predictions.catalog import GameSerializer
 from predictions.dates import ISO_DATE, NotADate, parse_iso_date
 from predictions.events import event_stream, parse_last_event_id
@@ -366,14 +366,14 @@ class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
         given = PredictionInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         try:
-            job, _created = services.submit_prediction(request.user, idempotency_key=key, **given.validated_data)
-        except services.InvalidInput as exc:
+            job, _created = submission.submit_prediction(request.user, idempotency_key=key, **given.validated_data)
+        except submission.InvalidInput as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
-        except services.NotEnoughData as exc:
+        except submission.NotEnoughData as exc:
             return Response({"detail": str(exc), **{key: value.isoformat() if isinstance(value, dt.date) else value
                                                     for key, value in exc.facts.items()}},
                             status=status.HTTP_422_UNPROCESSABLE_ENTITY)
-        except services.IdempotencyConflict as exc:
+        except submission.IdempotencyConflict as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         status_url = request.build_absolute_uri(reverse("prediction-detail", args=[job.pk]))
         body = {"id": job.pk, "status": job.status, "status_url": status_url,

@@ -24,7 +24,7 @@ def demo_credentials() -> tuple[str, str, str] | None:
     """(username, password, API token) of the demo staff user bootstrap created, or None."""
     from rest_framework.authtoken.models import Token
 
-    from predictions.management.commands.bootstrap import DEMO_USERNAME, credentials_file
+    from predictions.accounts import DEMO_USERNAME, credentials_file
 
     token = Token.objects.filter(user__username=DEMO_USERNAME).first()
     path = credentials_file()
@@ -42,7 +42,7 @@ def ready_banner(status: str = "") -> str:
     credentials = demo_credentials()
     if credentials:
         username, password, token = credentials
-        from predictions.management.commands.bootstrap import credentials_file
+        from predictions.accounts import credentials_file
 
         lines += [f"  staff user: {username}  password: {password}   (kept in {credentials_file()})",
                   f"  API token:  {token}",

@@ -79,7 +79,74 @@ def prediction_metrics():
 
 register_metrics(prediction_metrics)
 
+from predictions import slate_services  # noqa: E402
 from predictions.slate_models import Slate  # noqa: E402
+
+register_schedule_setup(slate_services.ensure_sweeper_schedule)
 
 register_job_kind(Slate, kind="slate", title=lambda row: f"slate of {row.date.isoformat()}",
                   stage=lambda row: row.progress_text, link_label=lambda row: f"slate of {row.date.isoformat()}")
+
+
+def slate_metrics():
+    """Slates from their rows at each scrape (one aggregate query): how many were asked, finished
+    and failed, the players computed, the seconds from POST to success, and the sweeper's re-publications."""
+    from django.db.models import Count, Q, Sum
+    from prometheus_client.core import CounterMetricFamily, SummaryMetricFamily
+
+    Status = Slate.Status
+    rows = Slate.objects.aggregate(
+        total=Count("pk"), succeeded=Count("pk", filter=Q(status=Status.SUCCEEDED)),
+        failed=Count("pk", filter=Q(status=Status.FAILED)),
+        players=Sum("players_done", filter=Q(status=Status.SUCCEEDED)),
+        timed=Count("pk", filter=Q(status=Status.SUCCEEDED, seconds__isnull=False)),
+        seconds=Sum("seconds", filter=Q(status=Status.SUCCEEDED)), sweeps=Sum("sweeps"))
+    families = []
+    for name, text, value in (
+            ("nba_slates_submitted", "Slates stored (one per date and active model set).", rows["total"]),
+            ("nba_slates_succeeded", "Slates computed to the end.", rows["succeeded"]),
+            ("nba_slates_failed", "Slates failed.", rows["failed"]),
+            ("nba_slate_players", "Players' ranges of the succeeded slates.", rows["players"] or 0),
+            ("nba_slate_sweeps", "Times the slate sweeper re-published a silent slate's lost work.",
+             rows["sweeps"] or 0)):
+        family = CounterMetricFamily(name, text)
+        family.add_metric([], value)
+        families.append(family)
+    families.append(SummaryMetricFamily("nba_slate_seconds", "From POST to the succeeded slate (Slate.seconds).",
+                                        count_value=rows["timed"], sum_value=rows["seconds"] or 0.0))
+    return families
+
+
+register_metrics(slate_metrics)
+
+
+# --- the daily pipeline: yesterday's box scores -> load -> today's slate (predictions/daily_*.py) ---------
+from operations.registry import register_action, register_schedules  # noqa: E402
+from predictions import daily_tasks  # noqa: E402,F401  (registers the pipeline's tasks in every process)
+from predictions.daily_models import DailyRun  # noqa: E402
+
+DAILY_SCHEDULE_NAME = "daily: yesterday's box scores -> load -> today's slate"
+
+register_job_kind(
+    DailyRun, kind="daily", task_keys=DailyRun.TASK_KEYS,
+    title=lambda run: f"daily of {run.date.isoformat()} (box scores of {run.box_score_date.isoformat()})",
+    link_label=lambda run: f"daily run of {run.date.isoformat()}")
+
+register_schedules([{
+    "name": DAILY_SCHEDULE_NAME,
+    "task": "predictions.tasks.daily_pipeline",
+    "kwargs": {},
+    # 10:30 UTC = 5:30-6:30 am US Eastern: every game of the previous US evening has ended, after the
+    # schedule scrape (09:30) has put today's games in the warehouse.
+    "crontab": {"minute": "30", "hour": "10", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"},
+    "description": (
+        "Daily: one chain across the scraping, etl and predictions queues. Crawls basketball-reference's box "
+        "scores of yesterday's games, loads them into the warehouse in one transaction, then computes today's "
+        "slate with them (today: AS_OF_DATE when set, else today in UTC). Shown as one 'daily' job with its "
+        "3 steps on the Pipeline page; a failed step stops the chain with the reason. Enable \"Scrape this and "
+        "next month's schedule\" too, so today's games are in the warehouse. Keyword arguments: "
+        "\"date\": \"YYYY-MM-DD\" runs another day (its slate; the box scores of the day before)."),
+}])
+
+register_action("daily", label="Run the daily pipeline now", permission="predictions.add_dailyrun",
+                task="predictions.tasks.daily_pipeline")

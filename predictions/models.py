@@ -183,4 +183,5 @@ class Prediction(models.Model):
         return f"{self.p10:.0f}-{self.p90:.0f} (median {self.p50:.0f})"
 
 
+from predictions.daily_models import DailyRun  # noqa: E402,F401  (the daily pipeline: its own module)
 from predictions.slate_models import Slate, SlateGame, SlatePrediction  # noqa: E402,F401  (slates: their own module)

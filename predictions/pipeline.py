@@ -5,7 +5,9 @@ The chain, on the `predictions` queue (a model kind may name its own queue):
     resolve -> features -> group(one step per model kind) -> combine   (the group + combine is a chord)
 The group is built from the registered kinds (settings.MODEL_KINDS): today lightgbm and keras.
 Every publish is a new run: a fresh token (checked by every step) and fresh task ids, recorded
-on the request so the staff pages can link each step's TaskResult.
+on the request so the staff pages can link each step's TaskResult. The web process (and the
+sweeper) publish only the first step, one small message; the resolve step publishes the rest
+from the worker. Tasks are named, never imported: this module sits below predictions.tasks.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from django.utils import timezone
 
 from nbaproject.celery import app, queue_name
 from predictions.models import PredictionRequest, pipeline_steps
-from predictions.services import record_event
+from predictions.progress import record_event
 
 logger = logging.getLogger(__name__)
 Status = PredictionRequest.Status
@@ -54,25 +56,62 @@ def model_step_task(kind_name: str) -> str:
     return f"predictions.tasks.{kind_name}_step"
 
 
-def build_chain(request_id, token: str, task_ids: dict[str, str]):
-    """The pipeline's canvas for one run, with every task id fixed in advance."""
+RESOLVE_TASK = "predictions.tasks.resolve_step"
+
+
+def model_queues() -> dict[str, str | None]:
+    """{kind name: its queue, None for the predictions queue} of this process's registered model kinds
+    (settings.MODEL_KINDS): the run's model steps, decided where the run is published."""
     from mlmodels import kinds
 
+    return {kind.name: None if kind.queue == "predictions" else queue_name(kind.queue)
+            for kind in kinds.registered().values()}
+
+
+def first_step(request_id, token: str, task_ids: dict[str, str], queues: dict[str, str | None] | None = None):
+    """What a run publishes: one small message, the first step (resolve), which carries the run's task
+    ids and its model kinds' queues; once the request is resolved, that step publishes the rest
+    (`rest_of_run`) from the worker."""
+    queues = model_queues() if queues is None else queues
+    return app.signature(RESOLVE_TASK, args=(str(request_id), token, task_ids), kwargs={"model_queues": queues},
+                         immutable=True).set(task_id=task_ids["resolve"])
+
+
+def rest_of_run(request_id, token: str, task_ids: dict[str, str], queues: dict[str, str | None] | None = None):
+    """The steps after resolve, with the run's task ids: features -> group(one per model kind of
+    `queues`, default this process's) -> combine."""
     rid = str(request_id)
     model_steps = []
-    for kind in kinds.registered().values():
-        step = app.signature(model_step_task(kind.name), args=(rid, token)).set(task_id=task_ids[kind.name])
-        if kind.queue != "predictions":
-            step = step.set(queue=queue_name(kind.queue))
-        model_steps.append(step)
+    for name, queue in (model_queues() if queues is None else queues).items():
+        step = app.signature(model_step_task(name), args=(rid, token)).set(task_id=task_ids[name])
+        model_steps.append(step.set(queue=queue) if queue else step)
     return chain(
-        app.signature("predictions.tasks.resolve_step", args=(rid, token, task_ids), immutable=True)
-        .set(task_id=task_ids["resolve"]),
         app.signature("predictions.tasks.features_step", args=(rid, token), immutable=True)
         .set(task_id=task_ids["features"]),
         group(model_steps),
         app.signature("predictions.tasks.combine_step", args=(rid, token)).set(task_id=task_ids["combine"]),
     )
+
+
+def build_chain(request_id, token: str, task_ids: dict[str, str]):
+    """The whole canvas of one run, every task id fixed in advance (what `first_step` and
+    `rest_of_run` publish in two goes)."""
+    queues = model_queues()
+    return chain(first_step(request_id, token, task_ids, queues), rest_of_run(request_id, token, task_ids, queues))
+
+
+def continue_run(request_id, token: str, task_ids: dict[str, str], queues: dict[str, str | None] | None = None) -> bool:
+    """Called by the resolve step once the request is resolved: publish the rest of the run (the
+    model kinds the first step carries). A failure is logged, not raised: the request then stays
+    running without progress, and the sweeper runs it again after PREDICTIONS_RUNNING_TIMEOUT (as
+    for a message lost with its worker)."""
+    try:
+        rest_of_run(request_id, token, task_ids, queues).apply_async()
+        return True
+    except Exception as exc:  # any broker/transport failure
+        logger.warning("prediction %s: the steps after resolve were not published (%s: %s); the sweeper will "
+                       "run it again", request_id, exc.__class__.__name__, exc)
+        return False
 
 
 def publish(signature):
@@ -96,7 +135,7 @@ def publish_run(request_id, token: str, task_ids: dict[str, str]) -> bool:
     the attempt is taken back and the reason kept in `enqueue_error` for the sweeper; nothing
     is raised (the caller has answered, or will answer, 202 either way)."""
     try:
-        publish(build_chain(request_id, token, task_ids))
+        publish(first_step(request_id, token, task_ids))
         logger.info("prediction %s: run %s published", request_id, token)
         return True
     except Exception as exc:  # any broker/transport failure: keep the request, report why
@@ -109,7 +148,7 @@ def publish_run(request_id, token: str, task_ids: dict[str, str]) -> bool:
 
 def enqueue(request_id) -> bool:
     """Publish a new run of the pipeline for a queued request (the sweeper and admin use this;
-    a new request is published by submit_prediction)."""
+    a new request is published by predictions.submission)."""
     token, task_ids = new_run()
     updated = PredictionRequest.objects.filter(pk=request_id, status=Status.QUEUED).update(
         attempts=F("attempts") + 1, task_ids=task_ids, enqueued_at=timezone.now(), enqueue_error="",

@@ -6,7 +6,7 @@ import difflib
 import time
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet, Subquery, Window
 
 from etl.models import Game, Player, PlayerGameLog, Team, TeamAlias
 from etl.names import normalise_name
@@ -95,6 +95,29 @@ def last_log(player: Player, before: dt.date | None = None) -> PlayerGameLog | N
     return logs.order_by("-date").first()
 
 
+@dataclass
+class RecentForm:
+    """What a submission checks about a player before a day, read in one query: his last line in the
+    window (its date and team) and how many games he has in it, and where the warehouse's data ends."""
+
+    last_date: dt.date
+    team_code: str
+    recent_games: int
+    data_ends: dt.date | None
+
+
+def recent_form(player: Player, before: dt.date, days: int) -> RecentForm | None:
+    """The player's RecentForm in the `days` before a date (the date excluded), or None when he has
+    no game in them: one indexed query (his lines in the window, newest first, counted by a window
+    function, with the data's end as a scalar subquery), instead of four."""
+    data_ends = Subquery(Game.objects.filter(status=Game.Status.FINAL, date__lt=before).order_by("-date")
+                         .values("date")[:1])
+    row = (PlayerGameLog.objects.filter(player=player, date__lt=before, date__gte=before - dt.timedelta(days=days))
+           .annotate(recent=Window(Count("id")), data_ends=data_ends).order_by("-date")
+           .values_list("date", "team__code", "recent", "data_ends").first())
+    return RecentForm(*row) if row is not None else None
+
+
 def team_games(team: Team) -> QuerySet[Game]:
     return Game.objects.filter(Q(home=team) | Q(away=team)).select_related("home", "away")
 
@@ -138,6 +161,16 @@ def last_game_date(player_id: int, before: dt.date, since: dt.date | None = None
     if since is not None:
         logs = logs.filter(date__gte=since)
     return logs.order_by("-date").values_list("date", flat=True).first()
+
+
+def result_facts(player_id: int, game_id: int | None, before: dt.date, since: dt.date) -> dict:
+    """{actual_points: his points in the game if it is final (else None), data_through: the date of his
+    last game before `before`, on or after `since`}, in one indexed query over his lines."""
+    lines = PlayerGameLog.objects.filter(player_id=player_id, date__gte=since, date__lte=before)
+    if game_id is None:
+        return {"actual_points": None, **lines.aggregate(data_through=Max("date", filter=Q(date__lt=before)))}
+    return lines.aggregate(data_through=Max("date", filter=Q(date__lt=before)),
+                           actual_points=Max("pts", filter=Q(game_id=game_id, game__status=Game.Status.FINAL)))
 
 
 def actual_points(player_id: int, game: Game | None) -> int | None:

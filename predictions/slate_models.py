@@ -3,7 +3,9 @@
 `Slate` is the job row (operations.models.Job): one per (date, active model versions, who is out), so
 asking again returns the same slate. `SlateGame` records each game's part of the job (done or not, how
 many players), which is what makes a re-run game task replace its rows instead of counting twice.
-`SlatePrediction` holds one player's range; (slate, player) is unique.
+`SlatePrediction` holds one player's range; (slate, player) is unique. A slate whose messages were
+lost (broker restarted, worker killed) is taken over by the sweeper (slate_services.sweep_stuck_slates)
+once silent for SLATES_STUCK_TIMEOUT seconds (`progressed_at`).
 """
 from __future__ import annotations
 
@@ -30,6 +32,10 @@ class Slate(Job):
     coverage_80 = models.FloatField(null=True, blank=True,
                                     help_text="Share of the played games' actual points inside p10-p90.")
     seconds = models.FloatField(null=True, blank=True, help_text="From creation to success.")
+    progressed_at = models.DateTimeField(null=True, blank=True,
+                                         help_text="Last sign of life (queued, planned, a game done, swept): the "
+                                                   "sweeper takes over a slate silent for SLATES_STUCK_TIMEOUT s.")
+    sweeps = models.PositiveSmallIntegerField(default=0, help_text="Times the sweeper re-published its lost work.")
 
     class Meta:
         ordering = ["-created_at"]

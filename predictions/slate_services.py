@@ -1,8 +1,9 @@
 """Slates: who is expected to play each game of a day, and every one of their points ranges in one job.
 
-Reads (expected players, a slate's rows) and writes (submit, plan, one game, summary) of the slate
-job. Tasks (predictions/slate_tasks.py), the API (predictions/slate_api.py) and `manage.py
-predict_slate` call these; each write is idempotent: a re-run game replaces its rows.
+Reads (expected players, a slate's rows) and writes (submit, plan, one game, summary, the sweeper)
+of the slate job. Tasks (predictions/slate_tasks.py), the API (predictions/slate_api.py), the user
+page and `manage.py predict_slate` call these; each write is idempotent: a re-run game replaces its
+rows and counts once, a second summary changes nothing, so the sweeper may re-publish freely.
 """
 from __future__ import annotations
 
@@ -10,18 +11,30 @@ import datetime as dt
 import logging
 import uuid
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from etl.models import Game, PlayerGameLog
+from etl.schema import GAMES, LINES
 from operations import progress
 from predictions import who_is_out
 from predictions.slate_models import Slate, SlateGame, SlatePrediction
 
 logger = logging.getLogger(__name__)
 RECENT_TEAM_GAMES = 3  # a player is expected if he played in one of his team's last 3 games
-REQUEUE_AFTER = dt.timedelta(seconds=120)  # a slate still queued this long lost its message
+MAX_SWEEPS = 5  # a slate the sweeper re-published this often is failed instead (something else is wrong)
+SWEEP_EVERY_SECONDS = 30
+SWEEPER_TASK = "predictions.tasks.sweep_stuck_slates"
+SWEEPER_SCHEDULE_NAME = "predictions: re-publish stuck slates"
+NO_OUT_LIST = who_is_out.out_key(None)  # the out_key of a slate asked without an out list (who is out not known)
+
+
+def stuck_timeout() -> float:
+    """Seconds a slate may stay silent before the sweeper re-publishes its lost work."""
+    return float(getattr(settings, "SLATES_STUCK_TIMEOUT", 300))
 
 
 class NoActiveModels(Exception):
@@ -30,13 +43,16 @@ class NoActiveModels(Exception):
 
 # --- reads --------------------------------------------------------------------------------------
 
-_EXPECTED_SQL = (
-    "SELECT DISTINCT l.player_id FROM etl_playergamelog l WHERE l.team_id = %s AND l.seconds > 0 AND l.game_id IN ("
-    "SELECT id FROM (SELECT g.id FROM etl_game g WHERE (g.home_id = %s OR g.away_id = %s) AND g.date < %s "
-    "AND EXISTS (SELECT 1 FROM etl_playergamelog x WHERE x.game_id = g.id AND x.team_id = %s) "
-    f"ORDER BY g.date DESC LIMIT {RECENT_TEAM_GAMES}) AS recent) "
-    "AND (SELECT y.team_id FROM etl_playergamelog y WHERE y.player_id = l.player_id AND y.date < %s "
-    "ORDER BY y.date DESC LIMIT 1) = %s ORDER BY l.player_id")
+def _expected_sql() -> str:
+    """Params: team, team, team, date, team, date, team. Names from etl.schema (never literals)."""
+    recent = (f"SELECT {GAMES.id} FROM (SELECT g.{GAMES.id} FROM {GAMES} g WHERE (g.{GAMES.home} = %s "
+              f"OR g.{GAMES.away} = %s) AND g.{GAMES.date} < %s AND EXISTS (SELECT 1 FROM {LINES} x "
+              f"WHERE x.{LINES.game} = g.{GAMES.id} AND x.{LINES.team} = %s) "
+              f"ORDER BY g.{GAMES.date} DESC LIMIT {RECENT_TEAM_GAMES}) AS recent")
+    latest_team = (f"SELECT y.{LINES.team} FROM {LINES} y WHERE y.{LINES.player} = l.{LINES.player} "
+                   f"AND y.{LINES.date} < %s ORDER BY y.{LINES.date} DESC LIMIT 1")
+    return (f"SELECT DISTINCT l.{LINES.player} FROM {LINES} l WHERE l.{LINES.team} = %s AND l.{LINES.seconds} > 0 "
+            f"AND l.{LINES.game} IN ({recent}) AND ({latest_team}) = %s ORDER BY l.{LINES.player}")
 
 
 def expected_players(game: Game) -> list[tuple[int, int]]:
@@ -48,7 +64,7 @@ def expected_players(game: Game) -> list[tuple[int, int]]:
     found = []
     with connection.cursor() as cursor:
         for team_id in (game.home_id, game.away_id):
-            cursor.execute(_EXPECTED_SQL, [team_id, team_id, team_id, game.date, team_id, game.date, team_id])
+            cursor.execute(_expected_sql(), [team_id, team_id, team_id, game.date, team_id, game.date, team_id])
             found += [(player, team_id) for (player,) in cursor.fetchall()]
     return found
 
@@ -109,18 +125,18 @@ def submit_slate(user, day: dt.date, out: list[str] | None = None) -> tuple[Slat
     if out_players is not None:
         playing = Game.objects.filter(date=day).values_list("home_id", "away_id")
         out_players = who_is_out.place(who_is_out.stored(out_players), day, {t for pair in playing for t in pair})
-    key = who_is_out.out_key(None if out_players is None else [entry["id"] for entry in out_players])
+    key = NO_OUT_LIST if out_players is None else who_is_out.out_key([entry["id"] for entry in out_players])
     task_id = str(uuid.uuid4())
     with transaction.atomic():
         slate, created = Slate.objects.get_or_create(
             date=day, versions_key=versions_key(versions), out_key=key,
             defaults={"model_versions": versions, "requested_by": user if user and user.pk else None,
-                      "task_id": task_id, "out_players": out_players})
-        requeue = not created and (slate.status == Slate.Status.FAILED or (
-            slate.status == Slate.Status.QUEUED and timezone.now() - slate.created_at > REQUEUE_AFTER))
+                      "task_id": task_id, "out_players": out_players, "progressed_at": timezone.now()})
+        requeue = not created and slate.status == Slate.Status.FAILED  # a lost one is the sweeper's
         if requeue:
             requeued = Slate.objects.filter(pk=slate.pk, status=slate.status, task_id=slate.task_id).update(
-                status=Slate.Status.QUEUED, task_id=task_id, message="", finished_at=None)
+                status=Slate.Status.QUEUED, task_id=task_id, message="", finished_at=None, sweeps=0,
+                progressed_at=Now())
             requeue = bool(requeued)
         if created or requeue:
             slate.task_id = task_id
@@ -128,15 +144,24 @@ def submit_slate(user, day: dt.date, out: list[str] | None = None) -> tuple[Slat
     return slate, created
 
 
+# predictions.slate_tasks' tasks, sent by name (no import upwards)
+PLAN_SLATE_TASK = "predictions.tasks.plan_slate"
+GAME_TASK = "predictions.tasks.slate_game"
+SUMMARY_TASK = "predictions.tasks.slate_summary"
+
+
 def publish(slate_id: int, task_id: str) -> None:
-    from predictions.slate_tasks import plan_slate_task
+    from nbaproject.celery import app
 
     try:
-        plan_slate_task.apply_async((slate_id,), task_id=task_id, retry=True,
-                                    retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2})
-    except Exception as exc:  # broker down: asking again later queues it once more
+        app.signature(PLAN_SLATE_TASK, args=(slate_id,)).apply_async(
+            task_id=task_id, retry=True, retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2})
+    except Exception as exc:  # broker down: the sweeper publishes it again
         logger.warning("slate %s not published: %s", slate_id, exc)
-        Slate.objects.filter(pk=slate_id).update(message=f"not queued yet (broker unavailable: {exc})")
+        Slate.objects.filter(pk=slate_id).update(message=f"{NOT_QUEUED} (broker unavailable: {exc})")
+
+
+NOT_QUEUED = "not queued yet"
 
 
 def plan(slate_id: int) -> list[int]:
@@ -146,7 +171,8 @@ def plan(slate_id: int) -> list[int]:
     SlateGame.objects.bulk_create([SlateGame(slate=slate, game_id=gid) for gid in game_ids], ignore_conflicts=True)
     done = SlateGame.objects.filter(slate=slate, done=True)
     progress.start(slate, stage="games", games_total=len(game_ids), games_done=done.count(),
-                   players_done=sum(done.values_list("players", flat=True)), step=(0, len(game_ids)))
+                   players_done=sum(done.values_list("players", flat=True)), step=(0, len(game_ids)),
+                   progressed_at=timezone.now(), message="")
     return game_ids
 
 
@@ -185,7 +211,7 @@ def game_ranges(game: Game, versions: dict | None = None, out: list[int] | None 
     ranges = predict_matrix(matrix, versions) if players else []
     actual = dict(PlayerGameLog.objects.filter(game=game).values_list("player_id", "pts"))
     return [{"player_id": player, "team_id": team, **numbers, "data_through": day, "actual": actual.get(player)}
-            for (player, team), numbers, day in zip(players, ranges, through)]
+            for (player, team), numbers, day in zip(players, ranges, through, strict=True)]
 
 
 def compute_game(slate_id: int, game_id: int) -> int:
@@ -202,7 +228,7 @@ def compute_game(slate_id: int, game_id: int) -> int:
         games_step = 0 if part.done else 1
         Slate.objects.filter(pk=slate_id).update(
             games_done=F("games_done") + games_step, players_done=F("players_done") + len(rows) - part.players,
-            step_index=F("step_index") + games_step)
+            step_index=F("step_index") + games_step, progressed_at=Now())
         Slate.objects.filter(pk=slate_id, games_total__gt=0).update(percent=F("games_done") * 99 / F("games_total"))
         part.done, part.players = True, len(rows)
         part.save(update_fields=["done", "players"])
@@ -210,16 +236,107 @@ def compute_game(slate_id: int, game_id: int) -> int:
 
 
 def summarize(slate_id: int) -> dict:
-    """The last step: counters from the rows, the night's coverage, succeeded."""
-    slate = Slate.objects.get(pk=slate_id)
-    parts = SlateGame.objects.filter(slate=slate)
-    games_done = parts.filter(done=True).count()
-    players = SlatePrediction.objects.filter(slate=slate).count()
-    share = coverage(slate)
-    seconds = (timezone.now() - slate.created_at).total_seconds()
-    progress.succeed(slate, stage="done", games_total=parts.count(), games_done=games_done, players_done=players,
-                     step=(games_done, parts.count()), coverage_80=share, seconds=seconds)
-    return {"slate": slate_id, "games": games_done, "players": players, "coverage_80": share}
+    """The last step: counters from the rows, the night's coverage, succeeded. Exactly once: a
+    summary that finds the slate succeeded, or a game still to do (a chord fired early by a
+    redelivered game task), changes nothing (the game's own task or the sweeper finishes it)."""
+    with transaction.atomic():
+        slate = Slate.objects.select_for_update().get(pk=slate_id)
+        parts = SlateGame.objects.filter(slate=slate)
+        games_total, games_done = parts.count(), parts.filter(done=True).count()
+        players = SlatePrediction.objects.filter(slate=slate).count()
+        answer = {"slate": slate_id, "games": games_done, "players": players}
+        if slate.status == Slate.Status.SUCCEEDED:
+            return {**answer, "coverage_80": slate.coverage_80, "already": True}
+        if games_done < games_total:
+            logger.info("slate %s: summary with %d of %d games done: left to the sweeper", slate_id, games_done,
+                        games_total)
+            return {**answer, "coverage_80": None, "pending": games_total - games_done}
+        share = coverage(slate)
+        seconds = (timezone.now() - slate.created_at).total_seconds()
+        progress.succeed(slate, stage="done", games_total=games_total, games_done=games_done, players_done=players,
+                         step=(games_done, games_total), coverage_80=share, seconds=seconds, message="")
+    return {**answer, "coverage_80": share}
+
+
+# --- the sweeper: lost messages (broker restarted, worker killed) -------------------------------
+
+def _silent(now, stuck_after: float, grace: float) -> Q:
+    cutoff = now - dt.timedelta(seconds=stuck_after)
+    unfinished = Q(status__in=[Slate.Status.QUEUED, Slate.Status.RUNNING])
+    never_published = Q(status=Slate.Status.QUEUED, message__startswith=NOT_QUEUED,
+                        created_at__lt=now - dt.timedelta(seconds=grace))
+    return unfinished & (Q(progressed_at__lt=cutoff) | Q(progressed_at__isnull=True, created_at__lt=cutoff)
+                         | never_published)
+
+
+def sweep_stuck_slates(stuck_after: float | None = None, grace: float = 5.0, limit: int = 50) -> dict:
+    """Re-publish the lost work of every slate silent for `stuck_after` s (SLATES_STUCK_TIMEOUT):
+    a queued one's planning task, a running one's unfinished games (then the summary), or only
+    the summary when every game is done. Safe to repeat and to race with late original messages:
+    a game re-run replaces its rows and counts once, a second summary does nothing. A slate
+    swept MAX_SWEEPS times is failed (asking again starts it over)."""
+    stuck_after = stuck_timeout() if stuck_after is None else stuck_after
+    silent = _silent(timezone.now(), stuck_after, grace)
+    candidates = list(Slate.objects.filter(silent).order_by("created_at").values_list("pk", flat=True)[:limit])
+    swept, failed, not_published = [], [], []
+    for pk in candidates:
+        with transaction.atomic():
+            slate = Slate.objects.select_for_update(skip_locked=True).filter(silent, pk=pk).first()
+            if slate is None:  # it moved on meanwhile, or another sweeper holds it
+                continue
+            if slate.sweeps >= MAX_SWEEPS:
+                progress.fail(slate, f"gave up after {slate.sweeps} re-publications: the workers did not finish "
+                                     "this slate; ask for it again")
+                failed.append(pk)
+                continue
+            missing = list(SlateGame.objects.filter(slate=slate, done=False).order_by("game_id")
+                           .values_list("game_id", flat=True))
+            running = slate.status == Slate.Status.RUNNING
+        try:
+            what = _republish(slate, missing if running else None)
+        except Exception as exc:  # broker still down: the next sweep tries again
+            logger.warning("slate sweeper: slate %s not published: %s", pk, exc)
+            not_published.append(pk)
+            continue
+        Slate.objects.filter(pk=pk).update(sweeps=F("sweeps") + 1, progressed_at=Now())  # next: a full timeout
+        logger.info("slate sweeper: slate %s silent for %ss: re-published %s", pk, int(stuck_after), what)
+        swept.append(pk)
+    return {"swept": swept, "failed": failed, "not_published": not_published}
+
+
+def _republish(slate: Slate, missing: list[int] | None) -> str:
+    """Publish a queued slate's planning (missing=None), a running one's missing games then the
+    summary, or the summary alone. Returns what was published."""
+    from celery import chord
+
+    from nbaproject.celery import app
+
+    policy = {"max_retries": 1, "interval_start": 0.1, "interval_step": 0.2}
+    if missing is None:
+        task_id = str(uuid.uuid4())
+        app.signature(PLAN_SLATE_TASK, args=(slate.pk,)).apply_async(task_id=task_id, retry=True, retry_policy=policy)
+        Slate.objects.filter(pk=slate.pk).update(task_id=task_id, message="")
+        return "its planning"
+    summary = app.signature(SUMMARY_TASK, args=(slate.pk,), immutable=True)
+    if missing:
+        chord([app.signature(GAME_TASK, args=(slate.pk, gid), immutable=True) for gid in missing])(summary)
+        return f"{len(missing)} game(s) and the summary"
+    summary.apply_async(retry=True, retry_policy=policy)
+    return "the summary"
+
+
+def ensure_sweeper_schedule(periodic_task_model=None, interval_model=None) -> list[tuple[str, bool]]:
+    """The slate sweeper's beat entry (every 30 s), created or brought up to date: [(name, created)].
+    Registered as a schedule setup (predictions/jobs.py); its migration passes historical models."""
+    if periodic_task_model is None:
+        from django_celery_beat.models import IntervalSchedule as interval_model
+        from django_celery_beat.models import PeriodicTask as periodic_task_model
+    interval, _ = interval_model.objects.get_or_create(every=SWEEP_EVERY_SECONDS, period="seconds")
+    _, created = periodic_task_model.objects.update_or_create(name=SWEEPER_SCHEDULE_NAME, defaults={
+        "task": SWEEPER_TASK, "interval": interval, "enabled": True, "expire_seconds": SWEEP_EVERY_SECONDS * 2,
+        "description": "Re-publishes the lost game tasks or summary of slates silent for SLATES_STUCK_TIMEOUT "
+                       "seconds (predictions.slate_services.sweep_stuck_slates)."})
+    return [(SWEEPER_SCHEDULE_NAME, created)]
 
 
 def fail(slate_id: int, message: str) -> None:

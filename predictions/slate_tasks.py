@@ -1,4 +1,5 @@
-"""Celery tasks of a slate (predictions queue): plan -> chord(one task per game) -> summary.
+"""Celery tasks of a slate (predictions queue): plan -> chord(one task per game) -> summary, and
+the beat-run sweeper that re-publishes what a lost message left undone.
 
 Thin: the work is in predictions.slate_services. A game task is idempotent (its rows are
 replaced), so a redelivered task (acks_late, worker lost) or a re-run changes nothing twice.
@@ -51,3 +52,9 @@ def slate_game_task(self, slate_id, game_id):
 @shared_task(name="predictions.tasks.slate_summary", **OPTIONS)
 def slate_summary_task(self, slate_id):
     return _guard(self, slate_id, "the summary", services.summarize, slate_id)
+
+
+@shared_task(name="predictions.tasks.sweep_stuck_slates", soft_time_limit=120, time_limit=150)
+def sweep_stuck_slates_task(stuck_after=None, grace=5.0):
+    """Beat, every 30 s: re-publish the lost game tasks or summary of silent slates (idempotent)."""
+    return services.sweep_stuck_slates(stuck_after=stuck_after, grace=grace)

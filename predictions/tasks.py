@@ -1,9 +1,10 @@
 """Celery tasks of the predictions app (routed to the `predictions` queue in settings).
 
-Thin wrappers over predictions.services: each step records its progress on the request,
+Thin wrappers over predictions.steps (the top layer with the API: docs/architecture.md, "Layers
+inside predictions"): each step records its progress on the request (predictions.progress),
 turns a known problem into a human-readable failure of the request, and stops quietly
 (Ignore) when it belongs to a run that no longer owns the request. A request that has no
-answer (services.Unanswerable: no such game...) is failed with the reason and the step ends
+answer (steps.Unanswerable: no such game...) is failed with the reason and the step ends
 normally, without the rest of the chain: the user was answered, no task failed. No model library is
 imported here: mlmodels loads them lazily, once per worker process.
 """
@@ -16,9 +17,10 @@ from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from django.db.utils import InterfaceError, OperationalError
 
 from mlmodels import kinds
-from predictions import pipeline, services
+from predictions import pipeline, steps
 from predictions.models import STEP_LABELS, PredictionRequest
-from predictions.services import PredictionFailed, StaleRun, Unanswerable
+from predictions.progress import StaleRun, fail
+from predictions.steps import PredictionFailed, Unanswerable
 
 logger = logging.getLogger(__name__)
 
@@ -37,43 +39,49 @@ def _run(task, step: str, request_id, token: str, work, *args):
         raise Ignore() from None
     except Unanswerable as exc:
         logger.info("prediction %s answered in %s: %s", request_id, step, exc)
-        services.fail(request_id, token, str(exc), kind=PredictionRequest.FailureKind.INPUT)
+        fail(request_id, token, str(exc), kind=PredictionRequest.FailureKind.INPUT)
         task.request.chain = None  # nothing left to compute: the later steps are not sent
         return {"request": str(request_id), "status": "failed", "reason": str(exc)}
     except PredictionFailed as exc:
-        services.fail(request_id, token, str(exc))
+        fail(request_id, token, str(exc))
         raise
     except SoftTimeLimitExceeded:
-        services.fail(request_id, token, f"the step '{STEP_LABELS[step]}' took too long; please try again")
+        fail(request_id, token, f"the step '{STEP_LABELS[step]}' took too long; please try again")
         raise
     except (OperationalError, InterfaceError) as exc:  # a database blip: the step is idempotent, retry it
         if task.request.retries < task.max_retries:
             raise task.retry(exc=exc, countdown=0.5 * (task.request.retries + 1)) from None
-        services.fail(request_id, token, f"the database was unavailable during '{STEP_LABELS[step]}'")
+        fail(request_id, token, f"the database was unavailable during '{STEP_LABELS[step]}'")
         raise
     except Exception as exc:
         logger.exception("prediction %s failed in %s", request_id, step)
-        services.fail(request_id, token, f"internal error during '{STEP_LABELS[step]}' "
+        fail(request_id, token, f"internal error during '{STEP_LABELS[step]}' "
                                          f"({exc.__class__.__name__}); the team has the details")
         raise
 
 
-@shared_task(name="predictions.tasks.resolve_step", **STEP_OPTIONS)
-def resolve_step(self, request_id, token, task_ids=None):
-    unanswerable = _run(self, "resolve", request_id, token, services.resolve_request, request_id, token, task_ids)
-    return unanswerable or request_id
+@shared_task(name=pipeline.RESOLVE_TASK, **STEP_OPTIONS)
+def resolve_step(self, request_id, token, task_ids=None, model_queues=None):
+    """The first step, the only message the web process publishes: once the request is resolved, it
+    publishes the rest of the run (unless it was answered here, or published as one canvas)."""
+    unanswerable = _run(self, "resolve", request_id, token, steps.resolve_request, request_id, token, task_ids)
+    if unanswerable:
+        return unanswerable
+    if task_ids and not self.request.chain:
+        pipeline.continue_run(request_id, token, task_ids, model_queues)
+    return request_id
 
 
 @shared_task(name="predictions.tasks.features_step", **STEP_OPTIONS)
 def features_step(self, request_id, token):
-    return _run(self, "features", request_id, token, services.build_features, request_id, token)
+    return _run(self, "features", request_id, token, steps.build_features, request_id, token)
 
 
 def _model_step(kind_name: str):
     """The prediction step of one model kind: its active model's p10/p50/p90 for the features."""
 
     def step(self, features, request_id, token):
-        return _run(self, kind_name, request_id, token, services.run_model, kind_name, features, request_id, token)
+        return _run(self, kind_name, request_id, token, steps.run_model, kind_name, features, request_id, token)
 
     step.__name__ = step.__qualname__ = f"{kind_name}_step"
     step.__doc__ = f"The {kind_name} model's range for the features (mlmodels.kinds)."
@@ -87,7 +95,7 @@ globals().update({task.__name__.rsplit(".", 1)[-1]: task for task in MODEL_STEPS
 
 @shared_task(name="predictions.tasks.combine_step", **STEP_OPTIONS)
 def combine_step(self, outputs, request_id, token):
-    return _run(self, "combine", request_id, token, services.store_prediction, outputs, request_id, token)
+    return _run(self, "combine", request_id, token, steps.store_prediction, outputs, request_id, token)
 
 
 @shared_task(name="predictions.tasks.sweep_stuck_requests", soft_time_limit=120, time_limit=150)

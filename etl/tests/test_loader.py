@@ -118,6 +118,30 @@ def test_a_bulk_load_rebuilds_the_indexes_and_loads_the_same(late_january):
     assert again["unchanged"] == again["read"] and again["inserted"] == 0
 
 
+@pytest.mark.django_db(transaction=True)  # the load's transaction is the outermost: the games' keys are dropped
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the index rebuild is PostgreSQL's bulk path")
+def test_a_bulk_load_checks_the_games_teams_at_the_end_and_keeps_their_foreign_keys(late_january, monkeypatch):
+    from etl import bulk
+
+    added_back = []
+    add_foreign_keys = bulk.add_foreign_keys
+    monkeypatch.setattr(bulk, "add_foreign_keys", lambda model, keys: (added_back.extend(keys),
+                                                                       add_foreign_keys(model, keys)))
+
+    def foreign_keys():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                           "WHERE conrelid = 'etl_game'::regclass AND contype = 'f'")
+            return set(cursor.fetchall())
+
+    before = foreign_keys()
+    assert len(before) == 2 and all("DEFERRABLE INITIALLY DEFERRED" in definition for _, definition in before)
+    summary = load_gamelogs([late_january], bulk=True)
+    assert set(added_back) == before  # dropped for the load (no check per game) ...
+    assert foreign_keys() == before  # ... and added back, with the same names and definitions
+    assert summary["games_created"] == Game.objects.count() > 0
+
+
 def test_progress_is_reported_up_to_the_total(one_day):
     reports = []
     load_gamelogs([one_day], progress=lambda done, total: reports.append((done, total)))

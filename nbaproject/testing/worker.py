@@ -55,7 +55,7 @@ class CeleryProcess:
     def command(self) -> list[str]:
         raise NotImplementedError
 
-    def start(self, timeout: float = 60) -> "CeleryProcess":
+    def start(self, timeout: float = 60) -> CeleryProcess:
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(self.command(), cwd=BASE_DIR, env=self.env, stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
@@ -100,13 +100,14 @@ class WorkerProcess(CeleryProcess):
     ready_marker = " ready."
 
     def __init__(self, queues=None, concurrency=1, pool="prefork", name=None, extra_args=(), **env_overrides):
-        from nbaproject.celery import queue_name
-
         self.name = name or f"test{os.getpid()}-{int(time.time() * 1000) % 100000}"
         # libpq names every connection of the worker's processes after it (pg_stat_activity.application_name).
         env_overrides.setdefault("PGAPPNAME", self.application_name)
         super().__init__(**env_overrides)
-        self.queues = [queue_name(q) for q in (queues or settings.QUEUE_NAMES)]
+        # Its queues' broker-side names follow the prefix of its own environment (a test may give
+        # a worker queues of its own with CELERY_QUEUE_PREFIX).
+        prefix = self.env["CELERY_QUEUE_PREFIX"]
+        self.queues = [prefix + name for name in (queues or settings.QUEUE_NAMES)]
         self.concurrency = concurrency
         self.pool = pool
         self.extra_args = list(extra_args)

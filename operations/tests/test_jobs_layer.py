@@ -19,18 +19,18 @@ pytestmark = [pytest.mark.django_db]
 
 # Named by label: operations (and its tests' imports) name no app.
 JOB_MODELS = {"etl.EtlRun", "scraping.ScrapeRun", "mlmodels.TrainingRun", "predictions.PredictionRequest",
-              "predictions.Slate"}
+              "predictions.Slate", "predictions.DailyRun"}
 
 
 def test_each_app_registers_its_job_kind_schedules_and_actions_in_its_jobs_module():
     assert {kind.model._meta.label for kind in registry.job_kinds()} == JOB_MODELS
     assert all(issubclass(kind.model, Job) for kind in registry.job_kinds())
     actions = registry.actions()
-    assert (actions["load-bundled"].task, actions["retrain"].task) == (
-        "etl.tasks.load_gamelogs", "mlmodels.tasks.train")
+    assert (actions["load-bundled"].task, actions["retrain"].task, actions["daily"].task) == (
+        "etl.tasks.load_gamelogs", "mlmodels.tasks.train", "predictions.tasks.daily_pipeline")
     assert {spec["task"] for spec in registry.schedules()} >= {
         "operations.tasks.cleanup_task_results", "etl.tasks.load_gamelogs", "scraping.tasks.crawl",
-        "mlmodels.tasks.train"}
+        "mlmodels.tasks.train", "predictions.tasks.daily_pipeline"}
 
 
 def test_progress_report_is_one_update_of_only_the_given_fields(django_assert_num_queries):

@@ -9,22 +9,13 @@ import pytest
 from django.contrib.auth.models import User
 from django_celery_results.models import TaskResult
 
+from nbaproject.testing.browser import sign_in
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 LONG_ARGS = json.dumps(["Giannis Antetokounmpo", "MIL", "2024-03-01", {"note": "x" * 400}])
 LONG_ERROR = "PlayerNotFound: " + "no player named Giannis Antetokounmpo on that date; " * 8
 LONG_WORKER = "predictions-worker-with-a-long-name@build-host-0123456789.internal.example.org"
-
-
-def sign_in(browser, url: str, username: str, password: str) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    browser.get(url)
-    browser.find_element(By.NAME, "username").send_keys(username)
-    browser.find_element(By.NAME, "password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "[type=submit]").click()
-    WebDriverWait(browser, 20).until(lambda d: "/login/" not in d.current_url, message="sign-in did not finish")
 
 
 def test_recent_tasks_fit_a_1400_px_window_with_long_values_on_hover(live_server, browser, screenshots):

@@ -17,6 +17,7 @@ from nbaproject.testing.worker import WorkerProcess
 from operations import dashboard, heartbeats
 
 HOST = os.uname().nodename
+PID = os.getpid()  # a live process: a heartbeat of a pid gone from this machine is not responding
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def embedded_broker(settings, tmp_path):
 def test_embedded_broker_lists_heartbeat_workers_what_they_run_and_how_to_inspect_live(
         var_dir, embedded_broker, client):
     started = datetime.now(UTC) - timedelta(minutes=5)
-    heartbeats.write_heartbeat(f"predictions@{HOST}", [queue_name("predictions"), queue_name("default")], 4242, 2,
+    heartbeats.write_heartbeat(f"predictions@{HOST}", [queue_name("predictions"), queue_name("default")], PID, 2,
                                started)
     TaskResult.objects.create(task_id="running-1", task_name="predictions.tasks.features_step", status="STARTED",
                               worker=f"predictions@{HOST}")
@@ -48,7 +49,7 @@ def test_embedded_broker_lists_heartbeat_workers_what_they_run_and_how_to_inspec
     assert "RabbitMQ" in workers["note"] and "CELERY_TASK_EVENTS=1" in workers["note"] and "Flower" in workers["note"]
     by_name = {w["name"]: w for w in workers["workers"]}
     beating = by_name[f"predictions@{HOST}"]
-    assert beating["state"] == "heartbeat" and beating["pid"] == 4242 and beating["procfile"] == "worker"
+    assert beating["state"] == "heartbeat" and beating["pid"] == PID and beating["procfile"] == "worker"
     assert beating["queues"] == sorted([queue_name("predictions"), queue_name("default")])
     assert set(by_name) == {f"predictions@{HOST}", f"batch@{HOST}"}
     assert [t["id"] for t in beating["running"]] == ["running-1"] and beating["age_seconds"] < 5
@@ -59,7 +60,7 @@ def test_embedded_broker_lists_heartbeat_workers_what_they_run_and_how_to_inspec
 
 @pytest.mark.django_db
 def test_a_silent_worker_is_not_responding_and_no_running_worker_is_a_warning(var_dir, embedded_broker, settings):
-    heartbeats.write_heartbeat(f"predictions@{HOST}", [queue_name("predictions")], 4242, 2,
+    heartbeats.write_heartbeat(f"predictions@{HOST}", [queue_name("predictions")], PID, 2,
                                datetime.now(UTC))
     path = next((var_dir / "workers").glob("*.json"))
     record = json.loads(path.read_text())
@@ -117,7 +118,7 @@ def test_the_embedded_default_page_shows_the_heartbeat_workers_and_the_note_not_
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    heartbeats.write_heartbeat(f"predictions@{HOST}", [queue_name("predictions"), queue_name("default")], 4242, 2,
+    heartbeats.write_heartbeat(f"predictions@{HOST}", [queue_name("predictions"), queue_name("default")], PID, 2,
                                datetime.now(UTC) - timedelta(minutes=3))
     TaskResult.objects.create(task_id="running-1", task_name="predictions.tasks.keras_step", status="STARTED",
                               worker=f"predictions@{HOST}")
@@ -135,7 +136,7 @@ def test_the_embedded_default_page_shows_the_heartbeat_workers_and_the_note_not_
     rows = browser.execute_script("""return Array.prototype.map.call(document.querySelectorAll('#workers tbody tr'),
         function (tr) { return Array.prototype.map.call(tr.children, function (td) { return td.textContent; }); });""")
     assert rows[0][:2] == [f"predictions@{HOST}", "heartbeat"] and rows[0][3] == "keras_step"
-    assert rows[0][5] == "Procfile: worker, pid 4242, \u00d72"
+    assert rows[0][5] == f"Procfile: worker, pid {PID}, \u00d72"
     assert rows[1][:2] == [f"batch@{HOST}", "not running"]
     assert "Flower" in browser.find_element(By.ID, "workers-note").text
     assert browser.find_elements(By.CSS_SELECTOR, "#warnings .warn") == []

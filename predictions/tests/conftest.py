@@ -115,3 +115,56 @@ def wait_until_done(request_id, timeout: float = 60):
         return f"{job.status} {job.stage} enqueue_error={job.enqueue_error!r} message={job.message!r}"
 
     return wait_for(lambda: (job := fetch()).is_done and job, timeout, f"request {request_id} done", describe=describe)
+
+
+class TriggerHold:
+    """Holds every run of a task inside its first write until release(): a test-only PostgreSQL
+    trigger on `table` waits (before the insert, inside the task's transaction) on an advisory lock
+    the test holds, so the task is mid-run, its message unacknowledged, for as long as the test
+    needs. `condition` (plpgsql on NEW, optional) narrows which rows wait; `name` names the
+    trigger and its function."""
+
+    def __init__(self, name: str, table: str, lock: int, condition: str = "TRUE"):
+        self.name, self.table, self.lock, self.condition = name, table, lock, condition
+        self.held = False
+
+    def __enter__(self):
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE OR REPLACE FUNCTION {self.name}() RETURNS trigger AS $$ BEGIN "
+                f"IF {self.condition} THEN PERFORM pg_advisory_xact_lock_shared({self.lock}); END IF; "
+                "RETURN NEW; END $$ LANGUAGE plpgsql")
+            cursor.execute(f"DROP TRIGGER IF EXISTS {self.name} ON {self.table}")
+            cursor.execute(f"CREATE TRIGGER {self.name} BEFORE INSERT ON {self.table} "
+                           f"FOR EACH ROW EXECUTE FUNCTION {self.name}()")
+            cursor.execute("SELECT pg_advisory_lock(%s)", [self.lock])
+        self.held = True
+        return self
+
+    def waiting(self) -> int:
+        """Sessions of this database stopped at the hold (mid-run)."""
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                           "AND objid = %s AND database = (SELECT oid FROM pg_database "
+                           "WHERE datname = current_database())", [self.lock])
+            return cursor.fetchone()[0]
+
+    def release(self):
+        from django.db import connection
+
+        if self.held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [self.lock])
+            self.held = False
+
+    def __exit__(self, *exc):
+        from django.db import connection
+
+        self.release()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {self.name} ON {self.table}")
+            cursor.execute(f"DROP FUNCTION IF EXISTS {self.name}()")

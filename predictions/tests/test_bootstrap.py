@@ -3,6 +3,8 @@ user and token; a second run skips what is done and prints the same credentials.
 from __future__ import annotations
 
 import io
+import os
+from datetime import UTC, datetime
 
 import pytest
 from django.core.management import call_command
@@ -10,6 +12,8 @@ from django_celery_beat.models import PeriodicTask
 from rest_framework.authtoken.models import Token
 
 from etl.models import EtlRun, PlayerGameLog
+from nbaproject.celery import queue_name
+from operations.heartbeats import remove_heartbeat, write_heartbeat
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 
@@ -77,9 +81,20 @@ def test_bootstrap_serves_quick_models_and_queues_the_full_training_once(setting
     # the task, when a worker takes it, carries on in the run row written here
     assert start_run("train", full.seasons, False, full.task_id) == (full, False)
 
+    # the batch worker is alive (its heartbeat) and training: the next start leaves the run alone
+    write_heartbeat("batch@host", [queue_name("ml")], os.getpid(), 1, datetime.now(UTC))
     second = bootstrap("--no-data")
     assert len(sent) == 1 and TrainingRun.objects.filter(quick=False).count() == 1
     assert "already queued or running" in second and "Training quick" not in second
+
+    # make run stopped mid-training (no batch worker left): the next start queues the training again
+    remove_heartbeat("batch@host")
+    third = bootstrap("--no-data")
+    full.refresh_from_db()
+    assert full.status == TrainingRun.Status.FAILED and "interrupted" in full.message
+    assert f"Training run {full.pk} was cut off" in third and "Full training queued" in third
+    again = TrainingRun.objects.exclude(pk=full.pk).get(quick=False)
+    assert sent[1:] == [({"quick": False}, again.task_id)]
 
     client.force_login(User.objects.get(username="demo"))
     page = client.get("/").content.decode()

@@ -15,12 +15,8 @@ from django.db.models import Q
 
 from etl.models import Game, Player, PlayerGameLog, Team
 from predictions.models import PredictionRequest
-from predictions.services import (
-    NotEnoughData,
-    data_freshness,
-    resolve_matchup,
-    submit_prediction,
-)
+from predictions.steps import data_freshness, resolve_matchup
+from predictions.submission import NotEnoughData, submit_prediction
 from predictions.tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db

@@ -17,10 +17,10 @@ from django_celery_results.models import TaskResult
 from etl.models import Game, Player, PlayerGameLog, Team
 from nbaproject.testing.waiting import wait_for
 from operations.dashboard import task_counts_since
-from predictions import services, tasks
+from predictions import steps, tasks
 from predictions.models import STEP_NAMES, Prediction, PredictionEvent, PredictionRequest
 from predictions.pipeline import ensure_sweeper_schedule
-from predictions.services import StaleRun
+from predictions.progress import StaleRun
 from predictions.tests.conftest import client_for, make_user, wait_until_done
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
@@ -181,7 +181,7 @@ def test_sweeper_requeues_a_stranded_request_and_the_stale_run_changes_nothing(p
     assert PredictionEvent.objects.filter(request_id=job_id, message__startswith="queued again").exists()
     # The lost run's step arriving late is ignored, and a late re-run of the last step adds nothing.
     with pytest.raises(StaleRun):
-        services.build_features(job_id, "lost-run")
+        steps.build_features(job_id, "lost-run")
     outputs = [{"algorithm": name, **job.prediction.model_outputs[name]} for name in ("lightgbm", "keras")]
     again = tasks.combine_step.apply_async(args=[outputs, job_id, job.run_token]).get(timeout=30)
     assert again["p50"] == job.prediction.p50

@@ -4,7 +4,7 @@ acks_late + reject_on_worker_lost give a step back to the queue whenever its poo
 so a step that kills its process (a crash in a native library, the OOM killer) would come back
 for ever. Every start of a step is counted per run; past PREDICTIONS_MAX_STEP_STARTS the
 request fails with a readable reason and the attempt stops (its message is acknowledged).
-These call the step bookkeeping directly, as each redelivered attempt does, on PostgreSQL (its
+These call the step state machine (predictions.progress) directly, as each redelivered attempt does, on PostgreSQL (its
 one-statement path) and, as smoke tests, on SQLite (the locking transaction).
 """
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from predictions import services
+from predictions import progress
 from predictions.models import PredictionEvent, PredictionRequest
 from predictions.pipeline import new_run
-from predictions.services import StaleRun
+from predictions.progress import StaleRun
 from predictions.tests.conftest import make_user
 
 pytestmark = [pytest.mark.smoke, pytest.mark.django_db]
@@ -27,8 +27,8 @@ def queued_request() -> PredictionRequest:
 
 def start_run(request: PredictionRequest) -> str:
     token, task_ids = new_run()
-    services.begin_step(request.pk, token, "resolve", task_ids)
-    services.finish_step(request.pk, token, "resolve", 0.01)
+    progress.begin_step(request.pk, token, "resolve", task_ids)
+    progress.finish_step(request.pk, token, "resolve", 0.01)
     return token
 
 
@@ -37,10 +37,10 @@ def test_a_step_started_too_often_in_one_run_fails_the_request_with_the_reason()
     request = queued_request()
     token = start_run(request)
     for _ in range(3):  # the first attempt, then two redeliveries after its process died
-        services.begin_step(request.pk, token, "keras")
+        progress.begin_step(request.pk, token, "keras")
 
     with pytest.raises(StaleRun):
-        services.begin_step(request.pk, token, "keras")
+        progress.begin_step(request.pk, token, "keras")
 
     request.refresh_from_db()
     assert request.status == "failed"
@@ -51,23 +51,23 @@ def test_a_step_started_too_often_in_one_run_fails_the_request_with_the_reason()
     last = PredictionEvent.objects.filter(request=request).last()
     assert (last.status, last.message) == ("failed", request.message)
     with pytest.raises(StaleRun):  # a later delivery of any step stops quietly
-        services.begin_step(request.pk, token, "lightgbm")
+        progress.begin_step(request.pk, token, "lightgbm")
 
 
 @override_settings(PREDICTIONS_MAX_STEP_STARTS=2)
 def test_starts_are_counted_per_step_and_per_run():
     request = queued_request()
     token = start_run(request)
-    services.begin_step(request.pk, token, "keras")
-    services.begin_step(request.pk, token, "keras")
-    services.begin_step(request.pk, token, "lightgbm")  # another step has its own count
-    services.begin_step(request.pk, token, "lightgbm")
+    progress.begin_step(request.pk, token, "keras")
+    progress.begin_step(request.pk, token, "keras")
+    progress.begin_step(request.pk, token, "lightgbm")  # another step has its own count
+    progress.begin_step(request.pk, token, "lightgbm")
 
     # The sweeper takes the stalled request back: a new run starts every count again.
     PredictionRequest.objects.filter(pk=request.pk).update(status="queued", run_token="")
     token = start_run(request)
-    services.begin_step(request.pk, token, "keras")
-    services.begin_step(request.pk, token, "keras")
+    progress.begin_step(request.pk, token, "keras")
+    progress.begin_step(request.pk, token, "keras")
 
     request.refresh_from_db()
     assert request.status == "running" and request.step_starts == {"resolve": 1, "keras": 2}

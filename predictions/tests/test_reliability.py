@@ -28,8 +28,8 @@ from collections import Counter
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django_celery_results.models import TaskResult
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from nbaproject.celery import app, queue_name
 from nbaproject.testing.services import reachable
@@ -43,7 +43,7 @@ from predictions.models import (
     PredictionRequest,
 )
 from predictions.pipeline import SWEEPER_SCHEDULE_NAME, ensure_sweeper_schedule
-from predictions.tests.conftest import client_for, make_user, wait_until_done
+from predictions.tests.conftest import TriggerHold, client_for, make_user, wait_until_done
 
 pytestmark = [pytest.mark.services, pytest.mark.reliability, pytest.mark.slow,
               pytest.mark.django_db(transaction=True)]
@@ -83,52 +83,27 @@ def own_workers(pipeline):
         worker.stop()
 
     def consuming_again() -> bool:  # after a broker restart the worker may still be reconnecting
-        app.control.add_consumer(queue, destination=[pipeline.hostname], reply=True, timeout=2)
-        queues = (app.control.inspect(destination=[pipeline.hostname], timeout=2).active_queues() or {})
+        try:  # a fresh connection: a pooled one may date from before a broker restart
+            with app.connection_for_write() as conn:
+                app.control.add_consumer(queue, destination=[pipeline.hostname], reply=True, timeout=2,
+                                         connection=conn)
+                queues = (app.control.inspect(destination=[pipeline.hostname], timeout=2,
+                                              connection=conn).active_queues() or {})
+        except (OSError, KombuOperationalError):
+            return False
         return queue in [q["name"] for q in queues.get(pipeline.hostname, [])]
 
     wait_for(consuming_again, 90, "the session's worker consuming the predictions queue again")
 
 
-class StepHold:
-    """Holds every run of one step inside its first write until release()."""
+class StepHold(TriggerHold):
+    """Holds every run of one step inside its first write (its "started" progress event) until release()."""
 
     def __init__(self, step: str):
         assert step in STEP_LABELS
-        self.step, self.held = step, False
-
-    def __enter__(self):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "CREATE OR REPLACE FUNCTION test_hold_step() RETURNS trigger AS $$ BEGIN "
-                "IF NEW.step = TG_ARGV[0] AND NEW.message NOT LIKE '%: done' THEN "
-                f"PERFORM pg_advisory_xact_lock_shared({HOLD_LOCK}); END IF; RETURN NEW; END $$ LANGUAGE plpgsql")
-            cursor.execute("DROP TRIGGER IF EXISTS test_hold_step ON predictions_predictionevent")
-            cursor.execute("CREATE TRIGGER test_hold_step BEFORE INSERT ON predictions_predictionevent "
-                           f"FOR EACH ROW EXECUTE FUNCTION test_hold_step('{self.step}')")
-            cursor.execute("SELECT pg_advisory_lock(%s)", [HOLD_LOCK])
-        self.held = True
-        return self
-
-    def waiting(self) -> int:
-        """Sessions stopped at the hold (the step's transaction, mid-run)."""
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                           "AND objid = %s AND database = (SELECT oid FROM pg_database "
-                           "WHERE datname = current_database())", [HOLD_LOCK])
-            return cursor.fetchone()[0]
-
-    def release(self):
-        if self.held:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [HOLD_LOCK])
-            self.held = False
-
-    def __exit__(self, *exc):
-        self.release()
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER IF EXISTS test_hold_step ON predictions_predictionevent")
-            cursor.execute("DROP FUNCTION IF EXISTS test_hold_step()")
+        super().__init__("test_hold_step", "predictions_predictionevent", HOLD_LOCK,
+                         condition=f"NEW.step = '{step}' AND NEW.message NOT LIKE '%: done'")
+        self.step = step
 
 
 def running_pid(worker: WorkerProcess, task_id: str, timeout: float = 60, not_pid: int | None = None) -> int:

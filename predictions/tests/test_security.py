@@ -23,8 +23,8 @@ from django_celery_results.models import TaskResult
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from predictions.accounts import create_api_user
 from predictions.models import PredictionEvent, PredictionRequest
-from predictions.services import create_api_user
 from predictions.tests.conftest import client_for, make_user, wait_until_done
 
 URL = "/api/v1/predictions/"

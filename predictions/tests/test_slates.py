@@ -6,10 +6,12 @@ import csv
 import io
 import json
 import threading
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import F
 
 from etl.models import Game, PlayerGameLog
 from predictions import slate_services
@@ -186,8 +188,8 @@ def test_the_staff_pipeline_lists_a_slate_with_its_progress_and_admin_page(trans
 
     from operations.dashboard import jobs_of_model
 
-    slate = Slate.objects.create(date="2024-03-15", versions_key="keras=1,lightgbm=2", status="running",
-                                 games_total=11, games_done=3, players_done=80, percent=27, task_id="abc-123")
+    Slate.objects.create(date="2024-03-15", versions_key="keras=1,lightgbm=2", status="running",
+                         games_total=11, games_done=3, players_done=80, percent=27, task_id="abc-123")
     [row] = jobs_of_model(Slate)
 
     assert (row["kind"], row["title"], row["stage"], row["percent"]) == \
@@ -203,3 +205,89 @@ def _superuser():
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+
+
+def _silence(slate_id, seconds: float = 600) -> None:
+    """As if the slate had shown no sign of life for `seconds` (its messages lost)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Slate.objects.filter(pk=slate_id).update(progressed_at=timezone.now() - timedelta(seconds=seconds))
+
+
+def test_the_sweeper_publishes_a_running_slates_lost_games_and_it_completes_once(pipeline):
+    slate, _ = slate_services.submit_slate(make_user("alice"), Game.objects.order_by("-date").first().date)
+    slate = wait_slate(slate.pk)
+    total_players = slate.players_done
+    # Lose the end of the slate: its last game's part undone (rows kept, as if the task had died
+    # before its commit was acknowledged), the summary never ran.
+    part = SlateGame.objects.filter(slate=slate).order_by("-game_id").first()
+    SlateGame.objects.filter(pk=part.pk).update(done=False)
+    Slate.objects.filter(pk=slate.pk).update(status="running", games_done=F("games_done") - 1, finished_at=None,
+                                             coverage_80=None)
+    assert slate_services.summarize(slate.pk)["pending"] == 1  # an early summary changes nothing
+    assert Slate.objects.get(pk=slate.pk).status == "running"
+    assert slate_services.sweep_stuck_slates()["swept"] == []  # not silent long enough
+
+    _silence(slate.pk)
+    assert slate_services.sweep_stuck_slates()["swept"] == [slate.pk]
+    assert slate_services.sweep_stuck_slates(stuck_after=60)["swept"] == []  # the sweep was a sign of life
+    slate = wait_slate(slate.pk)
+
+    assert slate.status == "succeeded" and slate.sweeps == 1
+    assert (slate.games_done, slate.players_done) == (slate.games_total, total_players)
+    rows = SlatePrediction.objects.filter(slate=slate)
+    assert rows.count() == total_players == len(set(rows.values_list("player_id", flat=True)))
+    assert slate.coverage_80 is not None
+
+
+def test_the_sweeper_plans_a_slate_never_published_and_gives_up_after_max_sweeps(pipeline):
+    day = Game.objects.order_by("-date").values_list("date", flat=True).first()
+    versions = slate_services.active_versions()
+    lost = Slate.objects.create(date=day, versions_key=slate_services.versions_key(versions),
+                                model_versions=versions, task_id="lost", message="not queued yet (broker down)")
+    Slate.objects.filter(pk=lost.pk).update(created_at=F("created_at") - timedelta(seconds=10))
+    assert slate_services.sweep_stuck_slates()["swept"] == [lost.pk]  # a failed publish: after the grace
+    lost = wait_slate(lost.pk)
+    assert lost.status == "succeeded" and lost.task_id != "lost" and lost.games_done == lost.games_total > 0
+
+    hopeless = Slate.objects.create(date="2024-03-14", versions_key="x", model_versions=versions,
+                                    sweeps=slate_services.MAX_SWEEPS)
+    _silence(hopeless.pk)
+    assert slate_services.sweep_stuck_slates()["failed"] == [hopeless.pk]
+    assert "gave up" in Slate.objects.get(pk=hopeless.pk).message
+
+
+def test_the_slate_sweeper_is_a_registered_beat_schedule(transactional_db):
+    from django_celery_beat.models import PeriodicTask
+
+    from operations.schedules import ensure_all_schedules
+
+    PeriodicTask.objects.filter(name=slate_services.SWEEPER_SCHEDULE_NAME).delete()
+    assert (slate_services.SWEEPER_SCHEDULE_NAME, True) in ensure_all_schedules()
+    entry = PeriodicTask.objects.get(name=slate_services.SWEEPER_SCHEDULE_NAME)
+    assert entry.task == "predictions.tasks.sweep_stuck_slates" and entry.enabled and entry.interval.every == 30
+    from nbaproject.celery import app
+
+    assert "predictions.tasks.sweep_stuck_slates" in app.tasks
+
+
+def test_metrics_count_slates_players_seconds_and_sweeps(transactional_db):
+    from predictions.tests.test_metrics import scrape
+
+    before = scrape()
+    Slate.objects.create(date="2024-03-15", versions_key="a", status="succeeded", players_done=240, seconds=4.5,
+                         sweeps=1)
+    Slate.objects.create(date="2024-03-16", versions_key="a", status="failed", sweeps=5)
+    Slate.objects.create(date="2024-03-17", versions_key="a", status="running", players_done=30)
+    after = scrape()
+    moved = {key: after[key] - before.get(key, 0) for key in after}
+
+    assert moved[("nba_slates_submitted_total", ())] == 3
+    assert moved[("nba_slates_succeeded_total", ())] == 1
+    assert moved[("nba_slates_failed_total", ())] == 1
+    assert moved[("nba_slate_players_total", ())] == 240
+    assert moved[("nba_slate_sweeps_total", ())] == 6
+    assert (moved[("nba_slate_seconds_count", ())], moved[("nba_slate_seconds_sum", ())]) == (1, 4.5)
+    assert after[("nba_jobs_running", (("kind", "slate"),))] >= 1

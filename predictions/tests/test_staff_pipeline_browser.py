@@ -8,21 +8,11 @@ import time
 import pytest
 from django.contrib.auth.models import User
 
+from nbaproject.testing.browser import sign_in
 from operations.tasks import ping
 from predictions.models import PredictionRequest
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.browser]
-
-
-def sign_in(browser, url: str, username: str, password: str) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    browser.get(url)
-    browser.find_element(By.NAME, "username").send_keys(username)
-    browser.find_element(By.NAME, "password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "[type=submit]").click()
-    WebDriverWait(browser, 20).until(lambda d: "/login/" not in d.current_url, message="sign-in did not finish")
 
 
 def job_row(browser, request_id: str) -> dict | None:

@@ -42,22 +42,9 @@ class PlayerLineItem(scrapy.Item):
     raw = scrapy.Field()
 
 
-class GameLogLineItem(PlayerLineItem):
-    """A row of a player's season game log: the line plus the game it belongs to."""
-
-    kind = scrapy.Field()  # "gamelog"
-    source_url = scrapy.Field()
-    fetched_at = scrapy.Field()
-    bref_game_id = scrapy.Field()
-    date = scrapy.Field()
-    season = scrapy.Field()
-    season_type = scrapy.Field()
-    team_score = scrapy.Field()
-    opponent_score = scrapy.Field()
-
-
-class GameItem(scrapy.Item):
-    """A game from a box score (kind boxscore, with `lines`) or a schedule row (kind schedule)."""
+class PageGameFields(scrapy.Item):
+    """Where a row was read (kind, page, time) and which game it belongs to: shared by both items
+    that stand alone (a game, a game-log row)."""
 
     kind = scrapy.Field()
     source_url = scrapy.Field()
@@ -66,6 +53,18 @@ class GameItem(scrapy.Item):
     date = scrapy.Field()
     season = scrapy.Field()
     season_type = scrapy.Field()
+
+
+class GameLogLineItem(PlayerLineItem, PageGameFields):
+    """A row of a player's season game log (kind "gamelog"): the line plus the game it belongs to."""
+
+    team_score = scrapy.Field()
+    opponent_score = scrapy.Field()
+
+
+class GameItem(PageGameFields):
+    """A game from a box score (kind boxscore, with `lines`) or a schedule row (kind schedule)."""
+
     start_time = scrapy.Field()
     home_code = scrapy.Field()
     away_code = scrapy.Field()

@@ -11,21 +11,16 @@ from __future__ import annotations
 import secrets
 import time
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from rest_framework.authtoken.models import Token
 
-DEMO_USERNAME = "demo"
+from predictions.accounts import DEMO_USERNAME, credentials_file
+
 # Quick models learn from the last few seasons only: the site answers within a minute or two of the
 # install, and the full models (every season) replace them when the batch worker has trained them.
 QUICK_SEASONS = 3
-
-
-def credentials_file():
-    """Where the demo user's password is kept (var/demo-credentials.txt), so it can be shown again."""
-    return settings.VAR_DIR / "demo-credentials.txt"
 
 
 class Command(BaseCommand):
@@ -90,11 +85,14 @@ class Command(BaseCommand):
 
     def queue_full_training(self) -> None:
         """When the quick models answer, have the batch worker train the full ones (once)."""
+        from mlmodels.runs import fail_interrupted_runs
+        from predictions.first_run import queue_full_training_once
         from predictions.selectors import serving_models
-        from predictions.services import queue_full_training_once
 
         if not serving_models()["quick"]:
             return
+        for interrupted in fail_interrupted_runs():
+            self.step(f"Training run {interrupted.pk} was cut off (no batch worker is running): marked failed")
         run, queued = queue_full_training_once()
         if queued:
             self.step(f"Full training queued for the batch worker (training run {run.pk}); the site answers "

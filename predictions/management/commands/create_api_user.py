@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from predictions.services import create_api_user
+from predictions.accounts import create_api_user
 
 
 class Command(BaseCommand):

@@ -13,10 +13,10 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from predictions.accounts import create_api_user
 from predictions.dates import NotADate, parse_iso_date
 from predictions.models import PredictionRequest
-from predictions.services import (IdempotencyConflict, InvalidInput, NotEnoughData, create_api_user,
-                                  submit_prediction)
+from predictions.submission import IdempotencyConflict, InvalidInput, NotEnoughData, submit_prediction
 from predictions.who_is_out import split_names
 
 

@@ -1,4 +1,5 @@
-"""Page-number pagination that refuses a `page` the schema refuses.
+"""Page-number pagination of the API (settings.REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"]) that refuses a
+`page` the schema refuses.
 
 DRF's own pagination reads `?page=` (empty) as page 1 and `?page=abc` as an unknown page
 (404), where the OpenAPI schema asks for an integer: both are a 400 here, with the reason.

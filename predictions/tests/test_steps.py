@@ -1,4 +1,4 @@
-"""The resolve step's answers to requests it cannot serve, without a worker (services called directly)."""
+"""The resolve step's answers to requests it cannot serve, without a worker (predictions.steps called directly)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +7,7 @@ import pytest
 
 from etl.models import Player, PlayerGameLog
 from predictions.models import PredictionRequest
-from predictions.services import Unanswerable, resolve_matchup
+from predictions.steps import Unanswerable, resolve_matchup
 from predictions.tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('predictions', '0010_slates'),
+        ('predictions', '0012_slate_sweeper'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,351 @@
+"""The one state machine of a prediction request's steps: begin, finish, fail (and give up), succeed.
+
+The lowest layer of the pipeline (docs/architecture.md, "Layers inside predictions"): the steps
+(predictions.steps) call it, nothing here knows what a step computes. Every transition is one
+conditional UPDATE of the request that also appends its `PredictionEvent` from the updated row:
+
+- `begin_step`: the first step claims a queued request for its run (token, task ids); every later
+  step only proceeds while its run owns the running request. Each start is counted per step and
+  run; a step started PREDICTIONS_MAX_STEP_STARTS times (a poison message that kills its worker
+  process each time) fails the request instead ("given up").
+- `finish_step`: the step's resolved fields, its seconds, and the percentage (each step counted once).
+- `fail`: failed with a readable message and whose failure it is, unless another run owns it.
+- `succeed`: the last step's result, stored in the same transaction as the final state.
+
+A transition whose condition does not hold writes nothing and raises `StaleRun` (a redelivered
+step of a finished request, a stale run after the sweeper re-queued it). On PostgreSQL the UPDATE
+and the event's INSERT are one statement (a data-modifying CTE: one round trip, no transaction);
+on SQLite (the embedded default) the same UPDATE with RETURNING, then the INSERT, in one
+transaction. Only the JSON functions differ between the two (`_Dialect`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from predictions.models import STEP_LABELS, STEP_NAMES, PredictionEvent, PredictionRequest
+
+logger = logging.getLogger(__name__)
+Status = PredictionRequest.Status
+FailureKind = PredictionRequest.FailureKind
+
+
+class StaleRun(Exception):
+    """This step belongs to a chain run that no longer owns the request (it was re-queued or is done)."""
+
+
+def max_step_starts() -> int:
+    """Starts of one step within one run before the request is failed (PREDICTIONS_MAX_STEP_STARTS):
+    above the step's own retries (3), so only a step that keeps dying with its worker process
+    (acks_late redelivers it each time: a poison message) reaches it."""
+    return int(getattr(settings, "PREDICTIONS_MAX_STEP_STARTS", 5))
+
+
+# --- SQL of the two databases: the JSON functions ---------------------------------------------------------
+
+
+class _Postgres:
+    @staticmethod
+    def json(param: str) -> str:
+        return f"{param}::jsonb"
+
+    @staticmethod
+    def get_int(column: str, key: str) -> str:
+        return f"coalesce(({column} ->> {key})::int, 0)"
+
+    @staticmethod
+    def set_key(column: str, key: str, value: str) -> str:
+        return f"jsonb_set({column}, ARRAY[{key}], to_jsonb({value}))"
+
+    @staticmethod
+    def object1(key: str, value: str) -> str:
+        return f"jsonb_build_object({key}, {value})"
+
+    @staticmethod
+    def has(column: str, item: str) -> str:
+        return f"{column} @> jsonb_build_array({item}::text)"
+
+    @staticmethod
+    def length(column: str) -> str:
+        return f"jsonb_array_length({column})"
+
+    @staticmethod
+    def append(column: str, item: str) -> str:
+        return f"{column} || jsonb_build_array({item}::text)"
+
+    @staticmethod
+    def merge(column: str, obj: str) -> str:
+        return f"{column} || {obj}::jsonb"
+
+    least = "least"
+
+
+class _Sqlite:
+    @staticmethod
+    def json(param: str) -> str:
+        return f"json({param})"
+
+    @staticmethod
+    def _path(key: str) -> str:
+        return f"'$.\"' || {key} || '\"'"
+
+    @classmethod
+    def get_int(cls, column: str, key: str) -> str:
+        return f"coalesce(json_extract({column}, {cls._path(key)}), 0)"
+
+    @classmethod
+    def set_key(cls, column: str, key: str, value: str) -> str:
+        return f"json_set({column}, {cls._path(key)}, {value})"
+
+    @staticmethod
+    def object1(key: str, value: str) -> str:
+        return f"json_object({key}, {value})"
+
+    @staticmethod
+    def has(column: str, item: str) -> str:
+        return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value = {item})"
+
+    @staticmethod
+    def length(column: str) -> str:
+        return f"json_array_length({column})"
+
+    @staticmethod
+    def append(column: str, item: str) -> str:
+        return f"json_insert({column}, '$[#]', {item})"
+
+    @staticmethod
+    def merge(column: str, obj: str) -> str:
+        return f"json_patch({column}, {obj})"
+
+    least = "min"
+
+
+def _sql():
+    return _Postgres if connection.vendor == "postgresql" else _Sqlite
+
+
+def _apply(
+    request_id,
+    changes: str,
+    condition: str,
+    message: str,
+    params: dict,
+    *,
+    row: bool = False,
+    result: models.Model | None = None,
+):
+    """Update the request (when `condition` holds) and append its event from the updated row: the
+    UPDATE's row lock orders the events. Returns whether the condition held (nothing is written when
+    it did not); with `row`, the updated request instead (None: the condition did not hold), read by
+    the same statement. `result`, an unsaved row pointing to the request (`request_id`), is inserted
+    with the change (PostgreSQL: in the same statement)."""
+    request_table, event_table = PredictionRequest._meta.db_table, PredictionEvent._meta.db_table
+    params = {
+        **params,
+        "id": request_id,
+        "message": message[:500],
+        "now": connection.ops.adapt_datetimefield_value(timezone.now()),
+    }
+    update = f"UPDATE {request_table} SET {changes}, updated_at = %(now)s WHERE id = %(id)s AND ({condition})"
+    columns = "request_id, status, step, step_index, step_count, percent, message, created_at"
+    event_values = "id, status, stage, step_index, step_count, percent"
+    if connection.vendor == "postgresql":
+        parts = [
+            f"changed AS ({update} RETURNING *)",
+            f"event AS (INSERT INTO {event_table} ({columns}) SELECT {event_values}, %(message)s, %(now)s "
+            "FROM changed RETURNING id)",
+        ]
+        if result is not None:
+            names, values = _insert_values(result, params)
+            parts.append(
+                f"stored AS (INSERT INTO {result._meta.db_table} ({', '.join(names)}) "
+                f"SELECT {', '.join(values)} FROM changed RETURNING {result._meta.pk.column})"
+            )
+        last = "stored" if result is not None else "event"
+        query = f"WITH {', '.join(parts)} " + ("SELECT * FROM changed" if row else f"SELECT * FROM {last}")
+        if row:
+            found = list(PredictionRequest.objects.raw(query, params))
+            return found[0] if found else None
+        with connection.cursor() as cursor:
+            cursor.execute(query, params)
+            written = cursor.fetchone()
+        if written is not None and result is not None:
+            result.pk, result._state.adding, result._state.db = written[0], False, connection.alias
+        return written is not None
+    with transaction.atomic(), connection.cursor() as cursor:
+        key = PredictionRequest._meta.pk.get_db_prep_value(request_id, connection)
+        cursor.execute(f"{update} RETURNING {event_values}", {**params, "id": key})
+        changed = cursor.fetchone()
+        if changed is None:
+            return None if row else False
+        cursor.execute(
+            f"INSERT INTO {event_table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [*changed, params["message"], params["now"]],
+        )
+        if result is not None:
+            result.save(force_insert=True)
+    return PredictionRequest.objects.get(pk=request_id) if row else True
+
+
+def _insert_values(result: models.Model, params: dict) -> tuple[list[str], list[str]]:
+    """Columns and SQL values of `result`'s INSERT from the changed request (its `request_id` is the
+    request's id); the values go into `params`."""
+    names, values = [], []
+    for number, field in enumerate(result._meta.concrete_fields):
+        if field.primary_key and field.db_returning:  # the serial id
+            continue
+        names.append(field.column)
+        if field.attname == "request_id":
+            values.append("changed.id")
+            continue
+        params[f"r{number}"] = field.get_db_prep_save(field.pre_save(result, add=True), connection)
+        values.append(f"%(r{number})s")
+    return names, values
+
+
+def _owned(token_param: str = "%(token)s") -> str:
+    return f"status = 'running' AND run_token = {token_param}"
+
+
+# --- The transitions ----------------------------------------------------------------------------------------
+
+
+def begin_step(request_id, token: str, step: str, task_ids: dict | None = None) -> PredictionRequest:
+    """Record that a step started; the first step claims the request for this chain run
+    (and records that run's task ids). Returns the request as updated (read by the same statement).
+
+    Raises StaleRun when another run owns the request or it is already finished, and fails the
+    request (then raises StaleRun) when this step already started max_step_starts() times in this run."""
+    sql = _sql()
+    first = step == STEP_NAMES[0]
+    starts = sql.get_int("step_starts", "%(step)s")
+    condition = f"(status = 'queued' OR ({_owned()})) AND " if first else f"{_owned()} AND "
+    condition += f"(status = 'queued' OR {starts} < %(max_starts)s)"
+    # Only a queued request's claim resets the run's fields (a redelivered first step keeps them).
+    fresh = "CASE WHEN status = 'queued' THEN {} ELSE {} END"
+    counted = sql.set_key("step_starts", "%(step)s", f"{starts} + 1")
+    changes = f"""run_token = %(token)s, status = 'running', stage = %(step)s, step_index = %(index)s,
+        started_at = {fresh.format("coalesce(started_at, %(now)s)", "started_at")},
+        steps_done = {fresh.format(sql.json("'[]'"), "steps_done")},
+        timings = {fresh.format(sql.json("'{}'"), "timings")},
+        step_starts = {fresh.format(sql.object1("%(step)s", "1"), counted)},
+        task_ids = {fresh.format(f"coalesce({sql.json('%(task_ids)s')}, task_ids)", "task_ids")}"""
+    params = {
+        "token": token,
+        "step": step,
+        "index": STEP_NAMES.index(step) + 1,
+        "max_starts": max_step_starts(),
+        "task_ids": json.dumps(task_ids) if task_ids else None,
+    }
+    request = _apply(request_id, changes, condition, STEP_LABELS[step], params, row=True)
+    if request is not None:
+        return request
+    status, owner, step_starts = (
+        PredictionRequest.objects.filter(pk=request_id).values_list("status", "run_token", "step_starts").get()
+    )
+    if status == Status.RUNNING and owner == token:
+        _give_up(request_id, token, step, step_starts.get(step, 0))
+    if status in PredictionRequest.TERMINAL:
+        raise StaleRun(f"request {request_id} is already {status}")
+    raise StaleRun(f"request {request_id} is run by {owner}, not {token}")
+
+
+def _give_up(request_id, token: str, step: str, starts: int):
+    """Fail the request of a step that keeps dying with its worker, and stop this attempt."""
+    logger.error(
+        "prediction %s: step %s started %d times in run %s without finishing; failing the request",
+        request_id,
+        step,
+        starts,
+        token,
+    )
+    fail(request_id, token, gave_up_message(step, starts))
+    raise StaleRun(f"request {request_id}: step {step} given up after {starts} starts")
+
+
+def gave_up_message(step: str, starts: int) -> str:
+    return (
+        f"the step '{STEP_LABELS[step]}' was started {starts} times without finishing (its worker process "
+        "stopped each time); it was given up on and the team has the details. Please try again later."
+    )
+
+
+def finish_step(request_id, token: str, step: str, seconds: float, **fields) -> None:
+    """Record a finished step (and any fields it resolved) and advance the percentage."""
+    sql = _sql()
+    params = {"token": token, "step": step, "timing": json.dumps({step: round(seconds, 4)})}
+    assignments = []
+    for number, (name, value) in enumerate(fields.items()):
+        field = PredictionRequest._meta.get_field(name)
+        if field.is_relation:
+            value = value.pk if value is not None else None
+        params[f"f{number}"] = field.get_db_prep_save(value, connection)
+        assignments.append(f"{field.column} = %(f{number})s")
+    # The percentage counts this step once, however often it is recorded (a re-run step).
+    once = f"CASE WHEN {sql.has('steps_done', '%(step)s')} THEN 0 ELSE 1 END"
+    changes = ", ".join(
+        [
+            *assignments,
+            f"percent = CAST({sql.least}(99, round(100.0 * ({sql.length('steps_done')} + {once}) / step_count)) "
+            "AS INTEGER)",
+            f"steps_done = CASE WHEN {once} = 1 THEN {sql.append('steps_done', '%(step)s')} ELSE steps_done END",
+            f"timings = {sql.merge('timings', '%(timing)s')}",
+        ]
+    )
+    if not _apply(request_id, changes, _owned(), f"{STEP_LABELS[step]}: done", params):
+        raise StaleRun(f"request {request_id} is no longer run by {token}")
+
+
+def succeed(request_id, token: str, step: str, timings: dict, message: str, result: models.Model) -> models.Model:
+    """The last step is done: the request succeeded (percent 100, its timings), and `result` (an
+    unsaved row pointing to the request, its `Prediction`) is stored with that change, in one
+    statement on PostgreSQL (one transaction on SQLite). Returns `result`, saved; StaleRun
+    (nothing written) when this run no longer owns the request."""
+    sql = _sql()
+    changes = (
+        f"status = 'succeeded', stage = %(step)s, step_index = step_count, percent = 100, "
+        f"finished_at = %(now)s, timings = {sql.json('%(timings)s')}, "
+        f"steps_done = CASE WHEN {sql.has('steps_done', '%(step)s')} THEN steps_done "
+        f"ELSE {sql.append('steps_done', '%(step)s')} END"
+    )
+    if not _apply(
+        request_id,
+        changes,
+        _owned(),
+        message,
+        {"token": token, "step": step, "timings": json.dumps(timings)},
+        result=result,
+    ):
+        raise StaleRun(f"request {request_id} is no longer run by {token}")
+    return result
+
+
+def fail(request_id, token: str | None, message: str, kind: str = FailureKind.SYSTEM) -> bool:
+    """Mark the request failed with a human-readable message (unless it is finished or another run
+    owns it; with `token` None, whatever run owns it); `kind` says whose failure it is (the metrics
+    count them apart). False when nothing changed."""
+    condition = "status IN ('queued', 'running')" + (" AND run_token = %(token)s" if token is not None else "")
+    changes = "status = 'failed', message = %(failure)s, failure_kind = %(kind)s, finished_at = %(now)s"
+    failed = _apply(request_id, changes, condition, message, {"token": token, "failure": message, "kind": str(kind)})
+    if failed:
+        logger.info("prediction %s failed (%s): %s", request_id, kind, message)
+    return failed
+
+
+def record_event(request: PredictionRequest, message: str = "") -> None:
+    """Append a progress event with the request's current state, for the transitions outside a run
+    (the sweeper re-queues or gives up, staff retry): call it under the request's row lock."""
+    PredictionEvent.objects.create(
+        request=request,
+        status=request.status,
+        step=request.stage,
+        step_index=request.step_index,
+        step_count=request.step_count,
+        percent=request.percent,
+        message=message[:500],
+    )

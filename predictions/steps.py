@@ -1,0 +1,285 @@
+"""The work of each pipeline step: resolve the matchup, build the features, run a model kind, combine
+and store the range.
+
+Above predictions.progress (each step begins and finishes through it), below the pipeline and the
+tasks (which call these by name; docs/architecture.md, "Layers inside predictions"). Every step is
+idempotent and checks the run token it was queued with, so a step re-run after a worker crash, or
+a stale chain still running after the sweeper re-queued its request, changes nothing twice (and a
+`Prediction` is one-to-one with its request).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+from django.utils import timezone
+
+from etl.models import Team
+from predictions import selectors, who_is_out
+from predictions.dates import product_today
+from predictions.models import Prediction, PredictionRequest
+from predictions.progress import StaleRun, begin_step, finish_step, succeed
+
+logger = logging.getLogger(__name__)
+
+
+class InvalidInput(Exception):
+    """Bad input for a new request: `errors` maps field names to messages (plus `did_you_mean`)."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(f"{key}: {' '.join(map(str, msgs))}" for key, msgs in errors.items()))
+        self.errors = errors
+
+
+class PredictionFailed(Exception):
+    """A reason the pipeline cannot answer, worded for the user (no traceback needed).
+    `resolved` holds what was found before the problem (e.g. the player), kept on the request."""
+
+    def __init__(self, message: str, resolved: dict | None = None):
+        super().__init__(message)
+        self.resolved = resolved or {}
+
+
+class Unanswerable(PredictionFailed):
+    """The request itself has no answer (no such game, no games before that date, his own team as
+    the opponent): the reason is the answer the user gets, not a fault of the system, so the
+    step ends normally (no Celery FAILURE) after failing the request with it."""
+
+
+# --- What a request refers to (checked at submit, resolved by the first step) ---------------------------
+
+
+def validate_input(player, opponent: str = "", resolve_opponent: bool = True) -> tuple:
+    """Cheap checks before anything is stored: the player and the opponent must exist.
+    Returns (player, opponent team or None; with resolve_opponent=False its code, not loaded)."""
+    errors: dict[str, list[str]] = {}
+    match = selectors.find_player(player)
+    if match.player is None:
+        if match.ambiguous:
+            errors["player"] = [f"{player!s} matches several players: give the full name or the id."]
+        elif str(player).strip().isdigit():
+            errors["player"] = [f"no player with id {str(player).strip()}."]
+        else:
+            hint = f"; did you mean {', '.join(match.suggestions)}?" if match.suggestions else "."
+            errors["player"] = [f"no player named {str(player).strip()!r}{hint}"]
+        if match.suggestions:
+            errors["did_you_mean"] = match.suggestions
+    opponent_team = None
+    if opponent:
+        opponent_team = Team.objects.resolve(opponent) if resolve_opponent else selectors.team_code(opponent)
+        if not opponent_team:
+            errors["opponent"] = [f"unknown team {opponent!r}: use a code (BOS) or a name (Boston Celtics)."]
+    if errors:
+        raise InvalidInput(errors)
+    return match.player, opponent_team
+
+
+def own_team_message(code: str, player_name: str, day: dt.date | None = None) -> str:
+    on = f" on {day.isoformat()}" if day else ""
+    return f"{code} is {player_name}'s own team{on}: pick another opponent."
+
+
+def no_next_game_message(player_name: str, team_code: str, today: dt.date, opponent=None) -> str:
+    """Why a request without a date has no game, and what the user can add: the date (an
+    opponent was given), or an opponent and a date (neither was)."""
+    against = f" against {opponent.code}" if opponent else ""
+    missing = "give a date for that matchup" if opponent else "give an opponent and a date"
+    return (
+        f"no game found for {player_name} ({team_code}){against} on or after {today.isoformat()} (today) "
+        f"in the database: {missing}"
+    )
+
+
+def resolve_matchup(request: PredictionRequest) -> dict:
+    """What a request refers to, as fields of the request; PredictionFailed with the reason if nothing.
+
+    Without a date the request means the player's next game on or after the product's today when it
+    was asked (`as_of`: AS_OF_DATE, or today in UTC), for the team of his last game before it; a game
+    today is still upcoming (the slate of today holds it too)."""
+    player, opponent = _resolve_inputs(request)
+    day, home = request.date_input, request.home_input
+    found = {"player": player, "opponent": opponent, "game_date": day}
+    game = None
+    if day is None:
+        today = request.as_of or product_today()
+        latest = selectors.last_log(player, before=today)
+        if latest is None:
+            raise Unanswerable(
+                f"{player.name} has no games before {today.isoformat()} in the database, so there "
+                "is nothing to base a prediction on: give an opponent and a later date.",
+                found,
+            )
+        team = found["team"] = latest.team
+        game = selectors.next_game(team, today, opponent)
+        if game is None:
+            raise Unanswerable(no_next_game_message(player.name, team.code, today, opponent), found)
+    else:
+        before = selectors.last_log(player, before=day)
+        if before is None:
+            raise Unanswerable(
+                f"{player.name} has no games before {day.isoformat()} in the database, so "
+                "there is nothing to base a prediction on: pick a later date.",
+                found,
+            )
+        team = found["team"] = before.team
+        game = selectors.game_on(team, day, opponent)
+        if game is None and opponent is None:
+            raise Unanswerable(
+                f"no game found for {player.name} ({team.code}) on {day.isoformat()}: "
+                "give an opponent for a hypothetical matchup",
+                found,
+            )
+    if game is not None:
+        opponent = game.away if game.home_id == team.pk else game.home
+        home = game.home_id == team.pk
+        day = game.date
+    if opponent.pk == team.pk:
+        raise Unanswerable(own_team_message(opponent.code, player.name, request.date_input), found)
+    if home is None:
+        home = True  # a hypothetical matchup defaults to a home game
+    resolved = {"player": player, "team": team, "opponent": opponent, "game": game, "game_date": day, "is_home": home}
+    if request.out_players is not None:  # who is out: each one's team then, ignored when on neither side
+        resolved["out_players"] = who_is_out.place(request.out_players, day, (team.pk, opponent.pk))
+    return resolved
+
+
+def _resolve_inputs(request: PredictionRequest):
+    try:
+        return validate_input(request.player_input, request.opponent_input)
+    except InvalidInput as exc:  # the data changed since the request was accepted
+        raise Unanswerable(str(exc)) from None
+
+
+# --- The steps ----------------------------------------------------------------------------------------------
+
+
+def resolve_request(request_id, token: str, task_ids: dict | None = None) -> None:
+    """Step 1: the player, his team, the opponent, the game (or a hypothetical matchup) and home/away."""
+    request = begin_step(request_id, token, "resolve", task_ids)
+    started = time.perf_counter()
+    try:
+        resolved = resolve_matchup(request)
+    except PredictionFailed as exc:
+        if exc.resolved:
+            PredictionRequest.objects.filter(pk=request_id, run_token=token).update(**exc.resolved)
+        raise
+    finish_step(request_id, token, "resolve", time.perf_counter() - started, **resolved)
+
+
+def build_features(request_id, token: str) -> dict:
+    """Step 2: the model features for the resolved (player, game), from mlmodels.warehouse."""
+    request = begin_step(request_id, token, "features")
+    started = time.perf_counter()
+    from mlmodels.warehouse import build_features_for
+
+    features = build_features_for(
+        request.player_id,
+        request.game_date,
+        request.opponent_id,
+        request.is_home,
+        team_id=request.team_id,
+        out=who_is_out.feature_ids(request.out_players),
+    )
+    features = {name: _plain(value) for name, value in features.items()}
+    finish_step(request_id, token, "features", time.perf_counter() - started, features=features)
+    return features
+
+
+def _plain(value):
+    """A JSON-safe number (numpy scalars, NaN -> None)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value
+    return None if number != number else number
+
+
+def run_model(algorithm: str, features: dict, request_id, token: str) -> dict:
+    """A model step (one per model kind, in parallel): that kind's p10/p50/p90 for the features."""
+    begin_step(request_id, token, algorithm)
+    started = time.perf_counter()
+    from mlmodels import inference
+
+    try:
+        output = inference.predict(algorithm, features)
+    except inference.NoActiveModel as exc:
+        raise PredictionFailed(
+            f"no trained {algorithm} model is active yet ({exc}): an administrator must run `manage.py train`"
+        ) from None
+    output = {key: _plain(value) for key, value in output.items()}
+    finish_step(request_id, token, algorithm, time.perf_counter() - started)
+    return {"algorithm": algorithm, **output}
+
+
+def store_prediction(outputs: list[dict], request_id, token: str) -> dict:
+    """Last step: combine the models' outputs and store the one Prediction of the request (with the
+    request's final state, in one statement). A re-run after the result was stored answers with it."""
+    try:
+        request = begin_step(request_id, token, "combine")
+    except StaleRun:
+        stored = Prediction.objects.filter(request_id=request_id).first()
+        if stored is not None:
+            return prediction_summary(stored)
+        raise
+    started = time.perf_counter()
+    from mlmodels.ensemble import combine
+
+    combined = {key: _plain(value) for key, value in combine([_model_output(o) for o in outputs]).items()}
+    p10, p50, p90 = sorted([combined["p10"], combined["p50"], combined["p90"]])
+    timings = {**request.timings, "combine": round(time.perf_counter() - started, 4)}
+    if request.enqueued_at and request.started_at:
+        timings["queued"] = round(max(0.0, (request.started_at - request.enqueued_at).total_seconds()), 4)
+    timings["total"] = round((timezone.now() - request.created_at).total_seconds(), 4)
+    prediction = Prediction(
+        request_id=request_id,
+        p10=p10,
+        p50=p50,
+        p90=p90,
+        model_outputs={o["algorithm"]: _model_output(o) for o in outputs},
+        model_versions={o["algorithm"]: o.get("model_version") for o in outputs},
+        features=request.features or {},
+        timings=timings,
+        **result_facts(request.player_id, request.game_id, request.game_date),
+    )
+    succeed(request_id, token, "combine", timings, f"{p10:.0f}-{p90:.0f} points (median {p50:.0f})", prediction)
+    logger.info(
+        "prediction %s succeeded: %.0f-%.0f points (median %.0f) in %.3f s", request_id, p10, p90, p50, timings["total"]
+    )
+    return prediction_summary(prediction)
+
+
+def result_facts(player_id: int, game_id: int | None, game_date: dt.date) -> dict:
+    """A result's facts about the data, in one query: `actual_points` (his points in the game, once it
+    is final), and data_freshness's `data_through` and `days_since_last_game`."""
+    from mlmodels.features import EPOCH, horizon
+
+    first_day = EPOCH + dt.timedelta(days=horizon(game_date)[0])
+    facts = selectors.result_facts(player_id, game_id, before=game_date, since=first_day)
+    through = facts["data_through"]
+    return {**facts, "days_since_last_game": (game_date - through).days if through else None}
+
+
+def data_freshness(player_id: int, game_date: dt.date) -> dict:
+    """`data_through`, the date of the player's last game the features used (his lines before the
+    game inside the features' horizon: this season and the last), and `days_since_last_game`."""
+    from mlmodels.features import EPOCH, horizon
+
+    first_day = EPOCH + dt.timedelta(days=horizon(game_date)[0])
+    through = selectors.last_game_date(player_id, before=game_date, since=first_day)
+    return {"data_through": through, "days_since_last_game": (game_date - through).days if through else None}
+
+
+def _model_output(output: dict) -> dict:
+    return {key: output[key] for key in ("p10", "p50", "p90", "model_version") if key in output}
+
+
+def prediction_summary(prediction: Prediction) -> dict:
+    return {
+        "request": str(prediction.request_id),
+        "p10": prediction.p10,
+        "p50": prediction.p50,
+        "p90": prediction.p90,
+        "actual_points": prediction.actual_points,
+    }
