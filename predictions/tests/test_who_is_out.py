@@ -215,6 +215,26 @@ def test_a_slate_is_one_per_date_models_and_out_set(recent_games, alice_client, 
     assert Slate.objects.count() == 3
 
 
+@pytest.mark.django_db
+def test_the_slate_page_asks_for_a_slate_with_who_is_out(recent_games, client, monkeypatch):
+    monkeypatch.setattr(slate_services, "active_versions", lambda: {"keras": 2, "lightgbm": 1})
+    client.force_login(make_user("alice"))
+    assert re.search(r'<input id="slate-out" name="out"', client.get("/slates/").content.decode())
+
+    bad = client.post("/slates/", {"date": "2024-04-14", "out": "Kyrie Irvnig"})
+    assert bad.status_code == 400
+    assert "Who is out: no player named" in bad.content.decode() and 'value="Kyrie Irvnig"' in bad.content.decode()
+    asked = client.post("/slates/", {"date": "2024-04-14", "out": "Kyrie Irving, lebron james"})
+    plain = client.post("/slates/", {"date": "2024-04-14", "out": "  "})  # an empty field: no list
+    assert asked.status_code == plain.status_code == 302 and asked.url != plain.url
+    slate = Slate.objects.get(pk=int(asked.url.rstrip("/").rsplit("/", 1)[1]))
+    assert [entry["name"] for entry in slate.out_players] == ["Kyrie Irving", "LeBron James"]
+    assert Slate.objects.exclude(pk=slate.pk).get().out_players is None
+    page = client.get(asked.url).content.decode()
+    assert re.search(r'id="slate-out-players"[^>]*>Who is out: Kyrie Irving \(DAL', page)
+    assert 'value="Kyrie Irving, LeBron James"' in page  # the form asks the same again
+
+
 # --- through the real pipeline ---------------------------------------------------------------------
 
 GAME_DAY = "2024-01-26"  # DAL @ ATL (Luka Dončić, 73 points)
@@ -366,6 +386,21 @@ def test_a_slate_with_out_leaves_them_out_and_equals_single_predictions_with_the
     answer = json.loads(printed.getvalue())
     assert [p["id"] for p in answer["out"]] == out
     assert Slate.objects.filter(date=GAME_DAY).count() == 1
+
+    # The daily pipeline's slate step of that day computes its own slate, without an out list (it
+    # does not reuse the one above): the players out get their rows there.
+    from predictions import daily_services
+    from predictions.daily_models import DailyRun
+
+    run = DailyRun.objects.create(date=GAME_DAY)
+    daily_services.slate(run, "daily-slate-step")
+    daily = DailyRun.objects.get(pk=run.pk).slate
+    assert daily.pk != slate.pk and (daily.out_key, daily.out_players, daily.status) == ("", None, "succeeded")
+    assert set(SlatePrediction.objects.filter(slate=daily, game=game).values_list("player_id", flat=True)) >= {
+        *players,
+        mate.pk,
+    }
+    assert Slate.objects.filter(date=GAME_DAY).count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
