@@ -184,6 +184,9 @@ PREDICTIONS_RECENT_GAMES_WINDOW_DAYS = env_int("PREDICTIONS_RECENT_GAMES_WINDOW_
 # messages: the slate sweeper (beat, every 30 s) publishes its missing game tasks or summary again.
 # Above a game task's time limit (150 s).
 SLATES_STUCK_TIMEOUT = env_int("SLATES_STUCK_TIMEOUT", 300)
+# "Who is out": the most players a prediction or a slate may declare out (injured, resting); a longer
+# list is refused with a 400.
+PREDICTIONS_MAX_OUT_PLAYERS = env_int("PREDICTIONS_MAX_OUT_PLAYERS", 15)
 
 # --- Models ------------------------------------------------------------------------
 MODEL_DIR = Path(env("MODEL_DIR", str(VAR_DIR / "models")))

@@ -19,7 +19,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle
 
 from etl.models import Player
-from predictions import selectors, submission
+from predictions import selectors, submission, who_is_out
 from predictions.catalog import GameSerializer
 from predictions.dates import ISO_DATE, NotADate, parse_iso_date
 from predictions.events import event_stream, parse_last_event_id
@@ -120,6 +120,40 @@ class CalendarDateField(serializers.DateField):
         return super().to_internal_value(value)
 
 
+class OutListField(serializers.ListField):
+    """A list of names whose errors stay a flat list of sentences, one per bad entry (DRF's
+    ListField reports an entry's errors as {index: [...]}), as the other `out` errors are."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not isinstance(exc.detail, dict):
+                raise
+            given = data if isinstance(data, list) else []
+            raise serializers.ValidationError([
+                f"entry {int(index) + 1}{_quoted(given, int(index))}: {' '.join(str(m) for m in messages)}"
+                for index, messages in exc.detail.items()]) from None
+
+
+def _quoted(given: list, index: int) -> str:
+    value = given[index] if index < len(given) else None
+    return f" ({str(value)[:40]!r})" if isinstance(value, str) and value.strip() else ""
+
+
+def out_input_field(**kwargs) -> serializers.ListField:
+    """`out`: who is out, the players who will not play (a prediction's and a slate's input)."""
+    kwargs.setdefault("help_text", (
+        "Who is out: names (any case/accents) or ids of players who will not play the game, teammates or "
+        "opponents (injured, resting), at most PREDICTIONS_MAX_OUT_PLAYERS. Each is resolved like `player`: an "
+        "unknown or ambiguous name is a 400 naming it (with the closest names or the candidates). The features "
+        "redistribute the missing teammates' minutes, shots and points; a player on neither team of the game is "
+        "accepted and marked `ignored` in the answer. Leave it out when you do not know; an empty list means "
+        "everyone plays."))
+    return OutListField(child=serializers.CharField(min_length=1, max_length=128), required=False,
+                        allow_null=True, default=None, max_length=who_is_out.max_out_players(), **kwargs)
+
+
 class PredictionInputSerializer(serializers.Serializer):
     player = serializers.CharField(min_length=1, max_length=128,
                                    help_text="Player name (any case/accents) or player id.")
@@ -128,6 +162,7 @@ class PredictionInputSerializer(serializers.Serializer):
     date = CalendarDateField(required=False, allow_null=True, default=None, help_text="Game date, YYYY-MM-DD.")
     home = serializers.BooleanField(required=False, allow_null=True, default=None,
                                     help_text="Home game? (hypothetical matchups; default true)")
+    out = out_input_field()
 
 
 class AcceptedSerializer(serializers.Serializer):
@@ -155,6 +190,18 @@ class EchoInputSerializer(serializers.Serializer):
     opponent = serializers.CharField(source="opponent_input")
     date = serializers.DateField(source="date_input", allow_null=True)
     home = serializers.BooleanField(source="home_input", allow_null=True)
+    out = serializers.ListField(child=serializers.CharField(), source="out_input", allow_null=True)
+
+
+class OutPlayerSerializer(serializers.Serializer):
+    """One player declared out, as resolved."""
+
+    id = serializers.IntegerField(help_text="Player id.")
+    name = serializers.CharField()
+    team = serializers.CharField(allow_null=True, help_text="Code of his team then (his last game before the "
+                                 "game's date); null until the game is resolved, or without any game before it.")
+    ignored = serializers.BooleanField(allow_null=True, help_text="True when he is on neither team of the game: "
+                                       "accepted, but he counts for nothing. Null until the game is resolved.")
 
 
 class PredictionResultSerializer(serializers.ModelSerializer):
@@ -195,6 +242,8 @@ class PredictionRequestSerializer(serializers.ModelSerializer):
     as_of = serializers.DateField(read_only=True, allow_null=True,
                                   help_text="The product's today when it was asked (AS_OF_DATE, or today in UTC); "
                                             "without a date, the request means the next game on or after it.")
+    out = OutPlayerSerializer(source="out_players", many=True, read_only=True, allow_null=True,
+                              help_text="Who is out, resolved (null: no list given, not known).")
     result = PredictionResultSerializer(source="prediction", read_only=True, allow_null=True)
     # The API keeps its field names; the job row calls them stage and message (operations.models.Job).
     step = serializers.CharField(source="stage", read_only=True, help_text="The step running (or last run).")
@@ -204,7 +253,7 @@ class PredictionRequestSerializer(serializers.ModelSerializer):
         model = PredictionRequest
         fields = ["id", "url", "events_url", "user", "label", "status", "step", "step_label", "step_index",
                   "step_count", "percent", "error", "input", "player", "team", "opponent", "game", "date", "home", "hypothetical",
-                  "as_of", "result", "task_ids", "attempts", "created_at", "started_at", "finished_at"]
+                  "as_of", "out", "result", "task_ids", "attempts", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
 
     def get_url(self, obj) -> str:
@@ -225,6 +274,9 @@ ERROR_400 = OpenApiResponse(
         "player": serializers.ListField(child=serializers.CharField(), required=False),
         "opponent": serializers.ListField(child=serializers.CharField(), required=False),
         "date": serializers.ListField(child=serializers.CharField(), required=False),
+        "out": serializers.ListField(child=serializers.CharField(), required=False,
+                                     help_text="Who is out: one message per name that did not resolve (unknown, "
+                                               "ambiguous, the player himself) or a list too long."),
         "did_you_mean": serializers.ListField(child=serializers.CharField(), required=False),
     }),
     description="Field errors; for an unknown player, the closest names in `did_you_mean`.")
@@ -299,7 +351,10 @@ class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
         responses={202: AcceptedSerializer, 400: ERROR_400, 413: DETAIL, 422: ERROR_422, 429: DETAIL},
         examples=[OpenApiExample("next game", value={"player": "Luka Doncic"}, request_only=True),
                   OpenApiExample("matchup", value={"player": "Jayson Tatum", "opponent": "NYK", "date": "2024-03-01",
-                                                   "home": True}, request_only=True)],
+                                                   "home": True}, request_only=True),
+                  OpenApiExample("who is out", value={"player": "Luka Doncic", "date": "2024-03-15",
+                                                      "out": ["Kyrie Irving", "Dereck Lively II"]},
+                                 request_only=True)],
     )
     def create(self, request, *args, **kwargs):
         """Ask for a player's points range: stored, queued after commit, answered 202 with the status URL."""

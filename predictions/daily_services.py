@@ -197,8 +197,9 @@ def load(run: DailyRun) -> dict:
 
 def slate(run: DailyRun, task_id: str) -> dict:
     """Step 3 (predictions queue): today's slate with the fresh data. The day's slate for the active
-    models is created or reused (one per date and model versions) and computed again, game by game,
-    with the slate's own functions (the same numbers as the slate job and single predictions)."""
+    models and no out list (one per date, model versions and out set) is created or reused and
+    computed again, game by game, with the slate's own functions (the same numbers as the slate job
+    and single predictions)."""
     try:
         versions = slate_services.active_versions()
     except slate_services.NoActiveModels as exc:
@@ -206,6 +207,7 @@ def slate(run: DailyRun, task_id: str) -> dict:
     day_slate, _ = Slate.objects.get_or_create(
         date=run.date,
         versions_key=slate_services.versions_key(versions),
+        out_key=slate_services.NO_OUT_LIST,  # the day's plain slate: who is out not known
         defaults={"model_versions": versions, "task_id": task_id},
     )
     DailyRun.objects.filter(pk=run.pk).update(slate=day_slate)

@@ -58,6 +58,9 @@ class PredictionRequest(Job):
     opponent_input = models.CharField(max_length=64, blank=True)
     date_input = models.DateField(null=True, blank=True)
     home_input = models.BooleanField(null=True, blank=True)
+    out_input = models.JSONField(null=True, blank=True,
+                                 help_text="Who is out, as given: the names or ids of players who will not play "
+                                           "(empty: not given, not known).")
     as_of = models.DateField(null=True, blank=True,
                              help_text="The product's today when it was asked (AS_OF_DATE, or today in UTC): "
                                        "without a date, the request means the next game on or after it.")
@@ -70,6 +73,9 @@ class PredictionRequest(Job):
                              help_text="The game in the database; empty for a hypothetical matchup.")
     game_date = models.DateField(null=True, blank=True)
     is_home = models.BooleanField(null=True, blank=True)
+    out_players = models.JSONField(null=True, blank=True,
+                                   help_text="Who is out, resolved: [{id, name, team, ignored}]; team and ignored "
+                                             "(on neither team of the game) once the game is known.")
     features = models.JSONField(null=True, blank=True, help_text="Features built for the models.")
 
     # Progress (status, stage = the step running or last run, step i of n, percent, message = the

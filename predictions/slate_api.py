@@ -22,7 +22,16 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from predictions import slate_services as services
-from predictions.api import CalendarDateField, EventStreamRenderer, LimitedJSONParser, PayloadTooLarge, max_body_bytes
+from predictions import who_is_out
+from predictions.api import (
+    CalendarDateField,
+    EventStreamRenderer,
+    LimitedJSONParser,
+    OutPlayerSerializer,
+    PayloadTooLarge,
+    max_body_bytes,
+    out_input_field,
+)
 from predictions.dates import product_today
 from predictions.events import sse
 from predictions.openapi import SSE_EVENT, ApiAutoSchema
@@ -35,6 +44,10 @@ CSV_COLUMNS = ["game", "date", "home", "away", "player", "name", "team", "p10", 
 class SlateInputSerializer(serializers.Serializer):
     date = CalendarDateField(required=False, allow_null=True, default=None,
                              help_text="The day, YYYY-MM-DD (default: the product's today, AS_OF_DATE).")
+    out = out_input_field(help_text="Who is out: names or ids of players who will not play that day (injured, "
+                                    "resting), at most PREDICTIONS_MAX_OUT_PLAYERS. They get no row, and their "
+                                    "teammates' features use their absence. A slate is one per (date, active "
+                                    "models, out set). An unknown or ambiguous name is a 400 naming it.")
 
 
 class SlateAcceptedSerializer(serializers.Serializer):
@@ -43,6 +56,8 @@ class SlateAcceptedSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Slate.Status.choices)
     status_url = serializers.URLField()
     events_url = serializers.URLField()
+    out = OutPlayerSerializer(many=True, allow_null=True, help_text="Who is out, resolved (null: none given); "
+                              "`ignored`: his team has no game that day.")
 
 
 class SlatePlayerSerializer(serializers.Serializer):
@@ -72,11 +87,14 @@ class SlateSerializer(serializers.ModelSerializer):
                                      help_text="'k of n games, m players'.")
     error = serializers.CharField(source="message", read_only=True)
     games = serializers.SerializerMethodField()
+    out = OutPlayerSerializer(source="out_players", many=True, read_only=True, allow_null=True,
+                              help_text="Who is out, resolved (null: none given); `ignored`: his team has no game "
+                                        "that day.")
 
     class Meta:
         model = Slate
         fields = ["id", "url", "events_url", "date", "status", "progress", "games_total", "games_done",
-                  "players_done", "percent", "error", "model_versions", "coverage_80", "seconds", "created_at",
+                  "players_done", "percent", "error", "model_versions", "out", "coverage_80", "seconds", "created_at",
                   "started_at", "finished_at", "games"]
         read_only_fields = fields
 
@@ -166,6 +184,8 @@ class SlateViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrie
         responses={202: SlateAcceptedSerializer, 400: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT,
                    422: OpenApiTypes.OBJECT},
         examples=[OpenApiExample("a past night", value={"date": "2024-03-15"}, request_only=True),
+                  OpenApiExample("who is out", value={"date": "2024-03-15", "out": ["Kyrie Irving"]},
+                                 request_only=True),
                   OpenApiExample("today", value={}, request_only=True)],
     )
     def create(self, request, *args, **kwargs):
@@ -174,12 +194,15 @@ class SlateViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrie
         given.is_valid(raise_exception=True)
         day = given.validated_data.get("date") or product_today()
         try:
-            slate, created = services.submit_slate(request.user, day)
+            slate, created = services.submit_slate(request.user, day, out=given.validated_data.get("out"))
+        except who_is_out.OutListError as exc:
+            return Response({"out": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
         except services.NoActiveModels as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         status_url = request.build_absolute_uri(reverse("slate-detail", args=[slate.pk]))
         body = {"id": slate.pk, "date": slate.date, "status": slate.status, "status_url": status_url,
-                "events_url": request.build_absolute_uri(reverse("slate-events", args=[slate.pk]))}
+                "events_url": request.build_absolute_uri(reverse("slate-events", args=[slate.pk])),
+                "out": slate.out_players}
         headers = {"Location": status_url}
         if not created:
             headers["Idempotent-Replayed"] = "true"

@@ -1,7 +1,7 @@
 """A slate: every expected player's points range for one day's games, computed as one job.
 
-`Slate` is the job row (operations.models.Job): one per (date, active model versions), so asking
-again returns the same slate. `SlateGame` records each game's part of the job (done or not, how
+`Slate` is the job row (operations.models.Job): one per (date, active model versions, who is out), so
+asking again returns the same slate. `SlateGame` records each game's part of the job (done or not, how
 many players), which is what makes a re-run game task replace its rows instead of counting twice.
 `SlatePrediction` holds one player's range; (slate, player) is unique. A slate whose messages were
 lost (broker restarted, worker killed) is taken over by the sweeper (slate_services.sweep_stuck_slates)
@@ -19,6 +19,10 @@ class Slate(Job):
     date = models.DateField(help_text="The day whose games the slate covers.")
     model_versions = models.JSONField(default=dict, help_text="{algorithm: model version id} used.")
     versions_key = models.CharField(max_length=200, help_text="The versions as text (unique with the date).")
+    out_players = models.JSONField(null=True, blank=True,
+                                   help_text="Who is out: [{id, name, team, ignored}] (empty: not given, not known).")
+    out_key = models.CharField(max_length=64, blank=True, default="",
+                               help_text="The out set as text (unique with the date and versions; '': none given).")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="+")
     task_id = models.CharField(max_length=64, blank=True, help_text="Celery id of the planning task.")
@@ -35,7 +39,8 @@ class Slate(Job):
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["date", "versions_key"], name="slate_unique_date_versions")]
+        constraints = [models.UniqueConstraint(fields=["date", "versions_key", "out_key"],
+                                               name="slate_unique_date_versions_out")]
 
     def __str__(self):
         return f"slate of {self.date} ({self.status})"

@@ -20,6 +20,7 @@ from django.utils import timezone
 from etl.models import Game, PlayerGameLog
 from etl.schema import GAMES, LINES
 from operations import logs, progress
+from predictions import who_is_out
 from predictions.slate_models import Slate, SlateGame, SlatePrediction
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ MAX_SWEEPS = 5  # a slate the sweeper re-published this often is failed instead 
 SWEEP_EVERY_SECONDS = 30
 SWEEPER_TASK = "predictions.tasks.sweep_stuck_slates"
 SWEEPER_SCHEDULE_NAME = "predictions: re-publish stuck slates"
+NO_OUT_LIST = who_is_out.out_key(None)  # the out_key of a slate asked without an out list (who is out not known)
 
 
 def stuck_timeout() -> float:
@@ -112,16 +114,24 @@ def coverage(slate: Slate) -> float | None:
 
 # --- writes -------------------------------------------------------------------------------------
 
-def submit_slate(user, day: dt.date) -> tuple[Slate, bool]:
-    """The slate of `day` for the active models: created and queued once (after commit), or the
-    existing one (a failed one, or one whose message was lost, is queued again)."""
+def submit_slate(user, day: dt.date, out: list[str] | None = None) -> tuple[Slate, bool]:
+    """The slate of `day` for the active models and who is out: created and queued once (after
+    commit), or the existing one (a failed one, or one whose message was lost, is queued again).
+    `out`: names or ids of players who will not play (None: not known); an unknown or ambiguous
+    name raises who_is_out.OutListError. Each is placed on his team then, `ignored` when it has no
+    game that day."""
     versions = active_versions()
+    out_players = who_is_out.resolve(out)
+    if out_players is not None:
+        playing = Game.objects.filter(date=day).values_list("home_id", "away_id")
+        out_players = who_is_out.place(who_is_out.stored(out_players), day, {t for pair in playing for t in pair})
+    key = NO_OUT_LIST if out_players is None else who_is_out.out_key([entry["id"] for entry in out_players])
     task_id = str(uuid.uuid4())
     with transaction.atomic():
         slate, created = Slate.objects.get_or_create(
-            date=day, versions_key=versions_key(versions),
+            date=day, versions_key=versions_key(versions), out_key=key,
             defaults={"model_versions": versions, "requested_by": user if user and user.pk else None,
-                      "task_id": task_id, "progressed_at": timezone.now()})
+                      "task_id": task_id, "out_players": out_players, "progressed_at": timezone.now()})
         requeue = not created and slate.status == Slate.Status.FAILED  # a lost one is the sweeper's
         if requeue:
             requeued = Slate.objects.filter(pk=slate.pk, status=slate.status, task_id=slate.task_id).update(
@@ -192,12 +202,16 @@ def predict_matrix(matrix, versions: dict | None = None) -> list[dict]:
     return rows
 
 
-def game_ranges(game: Game, versions: dict | None = None) -> list[dict]:
-    """Every expected player's range for one game (no write): features in one batch, both models."""
+def game_ranges(game: Game, versions: dict | None = None, out: list[int] | None = None) -> list[dict]:
+    """Every expected player's range for one game (no write): features in one batch, both models.
+    `out`: ids of players who will not play (None: not known): left out of the rows, and those of
+    the game's two teams given to the features (as a single prediction with the same list)."""
     from mlmodels.batch_features import build_features_for_game
 
-    players = expected_players(game)
-    matrix, through = build_features_for_game(game.date, game.home_id, game.away_id, players)
+    excluded = set(out or ())
+    players = [(player, team) for player, team in expected_players(game) if player not in excluded]
+    feature_out = None if out is None else who_is_out.on_teams(list(out), game.date, (game.home_id, game.away_id))
+    matrix, through = build_features_for_game(game.date, game.home_id, game.away_id, players, out=feature_out)
     ranges = predict_matrix(matrix, versions) if players else []
     actual = dict(PlayerGameLog.objects.filter(game=game).values_list("player_id", "pts"))
     return [{"player_id": player, "team_id": team, **numbers, "data_through": day, "actual": actual.get(player)}
@@ -209,7 +223,7 @@ def compute_game(slate_id: int, game_id: int) -> int:
     once per game, in one transaction. Returns the number of players."""
     slate = Slate.objects.get(pk=slate_id)
     game = Game.objects.get(pk=game_id)
-    rows = game_ranges(game, slate.model_versions)
+    rows = game_ranges(game, slate.model_versions, out=who_is_out.feature_ids(slate.out_players))
     with transaction.atomic():
         part, _ = SlateGame.objects.select_for_update().get_or_create(slate_id=slate_id, game_id=game_id)
         SlatePrediction.objects.filter(slate_id=slate_id, game_id=game_id).delete()

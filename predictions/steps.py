@@ -17,7 +17,7 @@ import time
 from django.utils import timezone
 
 from etl.models import Team
-from predictions import selectors
+from predictions import selectors, who_is_out
 from predictions.dates import product_today
 from predictions.models import Prediction, PredictionRequest
 from predictions.progress import StaleRun, begin_step, finish_step, succeed
@@ -139,7 +139,10 @@ def resolve_matchup(request: PredictionRequest) -> dict:
         raise Unanswerable(own_team_message(opponent.code, player.name, request.date_input), found)
     if home is None:
         home = True  # a hypothetical matchup defaults to a home game
-    return {"player": player, "team": team, "opponent": opponent, "game": game, "game_date": day, "is_home": home}
+    resolved = {"player": player, "team": team, "opponent": opponent, "game": game, "game_date": day, "is_home": home}
+    if request.out_players is not None:  # who is out: each one's team then, ignored when on neither side
+        resolved["out_players"] = who_is_out.place(request.out_players, day, (team.pk, opponent.pk))
+    return resolved
 
 
 def _resolve_inputs(request: PredictionRequest):
@@ -172,7 +175,12 @@ def build_features(request_id, token: str) -> dict:
     from mlmodels.warehouse import build_features_for
 
     features = build_features_for(
-        request.player_id, request.game_date, request.opponent_id, request.is_home, team_id=request.team_id
+        request.player_id,
+        request.game_date,
+        request.opponent_id,
+        request.is_home,
+        team_id=request.team_id,
+        out=who_is_out.feature_ids(request.out_players),
     )
     features = {name: _plain(value) for name, value in features.items()}
     finish_step(request_id, token, "features", time.perf_counter() - started, features=features)

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from operations import logs
-from predictions import selectors
+from predictions import selectors, who_is_out
 from predictions.dates import product_today
 from predictions.models import PredictionRequest
 from predictions.pipeline import new_run, publish_run
@@ -58,18 +58,21 @@ def submit_prediction(
     date: dt.date | None = None,
     home: bool | None = None,
     idempotency_key: str | None = None,
+    out: list[str] | None = None,
 ) -> tuple[PredictionRequest, bool]:
     """Store a request and queue its pipeline once the transaction commits.
 
     Returns (request, created). The same Idempotency-Key from the same user returns the first
     request instead of queuing a second pipeline. Never waits on the broker for long: when it is
-    down the request stays queued (with the reason) for the sweeper.
+    down the request stays queued (with the reason) for the sweeper. `out`: names or ids of
+    players who will not play (None: not known), resolved here (predictions.who_is_out).
     """
     opponent = (opponent or "").strip()
     player_input = str(player).strip()
+    out = who_is_out.normalise(out)
 
     def replay() -> PredictionRequest | None:
-        return _replay(user, idempotency_key, player_input, opponent, date, home) if idempotency_key else None
+        return _replay(user, idempotency_key, player_input, opponent, date, home, out) if idempotency_key else None
 
     as_of = product_today()
     day = date or as_of
@@ -82,6 +85,10 @@ def submit_prediction(
         team_code = form.team_code if form is not None else latest.team.code if latest is not None else None
         if opponent_code is not None and team_code == opponent_code:
             raise InvalidInput({"opponent": [own_team_message(opponent_code, found.name, date)]})
+        try:
+            out_players = who_is_out.stored(who_is_out.resolve(out, found))
+        except who_is_out.OutListError as exc:
+            raise InvalidInput({"out": exc.messages}) from None
         check_data_is_fresh(found, day, latest, dated=date is not None, form=form)
     except (InvalidInput, NotEnoughData):
         existing = replay()  # a key seen before answers as before, even if the data changed since
@@ -102,6 +109,8 @@ def submit_prediction(
                 date_input=date,
                 home_input=home,
                 as_of=as_of,
+                out_input=out,
+                out_players=out_players,
                 attempts=1,
                 task_ids=task_ids,
                 enqueued_at=timezone.now(),
@@ -195,11 +204,16 @@ def check_data_is_fresh(
     )
 
 
-def _replay(user, key, player_input, opponent, date, home) -> PredictionRequest | None:
+def _replay(user, key, player_input, opponent, date, home, out=None) -> PredictionRequest | None:
+    """The first request of this key, when it asked the same question (who is out included: the
+    same names, in any order; no list and an empty one differ); IdempotencyConflict otherwise."""
     existing = PredictionRequest.objects.filter(user=user, idempotency_key=key).order_by("pk").first()
     if existing is None:
         return None
-    same = (existing.player_input, existing.opponent_input, existing.date_input, existing.home_input) == (
+    same_out = (existing.out_input is None and out is None) or (
+        existing.out_input is not None and out is not None and sorted(existing.out_input) == sorted(out)
+    )
+    same = same_out and (existing.player_input, existing.opponent_input, existing.date_input, existing.home_input) == (
         player_input,
         opponent,
         date,

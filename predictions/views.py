@@ -14,6 +14,7 @@ from predictions import slate_services
 from predictions.dates import NotADate, parse_iso_date, product_today
 from predictions.selectors import describe_serving, serving_models
 from predictions.slate_models import Slate
+from predictions.who_is_out import OutListError, max_out_players, split_names
 
 
 @login_required(login_url="login")
@@ -21,26 +22,32 @@ from predictions.slate_models import Slate
 def home(request):
     serving = serving_models()
     return render(request, "predictions/home.html", {"teams": Team.objects.order_by("name"), "serving": serving,
-                                                     "serving_text": describe_serving(serving)})
+                                                     "serving_text": describe_serving(serving),
+                                                     "max_out_players": max_out_players()})
 
 
 @login_required(login_url="login")
 @ensure_csrf_cookie
 def slates(request):
-    """The slate form (a day, default the product's today) and the latest slates. POST asks for
-    the day's slate through the same service as `POST /api/v1/slates/` (the existing one when it
-    was asked before), then shows it."""
+    """The slate form (a day, default the product's today; who is out, optional) and the latest
+    slates. POST asks for the day's slate through the same service as `POST /api/v1/slates/` (the
+    existing one when it was asked before), then shows it. An empty "who is out" is no list (not known)."""
     day_text = (request.POST.get("date") or request.GET.get("date") or "").strip() or product_today().isoformat()
+    out_text = request.POST.get("out", "").strip()
     error, status = None, 200
     if request.method == "POST":
         try:
-            slate, _ = slate_services.submit_slate(request.user, parse_iso_date(day_text))
+            slate, _ = slate_services.submit_slate(request.user, parse_iso_date(day_text),
+                                                   out=split_names(out_text) or None)
             return redirect("slate", pk=slate.pk)
         except NotADate as exc:
             error, status = str(exc), 400
+        except OutListError as exc:
+            error, status = f"Who is out: {exc}", 400
         except slate_services.NoActiveModels as exc:
             error, status = str(exc), 422
-    return render(request, "predictions/slates.html", {"day": day_text, "error": error, "recent": _recent()},
+    return render(request, "predictions/slates.html", {"day": day_text, "out_text": out_text, "error": error,
+                                                       "recent": _recent(), "max_out_players": max_out_players()},
                   status=status)
 
 
@@ -50,7 +57,8 @@ def slate(request, pk: int):
     """One slate: its live progress until done, then each game with its players' range bars."""
     shown = get_object_or_404(Slate, pk=pk)
     context = {"slate": shown, "day": shown.date.isoformat(), "recent": _recent(),
-               "events_url": reverse("slate-events", args=[shown.pk])}
+               "events_url": reverse("slate-events", args=[shown.pk]), "max_out_players": max_out_players(),
+               "out_text": ", ".join(entry["name"] for entry in shown.out_players or [])}
     if shown.status == Slate.Status.SUCCEEDED:
         context.update(slate_board(shown))
     return render(request, "predictions/slate.html", context)

@@ -1,4 +1,4 @@
-"""`manage.py predict "Player Name" [--opponent BOS] [--date YYYY-MM-DD] [--home|--away]`.
+"""`manage.py predict "Player Name" [--opponent BOS] [--date YYYY-MM-DD] [--home|--away] [--out NAME ...]`.
 
 Submits through the same queue as the API, shows a progress bar until the answer comes,
 then prints the range. Needs a worker on the predictions queue.
@@ -17,6 +17,7 @@ from predictions.accounts import create_api_user
 from predictions.dates import NotADate, parse_iso_date
 from predictions.models import PredictionRequest
 from predictions.submission import IdempotencyConflict, InvalidInput, NotEnoughData, submit_prediction
+from predictions.who_is_out import split_names
 
 
 def parse_date(value: str) -> dt.date:
@@ -25,6 +26,11 @@ def parse_date(value: str) -> dt.date:
         return parse_iso_date(value)
     except NotADate as exc:
         raise CommandError(f"--date: {exc}") from None
+
+
+def out_option(values: list[str] | None) -> list[str] | None:
+    """--out's names (each value may be a comma-separated list); None when not given."""
+    return None if values is None else [name for value in values for name in split_names(value)]
 
 
 class Command(BaseCommand):
@@ -37,6 +43,9 @@ class Command(BaseCommand):
         venue = parser.add_mutually_exclusive_group()
         venue.add_argument("--home", dest="home", action="store_true", default=None, help="a home game")
         venue.add_argument("--away", dest="home", action="store_false", help="an away game")
+        parser.add_argument("--out", nargs="+", action="extend", default=None, metavar="NAME",
+                            help="who is out: players who will not play (names or ids; several, or one "
+                                 "comma-separated list: --out 'Kyrie Irving, Dereck Lively II')")
         parser.add_argument("--user", default="cli", help="owner of the request (created if missing; default cli)")
         parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for the answer")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -45,7 +54,8 @@ class Command(BaseCommand):
         date = parse_date(options["date"]) if options["date"] else None
         user, _token, _created = create_api_user(options["user"])
         try:
-            job, _ = submit_prediction(user, options["player"], options["opponent"], date, options["home"])
+            job, _ = submit_prediction(user, options["player"], options["opponent"], date, options["home"],
+                                       out=out_option(options["out"]))
         except InvalidInput as exc:
             raise CommandError("; ".join(f"{field}: {' '.join(map(str, msgs))}"
                                          for field, msgs in exc.errors.items() if field != "did_you_mean")) from None
@@ -85,7 +95,7 @@ class Command(BaseCommand):
                 "date": job.game_date.isoformat(), "home": job.is_home, "hypothetical": job.hypothetical,
                 "p10": result.p10, "p50": result.p50, "p90": result.p90, "actual_points": result.actual_points,
                 "data_through": result.data_through.isoformat() if result.data_through else None,
-                "days_since_last_game": result.days_since_last_game,
+                "days_since_last_game": result.days_since_last_game, "out": job.out_players,
                 "models": result.model_outputs, "timings": result.timings}))
             return
         where = "vs" if job.is_home else "@"
@@ -94,6 +104,10 @@ class Command(BaseCommand):
                           f"{job.game_date:%a %Y-%m-%d}{kind}")
         self.stdout.write(self.style.SUCCESS(
             f"  {result.p10:.0f}-{result.p90:.0f} points (80% range), median {result.p50:.0f}"))
+        if job.out_players is not None:
+            self.stdout.write("  out: " + (", ".join(
+                f"{p['name']} ({p['team'] or '?'}{', ignored: on neither team' if p['ignored'] else ''})"
+                for p in job.out_players) or "nobody"))
         if result.data_through is not None:
             self.stdout.write(f"  data through {result.data_through:%Y-%m-%d} (his last game, "
                               f"{result.days_since_last_game} days before)")

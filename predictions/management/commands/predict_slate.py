@@ -1,4 +1,4 @@
-"""`manage.py predict_slate [--date YYYY-MM-DD] [--json]`: every expected player's range for a day.
+"""`manage.py predict_slate [--date YYYY-MM-DD] [--out NAME ...] [--json]`: every expected player's range for a day.
 
 Submits the slate through the same queue as the API (the existing slate when it was asked for
 before), shows a progress bar over the games in a terminal, then prints each game's players (or,
@@ -13,15 +13,15 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from predictions import slate_services
+from predictions import slate_services, who_is_out
 from predictions.dates import product_today
-from predictions.management.commands.predict import parse_date
+from predictions.management.commands.predict import out_option, parse_date
 from predictions.slate_models import Slate
 
 
 def slate_json(slate: Slate) -> dict:
     """The --json object: date, games with their players, the night's coverage."""
-    return {"date": slate.date.isoformat(), "coverage_80": slate.coverage_80, "games": [
+    return {"date": slate.date.isoformat(), "coverage_80": slate.coverage_80, "out": slate.out_players, "games": [
         {"game": game["game"], "home": game["home"], "away": game["away"], "players": [
             {"player": p["name"], "team": p["team"], "p10": round(p["p10"], 2), "p50": round(p["p50"], 2),
              "p90": round(p["p90"], 2), "actual": p["actual"]} for p in game["players"]]}
@@ -33,13 +33,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--date", default=None, help="the day, YYYY-MM-DD (default: today, AS_OF_DATE)")
+        parser.add_argument("--out", nargs="+", action="extend", default=None, metavar="NAME",
+                            help="who is out: players who will not play that day (names or ids, or one "
+                                 "comma-separated list); they get no row and their teammates' features use it")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
         parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the slate")
 
     def handle(self, *args, **options):
         day = parse_date(options["date"]) if options["date"] else product_today()
         try:
-            slate, _ = slate_services.submit_slate(None, day)
+            slate, _ = slate_services.submit_slate(None, day, out=out_option(options["out"]))
+        except who_is_out.OutListError as exc:
+            raise CommandError(f"--out: {exc}") from None
         except slate_services.NoActiveModels as exc:
             raise CommandError(str(exc)) from None
         bar = None

@@ -47,6 +47,10 @@
   });
 
   // --- submit -----------------------------------------------------------------------------------------
+  function outNames(value) {
+    return [...new Set(value.split(",").map((n) => n.trim()).filter((n) => n))];
+  }
+
   function showErrors(body) {
     const box = $("errors");
     box.replaceChildren();
@@ -76,6 +80,9 @@
     if ($("opponent").value) payload.opponent = $("opponent").value;
     if ($("date").value) payload.date = $("date").value;
     if ($("home").value) payload.home = $("home").value === "true";
+    // Who is out: comma-separated names, each sent as its id when the autocomplete knows it (as the player).
+    const out = outNames($("out").value);
+    if (out.length) payload.out = out.map((n) => (playerIds[n] ? String(playerIds[n]) : n));
     $("submit").disabled = true;
     try {
       const response = await fetch(`${api}predictions/`, {
@@ -152,6 +159,11 @@
     $("result-data").textContent = r.data_through
       ? `data through ${r.data_through} (his last game, ${r.days_since_last_game} day${r.days_since_last_game === 1 ? "" : "s"} before this one)`
       : "";
+    // Who is out, as the server resolved it (a player on neither team counts for nothing).
+    const out = job.out || [];
+    $("result-out").hidden = !out.length;
+    $("result-out").textContent = out.length ? "without " + out.map((p) =>
+      `${p.name} (${p.team || "?"}${p.ignored ? ", ignored: on neither team" : ""})`).join(", ") : "";
     const models = $("models").querySelector("tbody");
     models.replaceChildren();
     Object.entries(r.model_outputs).forEach(([name, out]) => {
