@@ -184,6 +184,18 @@ PREDICTIONS_RECENT_GAMES_WINDOW_DAYS = env_int("PREDICTIONS_RECENT_GAMES_WINDOW_
 # messages: the slate sweeper (beat, every 30 s) publishes its missing game tasks or summary again.
 # Above a game task's time limit (150 s).
 SLATES_STUCK_TIMEOUT = env_int("SLATES_STUCK_TIMEOUT", 300)
+# The prediction pipeline's sweeper (beat, every 30 s) publishes again a request queued longer than
+# PREDICTIONS_QUEUED_TIMEOUT seconds or silent in a step longer than PREDICTIONS_RUNNING_TIMEOUT, at
+# most PREDICTIONS_MAX_ATTEMPTS runs; a step started PREDICTIONS_MAX_STEP_STARTS times (it keeps
+# killing its worker) fails the request instead. An events stream (SSE) closes after
+# PREDICTIONS_SSE_LIFETIME seconds and the browser reconnects. PREDICTIONS_BROKER_URL, normally
+# unset, publishes predictions through another broker than CELERY_BROKER_URL (tests: a dead port).
+PREDICTIONS_QUEUED_TIMEOUT = env_int("PREDICTIONS_QUEUED_TIMEOUT", 300)
+PREDICTIONS_RUNNING_TIMEOUT = env_int("PREDICTIONS_RUNNING_TIMEOUT", 300)
+PREDICTIONS_MAX_ATTEMPTS = env_int("PREDICTIONS_MAX_ATTEMPTS", 5)
+PREDICTIONS_MAX_STEP_STARTS = env_int("PREDICTIONS_MAX_STEP_STARTS", 5)
+PREDICTIONS_SSE_LIFETIME = env_int("PREDICTIONS_SSE_LIFETIME", 60)
+PREDICTIONS_BROKER_URL = env("PREDICTIONS_BROKER_URL", "")
 # "Who is out": the most players a prediction or a slate may declare out (injured, resting); a longer
 # list is refused with a 400.
 PREDICTIONS_MAX_OUT_PLAYERS = env_int("PREDICTIONS_MAX_OUT_PLAYERS", 15)

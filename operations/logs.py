@@ -175,7 +175,7 @@ def _celery_handlers_follow_jobs(logger=None, **extra):
 
     if logger is None:
         return
-    as_json = getattr(settings, "LOG_FORMAT", "plain") == "json"
+    as_json = settings.LOG_FORMAT == "json"
     for handler in logger.handlers:
         formatter = handler.formatter
         if as_json:

@@ -37,7 +37,7 @@ ACTIVE_STATUSES = ("queued", "running")
 
 
 def allowed_networks() -> list:
-    return [ipaddress.ip_network(item, strict=False) for item in getattr(settings, "METRICS_ALLOWED_IPS", [])]
+    return [ipaddress.ip_network(item, strict=False) for item in settings.METRICS_ALLOWED_IPS]
 
 
 def may_read_metrics(request) -> bool:

@@ -9,4 +9,4 @@ from predictions.dates import product_today
 def product_date(request) -> dict:
     """`as_of_date`: the date AS_OF_DATE sets (the header then says the site replays the bundled
     season as of that day), or None when the product's today is the real one."""
-    return {"as_of_date": product_today() if getattr(settings, "AS_OF_DATE", None) else None}
+    return {"as_of_date": product_today() if settings.AS_OF_DATE else None}

@@ -46,7 +46,7 @@ def product_today() -> dt.date:
     from django.conf import settings
     from django.utils import timezone
 
-    configured = getattr(settings, "AS_OF_DATE", None)
+    configured = settings.AS_OF_DATE
     if configured:
         return dt.date.fromisoformat(str(configured))
     return timezone.now().date()

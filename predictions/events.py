@@ -45,7 +45,7 @@ def event_stream(request_id, render_result: Callable[[PredictionRequest], dict],
                  lifetime: float | None = None, poll: float = 0.2, keepalive: float = 15.0) -> Iterator[str]:
     """Yield SSE frames until the request is done (then its result) or `lifetime` seconds passed.
     `last_seq` is the Last-Event-ID of a reconnecting client (None: a new stream, from the start)."""
-    lifetime = float(getattr(settings, "PREDICTIONS_SSE_LIFETIME", 60)) if lifetime is None else lifetime
+    lifetime = float(settings.PREDICTIONS_SSE_LIFETIME) if lifetime is None else lifetime
     deadline = time.monotonic() + lifetime
     last_sent = time.monotonic()
     yield "retry: 1000\n\n"

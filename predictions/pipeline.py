@@ -39,16 +39,16 @@ SWEEPER_SCHEDULE_NAME = "predictions: re-queue stuck prediction requests"
 
 def queued_timeout() -> float:
     """Seconds a published request may wait queued before the sweeper publishes it again."""
-    return float(getattr(settings, "PREDICTIONS_QUEUED_TIMEOUT", 300))
+    return float(settings.PREDICTIONS_QUEUED_TIMEOUT)
 
 
 def running_timeout() -> float:
     """Seconds without progress after which a running request is taken over (above any step's time limit)."""
-    return float(getattr(settings, "PREDICTIONS_RUNNING_TIMEOUT", 300))
+    return float(settings.PREDICTIONS_RUNNING_TIMEOUT)
 
 
 def max_attempts() -> int:
-    return int(getattr(settings, "PREDICTIONS_MAX_ATTEMPTS", 5))
+    return int(settings.PREDICTIONS_MAX_ATTEMPTS)
 
 
 def model_step_task(kind_name: str) -> str:
@@ -118,7 +118,7 @@ def publish(signature):
     """Send a canvas with a short, bounded retry. PREDICTIONS_BROKER_URL (normally unset) sends
     through another broker URL than the workers use (tests point it at a dead port)."""
     options = {"retry": True, "retry_policy": PUBLISH_RETRY_POLICY}
-    url = getattr(settings, "PREDICTIONS_BROKER_URL", "")
+    url = settings.PREDICTIONS_BROKER_URL
     if url:
         with app.connection_for_write(url, connect_timeout=PUBLISH_CONNECT_TIMEOUT) as connection:
             return signature.apply_async(connection=connection, **options)

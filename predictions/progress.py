@@ -43,7 +43,7 @@ def max_step_starts() -> int:
     """Starts of one step within one run before the request is failed (PREDICTIONS_MAX_STEP_STARTS):
     above the step's own retries (3), so only a step that keeps dying with its worker process
     (acks_late redelivers it each time: a poison message) reaches it."""
-    return int(getattr(settings, "PREDICTIONS_MAX_STEP_STARTS", 5))
+    return int(settings.PREDICTIONS_MAX_STEP_STARTS)
 
 
 # --- SQL of the two databases: the JSON functions ---------------------------------------------------------

@@ -231,7 +231,7 @@ class SlateViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrie
 
 def slate_event_stream(slate_id, context, lifetime: float | None = None, poll: float = 0.2):
     """SSE frames: a progress frame whenever the counters move, then the result (or a timeout)."""
-    lifetime = float(getattr(settings, "PREDICTIONS_SSE_LIFETIME", 60)) if lifetime is None else lifetime
+    lifetime = float(settings.PREDICTIONS_SSE_LIFETIME) if lifetime is None else lifetime
     deadline = time.monotonic() + lifetime
     yield "retry: 1000\n\n"
     last = None

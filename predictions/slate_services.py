@@ -34,7 +34,7 @@ NO_OUT_LIST = who_is_out.out_key(None)  # the out_key of a slate asked without a
 
 def stuck_timeout() -> float:
     """Seconds a slate may stay silent before the sweeper re-publishes its lost work."""
-    return float(getattr(settings, "SLATES_STUCK_TIMEOUT", 300))
+    return float(settings.SLATES_STUCK_TIMEOUT)
 
 
 class NoActiveModels(Exception):

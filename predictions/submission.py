@@ -137,15 +137,15 @@ LOAD_FRESH_DATA = (
 
 
 def stale_data_days() -> int:
-    return int(getattr(settings, "PREDICTIONS_STALE_DATA_DAYS", 200))
+    return int(settings.PREDICTIONS_STALE_DATA_DAYS)
 
 
 def min_recent_games() -> int:
-    return int(getattr(settings, "PREDICTIONS_MIN_RECENT_GAMES", 5))
+    return int(settings.PREDICTIONS_MIN_RECENT_GAMES)
 
 
 def recent_games_window_days() -> int:
-    return int(getattr(settings, "PREDICTIONS_RECENT_GAMES_WINDOW_DAYS", 365))
+    return int(settings.PREDICTIONS_RECENT_GAMES_WINDOW_DAYS)
 
 
 def check_data_is_fresh(

@@ -33,7 +33,7 @@ class OutListError(ValueError):
 
 
 def max_out_players() -> int:
-    return int(getattr(settings, "PREDICTIONS_MAX_OUT_PLAYERS", 15))
+    return int(settings.PREDICTIONS_MAX_OUT_PLAYERS)
 
 
 def split_names(text: str | None) -> list[str]:
