@@ -38,9 +38,11 @@ bootstrap: $(VENV)/.installed-base .env
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py bootstrap
 
-## make test: the import contracts (pyproject.toml), the full suite on the local services, then the smoke
-## subset on the embedded default.
+## make test: ruff (lint and format check) and the import contracts (pyproject.toml), the full suite on the
+## local services, then the smoke subset on the embedded default.
 test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest
 	TEST_EMBEDDED=1 $(BIN)/pytest -m smoke

@@ -1,4 +1,5 @@
 """Session-wide fixtures: service checks and a real Celery worker process."""
+
 from __future__ import annotations
 
 import os
@@ -88,8 +89,15 @@ def browser():
     from selenium import webdriver
 
     options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1280,1000", "--no-first-run", "--disable-background-networking"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        "--no-first-run",
+        "--disable-background-networking",
+    ):
         options.add_argument(flag)
     options.binary_location = shutil.which("chromium")
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(shutil.which("chromedriver")))
@@ -111,9 +119,17 @@ def screenshots(request):
     def save(driver, name: str, full_page: bool = False) -> Path:
         path = folder / f"{name}.png"
         if full_page:
-            size = driver.execute_script("return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
-            shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                          "clip": {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1}})
+            size = driver.execute_script(
+                "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+            )
+            shot = driver.execute_cdp_cmd(
+                "Page.captureScreenshot",
+                {
+                    "format": "png",
+                    "captureBeyondViewport": True,
+                    "clip": {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1},
+                },
+            )
             path.write_bytes(base64.b64decode(shot["data"]))
         else:
             driver.save_screenshot(str(path))

@@ -15,10 +15,12 @@ predictions queue (own queue prefix, so a running app is not disturbed), then pr
 
 Targets: POST p99 < 50 ms and end-to-end p50 < 500 ms (issue 6, absolute); as ratios in one run
 (issue 13): `post_vs_bare` = POST req/s / bare req/s >= 0.7, `e2e_vs_noop` = warm end-to-end p50 /
-no-op chain p50 <= 1.5, `throughput_ratio` = pipeline / no-op throughput >= 0.5. `--json` prints the figures as one JSON object. Uses DATABASE_URL/CELERY_BROKER_URL
+no-op chain p50 <= 1.5, `throughput_ratio` = pipeline / no-op throughput >= 0.5. `--json` prints the figures
+as one JSON object. Uses DATABASE_URL/CELERY_BROKER_URL
 from the environment or .env (PostgreSQL + RabbitMQ for meaningful figures); loads the bundled
 2023-24 season and trains quick models first if the database has none.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,8 +69,9 @@ class Processes:
 
     def start(self, cmd: list[str], env: dict, name: str) -> subprocess.Popen:
         logfile = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
-        proc = subprocess.Popen(cmd, cwd=BASE_DIR, env=env, stdout=logfile, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=BASE_DIR, env=env, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True
+        )
         proc.logfile = logfile.name
         self.procs.append(proc)
         return proc
@@ -99,8 +102,20 @@ def start_web(procs: Processes, port: int, env: dict) -> subprocess.Popen:
     """The production server (gunicorn with the Procfile's settings, nbaproject/gunicorn.py) on the
     loopback; returns once /healthz answers."""
     bin_dir = Path(sys.executable).parent
-    web = procs.start([str(bin_dir / "gunicorn"), "nbaproject.wsgi", "-c", "python:nbaproject.gunicorn",
-                       "--bind", f"127.0.0.1:{port}", "--log-level", "warning"], env, "web")
+    web = procs.start(
+        [
+            str(bin_dir / "gunicorn"),
+            "nbaproject.wsgi",
+            "-c",
+            "python:nbaproject.gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        env,
+        "web",
+    )
 
     def web_up():
         try:
@@ -124,14 +139,35 @@ def purge_queues(app) -> None:
                 pass
 
 
-def start_prediction_worker(procs: Processes, env: dict, app, name: str, processes: int,
-                            timeout: float = 90) -> subprocess.Popen:
+def start_prediction_worker(
+    procs: Processes, env: dict, app, name: str, processes: int, timeout: float = 90
+) -> subprocess.Popen:
     """A prefork worker on the predictions and default queues; returns once it answers a ping."""
     prefix = env.get("CELERY_QUEUE_PREFIX", "")
-    worker = procs.start([sys.executable, "-m", "celery", "-A", "nbaproject", "worker", "-Q",
-                          f"{prefix}predictions,{prefix}default", "-c", str(processes),
-                          "-P", "prefork", "-n", name, "-l", "warning",
-                          "--without-mingle", "--without-gossip"], env, "worker")
+    worker = procs.start(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "nbaproject",
+            "worker",
+            "-Q",
+            f"{prefix}predictions,{prefix}default",
+            "-c",
+            str(processes),
+            "-P",
+            "prefork",
+            "-n",
+            name,
+            "-l",
+            "warning",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        env,
+        "worker",
+    )
     wait_for(lambda: bool(app.control.ping(destination=[name], timeout=0.5)), timeout, "celery worker", worker)
     return worker
 
@@ -172,11 +208,16 @@ def sample_bodies(count: int) -> list[dict]:
     from etl.models import PlayerGameLog
 
     earlier = Window(RowNumber(), partition_by=[F("player")], order_by=F("date").asc())
-    rows = list(PlayerGameLog.objects.annotate(nth=earlier)
-                .filter(seconds__gte=600, nth__gt=settings.PREDICTIONS_MIN_RECENT_GAMES).order_by("?")
-                .values_list("player__name", "opponent__code", "date")[:max(count, 50)])
-    return [{"player": name, "opponent": opp, "date": day.isoformat()} for name, opp, day in
-            (random.choice(rows) for _ in range(count))]
+    rows = list(
+        PlayerGameLog.objects.annotate(nth=earlier)
+        .filter(seconds__gte=600, nth__gt=settings.PREDICTIONS_MIN_RECENT_GAMES)
+        .order_by("?")
+        .values_list("player__name", "opponent__code", "date")[: max(count, 50)]
+    )
+    return [
+        {"player": name, "opponent": opp, "date": day.isoformat()}
+        for name, opp, day in (random.choice(rows) for _ in range(count))
+    ]
 
 
 class Client:
@@ -191,8 +232,12 @@ class Client:
         than its keep-alive timeout) is replaced and the POST sent again with the same
         Idempotency-Key, so a retry can never create a second request."""
         payload = json.dumps(body)
-        headers = {"Content-Type": "application/json", "Authorization": f"Token {self.token}",
-                   "Accept": "application/json", "Idempotency-Key": uuid.uuid4().hex}
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Token {self.token}",
+            "Accept": "application/json",
+            "Idempotency-Key": uuid.uuid4().hex,
+        }
         return self.send("POST", "/api/v1/predictions/", payload, headers)
 
     def get(self, path: str) -> tuple[int, float, dict]:
@@ -246,9 +291,15 @@ def post_load(port: int, tokens: list[str], bodies: list[dict], clients: int, ge
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
-    return {"requests": len(latencies), "statuses": statuses, "seconds": round(wall, 3),
-            "p50_ms": round(1000 * percentile(latencies, 50), 2), "p99_ms": round(1000 * percentile(latencies, 99), 2),
-            "requests_per_s": round(len(latencies) / wall, 1), "ids": ids}
+    return {
+        "requests": len(latencies),
+        "statuses": statuses,
+        "seconds": round(wall, 3),
+        "p50_ms": round(1000 * percentile(latencies, 50), 2),
+        "p99_ms": round(1000 * percentile(latencies, 99), 2),
+        "requests_per_s": round(len(latencies) / wall, 1),
+        "ids": ids,
+    }
 
 
 def wait_requests(ids: list[str], timeout: float) -> list:
@@ -269,8 +320,12 @@ def drain_figures(rows: list) -> dict:
     if not ok:
         return {"predictions": 0, "failed": failed, "predictions_per_s": 0.0}
     span = (max(f for _, f in ok) - min(c for c, _ in ok)).total_seconds()
-    return {"predictions": len(ok), "failed": failed, "seconds": round(span, 3),
-            "predictions_per_s": round(len(ok) / span, 2) if span else None}
+    return {
+        "predictions": len(ok),
+        "failed": failed,
+        "seconds": round(span, 3),
+        "predictions_per_s": round(len(ok) / span, 2) if span else None,
+    }
 
 
 def e2e_predictions(port: int, token: str, bodies: list[dict]) -> dict:
@@ -283,8 +338,11 @@ def e2e_predictions(port: int, token: str, bodies: list[dict]) -> dict:
         [(state, created, finished)] = wait_requests([data["id"]], 60)
         if state == "succeeded":
             latencies.append((finished - created).total_seconds())
-    return {"samples": len(latencies), "p50_ms": round(1000 * percentile(latencies, 50), 1),
-            "p99_ms": round(1000 * percentile(latencies, 99), 1)}
+    return {
+        "samples": len(latencies),
+        "p50_ms": round(1000 * percentile(latencies, 50), 1),
+        "p99_ms": round(1000 * percentile(latencies, 99), 1),
+    }
 
 
 def noop_chain():
@@ -300,7 +358,9 @@ def wait_task_results(task_ids: list[str], timeout: float) -> list:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        rows = list(TaskResult.objects.filter(task_id__in=task_ids, status="SUCCESS").values_list("date_done", flat=True))
+        rows = list(
+            TaskResult.objects.filter(task_id__in=task_ids, status="SUCCESS").values_list("date_done", flat=True)
+        )
         if len(rows) == len(task_ids):
             return rows
         time.sleep(0.05)
@@ -320,9 +380,14 @@ def noop_figures(samples: int, backlog: int) -> dict:
     finals = [noop_chain().apply_async().id for _ in range(backlog)]
     dones = wait_task_results(finals, 600)
     span = (max(dones) - started).total_seconds()
-    return {"samples": samples, "p50_ms": round(1000 * percentile(latencies, 50), 1),
-            "p99_ms": round(1000 * percentile(latencies, 99), 1),
-            "chains": backlog, "seconds": round(span, 3), "chains_per_s": round(backlog / span, 2)}
+    return {
+        "samples": samples,
+        "p50_ms": round(1000 * percentile(latencies, 50), 1),
+        "p99_ms": round(1000 * percentile(latencies, 99), 1),
+        "chains": backlog,
+        "seconds": round(span, 3),
+        "chains_per_s": round(backlog / span, 2),
+    }
 
 
 def main() -> None:
@@ -332,8 +397,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=40, help="single predictions timed end to end (40)")
     parser.add_argument("--noop-chains", type=int, default=640, help="no-op chains in the throughput run (640)")
     parser.add_argument("--worker-processes", type=int, default=2, help="Celery worker processes (2)")
-    parser.add_argument("--no-prepare", action="store_true",
-                        help="use the database as it is (do not migrate, load the bundled season or train quick models)")
+    parser.add_argument(
+        "--no-prepare",
+        action="store_true",
+        help="use the database as it is (do not migrate, load the bundled season or train quick models)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
 
@@ -354,12 +422,19 @@ def main() -> None:
         prepare_data()
     # One user per client, as 32 people asking at once would be (each with the per-user
     # submission throttle on, its limit raised above what one client can send here).
-    users, tokens = zip(*[create_api_user(f"bench-{number}")[:2] for number in range(args.clients)])
+    users, tokens = zip(*[create_api_user(f"bench-{number}")[:2] for number in range(args.clients)], strict=True)
     token = tokens[0]
     port = free_port()
-    env = dict(os.environ, DEBUG="0", SECRET_KEY=settings.SECRET_KEY,
-               ALLOWED_HOSTS="127.0.0.1,localhost", THROTTLE_PREDICTIONS="100000000/min",
-               THROTTLE_USER="100000000/min", PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        DEBUG="0",
+        SECRET_KEY=settings.SECRET_KEY,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        THROTTLE_PREDICTIONS="100000000/min",
+        THROTTLE_USER="100000000/min",
+        PYTHONUNBUFFERED="1",
+        LOG_LEVEL="WARNING",
+    )
     procs = Processes()
     try:
         start_web(procs, port, env)
@@ -368,8 +443,9 @@ def main() -> None:
         log(f"server on 127.0.0.1:{port}, worker with {args.worker_processes} processes; warming up")
         warm = e2e_predictions(port, token, sample_bodies(args.worker_processes * 3))
         if not warm["samples"]:
-            raise SystemExit("warm-up predictions did not succeed: check the models and the worker log "
-                             f"{worker.logfile}")
+            raise SystemExit(
+                f"warm-up predictions did not succeed: check the models and the worker log {worker.logfile}"
+            )
 
         # The web tier is measured on its own (the worker stops consuming, staying warm), then the
         # worker drains the backlog the POSTs left: the pipeline's throughput from a full queue.
@@ -409,37 +485,62 @@ def main() -> None:
         "post_one_client": single,
         "bare": {key: bare[key] for key in ("requests", "statuses", "requests_per_s", "p50_ms", "p99_ms")},
         "post_vs_bare": round(post_vs_bare, 3) if post_vs_bare is not None else None,
-        "pipeline": {**drained, "e2e_p50_ms": e2e["p50_ms"], "e2e_p99_ms": e2e["p99_ms"], "e2e_samples": e2e["samples"]},
+        "pipeline": {
+            **drained,
+            "e2e_p50_ms": e2e["p50_ms"],
+            "e2e_p99_ms": e2e["p99_ms"],
+            "e2e_samples": e2e["samples"],
+        },
         "noop_chain": floor,
         "throughput_ratio": round(ratio, 3) if ratio is not None else None,
         "e2e_vs_noop": round(e2e_vs_noop, 3) if e2e_vs_noop is not None else None,
-        "targets": {"post_vs_bare_at_least_0.7": bool(post_vs_bare and post_vs_bare >= 0.7),
-                    "e2e_vs_noop_at_most_1.5": bool(e2e_vs_noop and e2e_vs_noop <= 1.5),"post_p99_under_50ms": posts["p99_ms"] < 50, "e2e_p50_under_500ms": e2e["p50_ms"] < 500,
-                    "throughput_at_least_half_of_noop": bool(ratio and ratio >= 0.5)},
+        "targets": {
+            "post_vs_bare_at_least_0.7": bool(post_vs_bare and post_vs_bare >= 0.7),
+            "e2e_vs_noop_at_most_1.5": bool(e2e_vs_noop and e2e_vs_noop <= 1.5),
+            "post_p99_under_50ms": posts["p99_ms"] < 50,
+            "e2e_p50_under_500ms": e2e["p50_ms"] < 500,
+            "throughput_at_least_half_of_noop": bool(ratio and ratio >= 0.5),
+        },
     }
     if args.json:
         print(json.dumps(figures))
         return
     ok = {True: "ok", False: "MISSED"}
     print(f"database {figures['database']}, broker {figures['broker']}, {args.worker_processes} worker processes")
-    print(f"POST /api/v1/predictions/  {posts['requests']} requests, {args.clients} clients: "
-          f"p50 {posts['p50_ms']} ms, p99 {posts['p99_ms']} ms, {posts['requests_per_s']} req/s "
-          f"[{ok[figures['targets']['post_p99_under_50ms']]}: p99 < 50 ms]  statuses {posts['statuses']}")
-    print(f"POST, one client at a time:  p50 {single['p50_ms']} ms, p99 {single['p99_ms']} ms, "
-          f"{single['requests_per_s']} req/s")
-    print(f"bare GET {team_path} (same clients, same auth): p50 {bare['p50_ms']} ms, p99 {bare['p99_ms']} ms, "
-          f"{bare['requests_per_s']} req/s; POST / bare: {figures['post_vs_bare']} "
-          f"[{ok[figures['targets']['post_vs_bare_at_least_0.7']]}: >= 0.7]")
-    print(f"pipeline end to end (warm):  p50 {e2e['p50_ms']} ms, p99 {e2e['p99_ms']} ms "
-          f"[{ok[figures['targets']['e2e_p50_under_500ms']]}: p50 < 500 ms]")
-    print(f"pipeline throughput:         {drained['predictions_per_s']} predictions/s "
-          f"({drained['predictions']} ok, {drained['failed']} failed)")
-    print(f"no-op chain (same shape):    p50 {floor['p50_ms']} ms, p99 {floor['p99_ms']} ms, "
-          f"{floor['chains_per_s']} chains/s")
-    print(f"e2e p50 / no-op p50:         {figures['e2e_vs_noop']} "
-          f"[{ok[figures['targets']['e2e_vs_noop_at_most_1.5']]}: <= 1.5]")
-    print(f"pipeline / no-op throughput: {figures['throughput_ratio']} "
-          f"[{ok[figures['targets']['throughput_at_least_half_of_noop']]}: >= 0.5]")
+    print(
+        f"POST /api/v1/predictions/  {posts['requests']} requests, {args.clients} clients: "
+        f"p50 {posts['p50_ms']} ms, p99 {posts['p99_ms']} ms, {posts['requests_per_s']} req/s "
+        f"[{ok[figures['targets']['post_p99_under_50ms']]}: p99 < 50 ms]  statuses {posts['statuses']}"
+    )
+    print(
+        f"POST, one client at a time:  p50 {single['p50_ms']} ms, p99 {single['p99_ms']} ms, "
+        f"{single['requests_per_s']} req/s"
+    )
+    print(
+        f"bare GET {team_path} (same clients, same auth): p50 {bare['p50_ms']} ms, p99 {bare['p99_ms']} ms, "
+        f"{bare['requests_per_s']} req/s; POST / bare: {figures['post_vs_bare']} "
+        f"[{ok[figures['targets']['post_vs_bare_at_least_0.7']]}: >= 0.7]"
+    )
+    print(
+        f"pipeline end to end (warm):  p50 {e2e['p50_ms']} ms, p99 {e2e['p99_ms']} ms "
+        f"[{ok[figures['targets']['e2e_p50_under_500ms']]}: p50 < 500 ms]"
+    )
+    print(
+        f"pipeline throughput:         {drained['predictions_per_s']} predictions/s "
+        f"({drained['predictions']} ok, {drained['failed']} failed)"
+    )
+    print(
+        f"no-op chain (same shape):    p50 {floor['p50_ms']} ms, p99 {floor['p99_ms']} ms, "
+        f"{floor['chains_per_s']} chains/s"
+    )
+    print(
+        f"e2e p50 / no-op p50:         {figures['e2e_vs_noop']} "
+        f"[{ok[figures['targets']['e2e_vs_noop_at_most_1.5']]}: <= 1.5]"
+    )
+    print(
+        f"pipeline / no-op throughput: {figures['throughput_ratio']} "
+        f"[{ok[figures['targets']['throughput_at_least_half_of_noop']]}: >= 0.5]"
+    )
 
 
 if __name__ == "__main__":

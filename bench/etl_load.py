@@ -24,6 +24,7 @@ on fresh databases (the machine is shared) and reports:
 Before the first load and before the COPY, a CHECKPOINT writes out what earlier work left dirty,
 so neither timed phase pays for the other's writes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,8 @@ BARE_COLUMNS = (
     "team_name text, game_id text, game_date date, matchup text, wl text, min integer, pts integer, "
     "fgm integer, fga integer, fg_pct double precision, fg3m integer, fg3a integer, fg3_pct double precision, "
     "ftm integer, fta integer, ft_pct double precision, oreb integer, dreb integer, reb integer, ast integer, "
-    "stl integer, blk integer, tov integer, pf integer, plus_minus integer, season_label text")
+    "stl integer, blk integer, tov integer, pf integer, plus_minus integer, season_label text"
+)
 
 
 def log(message: str) -> None:
@@ -148,8 +150,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument("--database", default="nba_bench_etl", help="name of the scratch database (dropped!)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="measure N times: the median run's figures and the median of the runs' ratios")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure N times: the median run's figures and the median of the runs' ratios",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
     args = parser.parse_args()
 
@@ -157,8 +163,13 @@ def main() -> int:
     if not base_url.startswith(("postgres://", "postgresql://")):
         parser.error(f"DATABASE_URL must point at PostgreSQL (got {base_url.split(':', 1)[0]})")
     bench_url = server_url(base_url, args.database)
-    os.environ.update(DATABASE_URL=bench_url, DJANGO_SETTINGS_MODULE="nbaproject.settings", ENV_FILE=os.devnull,
-                      DEBUG=os.environ.get("DEBUG", "1"), LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"))
+    os.environ.update(
+        DATABASE_URL=bench_url,
+        DJANGO_SETTINGS_MODULE="nbaproject.settings",
+        ENV_FILE=os.devnull,
+        DEBUG=os.environ.get("DEBUG", "1"),
+        LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
+    )
     import django
 
     django.setup()
@@ -184,10 +195,14 @@ def main() -> int:
         print(json.dumps(figures))
         return 0
     print(f"rows                 {figures['rows']:>10,}")
-    print(f"first load           {figures['first_load_seconds']:>10.2f} s  {figures['first_load_rows_per_s']:>9,} rows/s"
-          f"   (target >= 50,000 rows/s)")
-    print(f"reload (no changes)  {figures['reload_seconds']:>10.2f} s  {figures['reload_rows_per_s']:>9,} rows/s"
-          f"   (inserted {figures['reload']['inserted']}, updated {figures['reload']['updated']})")
+    print(
+        f"first load           {figures['first_load_seconds']:>10.2f} s  {figures['first_load_rows_per_s']:>9,} rows/s"
+        f"   (target >= 50,000 rows/s)"
+    )
+    print(
+        f"reload (no changes)  {figures['reload_seconds']:>10.2f} s  {figures['reload_rows_per_s']:>9,} rows/s"
+        f"   (inserted {figures['reload']['inserted']}, updated {figures['reload']['updated']})"
+    )
     print(f"COPY floor           {figures['copy_seconds']:>10.2f} s  {figures['copy_rows_per_s']:>9,} rows/s")
     print(f"first load / COPY    {figures['ratio_to_copy']:>10.2f} x   (target <= 4x; the median of the runs' ratios)")
     print(f"peak memory          {figures['peak_memory_mb']:>10.1f} MB  (target < 1024 MB)")

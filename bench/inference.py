@@ -21,6 +21,7 @@ season is loaded; when it has no active models, they are trained (all loaded sea
 trains smoke-test models instead, which are smaller and faster than real ones: not the figure
 to report). `--json` prints the figures as one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,8 +77,11 @@ def sample(count: int, seed: int) -> list[dict]:
     from etl.models import PlayerGameLog
 
     season = PlayerGameLog.objects.aggregate(s=Max("season"))["s"]
-    rows = list(PlayerGameLog.objects.filter(season=season, seconds__gte=600)
-                .values("player_id", "team_id", "opponent_id", "date", "is_home"))
+    rows = list(
+        PlayerGameLog.objects.filter(season=season, seconds__gte=600).values(
+            "player_id", "team_id", "opponent_id", "date", "is_home"
+        )
+    )
     random.Random(seed).shuffle(rows)
     return rows[:count]
 
@@ -94,11 +98,22 @@ def teammates_out(rows: list[dict], count: int) -> None:
     from etl.models import PlayerGameLog
 
     for row in rows:
-        last = PlayerGameLog.objects.filter(team_id=row["team_id"], date__lt=row["date"]).order_by("-date") \
-            .values_list("game_id", flat=True).first()
-        row["out"] = list(PlayerGameLog.objects.filter(game_id=last, team_id=row["team_id"])
-                          .exclude(player_id=row["player_id"]).order_by("-fga")
-                          .values_list("player_id", flat=True)[:count]) if last else []
+        last = (
+            PlayerGameLog.objects.filter(team_id=row["team_id"], date__lt=row["date"])
+            .order_by("-date")
+            .values_list("game_id", flat=True)
+            .first()
+        )
+        row["out"] = (
+            list(
+                PlayerGameLog.objects.filter(game_id=last, team_id=row["team_id"])
+                .exclude(player_id=row["player_id"])
+                .order_by("-fga")
+                .values_list("player_id", flat=True)[:count]
+            )
+            if last
+            else []
+        )
 
 
 def measure(rows: list[dict], warmup: int) -> dict[str, list[float]]:
@@ -109,18 +124,27 @@ def measure(rows: list[dict], warmup: int) -> dict[str, list[float]]:
     from mlmodels.ensemble import combine
     from mlmodels.warehouse import build_features_for
 
-    baseline_sql = (f"SELECT {LINES.pts} FROM {LINES} WHERE {LINES.player} = %s AND {LINES.date} < %s "
-                    f"ORDER BY {LINES.date} DESC LIMIT 10")
+    baseline_sql = (
+        f"SELECT {LINES.pts} FROM {LINES} WHERE {LINES.player} = %s AND {LINES.date} < %s "
+        f"ORDER BY {LINES.date} DESC LIMIT 10"
+    )
     names = kinds.names()
-    timings: dict[str, list[float]] = {k: [] for k in ("features", *names, "combine", "total", "baseline_query",
-                                                       "total_cpu")}
+    timings: dict[str, list[float]] = {
+        k: [] for k in ("features", *names, "combine", "total", "baseline_query", "total_cpu")
+    }
     clock = time.perf_counter
     for i, row in enumerate(rows):
         spent = {}
         cpu0 = time.thread_time()
         t0 = clock()
-        features = build_features_for(row["player_id"], row["date"], row["opponent_id"], row["is_home"],
-                                      team_id=row["team_id"], out=row.get("out"))
+        features = build_features_for(
+            row["player_id"],
+            row["date"],
+            row["opponent_id"],
+            row["is_home"],
+            team_id=row["team_id"],
+            out=row.get("out"),
+        )
         spent["features"] = clock() - t0
         outputs = []
         for name in names:
@@ -151,8 +175,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="train quick models when none is active")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    parser.add_argument("--out", type=int, default=0, metavar="N",
-                        help="send a \"who is out\" list: the N teammates with the most shots in the last game")
+    parser.add_argument(
+        "--out",
+        type=int,
+        default=0,
+        metavar="N",
+        help='send a "who is out" list: the N teammates with the most shots in the last game',
+    )
     args = parser.parse_args()
 
     setup()
@@ -171,30 +200,46 @@ def main() -> int:
         inference.model(name)  # the once-per-process load, not measured
     load_seconds = time.perf_counter() - started
     timings = measure(rows, args.warmup)
-    figures = {name: {"p50_ms": round(percentile(v, 50), 3), "p99_ms": round(percentile(v, 99), 3)}
-               for name, v in timings.items()}
+    figures = {
+        name: {"p50_ms": round(percentile(v, 50), 3), "p99_ms": round(percentile(v, 99), 3)}
+        for name, v in timings.items()
+    }
     ratio = figures["total"]["p50_ms"] / figures["baseline_query"]["p50_ms"]
-    versions = {v.algorithm: {"id": v.pk, "quick": bool(v.training_run and v.training_run.quick),
-                              "hyperparameters": {k: v.hyperparameters.get(k) for k in ("rounds", "hidden",
-                                                                                        "epochs_trained")
-                                                  if k in v.hyperparameters}}
-                for v in ModelVersion.objects.filter(active=True).select_related("training_run")}
-    result = {"predictions": len(timings["total"]), "out_list": args.out, "model_load_seconds": round(load_seconds, 3),
-              "timings": figures, "total_p50_vs_baseline_query_p50": round(ratio, 2),
-              "target_total_p50_ms": TARGET_MS, "meets_target": figures["total"]["p50_ms"] < TARGET_MS,
-              "active_versions": versions}
+    versions = {
+        v.algorithm: {
+            "id": v.pk,
+            "quick": bool(v.training_run and v.training_run.quick),
+            "hyperparameters": {
+                k: v.hyperparameters.get(k) for k in ("rounds", "hidden", "epochs_trained") if k in v.hyperparameters
+            },
+        }
+        for v in ModelVersion.objects.filter(active=True).select_related("training_run")
+    }
+    result = {
+        "predictions": len(timings["total"]),
+        "out_list": args.out,
+        "model_load_seconds": round(load_seconds, 3),
+        "timings": figures,
+        "total_p50_vs_baseline_query_p50": round(ratio, 2),
+        "target_total_p50_ms": TARGET_MS,
+        "meets_target": figures["total"]["p50_ms"] < TARGET_MS,
+        "active_versions": versions,
+    }
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"warm single-row inference, {result['predictions']} predictions "
-          f"(models loaded once in {load_seconds:.2f} s):")
+    print(
+        f"warm single-row inference, {result['predictions']} predictions (models loaded once in {load_seconds:.2f} s):"
+    )
     for name, values in figures.items():
         print(f"  {name:<15} p50 {values['p50_ms']:7.3f} ms   p99 {values['p99_ms']:7.3f} ms")
     print(f"  total p50 = {ratio:.1f} x one plain indexed query (the last-10 points)")
     print(f"  target: total p50 < {TARGET_MS:.0f} ms: {'met' if result['meets_target'] else 'NOT met'}")
     for algorithm, version in versions.items():
-        print(f"  active {algorithm} v{version['id']}{' (quick)' if version['quick'] else ''} "
-              f"{version['hyperparameters']}")
+        print(
+            f"  active {algorithm} v{version['id']}{' (quick)' if version['quick'] else ''} "
+            f"{version['hyperparameters']}"
+        )
     return 0
 
 

@@ -4,6 +4,7 @@ Django stack (middleware, token auth, throttles, validation, INSERT, publishing 
 process, against DATABASE_URL/CELERY_BROKER_URL. Prints the top functions by cumulative time.
 Run after bench/api_load.py prepared the database (a season loaded). Messages go to a `profile.`
 queue prefix that no worker consumes; they are purged at the end."""
+
 from __future__ import annotations
 
 import cProfile
@@ -29,9 +30,9 @@ def main(count: int = 200, top: int = 35) -> None:
     import django
 
     django.setup()
+    from api_load import purge_queues
     from django.test import Client
 
-    from api_load import purge_queues
     from nbaproject.celery import app
     from predictions.accounts import create_api_user
     from predictions.models import PredictionRequest
@@ -41,8 +42,9 @@ def main(count: int = 200, top: int = 35) -> None:
     body = json.dumps({"player": "Nikola Jokic", "opponent": "BOS", "date": "2024-03-07"})
 
     def post():
-        response = client.post("/api/v1/predictions/", body, content_type="application/json",
-                               HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex)
+        response = client.post(
+            "/api/v1/predictions/", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex
+        )
         assert response.status_code == 202, response.content
 
     for _ in range(20):  # connections, caches, imports

@@ -10,6 +10,7 @@ succeeded), predictions_per_s, floor_seconds and ratio_to_floor. Targets (issue 
 ratio_to_floor <= 2 and predictions_per_s >= 100. Uses DATABASE_URL/CELERY_BROKER_URL (PostgreSQL
 + RabbitMQ for meaningful figures); loads the bundled season and trains quick models when missing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(BASE_DIR), str(BASE_DIR / "bench")]
 
 from api_load import (  # noqa: E402
-    Processes, free_port, log, prepare_data, purge_queues, start_prediction_worker, start_web)
+    Processes,
+    free_port,
+    log,
+    prepare_data,
+    purge_queues,
+    start_prediction_worker,
+    start_web,
+)
 
 
 def busiest_date():
@@ -36,14 +44,18 @@ def busiest_date():
     from etl.models import Game
 
     season = Game.objects.filter(player_logs__isnull=False).order_by("-date").values_list("season", flat=True).first()
-    row = (Game.objects.filter(season=season).values("date").annotate(n=Count("id")).order_by("-n", "date").first())
+    row = Game.objects.filter(season=season).values("date").annotate(n=Count("id")).order_by("-n", "date").first()
     return row["date"]
 
 
 def post_slate(port: int, token: str, day) -> dict:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request("POST", "/api/v1/slates/", body=json.dumps({"date": day.isoformat()}),
-                 headers={"Content-Type": "application/json", "Authorization": f"Token {token}"})
+    conn.request(
+        "POST",
+        "/api/v1/slates/",
+        body=json.dumps({"date": day.isoformat()}),
+        headers={"Content-Type": "application/json", "Authorization": f"Token {token}"},
+    )
     response = conn.getresponse()
     body = json.loads(response.read())
     if response.status != 202:
@@ -113,8 +125,15 @@ def main() -> None:
     day = dt.date.fromisoformat(args.date) if args.date else busiest_date()
     _user, token, _ = create_api_user("bench-slate")
     port = free_port()
-    env = dict(os.environ, DEBUG="0", SECRET_KEY=settings.SECRET_KEY, ALLOWED_HOSTS="127.0.0.1,localhost",
-               THROTTLE_USER="100000000/min", PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        DEBUG="0",
+        SECRET_KEY=settings.SECRET_KEY,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        THROTTLE_USER="100000000/min",
+        PYTHONUNBUFFERED="1",
+        LOG_LEVEL="WARNING",
+    )
     procs = Processes()
     try:
         start_web(procs, port, env)
@@ -135,17 +154,22 @@ def main() -> None:
         "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
         "broker": settings.CELERY_BROKER_URL.split("://", 1)[0],
         "worker_processes": args.worker_processes,
-        "date": day.isoformat(), "games": slate.games_done, "players": slate.players_done,
+        "date": day.isoformat(),
+        "games": slate.games_done,
+        "players": slate.players_done,
         "seconds": round(seconds, 3),
         "post_seconds": round(slate.post_seconds, 3),
         "queue_to_done_seconds": round((slate.finished_at - slate.created_at).total_seconds(), 3),
         "predictions_per_s": round(slate.players_done / seconds, 1),
-        "floor_seconds": round(floor, 3), "floor_players": floor_players,
+        "floor_seconds": round(floor, 3),
+        "floor_players": floor_players,
         "ratio_to_floor": round(seconds / floor, 2) if floor else None,
     }
     ratio = figures["ratio_to_floor"]
-    figures["targets"] = {"ratio_to_floor_at_most_2": bool(ratio and ratio <= 2),
-                          "predictions_per_s_at_least_100": figures["predictions_per_s"] >= 100}
+    figures["targets"] = {
+        "ratio_to_floor_at_most_2": bool(ratio and ratio <= 2),
+        "predictions_per_s_at_least_100": figures["predictions_per_s"] >= 100,
+    }
     if args.json:
         print(json.dumps(figures))
         return

@@ -22,6 +22,7 @@ result for a request, or more request rows than accepted POSTs: must be 0), end-
 (created -> finished on the request row) and the worker's resident memory (main + pool
 processes) after the warm-up and at the end. `--json` prints exactly those figures as one object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,11 +42,30 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.api_load import (  # noqa: E402
-    Client, Processes, free_port, log, percentile, prepare_data, purge_queues, sample_bodies, start_web, wait_for)
+    Client,
+    Processes,
+    free_port,
+    log,
+    percentile,
+    prepare_data,
+    purge_queues,
+    sample_bodies,
+    start_web,
+    wait_for,
+)
 from bench.etl_load import server_url  # noqa: E402
 
-JSON_KEYS = ["accepted", "succeeded", "failed", "lost", "duplicated", "e2e_p50_ms", "e2e_p99_ms",
-             "worker_rss_start_mb", "worker_rss_end_mb"]
+JSON_KEYS = [
+    "accepted",
+    "succeeded",
+    "failed",
+    "lost",
+    "duplicated",
+    "e2e_p50_ms",
+    "e2e_p99_ms",
+    "worker_rss_start_mb",
+    "worker_rss_end_mb",
+]
 
 
 def ensure_database(base_url: str, name: str) -> str:
@@ -66,8 +86,9 @@ def drop_database(base_url: str, name: str) -> None:
 
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (a worker's main process and its pool), in MB."""
-    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
-                                                    text=True).stdout.split()]
+    pids = [pid] + [
+        int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    ]
     total_kb = 0
     for one in pids:
         try:
@@ -115,9 +136,29 @@ class Soak:
         prefix = self.env["CELERY_QUEUE_PREFIX"]
         self.worker_name = f"soak{tag}-{os.getpid()}@{socket.gethostname()}"
         self.worker = self.procs.start(
-            [sys.executable, "-m", "celery", "-A", "nbaproject", "worker", "-Q", f"{prefix}predictions,{prefix}default",
-             "-c", str(self.args.worker_processes), "-P", "prefork", "-n", self.worker_name, "-l", "warning",
-             "--without-mingle", "--without-gossip"], self.env, f"worker{tag}")
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "nbaproject",
+                "worker",
+                "-Q",
+                f"{prefix}predictions,{prefix}default",
+                "-c",
+                str(self.args.worker_processes),
+                "-P",
+                "prefork",
+                "-n",
+                self.worker_name,
+                "-l",
+                "warning",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            self.env,
+            f"worker{tag}",
+        )
         from nbaproject.celery import app
 
         def pong() -> bool:  # on a new connection (see kill_worker)
@@ -151,15 +192,20 @@ class Soak:
         while busy is None and time.monotonic() < deadline:  # a pool process in the middle of a step
             try:  # on a new connection: a pooled one idle since the start may have been closed by the broker
                 with app.connection_for_write() as conn:
-                    active = app.control.inspect(destination=[self.worker_name], timeout=1,
-                                                 connection=conn).active() or {}
+                    active = (
+                        app.control.inspect(destination=[self.worker_name], timeout=1, connection=conn).active() or {}
+                    )
             except OSError as exc:  # the control connection dropped: ask again
                 log(f"inspect failed ({exc.__class__.__name__}: {exc}); asking again")
                 time.sleep(0.5)
                 continue
             busy = next((t["worker_pid"] for t in active.get(self.worker_name, []) if t.get("worker_pid")), None)
-        children = [int(p) for p in subprocess.run(["pgrep", "-P", str(self.worker.pid)], capture_output=True,
-                                                     text=True).stdout.split()]
+        children = [
+            int(p)
+            for p in subprocess.run(
+                ["pgrep", "-P", str(self.worker.pid)], capture_output=True, text=True
+            ).stdout.split()
+        ]
         victim = busy if busy in children else children[0]
         os.kill(victim, signal.SIGKILL)
         self.note(f"killed -9 pool process {victim} ({'running a task' if victim == busy else 'idle'})")
@@ -210,7 +256,8 @@ class Soak:
                         self.rejected[str(status)] += 1
 
         threads = [threading.Thread(target=chaos, daemon=True)] + [
-            threading.Thread(target=client) for _ in range(self.args.clients)]
+            threading.Thread(target=client) for _ in range(self.args.clients)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads[1:]:
@@ -227,13 +274,22 @@ def count_outcome(accepted: list[str], user, drain_timeout: float) -> dict:
         if not PredictionRequest.objects.filter(pk__in=accepted, status__in=["queued", "running"]).exists():
             break
         time.sleep(1)
-    rows = {str(row[0]): row[1:] for row in PredictionRequest.objects.filter(pk__in=accepted).values_list(
-        "pk", "status", "created_at", "finished_at", "attempts", "enqueued_at")}
+    rows = {
+        str(row[0]): row[1:]
+        for row in PredictionRequest.objects.filter(pk__in=accepted).values_list(
+            "pk", "status", "created_at", "finished_at", "attempts", "enqueued_at"
+        )
+    }
     succeeded = [r for r in rows.values() if r[0] == "succeeded"]
-    results = Counter(str(pk) for pk in PredictionEvent.objects.filter(
-        request_id__in=accepted, status="succeeded").values_list("request_id", flat=True))
-    predictions = Counter(str(pk) for pk in Prediction.objects.filter(request_id__in=accepted)
-                          .values_list("request_id", flat=True))
+    results = Counter(
+        str(pk)
+        for pk in PredictionEvent.objects.filter(request_id__in=accepted, status="succeeded").values_list(
+            "request_id", flat=True
+        )
+    )
+    predictions = Counter(
+        str(pk) for pk in Prediction.objects.filter(request_id__in=accepted).values_list("request_id", flat=True)
+    )
     extra_rows = max(0, PredictionRequest.objects.filter(user=user).count() - len(set(accepted)))
     latencies = [(finished - created).total_seconds() for _, created, finished, *_ in succeeded]
     return {
@@ -241,8 +297,10 @@ def count_outcome(accepted: list[str], user, drain_timeout: float) -> dict:
         "succeeded": len(succeeded),
         "failed": sum(1 for r in rows.values() if r[0] == "failed"),
         "lost": sum(1 for pk in accepted if pk not in rows or rows[pk][0] in ("queued", "running")),
-        "duplicated": sum(1 for n in results.values() if n > 1) + sum(1 for n in predictions.values() if n > 1)
-        + extra_rows + (len(accepted) - len(set(accepted))),
+        "duplicated": sum(1 for n in results.values() if n > 1)
+        + sum(1 for n in predictions.values() if n > 1)
+        + extra_rows
+        + (len(accepted) - len(set(accepted))),
         "e2e_p50_ms": round(1000 * percentile(latencies, 50), 1),
         "e2e_p99_ms": round(1000 * percentile(latencies, 99), 1),
         "_runs": Counter(r[3] for r in rows.values()),
@@ -256,14 +314,22 @@ def main() -> int:
     parser.add_argument("--minutes", "-m", type=float, default=10, help="spread over this many minutes (10)")
     parser.add_argument("--clients", type=int, default=4, help="submitting threads (4)")
     parser.add_argument("--worker-processes", type=int, default=2, help="Celery pool processes (2)")
-    parser.add_argument("--kill-worker", nargs="?", const="pool", choices=["pool", "all"],
-                        help="at 1/3 of the run, kill -9 a busy pool process (pool) or the whole worker (all)")
-    parser.add_argument("--restart-broker", action="store_true",
-                        help="at 2/3 of the run, stop RabbitMQ for --outage s")
+    parser.add_argument(
+        "--kill-worker",
+        nargs="?",
+        const="pool",
+        choices=["pool", "all"],
+        help="at 1/3 of the run, kill -9 a busy pool process (pool) or the whole worker (all)",
+    )
+    parser.add_argument("--restart-broker", action="store_true", help="at 2/3 of the run, stop RabbitMQ for --outage s")
     parser.add_argument("--outage", type=float, default=5, help="seconds RabbitMQ stays stopped (5; keep it short)")
     parser.add_argument("--sweep-every", type=int, default=10, help="sweeper interval in seconds (10; production 30)")
-    parser.add_argument("--stuck-after", type=float, default=120,
-                        help="the sweeper re-queues requests stuck queued/running this long (120; production 300)")
+    parser.add_argument(
+        "--stuck-after",
+        type=float,
+        default=120,
+        help="the sweeper re-queues requests stuck queued/running this long (120; production 300)",
+    )
     parser.add_argument("--drain-timeout", type=float, default=600, help="wait this long for the backlog (600 s)")
     parser.add_argument("--database", default="nba_soak", help="own database on DATABASE_URL's server (nba_soak)")
     parser.add_argument("--drop", action="store_true", help="drop the database afterwards (default: kept for reuse)")
@@ -277,9 +343,13 @@ def main() -> int:
     if not broker_url.startswith("amqp"):
         parser.error("CELERY_BROKER_URL must point at RabbitMQ")
     prefix = os.environ.get("CELERY_QUEUE_PREFIX", "") + "soak."
-    os.environ.update(DATABASE_URL=ensure_database(base_url, args.database), CELERY_BROKER_URL=broker_url,
-                      CELERY_QUEUE_PREFIX=prefix, DJANGO_SETTINGS_MODULE="nbaproject.settings",
-                      LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"))
+    os.environ.update(
+        DATABASE_URL=ensure_database(base_url, args.database),
+        CELERY_BROKER_URL=broker_url,
+        CELERY_QUEUE_PREFIX=prefix,
+        DJANGO_SETTINGS_MODULE="nbaproject.settings",
+        LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
+    )
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
     os.environ.setdefault("KERAS_BACKEND", "jax")
     import django
@@ -296,28 +366,53 @@ def main() -> int:
     prepare_data()  # (migrates first)
     ensure_sweeper_schedule()
     every, _ = IntervalSchedule.objects.get_or_create(every=args.sweep_every, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.filter(name=SWEEPER_SCHEDULE_NAME).update(interval=every, kwargs=json.dumps(
-        {"queued_after": args.stuck_after, "running_after": args.stuck_after}))
+    PeriodicTask.objects.filter(name=SWEEPER_SCHEDULE_NAME).update(
+        interval=every, kwargs=json.dumps({"queued_after": args.stuck_after, "running_after": args.stuck_after})
+    )
     user, token, _ = create_api_user("soak")
     PredictionRequest.objects.filter(user=user).delete()
 
     port = free_port()
-    env = dict(os.environ, DEBUG="0", SECRET_KEY=settings.SECRET_KEY, ALLOWED_HOSTS="127.0.0.1,localhost",
-               THROTTLE_PREDICTIONS="100000000/min", THROTTLE_USER="100000000/min", PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        DEBUG="0",
+        SECRET_KEY=settings.SECRET_KEY,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        THROTTLE_PREDICTIONS="100000000/min",
+        THROTTLE_USER="100000000/min",
+        PYTHONUNBUFFERED="1",
+    )
     procs = Processes()
     broker = Broker(broker_url) if args.restart_broker else None
     soak = Soak(args, port, token, env, procs)
     try:
         start_web(procs, port, env)
         soak.start_worker("1")
-        procs.start([sys.executable, "-m", "celery", "-A", "nbaproject", "beat", "-l", "warning",
-                     "--pidfile", str(Path(settings.VAR_DIR) / f"soak-beat-{os.getpid()}.pid")], env, "beat")
+        procs.start(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "nbaproject",
+                "beat",
+                "-l",
+                "warning",
+                "--pidfile",
+                str(Path(settings.VAR_DIR) / f"soak-beat-{os.getpid()}.pid"),
+            ],
+            env,
+            "beat",
+        )
 
         log(f"warming up {args.worker_processes} pool processes (models loaded once per process)")
         warm = Client(port, token)
         warm_ids = [warm.post(body)[2]["id"] for body in sample_bodies(args.worker_processes * 3)]
-        wait_for(lambda: not PredictionRequest.objects.filter(pk__in=warm_ids, status__in=["queued", "running"])
-                 .exists(), 180, "warm-up predictions")
+        wait_for(
+            lambda: not PredictionRequest.objects.filter(pk__in=warm_ids, status__in=["queued", "running"]).exists(),
+            180,
+            "warm-up predictions",
+        )
         PredictionRequest.objects.filter(pk__in=warm_ids).delete()
         rss_start = rss_mb(soak.worker.pid)
         log(f"submitting {args.requests} predictions over {args.minutes} min from {args.clients} clients")
@@ -343,8 +438,10 @@ def main() -> int:
     if args.json:
         print(json.dumps(figures))
         return 0 if figures["lost"] == figures["duplicated"] == 0 else 1
-    print(f"{args.requests} predictions over {args.minutes} min, {args.worker_processes} pool processes, "
-          f"faults: kill-worker={args.kill_worker or 'no'}, restart-broker={'yes' if broker else 'no'}")
+    print(
+        f"{args.requests} predictions over {args.minutes} min, {args.worker_processes} pool processes, "
+        f"faults: kill-worker={args.kill_worker or 'no'}, restart-broker={'yes' if broker else 'no'}"
+    )
     for event in soak.events:
         print(f"  {event}")
     refused = f"   (not accepted: {dict(soak.rejected)})" if soak.rejected else ""
@@ -355,8 +452,10 @@ def main() -> int:
     print(f"duplicated  {figures['duplicated']}   (must be 0)")
     print(f"end to end  p50 {figures['e2e_p50_ms']} ms, p99 {figures['e2e_p99_ms']} ms")
     print(f"worker RSS  {rss_start} MB after warm-up -> {rss_end} MB at the end")
-    print(f"pipeline runs per request {dict(sorted(runs.items()))}; published by the sweeper after a failed "
-          f"publish: {late}")
+    print(
+        f"pipeline runs per request {dict(sorted(runs.items()))}; published by the sweeper after a failed "
+        f"publish: {late}"
+    )
     return 0 if figures["lost"] == figures["duplicated"] == 0 else 1
 
 

@@ -1,5 +1,6 @@
 """Admin of the etl app: the warehouse (teams, players, games, lines) and the loads (runs,
 quarantined rows). Every changelist selects its related rows in the same query (no N+1)."""
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -40,8 +41,18 @@ class PlayerAdmin(admin.ModelAdmin):
 
 @admin.register(Game)
 class GameAdmin(admin.ModelAdmin):
-    list_display = ["date", "away", "home", "score", "overtimes", "status", "season", "season_type",
-                    "nba_game_id", "bref_game_id"]
+    list_display = [
+        "date",
+        "away",
+        "home",
+        "score",
+        "overtimes",
+        "status",
+        "season",
+        "season_type",
+        "nba_game_id",
+        "bref_game_id",
+    ]
     list_filter = ["season", "status", "season_type", "date"]
     date_hierarchy = "date"
     search_fields = ["nba_game_id", "bref_game_id", "home__code", "away__code", "home__name", "away__name"]
@@ -57,8 +68,19 @@ class GameAdmin(admin.ModelAdmin):
 
 @admin.register(PlayerGameLog)
 class PlayerGameLogAdmin(admin.ModelAdmin):
-    list_display = ["date", "player", "team", "home_or_away", "opponent", "minutes", "pts", "reb", "ast",
-                    "plus_minus", "source"]
+    list_display = [
+        "date",
+        "player",
+        "team",
+        "home_or_away",
+        "opponent",
+        "minutes",
+        "pts",
+        "reb",
+        "ast",
+        "plus_minus",
+        "source",
+    ]
     list_filter = ["season", "source", "is_home", "starter", "team"]
     search_fields = ["player__name", "player__normalised_name", "=player__nba_id", "=game__nba_game_id"]
     raw_id_fields = ["player", "game"]
@@ -90,8 +112,21 @@ class QuarantinedRowInline(admin.TabularInline):
 
 @admin.register(EtlRun)
 class EtlRunAdmin(JobAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "kind", "status", "started_at", "finished_at", "progress", "rows_read", "inserted",
-                    "updated", "unchanged", "rejected", "task_results", "source_short"]
+    list_display = [
+        "id",
+        "kind",
+        "status",
+        "started_at",
+        "finished_at",
+        "progress",
+        "rows_read",
+        "inserted",
+        "updated",
+        "unchanged",
+        "rejected",
+        "task_results",
+        "source_short",
+    ]
     list_filter = ["status", "kind", "created_at"]
     search_fields = ["source", "task_id", "message", "sha256"]
     date_hierarchy = "created_at"
@@ -155,8 +190,13 @@ class EtlRunAdmin(JobAdminMixin, admin.ModelAdmin):
         for run in queryset:
             paths = [line.strip() for line in run.source.splitlines() if line.strip()]
             if paths:
-                start_task(request.user, "etl.tasks.load_gamelogs", args=[paths], obj=run,
-                           description=f"Load the files of ETL run {run.pk} again")
+                start_task(
+                    request.user,
+                    "etl.tasks.load_gamelogs",
+                    args=[paths],
+                    obj=run,
+                    description=f"Load the files of ETL run {run.pk} again",
+                )
                 queued += 1
         self.message_user(request, f"{queued} load(s) queued on the etl queue.", messages.SUCCESS)
 

@@ -6,6 +6,7 @@ On PostgreSQL rows travel through psycopg 3's `cursor.copy()`: in by binary COPY
 types given by `set_types` and one `write_row` per row; out by a text COPY TO that pandas' C
 parser reads. On SQLite (the embedded default) the same calls fall back to executemany / fetchall.
 """
+
 from __future__ import annotations
 
 import io
@@ -15,8 +16,15 @@ import pandas as pd
 from django.db import connection, models
 
 # format_type() names -> the psycopg type names binary COPY is told (varchar travels as text).
-_COPY_TYPES = {"bigint": "int8", "integer": "int4", "smallint": "int2", "boolean": "bool", "date": "date",
-               "character varying": "text", "text": "text"}
+_COPY_TYPES = {
+    "bigint": "int8",
+    "integer": "int4",
+    "smallint": "int2",
+    "boolean": "bool",
+    "date": "date",
+    "character varying": "text",
+    "text": "text",
+}
 
 
 def is_postgresql() -> bool:
@@ -26,8 +34,11 @@ def is_postgresql() -> bool:
 def column_types(table: str) -> dict[str, str]:
     """PostgreSQL column name -> the type name binary COPY uses for it."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
-                       "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", [table])
+        cursor.execute(
+            "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            [table],
+        )
         return {name: _COPY_TYPES.get(type_name, type_name) for name, type_name in cursor.fetchall()}
 
 
@@ -144,6 +155,7 @@ def upsert(table: str, sql: str, params=()) -> tuple[int, int]:
 
 # --- the index rebuild of big loads (PostgreSQL) -----------------------------------------------
 
+
 def _indexes(model: type[models.Model]) -> list:
     """A model's secondary indexes and constraints (from its Meta), which a bulk load rebuilds."""
     return [*model._meta.indexes, *model._meta.constraints]
@@ -152,9 +164,12 @@ def _indexes(model: type[models.Model]) -> list:
 def _primary_key_to_rebuild(table: str) -> str | None:
     """The table's primary key constraint, when no foreign key depends on it."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass "
-                       "AND contype = 'p' AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE "
-                       "f.confrelid = %s::regclass AND f.contype = 'f')", [table, table])
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass "
+            "AND contype = 'p' AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE "
+            "f.confrelid = %s::regclass AND f.contype = 'f')",
+            [table, table],
+        )
         row = cursor.fetchone()
     return row[0] if row else None
 
@@ -184,8 +199,11 @@ def drop_foreign_keys(model: type[models.Model]) -> list[tuple[str, str]]:
     that already wrote to the table: PostgreSQL refuses to alter a table with pending checks."""
     table = model._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                       "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname", [table])
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
+            [table],
+        )
         keys = cursor.fetchall()
         if keys:
             cursor.execute(f"ALTER TABLE {table} " + ", ".join(f'DROP CONSTRAINT "{name}"' for name, _ in keys))
@@ -196,8 +214,10 @@ def add_foreign_keys(model: type[models.Model], keys: list[tuple[str, str]]) -> 
     """Add back what drop_foreign_keys dropped (same names and definitions; every row is checked)."""
     if keys:
         with connection.cursor() as cursor:
-            cursor.execute(f"ALTER TABLE {model._meta.db_table} " +
-                           ", ".join(f'ADD CONSTRAINT "{name}" {definition}' for name, definition in keys))
+            cursor.execute(
+                f"ALTER TABLE {model._meta.db_table} "
+                + ", ".join(f'ADD CONSTRAINT "{name}" {definition}' for name, definition in keys)
+            )
 
 
 def build_indexes(model: type[models.Model], primary_key: str | None) -> None:
@@ -205,8 +225,7 @@ def build_indexes(model: type[models.Model], primary_key: str | None) -> None:
     table = model._meta.db_table
     with connection.schema_editor(atomic=False) as editor:
         if primary_key:
-            editor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{primary_key}" PRIMARY KEY '
-                           f'({model._meta.pk.column})')
+            editor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{primary_key}" PRIMARY KEY ({model._meta.pk.column})')
         for item in _indexes(model):
             if isinstance(item, models.Index):
                 editor.add_index(model, item)

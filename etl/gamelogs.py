@@ -4,6 +4,7 @@ Validation is vectorised over the whole file: each bad row gets a reason, and ev
 of a game with a bad row is held back too, so a game is never loaded half (its score is the
 sum of its lines). Exact duplicate lines are quarantined while the first copy loads.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,15 +24,58 @@ import pandas as pd
 from etl.seasons import season_end_year, season_for_date
 
 REQUIRED_COLUMNS = [
-    "PLAYER_ID", "PLAYER_NAME", "TEAM_ABBREVIATION", "GAME_ID", "GAME_DATE", "MATCHUP", "MIN", "PTS",
-    "FGM", "FGA", "FG3M", "FG3A", "FTM", "FTA", "OREB", "DREB", "REB", "AST", "STL", "BLK", "TOV", "PF",
+    "PLAYER_ID",
+    "PLAYER_NAME",
+    "TEAM_ABBREVIATION",
+    "GAME_ID",
+    "GAME_DATE",
+    "MATCHUP",
+    "MIN",
+    "PTS",
+    "FGM",
+    "FGA",
+    "FG3M",
+    "FG3A",
+    "FTM",
+    "FTA",
+    "OREB",
+    "DREB",
+    "REB",
+    "AST",
+    "STL",
+    "BLK",
+    "TOV",
+    "PF",
     "PLUS_MINUS",
 ]
-STRING_COLUMNS = ["PLAYER_ID", "PLAYER_NAME", "TEAM_ABBREVIATION", "GAME_ID", "GAME_DATE", "MATCHUP",
-                  "SEASON_LABEL", "MIN"]
+STRING_COLUMNS = [
+    "PLAYER_ID",
+    "PLAYER_NAME",
+    "TEAM_ABBREVIATION",
+    "GAME_ID",
+    "GAME_DATE",
+    "MATCHUP",
+    "SEASON_LABEL",
+    "MIN",
+]
 # Highest believable value of each count in one game ("absurd" above it: a typo or a shifted column).
-MAXIMUM = {"PTS": 100, "FGM": 50, "FGA": 100, "FG3M": 30, "FG3A": 50, "FTM": 40, "FTA": 50, "OREB": 30,
-           "DREB": 40, "REB": 60, "AST": 40, "STL": 20, "BLK": 20, "TOV": 20, "PF": 10}
+MAXIMUM = {
+    "PTS": 100,
+    "FGM": 50,
+    "FGA": 100,
+    "FG3M": 30,
+    "FG3A": 50,
+    "FTM": 40,
+    "FTA": 50,
+    "OREB": 30,
+    "DREB": 40,
+    "REB": 60,
+    "AST": 40,
+    "STL": 20,
+    "BLK": 20,
+    "TOV": 20,
+    "PF": 10,
+}
 COUNT_COLUMNS = list(MAXIMUM)
 USED_COLUMNS = {*REQUIRED_COLUMNS, "SEASON_LABEL"}
 MAX_MINUTES = 75  # a quadruple-overtime game is 68 minutes long
@@ -111,8 +155,10 @@ def read_gamelog_file(path: str | Path) -> SourceFile:
     sha256 = hashlib.sha256(raw).hexdigest()
     if path.suffix.lower() == ".gz" and raw[:2] != b"\x1f\x8b":
         start = raw[:24].decode("utf-8", "replace").split("\n")[0]
-        raise GamelogFormatError(f"{path.name}: not a gzip file (the name ends in .gz, but the content starts "
-                                 f"with {start!r}; gzip it, or name it .csv)")
+        raise GamelogFormatError(
+            f"{path.name}: not a gzip file (the name ends in .gz, but the content starts "
+            f"with {start!r}; gzip it, or name it .csv)"
+        )
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
@@ -130,13 +176,16 @@ def read_gamelog_file(path: str | Path) -> SourceFile:
     columns = [name.strip().upper() for name in next(csv.reader([first_line]))]
     repeated = sorted({name for name in columns if columns.count(name) > 1})
     if repeated:
-        raise GamelogFormatError(f"{path.name}: column{'s' if len(repeated) > 1 else ''} "
-                                 f"{', '.join(repeated)} appear{'' if len(repeated) > 1 else 's'} twice in the header")
+        raise GamelogFormatError(
+            f"{path.name}: column{'s' if len(repeated) > 1 else ''} "
+            f"{', '.join(repeated)} appear{'' if len(repeated) > 1 else 's'} twice in the header"
+        )
     missing = [column for column in REQUIRED_COLUMNS if column not in columns]
     if missing:
         raise GamelogFormatError(
             f"{path.name}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-            f"(an NBA.com player game log has {', '.join(REQUIRED_COLUMNS[:4])}, …)")
+            f"(an NBA.com player game log has {', '.join(REQUIRED_COLUMNS[:4])}, …)"
+        )
     return SourceFile(path=path, sha256=sha256, text=text, columns=columns)
 
 
@@ -156,8 +205,9 @@ class Distinct:
     def map_many(self, func, dtypes: tuple) -> tuple[np.ndarray, ...]:
         """Like map, for a func returning a tuple: one array per element."""
         results = [func(value) for value in self.values] + [func("")]
-        return tuple(np.array([result[k] for result in results], dtype=dtype)[self.codes]
-                     for k, dtype in enumerate(dtypes))
+        return tuple(
+            np.array([result[k] for result in results], dtype=dtype)[self.codes] for k, dtype in enumerate(dtypes)
+        )
 
     def text(self) -> np.ndarray:
         return self.map(lambda value: value)
@@ -203,14 +253,20 @@ def _records(source: SourceFile) -> tuple[pd.DataFrame, np.ndarray, _RawLines, l
             good = counts == width - 1
             blank = ~good & np.fromiter((not line.strip() for line in body), dtype=bool, count=len(body))
             for index in np.flatnonzero(~good & ~blank):
-                rejected.append((int(index) + 2, f"expected {width} fields, found {counts[index] + 1}",
-                                 body[index]))
+                rejected.append((int(index) + 2, f"expected {width} fields, found {counts[index] + 1}", body[index]))
             kept = np.flatnonzero(good)
             rows = [body[i] for i in kept]
             text, raw = "\n".join([lines[0], *rows]), _RawLines(source, rows)
-        frame = pd.read_csv(io.StringIO(text), names=source.columns, header=0, usecols=used, dtype=dtypes,
-                            keep_default_na=False, na_values={c: [""] for c in used if c not in dtypes},
-                            engine="c")
+        frame = pd.read_csv(
+            io.StringIO(text),
+            names=source.columns,
+            header=0,
+            usecols=used,
+            dtype=dtypes,
+            keep_default_na=False,
+            na_values={c: [""] for c in used if c not in dtypes},
+            engine="c",
+        )
         return frame, kept + 2, raw, rejected
     # Quoted fields (possibly spanning lines): the csv module, keeping each record's lines.
     lines = source.text.rstrip("\n").split("\n")
@@ -219,7 +275,7 @@ def _records(source: SourceFile) -> tuple[pd.DataFrame, np.ndarray, _RawLines, l
     start = 2
     for record in reader:
         end = reader.line_num + 1
-        text = "\n".join(lines[start - 1:end - 1])
+        text = "\n".join(lines[start - 1 : end - 1])
         if len(record) == width:
             records.append(record)
             numbers.append(start)
@@ -328,8 +384,9 @@ def parse_gamelog_file(source: SourceFile | str | Path, team_codes: dict[str, st
     player_ids = players.map(_positive_int, dtype=np.float64)
     reject(np.isnan(player_ids), "PLAYER_ID is not a positive number ({!r})", players.text)
     names = Distinct(frame["PLAYER_NAME"])
-    reject(names.map(lambda v: not v or len(v) > 128, dtype=bool), "PLAYER_NAME is empty or too long ({!r})",
-           names.text)
+    reject(
+        names.map(lambda v: not v or len(v) > 128, dtype=bool), "PLAYER_NAME is empty or too long ({!r})", names.text
+    )
     games = Distinct(frame["GAME_ID"])
     game_ids = games.map(_game_id)
     reject(pd.isna(game_ids), "GAME_ID is not an NBA.com game id ({!r})", games.text)
@@ -340,15 +397,24 @@ def parse_gamelog_file(source: SourceFile | str | Path, team_codes: dict[str, st
     dates = dates_text.map(_date)
     days = dates_text.map(_date, dtype="datetime64[D]")  # NaT where not a date
     reject(pd.isna(dates), "GAME_DATE is not a date (YYYY-MM-DD): {!r}", dates_text.text)
-    reject(dates_text.map(lambda v: bool(_date(v)) and not FIRST_GAME <= _date(v) <= latest, dtype=bool),
-           "GAME_DATE {} is not the date of a played NBA game", dates)
+    reject(
+        dates_text.map(lambda v: bool(_date(v)) and not FIRST_GAME <= _date(v) <= latest, dtype=bool),
+        "GAME_DATE {} is not the date of a played NBA game",
+        dates,
+    )
     seasons = dates_text.map(lambda v: season_for_date(_date(v)) if _date(v) else None)
     if "SEASON_LABEL" in frame.columns:
         labels = Distinct(frame["SEASON_LABEL"]).text()
-        reject((labels != "") & pd.isna(per_distinct(pd.Series(labels), _season)),
-               "SEASON_LABEL is not a season like 2023-24 ({!r})", labels)
-        reject((labels != "") & (labels != seasons), "GAME_DATE is not in season SEASON_LABEL ({})",
-               lambda: dates_text.text() + " / " + labels.astype(object))
+        reject(
+            (labels != "") & pd.isna(per_distinct(pd.Series(labels), _season)),
+            "SEASON_LABEL is not a season like 2023-24 ({!r})",
+            labels,
+        )
+        reject(
+            (labels != "") & (labels != seasons),
+            "GAME_DATE is not in season SEASON_LABEL ({})",
+            lambda: dates_text.text() + " / " + labels.astype(object),
+        )
 
     minutes_text = Distinct(frame["MIN"])
     minutes = minutes_text.map(_minutes, dtype=np.float64)
@@ -364,15 +430,17 @@ def parse_gamelog_file(source: SourceFile | str | Path, team_codes: dict[str, st
         reject(values > highest, f"{column} is above {highest} ({{}})", values)
         numbers[column] = values
     plus_minus = _as_number(frame["PLUS_MINUS"])
-    reject(frame["PLUS_MINUS"].notna().to_numpy() & np.isnan(plus_minus), "PLUS_MINUS is not a number ({!r})",
-           frame["PLUS_MINUS"])
+    reject(
+        frame["PLUS_MINUS"].notna().to_numpy() & np.isnan(plus_minus),
+        "PLUS_MINUS is not a number ({!r})",
+        frame["PLUS_MINUS"],
+    )
     reject(np.abs(plus_minus) > MAX_PLUS_MINUS, f"PLUS_MINUS beyond ±{MAX_PLUS_MINUS} ({{}})", plus_minus)
     reject(plus_minus != np.round(plus_minus), "PLUS_MINUS is not a whole number ({})", plus_minus)
     for made, tried in (("FGM", "FGA"), ("FG3M", "FG3A"), ("FTM", "FTA"), ("FG3M", "FGM"), ("FG3A", "FGA")):
         reject(numbers[made] > numbers[tried], f"{made} above {tried}")
     reject(numbers["OREB"] + numbers["DREB"] != numbers["REB"], "REB is not OREB + DREB")
-    reject(2 * numbers["FGM"] + numbers["FG3M"] + numbers["FTM"] != numbers["PTS"],
-           "PTS is not 2*FGM + FG3M + FTM")
+    reject(2 * numbers["FGM"] + numbers["FG3M"] + numbers["FTM"] != numbers["PTS"], "PTS is not 2*FGM + FG3M + FTM")
 
     # MATCHUP names the game's two teams and which one is at home ("CLE vs. IND": CLE at home;
     # "IND @ CLE": the same). At a neutral site both teams' lines carry the same text, so the
@@ -387,8 +455,11 @@ def parse_gamelog_file(source: SourceFile | str | Path, team_codes: dict[str, st
     reject(pd.isna(first), "unknown team code in MATCHUP ({!r})", matchups.text)
     reject(pd.isna(second), "unknown opponent code in MATCHUP ({!r})", matchups.text)
     reject(first == second, "the team plays itself in MATCHUP ({!r})", matchups.text)
-    reject((team != first) & (team != second), "the player's team is not in MATCHUP ({})",
-           lambda: team_text.text() + " / " + matchups.text().astype(object))
+    reject(
+        (team != first) & (team != second),
+        "the player's team is not in MATCHUP ({})",
+        lambda: team_text.text() + " / " + matchups.text().astype(object),
+    )
 
     first_at_home = np.isin(where, ["vs.", "vs"])
     home = np.where(first_at_home, first, second)
@@ -398,8 +469,9 @@ def parse_gamelog_file(source: SourceFile | str | Path, team_codes: dict[str, st
 
     # The same player twice in a game: an exact copy of a line is quarantined as a duplicate
     # (the first copy loads); different numbers make both doubtful.
-    key = np.where(np.isnan(player_ids), -1, player_ids).astype(np.int64) * 10**10 + \
-        games.map(lambda v: int(_game_id(v)) if _game_id(v) else -1, dtype=np.int64)
+    key = np.where(np.isnan(player_ids), -1, player_ids).astype(np.int64) * 10**10 + games.map(
+        lambda v: int(_game_id(v)) if _game_id(v) else -1, dtype=np.int64
+    )
     repeated = pd.Series(key).duplicated(keep=False).to_numpy()
     duplicate_line = np.zeros(n, dtype=bool)
     if repeated.any():
@@ -413,13 +485,16 @@ def parse_gamelog_file(source: SourceFile | str | Path, team_codes: dict[str, st
 
     # Every line of a game must tell the same story (date, teams), and a game has two teams.
     if ok.any():
-        story = pd.DataFrame({"game": games.codes, "date": dates_text.codes, "home": home, "away": away,
-                              "team": team})[ok]
+        story = pd.DataFrame({"game": games.codes, "date": dates_text.codes, "home": home, "away": away, "team": team})[
+            ok
+        ]
         told = story.drop_duplicates(["game", "date", "home", "away"])["game"].value_counts()
         sides = story.drop_duplicates(["game", "team"])["game"].value_counts()
         broken = set(told.index[told > 1]) | set(sides.index[sides != 2])
-        reject(np.isin(games.codes, list(broken)),
-               "the lines of this game disagree on its date or teams, or only one team's lines are present")
+        reject(
+            np.isin(games.codes, list(broken)),
+            "the lines of this game disagree on its date or teams, or only one team's lines are present",
+        )
     # Hold back every other line of a game that has a rejected line (duplicate copies excepted):
     # loading the rest would give the game a wrong score.
     bad = ~ok & ~duplicate_line
@@ -436,34 +511,37 @@ def parse_gamelog_file(source: SourceFile | str | Path, team_codes: dict[str, st
     if first_bad:
         held = np.isin(game_ids.astype(str), list(first_bad)) & ok
         messages = np.full(n, "", dtype=object)
-        messages[held] = [f"held back with its game {game}: line {first_bad[game]} of this game was rejected"
-                          for game in game_ids[held]]
+        messages[held] = [
+            f"held back with its game {game}: line {first_bad[game]} of this game was rejected"
+            for game in game_ids[held]
+        ]
         reject(held, "{}", messages, kind=HELD_BACK)
 
     keep = ok
-    valid = pd.DataFrame({
-        "player_nba_id": player_ids[keep].astype(np.int64),
-        "player_name": names.text()[keep],
-        "game_id": game_ids[keep],
-        "season_type": season_type[keep],
-        "date": days[keep],
-        "season": seasons[keep],
-        "team": team[keep],
-        "opponent": opponent[keep],
-        "home": home[keep],
-        "away": away[keep],
-        "is_home": is_home[keep],
-        "seconds": np.round(minutes[keep] * 60).astype(np.int64),
-        **{column.lower(): numbers[column][keep].astype(np.int64) for column in COUNT_COLUMNS},
-        "plus_minus": plus_minus[keep],
-        "line": line_numbers[keep],
-    })
+    valid = pd.DataFrame(
+        {
+            "player_nba_id": player_ids[keep].astype(np.int64),
+            "player_name": names.text()[keep],
+            "game_id": game_ids[keep],
+            "season_type": season_type[keep],
+            "date": days[keep],
+            "season": seasons[keep],
+            "team": team[keep],
+            "opponent": opponent[keep],
+            "home": home[keep],
+            "away": away[keep],
+            "is_home": is_home[keep],
+            "seconds": np.round(minutes[keep] * 60).astype(np.int64),
+            **{column.lower(): numbers[column][keep].astype(np.int64) for column in COUNT_COLUMNS},
+            "plus_minus": plus_minus[keep],
+            "line": line_numbers[keep],
+        }
+    )
     by_reason = Counter({WRONG_FIELD_COUNT: len(rejected)} if rejected else {})
     by_reason.update(kinds[~ok].tolist())
     rejected += [(int(line_numbers[i]), reasons[i], raw_lines[i]) for i in np.flatnonzero(~ok)]
     rejected.sort()
-    return ParsedFile(source=source, rows_read=rows_read, valid=valid, rejected=rejected,
-                      rejected_by_reason=by_reason)
+    return ParsedFile(source=source, rows_read=rows_read, valid=valid, rejected=rejected, rejected_by_reason=by_reason)
 
 
 def games_from_lines(valid: pd.DataFrame) -> pd.DataFrame:

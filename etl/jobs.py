@@ -1,5 +1,8 @@
 """What the etl app contributes to operations (operations.registry): its job kind (ETL runs), the
 daily load of new game-log files, and the Pipeline page's "load the bundled seasons" button."""
+
+from datetime import UTC
+
 from etl.models import EtlRun
 from operations.registry import register_action, register_job_kind, register_metrics, register_schedules
 from operations.schedules import DAILY
@@ -24,23 +27,34 @@ def stage(run: EtlRun) -> str:
 
 register_job_kind(EtlRun, kind="etl", title=title, stage=stage)
 
-register_schedules([{
-    "name": "Load new game-log files",
-    "task": "etl.tasks.load_gamelogs",
-    "kwargs": {"skip_loaded": True},
-    "crontab": {"minute": "0", "hour": "11", **DAILY},
-    "description": ("Daily: loads the bundled game-log files (etl/data, or BUNDLED_DATA_DIR) that changed since "
-                    "their last load; files already loaded with the same content are skipped. Each run appears "
-                    "under Etl > Etl runs."),
-}])
+register_schedules(
+    [
+        {
+            "name": "Load new game-log files",
+            "task": "etl.tasks.load_gamelogs",
+            "kwargs": {"skip_loaded": True},
+            "crontab": {"minute": "0", "hour": "11", **DAILY},
+            "description": (
+                "Daily: loads the bundled game-log files (etl/data, or BUNDLED_DATA_DIR) that changed since "
+                "their last load; files already loaded with the same content are skipped. Each run appears "
+                "under Etl > Etl runs."
+            ),
+        }
+    ]
+)
 
-register_action("load-bundled", label="Load the bundled seasons now", permission="etl.add_etlrun",
-                task="etl.tasks.load_gamelogs", kwargs={"skip_loaded": False})
+register_action(
+    "load-bundled",
+    label="Load the bundled seasons now",
+    permission="etl.add_etlrun",
+    task="etl.tasks.load_gamelogs",
+    kwargs={"skip_loaded": False},
+)
 
 
 def freshness_metrics():
     """The newest final game in the warehouse, and its age: the data's freshness (/metrics)."""
-    from datetime import datetime, time, timezone
+    from datetime import datetime, time
 
     from django.db.models import Max
     from prometheus_client.core import GaugeMetricFamily
@@ -48,14 +62,18 @@ def freshness_metrics():
     from etl.models import Game
 
     newest = Game.objects.filter(status=Game.Status.FINAL).aggregate(newest=Max("date"))["newest"]
-    stamp = GaugeMetricFamily("nba_warehouse_newest_game_timestamp_seconds",
-                              "Unix time of the day of the newest final game loaded (midnight UTC).")
-    age = GaugeMetricFamily("nba_warehouse_newest_game_age_seconds",
-                            "Seconds since the day of the newest final game loaded (data freshness).")
+    stamp = GaugeMetricFamily(
+        "nba_warehouse_newest_game_timestamp_seconds",
+        "Unix time of the day of the newest final game loaded (midnight UTC).",
+    )
+    age = GaugeMetricFamily(
+        "nba_warehouse_newest_game_age_seconds",
+        "Seconds since the day of the newest final game loaded (data freshness).",
+    )
     if newest is not None:
-        moment = datetime.combine(newest, time(), tzinfo=timezone.utc).timestamp()
+        moment = datetime.combine(newest, time(), tzinfo=UTC).timestamp()
         stamp.add_metric([], moment)
-        age.add_metric([], datetime.now(timezone.utc).timestamp() - moment)
+        age.add_metric([], datetime.now(UTC).timestamp() - moment)
     return [stamp, age]
 
 

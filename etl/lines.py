@@ -5,6 +5,7 @@ The bundled NBA.com logs are loaded in bulk by etl.services (COPY and set-based 
 `sources_kept_from` what it must not overwrite); scraped box scores and game logs
 (scraping.warehouse) call `upsert_lines`. Both follow SOURCE_RANK.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -18,8 +19,24 @@ from etl.models import PlayerGameLog
 # a higher one. basketball-reference box scores carry exact seconds and starters, the NBA.com
 # logs whole minutes and no starters, so a scraped line is not overwritten by a bundled one.
 SOURCE_RANK = {"nba": 1, "bref": 2}
-STAT_FIELDS = ("seconds", "pts", "oreb", "dreb", "reb", "ast", "stl", "blk", "tov", "pf", "fgm", "fga", "fg3m",
-               "fg3a", "ftm", "fta")
+STAT_FIELDS = (
+    "seconds",
+    "pts",
+    "oreb",
+    "dreb",
+    "reb",
+    "ast",
+    "stl",
+    "blk",
+    "tov",
+    "pf",
+    "fgm",
+    "fga",
+    "fg3m",
+    "fg3a",
+    "ftm",
+    "fta",
+)
 # What an upsert writes and compares on an existing line (the key is player + game).
 LINE_FIELDS = ("team_id", "opponent_id", "date", "season", "is_home", "starter", *STAT_FIELDS, "plus_minus")
 
@@ -58,8 +75,14 @@ def upsert_lines(lines: Iterable[dict], source: str) -> Counter:
     for line in lines:
         log = existing.get((line["player_id"], line["game_id"]))
         if log is None:
-            created.append(PlayerGameLog(player_id=line["player_id"], game_id=line["game_id"], source=source,
-                                         **{field: line[field] for field in LINE_FIELDS}))
+            created.append(
+                PlayerGameLog(
+                    player_id=line["player_id"],
+                    game_id=line["game_id"],
+                    source=source,
+                    **{field: line[field] for field in LINE_FIELDS},
+                )
+            )
             continue
         if not may_replace(log.source, source):
             counts["kept"] += 1

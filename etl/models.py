@@ -4,6 +4,7 @@ Bundled NBA.com game logs and scraped basketball-reference pages land on the sam
 matched by natural keys: a team by any of its codes (TeamAlias), a player by NBA.com or
 basketball-reference id, a game by (date, home team), a line by (player, game).
 """
+
 from __future__ import annotations
 
 from django.db import models
@@ -13,7 +14,7 @@ from operations.models import Job
 
 
 class TeamQuerySet(models.QuerySet):
-    def resolve(self, code_or_name: str) -> "Team | None":
+    def resolve(self, code_or_name: str) -> Team | None:
         """The team known by this code or name in any source (BRK, BKN, 'Brooklyn Nets', 'nets')."""
         alias = TeamAlias.objects.select_related("team").filter(alias=alias_key(code_or_name or "")).first()
         return alias.team if alias else None
@@ -51,8 +52,12 @@ class TeamAlias(models.Model):
 
 class Player(models.Model):
     name = models.CharField(max_length=128)
-    normalised_name = models.CharField(max_length=128, db_index=True, editable=False,
-                                       help_text="Lower-case, accents and punctuation removed, for search.")
+    normalised_name = models.CharField(
+        max_length=128,
+        db_index=True,
+        editable=False,
+        help_text="Lower-case, accents and punctuation removed, for search.",
+    )
     nba_id = models.BigIntegerField(unique=True, null=True, blank=True)
     bref_id = models.CharField(max_length=16, unique=True, null=True, blank=True)
 
@@ -125,13 +130,14 @@ class PlayerGameLog(models.Model):
     # constraint either: its deferred per-row checks (each locking the referenced row) would double
     # a load's time. Integrity is the loader's job (ids come from rows upserted in the same
     # transaction; etl/tests checks for orphans) and deletes cascade in the ORM (on_delete).
-    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="game_logs", db_index=False,
-                               db_constraint=False)
-    game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="player_logs", db_index=False,
-                             db_constraint=False)
+    player = models.ForeignKey(
+        Player, on_delete=models.CASCADE, related_name="game_logs", db_index=False, db_constraint=False
+    )
+    game = models.ForeignKey(
+        Game, on_delete=models.CASCADE, related_name="player_logs", db_index=False, db_constraint=False
+    )
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
-    opponent = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+", db_index=False,
-                                 db_constraint=False)
+    opponent = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     # Denormalised from the game so per-player and per-team history reads need no join.
     date = models.DateField()
     season = models.CharField(max_length=7)
@@ -178,8 +184,13 @@ class EtlRun(Job):
     rows_total = models.PositiveIntegerField(default=0)
     rows_done = models.PositiveIntegerField(default=0)
     counts = models.JSONField(default=dict, blank=True)
-    task_id = models.CharField(max_length=255, null=True, blank=True, unique=True,
-                               help_text="Celery task id when run as a task (TaskResult.task_id).")
+    task_id = models.CharField(
+        max_length=255,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="Celery task id when run as a task (TaskResult.task_id).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -202,8 +213,9 @@ class QuarantinedRow(models.Model):
 
     class Meta:
         ordering = ["source_file", "line_number"]
-        constraints = [models.UniqueConstraint(fields=["file_sha256", "line_number"],
-                                               name="quarantinedrow_unique_file_line")]
+        constraints = [
+            models.UniqueConstraint(fields=["file_sha256", "line_number"], name="quarantinedrow_unique_file_line")
+        ]
 
     def __str__(self):
         return f"{self.source_file}:{self.line_number} {self.reason}"

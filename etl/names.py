@@ -1,5 +1,6 @@
 """Name normalisation shared by the loader, the spiders and the API search: player names, and
 the keys team aliases are stored and looked up by."""
+
 from __future__ import annotations
 
 import re

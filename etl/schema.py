@@ -11,6 +11,7 @@ fails at import time with a clear error instead of at query time:
 `LINES.team` is the column of field `team` ("team_id"); `LINES.column("team_id")` accepts a
 field name or a column name; `str(LINES)` is the table name ("etl_playergamelog").
 """
+
 from __future__ import annotations
 
 from django.db import models

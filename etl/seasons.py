@@ -1,4 +1,5 @@
 """NBA seasons: '2023-24' labels, basketball-reference end years (2024) and dates."""
+
 from __future__ import annotations
 
 import datetime as dt

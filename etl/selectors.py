@@ -1,4 +1,5 @@
 """Reads of the etl app."""
+
 from __future__ import annotations
 
 from etl.models import PlayerGameLog

@@ -10,6 +10,7 @@ every row unchanged. Which source's line wins is etl.lines' rule: lines scraped 
 basketball-reference (source='bref', exact seconds and starters) are not overwritten by the
 NBA.com logs.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -44,10 +45,35 @@ from operations import progress as job_progress
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
-SUMMARY_KEYS = ("read", "inserted", "updated", "unchanged", "rejected",
-                "teams_created", "players_created", "games_created", "games_updated")
-LOG_STATS = ["seconds", "pts", "oreb", "dreb", "reb", "ast", "stl", "blk", "tov", "pf",
-             "fgm", "fga", "fg3m", "fg3a", "ftm", "fta"]
+SUMMARY_KEYS = (
+    "read",
+    "inserted",
+    "updated",
+    "unchanged",
+    "rejected",
+    "teams_created",
+    "players_created",
+    "games_created",
+    "games_updated",
+)
+LOG_STATS = [
+    "seconds",
+    "pts",
+    "oreb",
+    "dreb",
+    "reb",
+    "ast",
+    "stl",
+    "blk",
+    "tov",
+    "pf",
+    "fgm",
+    "fga",
+    "fg3m",
+    "fg3a",
+    "ftm",
+    "fta",
+]
 # What a reload compares and may change on an existing line (the key is player + game).
 LOG_UPDATABLE = ["team_id", "opponent_id", "date", "season", "is_home", *LOG_STATS, "plus_minus"]
 SOURCE = "nba"  # the lines' source (etl.lines.SOURCE_RANK decides which source's line wins)
@@ -74,19 +100,28 @@ def team_aliases() -> dict[str, str]:
 
 # --- staging ------------------------------------------------------------------------------------
 
+
 def _create_stages() -> None:
-    stats = ", ".join(f"{stat} smallint NOT NULL" if stat != "seconds" else "seconds integer NOT NULL"
-                      for stat in LOG_STATS)
+    stats = ", ".join(
+        f"{stat} smallint NOT NULL" if stat != "seconds" else "seconds integer NOT NULL" for stat in LOG_STATS
+    )
     bulk.create_stage(STAGE_PLAYER, "nba_id bigint PRIMARY KEY, name varchar(128), normalised_name varchar(128)")
-    bulk.create_stage(STAGE_GAME, "nba_game_id varchar(10) PRIMARY KEY, date date, season varchar(7), "
-                              "season_type varchar(8), home_id bigint, away_id bigint, home_score integer, "
-                              "away_score integer, overtimes integer")
-    bulk.create_stage(STAGE_LOG, f"player_id bigint NOT NULL, game_id bigint NOT NULL, team_id bigint NOT NULL, "
-                             f"opponent_id bigint NOT NULL, date date NOT NULL, season varchar(7) NOT NULL, "
-                             f"is_home boolean NOT NULL, {stats}, plus_minus smallint")
+    bulk.create_stage(
+        STAGE_GAME,
+        "nba_game_id varchar(10) PRIMARY KEY, date date, season varchar(7), "
+        "season_type varchar(8), home_id bigint, away_id bigint, home_score integer, "
+        "away_score integer, overtimes integer",
+    )
+    bulk.create_stage(
+        STAGE_LOG,
+        f"player_id bigint NOT NULL, game_id bigint NOT NULL, team_id bigint NOT NULL, "
+        f"opponent_id bigint NOT NULL, date date NOT NULL, season varchar(7) NOT NULL, "
+        f"is_home boolean NOT NULL, {stats}, plus_minus smallint",
+    )
 
 
 # --- one file ---------------------------------------------------------------------------------
+
 
 def _prepare(source, aliases: dict[str, str]) -> tuple[ParsedFile, pd.DataFrame, list[tuple]]:
     """The CPU-only part of a file (runs in the helper thread): validated lines, their games,
@@ -96,8 +131,9 @@ def _prepare(source, aliases: dict[str, str]) -> tuple[ParsedFile, pd.DataFrame,
     games = games_from_lines(lines) if len(lines) else pd.DataFrame()
     players = lines.drop_duplicates("player_nba_id", keep="last") if len(lines) else lines
     names = players["player_name"].tolist() if len(lines) else []
-    player_rows = list(zip(players["player_nba_id"].tolist(), names, map(normalise_name, names), strict=True)) \
-        if names else []
+    player_rows = (
+        list(zip(players["player_nba_id"].tolist(), names, map(normalise_name, names), strict=True)) if names else []
+    )
     return parsed, games, player_rows
 
 
@@ -116,11 +152,14 @@ def _upsert_players(player_rows: list[tuple]) -> int:
               AND (SELECT count(*) FROM etl_player p WHERE p.normalised_name = etl_player.normalised_name) = 1
               AND NOT EXISTS (SELECT 1 FROM etl_player p JOIN {STAGE_PLAYER} s ON p.nba_id = s.nba_id
                               WHERE s.normalised_name = etl_player.normalised_name)""")
-    created, _written = bulk.upsert("etl_player", f"""
+    created, _written = bulk.upsert(
+        "etl_player",
+        f"""
         INSERT INTO etl_player (name, normalised_name, nba_id)
         SELECT name, normalised_name, nba_id FROM {STAGE_PLAYER} WHERE true
         ON CONFLICT (nba_id) DO UPDATE SET name = excluded.name, normalised_name = excluded.normalised_name
-        WHERE etl_player.name <> excluded.name""")
+        WHERE etl_player.name <> excluded.name""",
+    )
     return created
 
 
@@ -128,25 +167,42 @@ def _upsert_games(games: pd.DataFrame, team_ids: dict[str, int]) -> tuple[int, i
     """Create or update the file's games (final, scores from the lines); (created, updated).
     When every game is created, none can have lines yet."""
     overtimes = [None if pd.isna(value) else int(value) for value in games["overtimes"]]
-    rows = list(zip(games["game_id"], pd.to_datetime(games["date"]).dt.date, games["season"], games["season_type"],
-                    _lookup(games["home"], team_ids).astype(int).tolist(),
-                    _lookup(games["away"], team_ids).astype(int).tolist(),
-                    games["home_score"].astype(int).tolist(), games["away_score"].astype(int).tolist(), overtimes,
-                    strict=True))
-    bulk.fill_stage(STAGE_GAME, ["nba_game_id", "date", "season", "season_type", "home_id", "away_id", "home_score",
-                             "away_score", "overtimes"], rows)
+    rows = list(
+        zip(
+            games["game_id"],
+            pd.to_datetime(games["date"]).dt.date,
+            games["season"],
+            games["season_type"],
+            _lookup(games["home"], team_ids).astype(int).tolist(),
+            _lookup(games["away"], team_ids).astype(int).tolist(),
+            games["home_score"].astype(int).tolist(),
+            games["away_score"].astype(int).tolist(),
+            overtimes,
+            strict=True,
+        )
+    )
+    bulk.fill_stage(
+        STAGE_GAME,
+        ["nba_game_id", "date", "season", "season_type", "home_id", "away_id", "home_score", "away_score", "overtimes"],
+        rows,
+    )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
         # A game already known by its NBA.com id under another date or home team (postponed, or
         # corrected data) moves, unless another game holds that slot.
-        cursor.execute(f"""
+        cursor.execute(
+            f"""
             UPDATE etl_game SET date = s.date, home_id = s.home_id, away_id = s.away_id, updated_at = %s
             FROM {STAGE_GAME} s
             WHERE etl_game.nba_game_id = s.nba_game_id
               AND (etl_game.date <> s.date OR etl_game.home_id <> s.home_id)
-              AND NOT EXISTS (SELECT 1 FROM etl_game o WHERE o.date = s.date AND o.home_id = s.home_id)""", [now])
+              AND NOT EXISTS (SELECT 1 FROM etl_game o WHERE o.date = s.date AND o.home_id = s.home_id)""",
+            [now],
+        )
         moved = cursor.rowcount
-    created, written = bulk.upsert("etl_game", f"""
+    created, written = bulk.upsert(
+        "etl_game",
+        f"""
             INSERT INTO etl_game (nba_game_id, date, season, season_type, start_time, home_id, away_id,
                                   home_score, away_score, overtimes, status, updated_at)
             SELECT nba_game_id, date, season, season_type, '', home_id, away_id, home_score, away_score,
@@ -160,7 +216,9 @@ def _upsert_games(games: pd.DataFrame, team_ids: dict[str, int]) -> tuple[int, i
               AND (etl_game.nba_game_id, etl_game.season, etl_game.season_type, etl_game.away_id,
                    etl_game.home_score, etl_game.away_score, etl_game.overtimes, etl_game.status)
                   {bulk.differs()} (excluded.nba_game_id, excluded.season, excluded.season_type, excluded.away_id,
-                   excluded.home_score, excluded.away_score, excluded.overtimes, 'final')""", [now])
+                   excluded.home_score, excluded.away_score, excluded.overtimes, 'final')""",
+        [now],
+    )
     return created, written - created + moved
 
 
@@ -177,8 +235,9 @@ def _ids(sql: str) -> dict:
         return dict(cursor.fetchall())
 
 
-def _line_columns(lines: pd.DataFrame, player_pk: np.ndarray, game_pk: np.ndarray,
-                  team_ids: dict[str, int]) -> dict[str, np.ndarray]:
+def _line_columns(
+    lines: pd.DataFrame, player_pk: np.ndarray, game_pk: np.ndarray, team_ids: dict[str, int]
+) -> dict[str, np.ndarray]:
     return {
         "player_id": player_pk,
         "game_id": game_pk,
@@ -206,23 +265,25 @@ def _existing_lines() -> pd.DataFrame:
     (scraped from basketball-reference, not overwritten), `stale` (date/season differ from the
     game's) and the values a reload compares."""
     names = ["game_id", "player_id", "protected", "stale", *_COMPARED]
-    select = (f"SELECT l.game_id, l.player_id, CAST(l.source IN ({_kept_sources()}) AS integer), "
-              f"CAST((l.date <> g.date OR l.season <> g.season) AS integer), l.team_id, l.opponent_id, "
-              f"CAST(l.is_home AS integer), {', '.join(f'l.{stat}' for stat in LOG_STATS)}, "
-              f"coalesce(l.plus_minus, {_NO_PLUS_MINUS}) "
-              f"FROM etl_playergamelog l JOIN etl_game g ON g.id = l.game_id "
-              f"JOIN {STAGE_GAME} s ON s.nba_game_id = g.nba_game_id")
+    select = (
+        f"SELECT l.game_id, l.player_id, CAST(l.source IN ({_kept_sources()}) AS integer), "
+        f"CAST((l.date <> g.date OR l.season <> g.season) AS integer), l.team_id, l.opponent_id, "
+        f"CAST(l.is_home AS integer), {', '.join(f'l.{stat}' for stat in LOG_STATS)}, "
+        f"coalesce(l.plus_minus, {_NO_PLUS_MINUS}) "
+        f"FROM etl_playergamelog l JOIN etl_game g ON g.id = l.game_id "
+        f"JOIN {STAGE_GAME} s ON s.nba_game_id = g.nba_game_id"
+    )
     return bulk.read_integers(select, names)
 
 
-def _write_lines(lines: pd.DataFrame, team_ids: dict[str, int], all_games_new: bool = False
-                 ) -> tuple[int, int, np.ndarray]:
+def _write_lines(
+    lines: pd.DataFrame, team_ids: dict[str, int], all_games_new: bool = False
+) -> tuple[int, int, np.ndarray]:
     """Write the file's player lines: new ones appended in bulk (COPY), changed ones updated
     set-based, the others left alone. Returns (inserted, updated, mask of lines refused because
     another game holds their game's date and home team)."""
     player_ids = _ids(f"SELECT p.nba_id, p.id FROM etl_player p JOIN {STAGE_PLAYER} s ON s.nba_id = p.nba_id")
-    game_ids = _ids(f"SELECT g.nba_game_id, g.id FROM etl_game g JOIN {STAGE_GAME} s "
-                    f"ON s.nba_game_id = g.nba_game_id")
+    game_ids = _ids(f"SELECT g.nba_game_id, g.id FROM etl_game g JOIN {STAGE_GAME} s ON s.nba_game_id = g.nba_game_id")
     game_pk = _lookup(lines["game_id"], game_ids)
     refused = np.isnan(game_pk)
     if refused.any():
@@ -252,15 +313,21 @@ def _write_lines(lines: pd.DataFrame, team_ids: dict[str, int], all_games_new: b
     new = ~exists
     inserted, updated = int(new.sum()), 0
     if inserted:
-        bulk.bulk_write("etl_playergamelog", {**{name: values[new] for name, values in columns.items()},
-                                          "starter": None, "source": np.full(inserted, SOURCE, dtype=object)},
-                    nullable="plus_minus")
+        bulk.bulk_write(
+            "etl_playergamelog",
+            {
+                **{name: values[new] for name, values in columns.items()},
+                "starter": None,
+                "source": np.full(inserted, SOURCE, dtype=object),
+            },
+            nullable="plus_minus",
+        )
     if changed.any():
         bulk.empty_stage(STAGE_LOG)
         bulk.bulk_write(STAGE_LOG, {name: values[changed] for name, values in columns.items()}, nullable="plus_minus")
         with connection.cursor() as cursor:
             cursor.execute(f"""
-                UPDATE etl_playergamelog SET {', '.join(f"{c} = s.{c}" for c in LOG_UPDATABLE)}
+                UPDATE etl_playergamelog SET {", ".join(f"{c} = s.{c}" for c in LOG_UPDATABLE)}
                 FROM {STAGE_LOG} s
                 WHERE etl_playergamelog.game_id = s.game_id AND etl_playergamelog.player_id = s.player_id
                   AND etl_playergamelog.source NOT IN ({_kept_sources()})""")
@@ -270,21 +337,34 @@ def _write_lines(lines: pd.DataFrame, team_ids: dict[str, int], all_games_new: b
 
 def _quarantine(parsed: ParsedFile, run: EtlRun | None, extra: list[tuple[int, str, str]] = ()) -> int:
     """Keep the file's rejected rows with their reasons (one row per file line, latest run wins)."""
-    rows = [QuarantinedRow(run=run, source_file=parsed.path.name[:255], file_sha256=parsed.sha256,
-                           line_number=line, reason=reason[:500], raw_line=raw)
-            for line, reason, raw in [*parsed.rejected, *extra]]
+    rows = [
+        QuarantinedRow(
+            run=run,
+            source_file=parsed.path.name[:255],
+            file_sha256=parsed.sha256,
+            line_number=line,
+            reason=reason[:500],
+            raw_line=raw,
+        )
+        for line, reason, raw in [*parsed.rejected, *extra]
+    ]
     if rows:
-        QuarantinedRow.objects.bulk_create(rows, batch_size=2000, update_conflicts=True,
-                                           unique_fields=["file_sha256", "line_number"],
-                                           update_fields=["run", "source_file", "reason", "raw_line"])
+        QuarantinedRow.objects.bulk_create(
+            rows,
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["file_sha256", "line_number"],
+            update_fields=["run", "source_file", "reason", "raw_line"],
+        )
     return len(rows)
 
 
 REFUSED_SLOT_TAKEN = "another game (different NBA.com id) is recorded for this date and home team"
 
 
-def _write_file(prepared: tuple[ParsedFile, pd.DataFrame, list[tuple]], team_ids: dict[str, int],
-                run: EtlRun | None) -> tuple[dict, Counter]:
+def _write_file(
+    prepared: tuple[ParsedFile, pd.DataFrame, list[tuple]], team_ids: dict[str, int], run: EtlRun | None
+) -> tuple[dict, Counter]:
     """One file's writes (inside the load's transaction): players, games, lines, quarantine.
     Returns the counts and the quarantined rows counted by reason."""
     parsed, games, player_rows = prepared
@@ -416,11 +496,13 @@ class _ProgressReporter:
 
 # --- the recorded load ------------------------------------------------------------------------
 
+
 def loaded_file_hashes() -> set[str]:
     """Content hashes of every file a succeeded load has taken in."""
     hashes: set[str] = set()
-    for counts in EtlRun.objects.filter(status=EtlRun.Status.SUCCEEDED, kind="gamelogs").values_list("counts",
-                                                                                                      flat=True):
+    for counts in EtlRun.objects.filter(status=EtlRun.Status.SUCCEEDED, kind="gamelogs").values_list(
+        "counts", flat=True
+    ):
         hashes.update((counts or {}).get("file_hashes", []))
     return hashes
 
@@ -437,8 +519,9 @@ def _progress_caller(progress: Callable | None) -> Progress:
         return lambda done, total, stage: None
     try:
         parameters = inspect.signature(progress).parameters.values()
-        takes_stage = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-                          for p in parameters) >= 3
+        takes_stage = (
+            sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in parameters) >= 3
+        )
     except (TypeError, ValueError):
         takes_stage = False
     return progress if takes_stage else (lambda done, total, stage: progress(done, total))
@@ -450,8 +533,15 @@ def load_gamelogs(paths: Iterable[str | Path], **options) -> dict:
     return {key: run.counts[key] for key in SUMMARY_KEYS}
 
 
-def run_gamelog_load(paths: Iterable[str | Path], *, source: str | None = None, progress: Callable | None = None,
-                     skip_loaded: bool = False, task_id: str | None = None, bulk: bool | None = None) -> EtlRun:
+def run_gamelog_load(
+    paths: Iterable[str | Path],
+    *,
+    source: str | None = None,
+    progress: Callable | None = None,
+    skip_loaded: bool = False,
+    task_id: str | None = None,
+    bulk: bool | None = None,
+) -> EtlRun:
     """Validate and load NBA.com player game-log CSVs (gzipped or not), recorded as an EtlRun.
 
     Returns the EtlRun, whose counts hold the summary (counts of player-game rows): read,
@@ -473,10 +563,19 @@ def run_gamelog_load(paths: Iterable[str | Path], *, source: str | None = None, 
         done = loaded_file_hashes()
         kept = [p for p in paths if not hashes[p] or hashes[p] not in done]
         skipped, paths = len(paths) - len(kept), kept
-    fields = {"kind": "gamelogs", "source": (source or "\n".join(str(p) for p in paths))[:10_000],
-              "sha256": hashes[paths[0]] if len(paths) == 1 else "", "status": EtlRun.Status.RUNNING,
-              "message": "", "started_at": timezone.now(), "finished_at": None, "rows_done": 0, "rows_total": 0,
-              "stage": "reading", "percent": 0}
+    fields = {
+        "kind": "gamelogs",
+        "source": (source or "\n".join(str(p) for p in paths))[:10_000],
+        "sha256": hashes[paths[0]] if len(paths) == 1 else "",
+        "status": EtlRun.Status.RUNNING,
+        "message": "",
+        "started_at": timezone.now(),
+        "finished_at": None,
+        "rows_done": 0,
+        "rows_total": 0,
+        "stage": "reading",
+        "percent": 0,
+    }
     if task_id:
         run, _ = EtlRun.objects.update_or_create(task_id=task_id, defaults=fields)
     else:
@@ -486,16 +585,20 @@ def run_gamelog_load(paths: Iterable[str | Path], *, source: str | None = None, 
 
     def report(done: int, total: int, stage: str) -> None:
         latest.update(rows_done=done, rows_total=total)
-        job_progress.report(run, stage=stage, percent=100 * done / total if total else 0, rows_done=done,
-                            rows_total=total)
+        job_progress.report(
+            run, stage=stage, percent=100 * done / total if total else 0, rows_done=done, rows_total=total
+        )
         report_progress(done, total, stage)
 
     # On PostgreSQL the reports leave through another connection, so they are visible while
     # the load's transaction is open (SQLite has one writer at a time: they stay in line).
     reporter = _ProgressReporter(report) if connection.vendor == "postgresql" else None
     try:
-        summary = _load(paths, reporter or report, run, rebuild=bulk) if paths else \
-            {**dict.fromkeys(SUMMARY_KEYS, 0), "rejected_by_reason": {}}
+        summary = (
+            _load(paths, reporter or report, run, rebuild=bulk)
+            if paths
+            else {**dict.fromkeys(SUMMARY_KEYS, 0), "rejected_by_reason": {}}
+        )
     except BaseException as exc:
         if reporter:
             reporter.close()
@@ -503,8 +606,13 @@ def run_gamelog_load(paths: Iterable[str | Path], *, source: str | None = None, 
         raise
     if reporter:
         reporter.close()
-    job_progress.succeed(run, stage="done", rows_done=latest["rows_done"], rows_total=latest["rows_total"],
-                         counts={**summary, "files_skipped": skipped, "file_hashes": [hashes[p] for p in paths]})
+    job_progress.succeed(
+        run,
+        stage="done",
+        rows_done=latest["rows_done"],
+        rows_total=latest["rows_total"],
+        counts={**summary, "files_skipped": skipped, "file_hashes": [hashes[p] for p in paths]},
+    )
     return run
 
 

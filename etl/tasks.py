@@ -1,4 +1,5 @@
 """Celery tasks of the etl app (queue `etl`)."""
+
 from __future__ import annotations
 
 from celery import shared_task
@@ -6,8 +7,7 @@ from celery import shared_task
 from operations.tasks import DATABASE_RETRY
 
 
-@shared_task(bind=True, name="etl.tasks.load_gamelogs", soft_time_limit=20 * 60, time_limit=25 * 60,
-             **DATABASE_RETRY)
+@shared_task(bind=True, name="etl.tasks.load_gamelogs", soft_time_limit=20 * 60, time_limit=25 * 60, **DATABASE_RETRY)
 def load_gamelogs(self, paths: list[str] | None = None, skip_loaded: bool = False) -> dict:
     """Load game-log files (the bundled seasons when no paths are given) as an EtlRun linked to
     this task, reporting progress as task state PROGRESS {done, total, stage}.
@@ -15,7 +15,8 @@ def load_gamelogs(self, paths: list[str] | None = None, skip_loaded: bool = Fals
     Idempotent, so a redelivery (late ack) is harmless: the lines upsert to the same values and
     the task's EtlRun row is reused. Returns the load's summary counts.
     """
-    from etl.services import bundled_gamelog_paths, load_gamelogs as load
+    from etl.services import bundled_gamelog_paths
+    from etl.services import load_gamelogs as load
 
     paths = paths or [str(p) for p in bundled_gamelog_paths()]
     task_id = self.request.id  # progress is reported from a helper thread: no request context there

@@ -5,6 +5,7 @@ NBA.com and basketball-reference disagree on some codes (BKN/BRK, CHA/CHO, PHX/P
 pages use the franchise's former codes (NJN, NOH, SEA, VAN...). Each one maps to one `Team`.
 The canonical `Team.code` is the current NBA.com code.
 """
+
 from __future__ import annotations
 
 from etl.models import Team, TeamAlias
@@ -30,8 +31,14 @@ FRANCHISES: list[tuple[str, str, int, str, str, tuple[str, ...]]] = [
     ("MIA", "MIA", 1610612748, "Miami Heat", "Heat", ()),
     ("MIL", "MIL", 1610612749, "Milwaukee Bucks", "Bucks", ()),
     ("MIN", "MIN", 1610612750, "Minnesota Timberwolves", "Timberwolves", ("Wolves",)),
-    ("NOP", "NOP", 1610612740, "New Orleans Pelicans", "Pelicans", (
-        "NOH", "NOK", "New Orleans Hornets", "New Orleans/Oklahoma City Hornets")),
+    (
+        "NOP",
+        "NOP",
+        1610612740,
+        "New Orleans Pelicans",
+        "Pelicans",
+        ("NOH", "NOK", "New Orleans Hornets", "New Orleans/Oklahoma City Hornets"),
+    ),
     ("NYK", "NYK", 1610612752, "New York Knicks", "Knicks", ("NY",)),
     ("OKC", "OKC", 1610612760, "Oklahoma City Thunder", "Thunder", ("SEA", "Seattle SuperSonics")),
     ("ORL", "ORL", 1610612753, "Orlando Magic", "Magic", ()),
@@ -54,6 +61,7 @@ def seed_teams() -> None:
     """
     for code, bref, nba_id, name, nickname, former in FRANCHISES:
         team, _ = Team.objects.update_or_create(
-            code=code, defaults={"bref_code": bref, "nba_id": nba_id, "name": name, "nickname": nickname})
+            code=code, defaults={"bref_code": bref, "nba_id": nba_id, "name": name, "nickname": nickname}
+        )
         for alias in (code, bref, name, nickname, *former):
             TeamAlias.objects.update_or_create(alias=alias_key(alias), defaults={"team": team})

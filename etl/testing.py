@@ -1,4 +1,5 @@
 """Real bundled game logs for tests: slices of a season as small files, and loading them."""
+
 from __future__ import annotations
 
 import csv
@@ -15,8 +16,10 @@ def season_file(season: str) -> Path:
 def write_season_slice(folder: Path, season: str, first_day: str) -> Path:
     """The bundled lines of `season` from `first_day` on, as a file of the same format."""
     path = folder / f"player_logs_{season}.csv.gz"
-    with gzip.open(season_file(season), "rt", newline="", encoding="utf-8") as source, \
-            gzip.open(path, "wt", newline="", encoding="utf-8") as target:
+    with (
+        gzip.open(season_file(season), "rt", newline="", encoding="utf-8") as source,
+        gzip.open(path, "wt", newline="", encoding="utf-8") as target,
+    ):
         reader = csv.DictReader(source)
         writer = csv.DictWriter(target, fieldnames=reader.fieldnames)
         writer.writeheader()

@@ -1,4 +1,5 @@
 """Models of a player's points: leak-free features, LightGBM + Keras quantile models, registry."""
+
 import os
 
 # LightGBM runs on OpenMP, whose threads spin while they wait at a barrier by default. On a small

@@ -1,6 +1,7 @@
 """Admin of the mlmodels app: model versions with their metrics and plots, training runs and
 backtests. Everything is read-only (the registry is written by training); the one change staff
 can make is the "activate" action on a version."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields] + [
-            f.name for f in self.model._meta.many_to_many] + list(self.extra_readonly)
+        return (
+            [f.name for f in self.model._meta.fields]
+            + [f.name for f in self.model._meta.many_to_many]
+            + list(self.extra_readonly)
+        )
 
     extra_readonly: tuple = ()
 
@@ -34,8 +38,13 @@ class PlotsMixin:
 
     def get_urls(self):
         info = self.model._meta.app_label, self.model._meta.model_name
-        return [path("<int:pk>/plot/<int:index>.png", self.admin_site.admin_view(self.plot_view),
-                     name="%s_%s_plot" % info)] + super().get_urls()
+        return [
+            path(
+                "<int:pk>/plot/<int:index>.png",
+                self.admin_site.admin_view(self.plot_view),
+                name="{}_{}_plot".format(*info),
+            )
+        ] + super().get_urls()
 
     def plot_view(self, request, pk: int, index: int):
         obj = self.get_object(request, str(pk))
@@ -57,9 +66,12 @@ class PlotsMixin:
         if not obj or not obj.plots:
             return "–"
         info = self.model._meta.app_label, self.model._meta.model_name
-        urls = [(reverse("admin:%s_%s_plot" % info, args=[obj.pk, i]), name) for i, name in enumerate(obj.plots)]
-        return format_html_join("", '<div style="margin:0 0 12px"><img src="{}" alt="{}" '
-                                    'style="max-width:100%;border:1px solid #ddd"></div>', urls)
+        urls = [(reverse("admin:{}_{}_plot".format(*info), args=[obj.pk, i]), name) for i, name in enumerate(obj.plots)]
+        return format_html_join(
+            "",
+            '<div style="margin:0 0 12px"><img src="{}" alt="{}" style="max-width:100%;border:1px solid #ddd"></div>',
+            urls,
+        )
 
 
 def _metric(obj, key, digits=3):
@@ -73,8 +85,21 @@ def _pretty(data) -> str:
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(PlotsMixin, ReadOnlyAdmin):
-    list_display = ["__str__", "algorithm", "active", "purpose", "validation_season", "mae", "pinball",
-                    "coverage_80", "width_80", "rows_train", "rows_validation", "training_seconds", "created"]
+    list_display = [
+        "__str__",
+        "algorithm",
+        "active",
+        "purpose",
+        "validation_season",
+        "mae",
+        "pinball",
+        "coverage_80",
+        "width_80",
+        "rows_train",
+        "rows_validation",
+        "training_seconds",
+        "created",
+    ]
     list_filter = ["active", "algorithm", "purpose", "feature_set_version", "validation_season"]
     list_select_related = ["training_run"]
     search_fields = ["=id", "notes", "task_id"]
@@ -83,8 +108,22 @@ class ModelVersionAdmin(PlotsMixin, ReadOnlyAdmin):
     fieldsets = [
         (None, {"fields": ["algorithm", "active", "purpose", "feature_set_version", "notes", "created"]}),
         ("Validation", {"fields": ["metrics_table", "plot_images"]}),
-        ("Training data", {"fields": ["train_seasons", "validation_season", "data_from", "data_until", "rows_train",
-                                     "rows_validation", "training_seconds", "training_run", "task_id"]}),
+        (
+            "Training data",
+            {
+                "fields": [
+                    "train_seasons",
+                    "validation_season",
+                    "data_from",
+                    "data_until",
+                    "rows_train",
+                    "rows_validation",
+                    "training_seconds",
+                    "training_run",
+                    "task_id",
+                ]
+            },
+        ),
         ("Model", {"fields": ["hyperparameters_json", "artifacts", "plots"]}),
     ]
 
@@ -110,9 +149,15 @@ class ModelVersionAdmin(PlotsMixin, ReadOnlyAdmin):
         rows = [(obj.algorithm, metrics)] + ([("ensemble", metrics["ensemble"])] if metrics.get("ensemble") else [])
         return format_html(
             "<table><tr><th></th><th>mae</th><th>pinball</th><th>coverage_80</th><th>width_80</th></tr>{}</table>",
-            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
-                (name, *(f"{m.get(k, float('nan')):.3f}" for k in ("mae", "pinball", "coverage_80", "width_80")))
-                for name, m in rows)))
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (name, *(f"{m.get(k, float('nan')):.3f}" for k in ("mae", "pinball", "coverage_80", "width_80")))
+                    for name, m in rows
+                ),
+            ),
+        )
 
     @admin.display(description="hyperparameters")
     def hyperparameters_json(self, obj):
@@ -129,19 +174,35 @@ class ModelVersionAdmin(PlotsMixin, ReadOnlyAdmin):
             return
         for version in chosen:
             if version.purpose != ModelVersion.Purpose.SERVING:
-                self.message_user(request, f"{version} was trained for a backtest and cannot be served.",
-                                  messages.ERROR)
+                self.message_user(
+                    request, f"{version} was trained for a backtest and cannot be served.", messages.ERROR
+                )
                 continue
             activate(version)
             self.log_change(request, version, "activated")
-            self.message_user(request, f"{version} is now the active {version.algorithm} model; workers load it "
-                                       "on their next prediction.", messages.SUCCESS)
+            self.message_user(
+                request,
+                f"{version} is now the active {version.algorithm} model; workers load it on their next prediction.",
+                messages.SUCCESS,
+            )
 
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(JobAdminMixin, ReadOnlyAdmin):
-    list_display = ["__str__", "kind", "status", "stage", "epoch", "percent", "seasons_span", "quick", "started_at",
-                    "finished_at", "version_links", "task_results"]
+    list_display = [
+        "__str__",
+        "kind",
+        "status",
+        "stage",
+        "epoch",
+        "percent",
+        "seasons_span",
+        "quick",
+        "started_at",
+        "finished_at",
+        "version_links",
+        "task_results",
+    ]
     list_filter = ["status", "kind", "quick"]
     search_fields = ["=id", "task_id", "message"]
     extra_readonly = ("version_links", "task_results")
@@ -159,14 +220,27 @@ class TrainingRunAdmin(JobAdminMixin, ReadOnlyAdmin):
         versions = list(obj.versions.all())
         if not versions:
             return "–"
-        return format_html_join(", ", '<a href="{}">{}</a>', (
-            (reverse("admin:mlmodels_modelversion_change", args=[v.pk]), str(v)) for v in versions))
+        return format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            ((reverse("admin:mlmodels_modelversion_change", args=[v.pk]), str(v)) for v in versions),
+        )
 
 
 @admin.register(BacktestReport)
 class BacktestReportAdmin(PlotsMixin, ReadOnlyAdmin):
-    list_display = ["__str__", "test_season", "rows", "ensemble_mae", "last10_mae", "ratio_vs_last10",
-                    "ensemble_coverage", "quick", "seconds", "created"]
+    list_display = [
+        "__str__",
+        "test_season",
+        "rows",
+        "ensemble_mae",
+        "last10_mae",
+        "ratio_vs_last10",
+        "ensemble_coverage",
+        "quick",
+        "seconds",
+        "created",
+    ]
     list_filter = ["test_season", "quick"]
     extra_readonly = ("plot_images", "result_table", "populations_table", "result_json", "version_links")
     fieldsets = [
@@ -212,9 +286,22 @@ class BacktestReportAdmin(PlotsMixin, ReadOnlyAdmin):
         return format_html(
             "<table><tr><th>model</th><th>mae</th><th>x last-10</th><th>pinball</th><th>coverage_80</th>"
             "<th>width_80</th></tr>{}</table>",
-            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
-                (name, cell(m, "mae"), f"{m['mae'] / base:.3f}" if base and "mae" in m else "–",
-                 cell(m, "pinball"), cell(m, "coverage_80"), cell(m, "width_80")) for name, m in models.items())))
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        name,
+                        cell(m, "mae"),
+                        f"{m['mae'] / base:.3f}" if base and "mae" in m else "–",
+                        cell(m, "pinball"),
+                        cell(m, "coverage_80"),
+                        cell(m, "width_80"),
+                    )
+                    for name, m in models.items()
+                ),
+            ),
+        )
 
     @admin.display(description="populations")
     def populations_table(self, obj):
@@ -231,14 +318,24 @@ class BacktestReportAdmin(PlotsMixin, ReadOnlyAdmin):
             models = entry.get("models") or {}
             base = (models.get("baseline_last10") or {}).get("mae")
             for model, m in models.items():
-                lines.append((name, entry.get("rows", 0), model, cell(m, "mae"),
-                              f"{m['mae'] / base:.3f}" if base and "mae" in m else "–",
-                              cell(m, "coverage_80"), cell(m, "width_80", 1)))
+                lines.append(
+                    (
+                        name,
+                        entry.get("rows", 0),
+                        model,
+                        cell(m, "mae"),
+                        f"{m['mae'] / base:.3f}" if base and "mae" in m else "–",
+                        cell(m, "coverage_80"),
+                        cell(m, "width_80", 1),
+                    )
+                )
         return format_html(
             "<table><tr><th>population</th><th>rows</th><th>model</th><th>mae</th><th>x last-10</th>"
             "<th>coverage_80</th><th>width_80</th></tr>{}</table>",
-            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-                                 "</tr>", lines))
+            format_html_join(
+                "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", lines
+            ),
+        )
 
     @admin.display(description="JSON")
     def result_json(self, obj):
@@ -246,6 +343,14 @@ class BacktestReportAdmin(PlotsMixin, ReadOnlyAdmin):
 
     @admin.display(description="model versions")
     def version_links(self, obj):
-        return format_html_join(", ", '<a href="{}">{}</a>', (
-            (reverse("admin:mlmodels_modelversion_change", args=[v.pk]), str(v)) for v in obj.model_versions.all()
-        )) or "–"
+        return (
+            format_html_join(
+                ", ",
+                '<a href="{}">{}</a>',
+                (
+                    (reverse("admin:mlmodels_modelversion_change", args=[v.pk]), str(v))
+                    for v in obj.model_versions.all()
+                ),
+            )
+            or "–"
+        )

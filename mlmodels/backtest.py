@@ -3,6 +3,7 @@ registered kind on the seasons before the test season only, scored on every line
 season whose player has an earlier line, against three baselines a fan could compute and per
 population (market, minutes tiers); the JSON and the PNG plots are stored on a BacktestReport.
 """
+
 from __future__ import annotations
 
 import time
@@ -71,7 +72,7 @@ def populations(minutes_last10: np.ndarray) -> dict[str, np.ndarray]:
         [25, 32), [32, inf)."""
     minutes = np.nan_to_num(np.asarray(minutes_last10, dtype=np.float64), nan=0.0)
     market = np.zeros(len(minutes), dtype=bool)
-    market[np.argsort(-minutes, kind="stable")[:int(np.floor(MARKET_SHARE * len(minutes) + 0.5))]] = True
+    market[np.argsort(-minutes, kind="stable")[: int(np.floor(MARKET_SHARE * len(minutes) + 0.5))]] = True
     masks = {"market": market}
     tiers = training.tier_of(minutes)
     for index, name in enumerate(training.TIERS):
@@ -79,16 +80,18 @@ def populations(minutes_last10: np.ndarray) -> dict[str, np.ndarray]:
     return masks
 
 
-def population_table(y: np.ndarray, minutes_last10: np.ndarray, predictions: dict[str, tuple],
-                     point_predictions: dict[str, np.ndarray]) -> dict:
+def population_table(
+    y: np.ndarray, minutes_last10: np.ndarray, predictions: dict[str, tuple], point_predictions: dict[str, np.ndarray]
+) -> dict:
     """{population: {rows, min_minutes, models: {model: {mae, coverage_80, width_80}, baseline: {mae}}}}."""
     table = {}
     for name, mask in populations(minutes_last10).items():
         models = {}
         for model, (p10, p50, p90) in predictions.items():
             scores = training.metrics(y[mask], p10[mask], p50[mask], p90[mask]) if mask.any() else {}
-            models[model] = {k: round(float(scores[k]), 4) for k in ("mae", "coverage_80", "width_80")} \
-                if scores else {}
+            models[model] = (
+                {k: round(float(scores[k]), 4) for k in ("mae", "coverage_80", "width_80")} if scores else {}
+            )
         for model, values in point_predictions.items():
             models[model] = {"mae": round(float(np.mean(np.abs(y[mask] - values[mask]))), 4)} if mask.any() else {}
         entry = {"rows": int(mask.sum()), "models": models}
@@ -120,7 +123,8 @@ def run_backtest(test_season: str, quick: bool = False, progress=None, task_id: 
         for name, values in base.items():
             frame[name] = values
         train_frame = hide_who_is_out(
-            frame[frame["season"].isin(train_seasons) & frame["has_history"]].reset_index(drop=True))
+            frame[frame["season"].isin(train_seasons) & frame["has_history"]].reset_index(drop=True)
+        )
         test_frame = frame[(frame["season"] == test_season) & frame["has_history"]].reset_index(drop=True)
         if test_frame.empty:
             raise TrainingError(f"no line of {test_season} has an earlier game of its player in the data")
@@ -137,8 +141,10 @@ def run_backtest(test_season: str, quick: bool = False, progress=None, task_id: 
         def predict_all(X):
             predictions = {name: item.fitted.predict(X) for name, item in trained.items()}
             weights = [data.extra["ensemble_weights"][name] for name in predictions]
-            return {"ensemble": combine_arrays(list(predictions.values()), data.extra["ensemble_calibration"],
-                                               weights), **predictions}
+            return {
+                "ensemble": combine_arrays(list(predictions.values()), data.extra["ensemble_calibration"], weights),
+                **predictions,
+            }
 
         def scores(predictions):
             models = {name: _rounded(training.metrics(y, *p)) for name, p in predictions.items()}
@@ -149,18 +155,34 @@ def run_backtest(test_season: str, quick: bool = False, progress=None, task_id: 
         predictions = predict_all(X_test)
         with_out = predict_all(X_with)
         models = scores(predictions)
-        result = {"test_season": test_season, "rows": int(len(y)), "models": models,
-                  "populations": population_table(y, minutes_last10, predictions, fans),
-                  "with_out": {"models": scores(with_out),
-                               "populations": population_table(y, minutes_last10, with_out, fans)},
-                  "calibration": {"season": data.validation_season, "rows": data.rows_validation,
-                                  "first_date": str(data.dates[data.validation].min())[:10],
-                                  "last_date": str(data.dates[data.validation].max())[:10],
-                                  "tiers": list(training.TIERS)}}
-        versions = register(trained, data, run, purpose=ModelVersion.Purpose.BACKTEST, task_id=task_id,
-                            seasons=train_seasons)
-        report = BacktestReport.objects.create(test_season=test_season, rows=len(y), result=result, quick=quick,
-                                               seconds=round(time.perf_counter() - started, 2), task_id=task_id)
+        result = {
+            "test_season": test_season,
+            "rows": int(len(y)),
+            "models": models,
+            "populations": population_table(y, minutes_last10, predictions, fans),
+            "with_out": {
+                "models": scores(with_out),
+                "populations": population_table(y, minutes_last10, with_out, fans),
+            },
+            "calibration": {
+                "season": data.validation_season,
+                "rows": data.rows_validation,
+                "first_date": str(data.dates[data.validation].min())[:10],
+                "last_date": str(data.dates[data.validation].max())[:10],
+                "tiers": list(training.TIERS),
+            },
+        }
+        versions = register(
+            trained, data, run, purpose=ModelVersion.Purpose.BACKTEST, task_id=task_id, seasons=train_seasons
+        )
+        report = BacktestReport.objects.create(
+            test_season=test_season,
+            rows=len(y),
+            result=result,
+            quick=quick,
+            seconds=round(time.perf_counter() - started, 2),
+            task_id=task_id,
+        )
         report.model_versions.set(versions)
         report.plots = save_backtest_plots(report, y, predictions, test_frame["minutes_last10"].to_numpy())
         report.save(update_fields=["plots"])
@@ -171,16 +193,23 @@ def _rounded(metrics: dict) -> dict:
     return {key: round(float(metrics[key]), 4) for key in ("mae", "pinball", "coverage_80", "width_80")}
 
 
-def save_backtest_plots(report: BacktestReport, y: np.ndarray, predictions: dict[str, tuple],
-                        minutes_last10: np.ndarray) -> list[str]:
+def save_backtest_plots(
+    report: BacktestReport, y: np.ndarray, predictions: dict[str, tuple], minutes_last10: np.ndarray
+) -> list[str]:
     """calibration.png, ranges.png and tiers.png (the calibration plot of each minutes tier)."""
     from mlmodels import plots
 
     folder = Path(settings.MODEL_DIR) / "backtests" / f"report{report.pk}-{uuid.uuid4().hex[:8]}"
     label = f"backtest {report.test_season} ({len(y):,} player-games)"
-    files = [plots.calibration_plot(folder / "calibration.png", y, predictions, label),
-             plots.ranges_plot(folder / "ranges.png", y, *predictions["ensemble"], title=f"ensemble, {label}"),
-             plots.tier_calibration_plot(folder / "tiers.png", y, predictions,
-                                         {k: v for k, v in populations(minutes_last10).items() if k != "market"},
-                                         title=f"calibration per minutes tier, {label}")]
+    files = [
+        plots.calibration_plot(folder / "calibration.png", y, predictions, label),
+        plots.ranges_plot(folder / "ranges.png", y, *predictions["ensemble"], title=f"ensemble, {label}"),
+        plots.tier_calibration_plot(
+            folder / "tiers.png",
+            y,
+            predictions,
+            {k: v for k, v in populations(minutes_last10).items() if k != "market"},
+            title=f"calibration per minutes tier, {label}",
+        ),
+    ]
     return [relative_path(path) for path in files]

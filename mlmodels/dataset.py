@@ -1,4 +1,5 @@
 """The training data: every selected line's leak-free features, split into training and validation."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -90,9 +91,17 @@ def split(frame, seasons: list[str]) -> Dataset:
         note = f"single season: validation = game dates from {str(cut)[:10]} on"
     X = frame[FEATURE_NAMES].to_numpy(dtype=np.float64, copy=True)
     X[np.ix_(validation, [FEATURE_NAMES.index(name) for name in OUT_FEATURES])] = np.nan  # see hide_who_is_out
-    return Dataset(X=X, y=frame["pts"].to_numpy(dtype=np.float64),
-                   dates=dates, seasons=season_of, train=~validation, validation=validation,
-                   train_seasons=train_seasons, validation_season=seasons[-1], validation_note=note)
+    return Dataset(
+        X=X,
+        y=frame["pts"].to_numpy(dtype=np.float64),
+        dates=dates,
+        seasons=season_of,
+        train=~validation,
+        validation=validation,
+        train_seasons=train_seasons,
+        validation_season=seasons[-1],
+        validation_note=note,
+    )
 
 
 def resolve_seasons(seasons: list[str] | None) -> list[str]:

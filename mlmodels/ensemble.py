@@ -5,6 +5,7 @@ Training chooses the weights and fits the ensemble's calibration on the validati
 with `combine_arrays` (training, backtest); the pipeline's single prediction combines the
 models' outputs with `combine`, which reads the weights and calibration its versions stored.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,9 @@ def choose_weights(y: np.ndarray, predictions: list[tuple]) -> list[float]:
     equal for any other number."""
     if len(predictions) != 2:
         return [1 / len(predictions)] * len(predictions)
-    scores = {w: training.metrics(y, *combine_arrays(predictions, weights=[w, 1 - w]))["pinball"]
-              for w in ENSEMBLE_WEIGHTS}
+    scores = {
+        w: training.metrics(y, *combine_arrays(predictions, weights=[w, 1 - w]))["pinball"] for w in ENSEMBLE_WEIGHTS
+    }
     best = min(scores, key=lambda w: (scores[w], abs(w - 0.5)))
     return [best, round(1 - best, 2)]
 
@@ -42,8 +44,11 @@ def fit_ensemble(y: np.ndarray, predictions: dict[str, tuple]) -> dict:
     preds = list(predictions.values())
     weights = choose_weights(y, preds)
     calibration = training.fit_calibration(y, *combine_arrays(preds, weights=weights))
-    return {"weights": dict(zip(predictions, weights)), "calibration": calibration,
-            "metrics": training.metrics(y, *combine_arrays(preds, calibration, weights))}
+    return {
+        "weights": dict(zip(predictions, weights, strict=True)),
+        "calibration": calibration,
+        "metrics": training.metrics(y, *combine_arrays(preds, calibration, weights)),
+    }
 
 
 def reset() -> None:
@@ -62,8 +67,12 @@ def stored_calibration(version_ids) -> dict | None:
         runs = {run for _, run, _ in rows}
         calibrations = [(params or {}).get("ensemble_calibration") for _, _, params in rows]
         weights = {pk: (params or {}).get("ensemble_weight") for pk, _, params in rows}
-        same = len(rows) == len(key) > 1 and len(runs) == 1 and None not in runs and \
-            all(c is not None and c == calibrations[0] for c in calibrations)
+        same = (
+            len(rows) == len(key) > 1
+            and len(runs) == 1
+            and None not in runs
+            and all(c is not None and c == calibrations[0] for c in calibrations)
+        )
         if same and None in weights.values():
             weights = dict.fromkeys(weights, 1.0)
         _calibrations[key] = {**calibrations[0], "weights": weights} if same else None

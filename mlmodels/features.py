@@ -20,6 +20,7 @@ what lets the inference path fetch a bounded number of rows instead of a player'
     teammates who did not play the team's most recent game (an injured star frees shots and
     minutes), of those who did, the size of that game's rotation and the player's usage share.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,8 +42,22 @@ REST_CAP = 30
 ROLE_THRESHOLDS = (16.0, 9.0)
 
 # Columns the features read from etl.PlayerGameLog, in this order (selectors and the inference queries).
-LOG_COLUMNS = ["player_id", "game_id", "team_id", "opponent_id", "date", "starter", "seconds", "pts", "fga",
-               "fg3a", "fta", "tov", "oreb", "is_home"]
+LOG_COLUMNS = [
+    "player_id",
+    "game_id",
+    "team_id",
+    "opponent_id",
+    "date",
+    "starter",
+    "seconds",
+    "pts",
+    "fga",
+    "fg3a",
+    "fta",
+    "tov",
+    "oreb",
+    "is_home",
+]
 COUNT_COLUMNS = ["seconds", "pts", "fga", "fg3a", "fta", "tov", "oreb"]
 
 PLAYER_WINDOWS = (5, 10, 20)
@@ -52,30 +67,85 @@ TEAM_WINDOWS = (10, 20)
 def _feature_names() -> list[str]:
     names = []
     for w in PLAYER_WINDOWS:
-        names += [f"pts_mean_{w}", f"min_mean_{w}", f"fga_mean_{w}", f"fg3a_mean_{w}", f"fta_mean_{w}",
-                  f"usg_mean_{w}", f"ppm_{w}", f"upm_{w}", f"ppu_{w}"]
+        names += [
+            f"pts_mean_{w}",
+            f"min_mean_{w}",
+            f"fga_mean_{w}",
+            f"fg3a_mean_{w}",
+            f"fta_mean_{w}",
+            f"usg_mean_{w}",
+            f"ppm_{w}",
+            f"upm_{w}",
+            f"ppu_{w}",
+        ]
     for w in (10, 20):
         names += [f"pts_std_{w}", f"min_std_{w}"]
-    names += ["pts_mean_season", "min_mean_season", "usg_mean_season", "ppm_season", "ppu_season",
-              "pts_std_season", "games_season", "pts_mean_prev", "min_mean_prev", "ppm_prev", "games_prev",
-              "games_horizon", "pts_ewm", "min_ewm", "usg_ewm", "fga_ewm", "fta_ewm", "ppm_ewm",
-              "pts_lag1", "min_lag1", "pts_max_10", "min_max_10", "pts_trend", "min_trend", "min_trend_season",
-              "usg_trend", "rest_days", "back_to_back", "is_home", "starter_rate_10", "heavy_min_rate_10",
-              "exp_pts_ewm", "exp_pts_10", "exp_pts_season", "exp_pts_blend", "role", "missed_team_games"]
+    names += [
+        "pts_mean_season",
+        "min_mean_season",
+        "usg_mean_season",
+        "ppm_season",
+        "ppu_season",
+        "pts_std_season",
+        "games_season",
+        "pts_mean_prev",
+        "min_mean_prev",
+        "ppm_prev",
+        "games_prev",
+        "games_horizon",
+        "pts_ewm",
+        "min_ewm",
+        "usg_ewm",
+        "fga_ewm",
+        "fta_ewm",
+        "ppm_ewm",
+        "pts_lag1",
+        "min_lag1",
+        "pts_max_10",
+        "min_max_10",
+        "pts_trend",
+        "min_trend",
+        "min_trend_season",
+        "usg_trend",
+        "rest_days",
+        "back_to_back",
+        "is_home",
+        "starter_rate_10",
+        "heavy_min_rate_10",
+        "exp_pts_ewm",
+        "exp_pts_10",
+        "exp_pts_season",
+        "exp_pts_blend",
+        "role",
+        "missed_team_games",
+    ]
     for side in ("team", "opp"):
         for w in TEAM_WINDOWS:
             names += [f"{side}_poss_{w}", f"{side}_pts_{w}", f"{side}_allowed_{w}", f"{side}_allowed_pp_{w}"]
         names += [f"{side}_rest_days", f"{side}_games"]
-    names += ["opp_allowed_ppu_20", "opp_role_allowed_ppu_20", "opp_role_allowed_ppm_20", "opp_role_allowed_pts_20",
-              "opp_def_factor", "exp_pts_opp", "pace_factor"]
+    names += [
+        "opp_allowed_ppu_20",
+        "opp_role_allowed_ppu_20",
+        "opp_role_allowed_ppm_20",
+        "opp_role_allowed_pts_20",
+        "opp_def_factor",
+        "exp_pts_opp",
+        "pace_factor",
+    ]
     names += MATES_FEATURES
     names += EXTRA_FEATURES
     names += OUT_FEATURES
     return names
 
 
-MATES_FEATURES = ["mates_absent_usg", "mates_present_usg", "mates_absent_pts", "mates_absent_min", "roster_last",
-                  "own_usg_share"]
+MATES_FEATURES = [
+    "mates_absent_usg",
+    "mates_present_usg",
+    "mates_absent_pts",
+    "mates_absent_min",
+    "roster_last",
+    "own_usg_share",
+]
 # "Who is out": usage, points and minutes per game over the team's last MATES_GAMES games of the
 # teammates who will not play, and their share of the team's usage (NaN when not known).
 OUT_FEATURES = ["out_usg", "out_pts", "out_min", "out_usg_share"]
@@ -96,6 +166,7 @@ FEATURE_NAMES = _feature_names()
 
 
 # --- dates and horizons -----------------------------------------------------------------------
+
 
 def day_number(day: dt.date) -> int:
     return (day - EPOCH).days
@@ -126,15 +197,10 @@ def _horizons(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # --- array helpers ----------------------------------------------------------------------------
 
+
 def _div(num, den):
     """num / den, NaN where den is 0 (callers run under np.errstate(divide/invalid=ignore))."""
     return np.where(den == 0, np.nan, np.true_divide(num, den))
-
-
-
-
-
-
 
 
 def _row_nanmedian(values: np.ndarray) -> np.ndarray:
@@ -159,13 +225,16 @@ def _locate(keys: np.ndarray, groups: np.ndarray, days: np.ndarray) -> np.ndarra
     return np.searchsorted(keys, GROUP_DAY.search(groups, days), side="left")
 
 
-
-
 # --- the features -----------------------------------------------------------------------------
 
-def compute_features(logs: dict[str, np.ndarray], targets: dict[str, np.ndarray],
-                     team_parts: dict[str, np.ndarray] | None = None,
-                     team_lines: dict[str, np.ndarray] | None = None, out=None) -> dict[str, np.ndarray]:
+
+def compute_features(
+    logs: dict[str, np.ndarray],
+    targets: dict[str, np.ndarray],
+    team_parts: dict[str, np.ndarray] | None = None,
+    team_lines: dict[str, np.ndarray] | None = None,
+    out=None,
+) -> dict[str, np.ndarray]:
     """Feature columns (FEATURE_NAMES, float64, NaN when unknown) for each target.
 
     logs: the players' lines, LOG_COLUMNS as arrays (date as day numbers, starter as float with
@@ -200,8 +269,9 @@ def _compute(logs, targets, team_parts, team_lines, out_players=None):
     usg100 = 100 * fga + 44 * fta + 100 * tov  # integers: exact prefix sums
     starter = logs["starter"][order].astype(np.float64)
     known = ~np.isnan(starter)
-    series = np.column_stack([pts, sec, fga, fg3a, fta, usg100, pts * pts, sec * sec, known,
-                              np.where(known, starter, 0.0), sec >= 24 * 60])
+    series = np.column_stack(
+        [pts, sec, fga, fg3a, fta, usg100, pts * pts, sec * sec, known, np.where(known, starter, 0.0), sec >= 24 * 60]
+    )
     PTS, SEC, FGA, FG3A, FTA, USG, PTS2, SEC2, KNOWN, STARTER, HEAVY = range(11)
     prefix = np.zeros((len(order) + 1, series.shape[1]))
     np.cumsum(series, axis=0, out=prefix[1:])
@@ -323,8 +393,11 @@ def _compute(logs, targets, team_parts, team_lines, out_players=None):
     out["fg3a_share_10"] = _div(out["fg3a_mean_10"], out["fga_mean_10"] + 0.44 * out["fta_mean_10"])
 
     # expected points: per-minute scoring x expected minutes, several blends
-    ppm_base = np.where(out["games_season"] >= 5, out["ppm_season"],
-                        np.where(np.isnan(out["ppm_prev"]), out["ppm_season"], out["ppm_prev"]))
+    ppm_base = np.where(
+        out["games_season"] >= 5,
+        out["ppm_season"],
+        np.where(np.isnan(out["ppm_prev"]), out["ppm_season"], out["ppm_prev"]),
+    )
     out["exp_pts_ewm"] = out["ppm_ewm"] * out["min_ewm"]
     out["exp_pts_10"] = out["ppm_10"] * out["min_mean_5"]
     out["exp_pts_season"] = ppm_base * out["min_ewm"]
@@ -338,8 +411,11 @@ def _compute(logs, targets, team_parts, team_lines, out_players=None):
         team_parts = team_parts_from_lines(logs)
     team_rows = _team_games(team_parts)
     t_order, t_keys = _sorted_table(team_rows["team_id"], team_rows["date"])
-    tmatrix = np.column_stack([team_rows[name][t_order] for name in TEAM_SUMS]) if len(t_order) else \
-        np.zeros((0, len(TEAM_SUMS)))
+    tmatrix = (
+        np.column_stack([team_rows[name][t_order] for name in TEAM_SUMS])
+        if len(t_order)
+        else np.zeros((0, len(TEAM_SUMS)))
+    )
     tprefix = np.zeros((len(t_order) + 1, len(TEAM_SUMS)))
     np.cumsum(tmatrix, axis=0, out=tprefix[1:])
     col = {name: i for i, name in enumerate(TEAM_SUMS)}
@@ -369,8 +445,9 @@ def _compute(logs, targets, team_parts, team_lines, out_players=None):
             s = tprefix[tpos] - tprefix[th]  # the last TEAM_GAMES games
             out["opp_allowed_ppu_20"] = _div(s[:, col["allowed"]] * 100, s[:, col["allowed_usg100"]])
             pick = np.arange(n_targets)
-            role_sum = {k: s[:, [col[f"role{r}_{k}"] for r in range(3)]][pick, role]
-                        for k in ("pts", "usg100", "sec", "lines")}
+            role_sum = {
+                k: s[:, [col[f"role{r}_{k}"] for r in range(3)]][pick, role] for k in ("pts", "usg100", "sec", "lines")
+            }
             out["opp_role_allowed_ppu_20"] = _div(role_sum["pts"] * 100, role_sum["usg100"])
             out["opp_role_allowed_ppm_20"] = _div(role_sum["pts"] * 60, role_sum["sec"])
             out["opp_role_allowed_pts_20"] = _div(role_sum["pts"], role_sum["lines"])
@@ -403,8 +480,11 @@ def _mates(lines, targets, t_day, h_day, out_players=None) -> dict[str, np.ndarr
     game = np.asarray(lines["game_id"], dtype=np.int64)
     days = np.asarray(lines["date"], dtype=np.int64)
     usg = (100 * lines["fga"] + 44 * lines["fta"] + 100 * lines["tov"]).astype(np.float64)
-    values = np.column_stack([usg, lines["pts"].astype(np.float64), lines["seconds"].astype(np.float64)]) \
-        if len(team) else np.zeros((0, 3))
+    values = (
+        np.column_stack([usg, lines["pts"].astype(np.float64), lines["seconds"].astype(np.float64)])
+        if len(team)
+        else np.zeros((0, 3))
+    )
     # the team games (team, date, game), sorted; j = a line's team game
     tg_keys, j = np.unique(TEAM_DAY_GAME.pack(team, days, game), return_inverse=True)
     j = j.reshape(-1)
@@ -432,15 +512,18 @@ def _mates(lines, targets, t_day, h_day, out_players=None) -> dict[str, np.ndarr
     hi = np.where(has, tpos, 0)
 
     def window_sum(q, team_ids, lo, hi):
-        return pprefix[np.searchsorted(pkey, PLAYER_TEAM_ROW.search(q, team_ids, hi))] - \
-            pprefix[np.searchsorted(pkey, PLAYER_TEAM_ROW.search(q, team_ids, lo))]
+        return (
+            pprefix[np.searchsorted(pkey, PLAYER_TEAM_ROW.search(q, team_ids, hi))]
+            - pprefix[np.searchsorted(pkey, PLAYER_TEAM_ROW.search(q, team_ids, lo))]
+        )
 
     total = totals[hi] - totals[lo]
     own = window_sum(t_player, t_team, lo, hi)
     own_last = np.zeros(n_targets, dtype=bool)
     if len(by_player):
-        count = np.searchsorted(pkey, PLAYER_TEAM_ROW.search(t_player, t_team, last + 1)) - \
-            np.searchsorted(pkey, PLAYER_TEAM_ROW.search(t_player, t_team, last))
+        count = np.searchsorted(pkey, PLAYER_TEAM_ROW.search(t_player, t_team, last + 1)) - np.searchsorted(
+            pkey, PLAYER_TEAM_ROW.search(t_player, t_team, last)
+        )
         own_last = has & (count > 0)
     # every (target, line of g) pair: that player's sums over W
     sizes = np.where(has, game_start[last + 1] - game_start[last], 0) if len(tg_keys) else np.zeros(n_targets, int)
@@ -461,17 +544,22 @@ def _mates(lines, targets, t_day, h_day, out_players=None) -> dict[str, np.ndarr
     if isinstance(out_players, str) and out_players == "actual":
         # everyone of W minus everyone who played the target's game (the player himself did)
         today = np.minimum(tpos, max(len(tg_keys) - 1, 0))
-        plays = has & (tpos < len(tg_keys)) & (tg_sorted[today] == GROUP_DAY.search(t_team, t_day)) \
-            if len(tg_keys) else np.zeros(n_targets, dtype=bool)
+        plays = (
+            has & (tpos < len(tg_keys)) & (tg_sorted[today] == GROUP_DAY.search(t_team, t_day))
+            if len(tg_keys)
+            else np.zeros(n_targets, dtype=bool)
+        )
         sizes = np.where(plays, game_start[today + 1] - game_start[today], 0)
         pair_target = np.repeat(np.arange(n_targets), sizes)
         offsets = np.arange(len(pair_target)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        pair_line = by_game[game_start[today][pair_target] + offsets] if len(pair_target) else \
-            np.zeros(0, dtype=np.int64)
+        pair_line = (
+            by_game[game_start[today][pair_target] + offsets] if len(pair_target) else np.zeros(0, dtype=np.int64)
+        )
         played = np.zeros((n_targets, 3))
         if len(pair_target):
-            np.add.at(played, pair_target,
-                      window_sum(player[pair_line], team[pair_line], lo[pair_target], hi[pair_target]))
+            np.add.at(
+                played, pair_target, window_sum(player[pair_line], team[pair_line], lo[pair_target], hi[pair_target])
+            )
         missing = total - played
         known = plays
     elif out_players is not None:
@@ -480,8 +568,9 @@ def _mates(lines, targets, t_day, h_day, out_players=None) -> dict[str, np.ndarr
         keep = pair_player != t_player[pair_target]  # the player himself is not "out" for his own game
         pair_target, pair_player = pair_target[keep], pair_player[keep]
         if len(pair_target) and len(pkey):
-            np.add.at(missing, pair_target, window_sum(pair_player, t_team[pair_target], lo[pair_target],
-                                                       hi[pair_target]))
+            np.add.at(
+                missing, pair_target, window_sum(pair_player, t_team[pair_target], lo[pair_target], hi[pair_target])
+            )
         known = has.copy()
     missing = np.where(known[:, None], missing, np.nan)
     return {
@@ -500,8 +589,9 @@ def _mates(lines, targets, t_day, h_day, out_players=None) -> dict[str, np.ndarr
 
 # Per (game, team) sums of its lines: the part of a team-game table one side contributes.
 PART_SUMS = ["poss100", "pts", "usg100"] + [f"role{r}_{k}" for r in range(3) for k in ("pts", "usg100", "sec", "lines")]
-TEAM_SUMS = ["poss100", "pts", "allowed", "opp_poss100", "allowed_usg100"] + \
-    [f"role{r}_{k}" for r in range(3) for k in ("pts", "usg100", "sec", "lines")]
+TEAM_SUMS = ["poss100", "pts", "allowed", "opp_poss100", "allowed_usg100"] + [
+    f"role{r}_{k}" for r in range(3) for k in ("pts", "usg100", "sec", "lines")
+]
 
 
 def _role100(usage100: np.ndarray) -> np.ndarray:
@@ -515,8 +605,15 @@ def team_parts_from_lines(logs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     fga, fta, tov, oreb = (logs[c].astype(np.float64) for c in ("fga", "fta", "tov", "oreb"))
     usg100 = 100 * fga + 44 * fta + 100 * tov
     pts = logs["pts"].astype(np.float64)
-    parts = {"team_id": logs["team_id"], "opponent_id": logs["opponent_id"], "game_id": logs["game_id"],
-             "date": logs["date"], "poss100": usg100 - 100 * oreb, "pts": pts, "usg100": usg100}
+    parts = {
+        "team_id": logs["team_id"],
+        "opponent_id": logs["opponent_id"],
+        "game_id": logs["game_id"],
+        "date": logs["date"],
+        "poss100": usg100 - 100 * oreb,
+        "pts": pts,
+        "usg100": usg100,
+    }
     role = _role100(usg100)
     for r in range(3):
         mine = (role == r).astype(np.float64)
@@ -533,18 +630,26 @@ def _team_games(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     team = np.asarray(parts["team_id"], dtype=np.int64)
     opp = np.asarray(parts["opponent_id"], dtype=np.int64)
     game = np.asarray(parts["game_id"], dtype=np.int64)
-    keys, inverse = np.unique(np.concatenate([TEAM_GAME.pack(team, game), TEAM_GAME.pack(opp, game)]),
-                              return_inverse=True)
-    own, allowed = inverse[:len(team)], inverse[len(team):]
+    keys, inverse = np.unique(
+        np.concatenate([TEAM_GAME.pack(team, game), TEAM_GAME.pack(opp, game)]), return_inverse=True
+    )
+    own, allowed = inverse[: len(team)], inverse[len(team) :]
     size = len(keys)
 
     def total(idx, name):
         return np.bincount(idx, weights=np.asarray(parts[name], dtype=np.float64), minlength=size)
 
     key_team, key_game = TEAM_GAME.unpack(keys)
-    rows = {"team_id": key_team, "game_id": key_game, "date": np.zeros(size, dtype=np.int64),
-            "poss100": total(own, "poss100"), "pts": total(own, "pts"), "allowed": total(allowed, "pts"),
-            "opp_poss100": total(allowed, "poss100"), "allowed_usg100": total(allowed, "usg100")}
+    rows = {
+        "team_id": key_team,
+        "game_id": key_game,
+        "date": np.zeros(size, dtype=np.int64),
+        "poss100": total(own, "poss100"),
+        "pts": total(own, "pts"),
+        "allowed": total(allowed, "pts"),
+        "opp_poss100": total(allowed, "poss100"),
+        "allowed_usg100": total(allowed, "usg100"),
+    }
     rows["date"][own] = parts["date"]
     rows["date"][allowed] = parts["date"]
     for name in PART_SUMS[3:]:
@@ -554,14 +659,20 @@ def _team_games(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 # --- the training frame ------------------------------------------------------------------------
 
+
 def build_training_frame(logs: dict[str, np.ndarray], out=None):
     """Every log line as a target: the features (before its date) with its keys and points.
     Returns a DataFrame: player_id, game_id, date, season, pts, has_history + FEATURE_NAMES.
     out="actual": the OUT_FEATURES from who actually played each game (else NaN)."""
     import pandas as pd
 
-    targets = {"player_id": logs["player_id"], "team_id": logs["team_id"], "opponent_id": logs["opponent_id"],
-               "date": logs["date"], "is_home": logs["is_home"]}
+    targets = {
+        "player_id": logs["player_id"],
+        "team_id": logs["team_id"],
+        "opponent_id": logs["opponent_id"],
+        "date": logs["date"],
+        "is_home": logs["is_home"],
+    }
     features = compute_features(logs, targets, out=out)
     frame = pd.DataFrame(features)
     frame.insert(0, "player_id", logs["player_id"])
@@ -588,5 +699,6 @@ def feature_matrix(rows: list[dict] | dict) -> np.ndarray:
     """FEATURE_NAMES columns of feature dicts as a float64 matrix (None -> NaN)."""
     if isinstance(rows, dict):
         rows = [rows]
-    return np.array([[np.nan if row.get(name) is None else row[name] for name in FEATURE_NAMES] for row in rows],
-                    dtype=np.float64)
+    return np.array(
+        [[np.nan if row.get(name) is None else row[name] for name in FEATURE_NAMES] for row in rows], dtype=np.float64
+    )

@@ -5,6 +5,7 @@ later ones reuse it. Which versions are active is read with one indexed query at
 CHECK_SECONDS (not per prediction), so activating a new version (`manage.py train`, the admin
 action) reaches every worker process within that time, without a restart.
 """
+
 from __future__ import annotations
 
 import logging

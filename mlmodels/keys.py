@@ -6,6 +6,7 @@ names its fields and their bit widths; `pack` (the keys of a table) refuses (Key
 naming the field and its range) a value that would spill into its neighbour instead of silently
 mixing two keys; `search` (keys to look up) maps such a value to a key that matches nothing.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,15 +32,17 @@ class Layout:
         if len(values) != len(self.fields):
             raise TypeError(f"key {self.name} packs {len(self.fields)} fields, got {len(values)}")
         key = np.zeros(np.broadcast(*values).shape, dtype=np.int64) if values else np.zeros(0, dtype=np.int64)
-        for (field, bits), value in zip(self.fields, values):
+        for (field, bits), value in zip(self.fields, values, strict=True):
             value = np.asarray(value, dtype=np.int64)
             if value.size:
                 low, high = int(value.min()), int(value.max())
                 if low < 0 or high >= 1 << bits:
                     bad = low if low < 0 else high
-                    raise KeyLimitError(f"{field} {bad} is out of the range 0..{(1 << bits) - 1} of the {bits}-bit "
-                                        f"'{field}' field of the ({', '.join(f for f, _ in self.fields)}) key "
-                                        "(mlmodels.keys)")
+                    raise KeyLimitError(
+                        f"{field} {bad} is out of the range 0..{(1 << bits) - 1} of the {bits}-bit "
+                        f"'{field}' field of the ({', '.join(f for f, _ in self.fields)}) key "
+                        "(mlmodels.keys)"
+                    )
             key = (key << bits) | value
         return key
 
@@ -50,7 +53,7 @@ class Layout:
         arrays = [np.asarray(value, dtype=np.int64) for value in values]
         key = np.zeros(np.broadcast(*arrays).shape, dtype=np.int64)
         inside = np.ones(key.shape, dtype=bool)
-        for (_, bits), value in zip(self.fields, arrays):
+        for (_, bits), value in zip(self.fields, arrays, strict=True):
             inside &= (value >= 0) & (value < 1 << bits)
             key = (key << bits) | (value & ((1 << bits) - 1))
         return np.where(inside, key, -1)

@@ -1,4 +1,5 @@
 """The model registry: every trained model version and every backtest, with metrics and plots."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,13 @@ class TrainingRun(Job):
     epoch = models.PositiveIntegerField(null=True, blank=True)
     seasons = models.JSONField(default=list, blank=True)
     quick = models.BooleanField(default=False)
-    task_id = models.CharField(max_length=255, null=True, blank=True, unique=True,
-                               help_text="Celery task id when run as a task (TaskResult.task_id).")
+    task_id = models.CharField(
+        max_length=255,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="Celery task id when run as a task (TaskResult.task_id).",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -36,38 +42,51 @@ class ModelVersion(models.Model):
         SERVING = "serving", "Serving (may be activated)"
         BACKTEST = "backtest", "Backtest (never activated)"
 
-    algorithm = models.CharField(max_length=16, choices=kinds.choices, db_index=True,
-                                 help_text="The model kind (settings.MODEL_KINDS): lightgbm, keras, ...")
+    algorithm = models.CharField(
+        max_length=16,
+        choices=kinds.choices,
+        db_index=True,
+        help_text="The model kind (settings.MODEL_KINDS): lightgbm, keras, ...",
+    )
     purpose = models.CharField(max_length=8, choices=Purpose.choices, default=Purpose.SERVING)
     feature_set_version = models.PositiveIntegerField()
     train_seasons = models.JSONField(default=list, help_text="Seasons the model was fitted on.")
-    validation_season = models.CharField(max_length=7, blank=True,
-                                         help_text="Held-out season for early stopping, calibration and activation.")
+    validation_season = models.CharField(
+        max_length=7, blank=True, help_text="Held-out season for early stopping, calibration and activation."
+    )
     data_from = models.DateField(null=True, blank=True, help_text="First game date of the training data.")
     data_until = models.DateField(null=True, blank=True, help_text="Last game date of the training data.")
     rows_train = models.PositiveIntegerField(default=0)
     rows_validation = models.PositiveIntegerField(default=0)
     hyperparameters = models.JSONField(default=dict, blank=True)
-    metrics = models.JSONField(default=dict, blank=True,
-                               help_text="Validation-season metrics: mae, pinball, coverage_80, width_80, ...")
+    metrics = models.JSONField(
+        default=dict, blank=True, help_text="Validation-season metrics: mae, pinball, coverage_80, width_80, ..."
+    )
     artifacts = models.JSONField(default=list, blank=True, help_text="Files under MODEL_DIR.")
     plots = models.JSONField(default=list, blank=True, help_text="PNG files under MODEL_DIR.")
     active = models.BooleanField(default=False)
     training_seconds = models.FloatField(null=True, blank=True)
-    task_id = models.CharField(max_length=255, null=True, blank=True, db_index=True,
-                               help_text="Celery task id when trained by a task (TaskResult.task_id).")
+    task_id = models.CharField(
+        max_length=255,
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Celery task id when trained by a task (TaskResult.task_id).",
+    )
     # No database constraint: a version stays usable (and its row restorable from a dump) when
     # old training runs are pruned; `training_run` is then just an unknown id.
-    training_run = models.ForeignKey(TrainingRun, on_delete=models.SET_NULL, null=True, blank=True,
-                                     related_name="versions", db_constraint=False)
+    training_run = models.ForeignKey(
+        TrainingRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="versions", db_constraint=False
+    )
     notes = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["algorithm"], condition=models.Q(active=True),
-                                    name="modelversion_one_active_per_algorithm"),
+            models.UniqueConstraint(
+                fields=["algorithm"], condition=models.Q(active=True), name="modelversion_one_active_per_algorithm"
+            ),
         ]
 
     def __str__(self):

@@ -1,5 +1,6 @@
 """The model registry: each trained model's files under MODEL_DIR and its ModelVersion row,
 loading a version back, and which version of each kind is active."""
+
 from __future__ import annotations
 
 import uuid
@@ -29,24 +30,42 @@ def relative_path(path: Path) -> str:
     return str(Path(path).relative_to(settings.MODEL_DIR))
 
 
-def register(trained: dict[str, Trained], data: Dataset, run: TrainingRun | None, *, purpose: str,
-             task_id: str | None = None, seasons: list[str]) -> list[ModelVersion]:
+def register(
+    trained: dict[str, Trained],
+    data: Dataset,
+    run: TrainingRun | None,
+    *,
+    purpose: str,
+    task_id: str | None = None,
+    seasons: list[str],
+) -> list[ModelVersion]:
     """Save each model under MODEL_DIR/<algorithm>/v<id>-<random>/ and record its ModelVersion."""
     everything = data.train | data.validation
     dates = data.dates[everything]
     versions = []
     for algorithm, item in trained.items():
         version = ModelVersion.objects.create(
-            algorithm=algorithm, purpose=purpose, feature_set_version=FEATURE_SET_VERSION,
-            train_seasons=list(seasons), validation_season=data.validation_season,
-            data_from=_date(dates.min()) if len(dates) else None, data_until=_date(dates.max()) if len(dates) else None,
-            rows_train=data.rows_train, rows_validation=data.rows_validation,
-            hyperparameters={**item.fitted.hyperparameters, "calibration": item.fitted.calibration,
-                             "ensemble_calibration": data.extra.get("ensemble_calibration"),
-                             "ensemble_weight": (data.extra.get("ensemble_weights") or {}).get(algorithm)},
+            algorithm=algorithm,
+            purpose=purpose,
+            feature_set_version=FEATURE_SET_VERSION,
+            train_seasons=list(seasons),
+            validation_season=data.validation_season,
+            data_from=_date(dates.min()) if len(dates) else None,
+            data_until=_date(dates.max()) if len(dates) else None,
+            rows_train=data.rows_train,
+            rows_validation=data.rows_validation,
+            hyperparameters={
+                **item.fitted.hyperparameters,
+                "calibration": item.fitted.calibration,
+                "ensemble_calibration": data.extra.get("ensemble_calibration"),
+                "ensemble_weight": (data.extra.get("ensemble_weights") or {}).get(algorithm),
+            },
             metrics={**item.metrics, "ensemble": data.extra.get("ensemble_metrics")},
-            training_seconds=round(item.seconds, 2), task_id=task_id, training_run=run,
-            notes=data.validation_note)
+            training_seconds=round(item.seconds, 2),
+            task_id=task_id,
+            training_run=run,
+            notes=data.validation_note,
+        )
         # the id alone could name a folder of another database sharing MODEL_DIR (a reset one,
         # the test database): a random suffix keeps every version's files apart
         folder = Path(settings.MODEL_DIR) / algorithm / f"v{version.pk}-{uuid.uuid4().hex[:8]}"
@@ -62,15 +81,21 @@ def save_validation_plots(versions: list[ModelVersion], trained: dict[str, Train
     from mlmodels import plots
 
     y_val = data.y[data.validation]
-    ensemble = combine_arrays([t.validation_pred for t in trained.values()], data.extra.get("ensemble_calibration"),
-                              [data.extra["ensemble_weights"][a] for a in trained])
+    ensemble = combine_arrays(
+        [t.validation_pred for t in trained.values()],
+        data.extra.get("ensemble_calibration"),
+        [data.extra["ensemble_weights"][a] for a in trained],
+    )
     for version in versions:
         folder = model_folder(version)
         predicted = trained[version.algorithm].validation_pred
         label = f"{version.algorithm} v{version.pk}, validation {data.validation_season} ({len(y_val):,} rows)"
-        files = [plots.calibration_plot(folder / "calibration.png", y_val,
-                                        {version.algorithm: predicted, "ensemble": ensemble}, label),
-                 plots.ranges_plot(folder / "ranges.png", y_val, *predicted, title=label)]
+        files = [
+            plots.calibration_plot(
+                folder / "calibration.png", y_val, {version.algorithm: predicted, "ensemble": ensemble}, label
+            ),
+            plots.ranges_plot(folder / "ranges.png", y_val, *predicted, title=label),
+        ]
         version.plots = [relative_path(path) for path in files]
         version.save(update_fields=["plots"])
 
@@ -95,8 +120,9 @@ def activate(version: ModelVersion) -> ModelVersion:
     if version.purpose != ModelVersion.Purpose.SERVING:
         raise ValueError(f"{version} was trained for a backtest and is never served")
     with transaction.atomic():
-        ModelVersion.objects.filter(algorithm=version.algorithm, active=True).exclude(pk=version.pk) \
-            .update(active=False)
+        ModelVersion.objects.filter(algorithm=version.algorithm, active=True).exclude(pk=version.pk).update(
+            active=False
+        )
         ModelVersion.objects.filter(pk=version.pk).update(active=True)
     version.active = True
     return version
@@ -128,5 +154,3 @@ def should_activate(new: ModelVersion, trained: Trained, data: Dataset) -> tuple
     better = new_loss <= old_loss * (1 + ACTIVATION_TOLERANCE)
     verdict = "not worse than" if better else "worse than"
     return better, f"pinball {new_loss:.4f} {verdict} active {current} ({old_loss:.4f}, {basis})"
-
-

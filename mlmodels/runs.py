@@ -4,6 +4,7 @@
 `Reporter` turns the training code's progress calls into the row's stage / epoch / percent;
 both write through operations.progress, the one progress API of every job.
 """
+
 from __future__ import annotations
 
 import time
@@ -16,8 +17,14 @@ from operations import progress as job_progress
 
 # The percentage a run has reached when each stage starts and ends; the fitting span (FIT_SPAN)
 # is shared equally by the registered model kinds, in their order.
-STAGE_SPAN = {"starting": (0, 0), "loading": (0, 3), "features": (3, 8), "refit": (80, 95), "evaluating": (95, 98),
-              "saving": (98, 99)}
+STAGE_SPAN = {
+    "starting": (0, 0),
+    "loading": (0, 3),
+    "features": (3, 8),
+    "refit": (80, 95),
+    "evaluating": (95, 98),
+    "saving": (98, 99),
+}
 FIT_SPAN = (8, 80)
 
 
@@ -44,8 +51,16 @@ class Reporter:
         self.run, self.callback = run, callback
         self.last_write = 0.0
 
-    def __call__(self, stage: str, epoch: int | None = None, epochs: int | None = None, step: int | None = None,
-                 steps: int | None = None, force: bool = False, **_ignored) -> None:
+    def __call__(
+        self,
+        stage: str,
+        epoch: int | None = None,
+        epochs: int | None = None,
+        step: int | None = None,
+        steps: int | None = None,
+        force: bool = False,
+        **_ignored,
+    ) -> None:
         start, end = stage_span(stage) or (self.run.percent, self.run.percent)
         done = (epoch / epochs) if epoch and epochs else (step / steps) if steps else 0.0
         percent = max(self.run.percent, int(start + (end - start) * done))
@@ -69,8 +84,15 @@ def start_run(kind: str, seasons: list[str], quick: bool, task_id: str | None) -
                 return run, True
             job_progress.start(run, stage="starting", epoch=None, percent=0, message="", seasons=seasons, quick=quick)
             return run, False
-    return TrainingRun.objects.create(kind=kind, seasons=seasons, quick=quick, task_id=task_id, stage="starting",
-                                      status=TrainingRun.Status.RUNNING, started_at=timezone.now()), False
+    return TrainingRun.objects.create(
+        kind=kind,
+        seasons=seasons,
+        quick=quick,
+        task_id=task_id,
+        stage="starting",
+        status=TrainingRun.Status.RUNNING,
+        started_at=timezone.now(),
+    ), False
 
 
 INTERRUPTED = "interrupted: no worker of the ml queue is running (it stopped during the training); queued again"

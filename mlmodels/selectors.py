@@ -1,4 +1,5 @@
 """Reads for the mlmodels app: the warehouse as feature-building input, the registry, the dashboard."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,11 @@ def active_models_exist() -> bool:
     from mlmodels.features import FEATURE_SET_VERSION
     from mlmodels.models import ModelVersion
 
-    active = set(ModelVersion.objects.filter(active=True, feature_set_version=FEATURE_SET_VERSION)
-                 .values_list("algorithm", flat=True))
+    active = set(
+        ModelVersion.objects.filter(active=True, feature_set_version=FEATURE_SET_VERSION).values_list(
+            "algorithm", flat=True
+        )
+    )
     return set(kinds.names()) <= active
 
 

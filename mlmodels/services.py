@@ -13,6 +13,7 @@
 
 The backtest is in mlmodels.backtest, the run bookkeeping in mlmodels.runs.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,8 +42,9 @@ class Trained:
     validation_pred: tuple  # calibrated (p10, p50, p90) of the validation-fitted model
 
 
-def fit_models(data: Dataset, quick: bool = False, refit: bool = True, reporter=None,
-               kind_names: list[str] | None = None) -> dict[str, Trained]:
+def fit_models(
+    data: Dataset, quick: bool = False, refit: bool = True, reporter=None, kind_names: list[str] | None = None
+) -> dict[str, Trained]:
     """Every registered kind (or `kind_names`): fit with early stopping on validation, calibrate
     there, choose the ensemble there, refit on all rows."""
     X, y = data.X[data.train], data.y[data.train]
@@ -55,11 +57,13 @@ def fit_models(data: Dataset, quick: bool = False, refit: bool = True, reporter=
         raw = fitted.predict_raw(X_val)
         fitted.calibration = training.fit_calibration(y_val, *raw, minutes=minutes_val)
         predicted = training.apply_calibration(fitted.calibration, *raw, minutes=minutes_val)
-        out[name] = Trained(name, fitted, training.metrics(y_val, *predicted), time.perf_counter() - started,
-                            predicted)
+        out[name] = Trained(name, fitted, training.metrics(y_val, *predicted), time.perf_counter() - started, predicted)
     ensemble = fit_ensemble(y_val, {name: trained.validation_pred for name, trained in out.items()})
-    data.extra.update(ensemble_weights=ensemble["weights"], ensemble_calibration=ensemble["calibration"],
-                      ensemble_metrics=ensemble["metrics"])
+    data.extra.update(
+        ensemble_weights=ensemble["weights"],
+        ensemble_calibration=ensemble["calibration"],
+        ensemble_metrics=ensemble["metrics"],
+    )
     if refit:
         everything = data.train | data.validation
         X_all, y_all = data.X[everything], data.y[everything]
@@ -81,9 +85,14 @@ def fit_models(data: Dataset, quick: bool = False, refit: bool = True, reporter=
     return out
 
 
-def train_models(seasons: list[str] | None = None, quick: bool = False, progress=None,
-                 task_id: str | None = None, activate_new: bool = True,
-                 kind_names: list[str] | None = None) -> TrainingRun:
+def train_models(
+    seasons: list[str] | None = None,
+    quick: bool = False,
+    progress=None,
+    task_id: str | None = None,
+    activate_new: bool = True,
+    kind_names: list[str] | None = None,
+) -> TrainingRun:
     """Train every registered kind (or `kind_names`) on the loaded seasons (or `seasons`),
     register and (when not worse) activate them. Returns the finished TrainingRun (its `versions`
     are the new ModelVersions)."""
@@ -97,19 +106,21 @@ def train_models(seasons: list[str] | None = None, quick: bool = False, progress
         frame = load_frame(seasons, reporter)
         data = split(frame, seasons)
         if data.rows_train < 50 or data.rows_validation < 20:
-            raise TrainingError(f"too little data to train ({data.rows_train} training and "
-                                f"{data.rows_validation} validation rows): load more seasons")
+            raise TrainingError(
+                f"too little data to train ({data.rows_train} training and "
+                f"{data.rows_validation} validation rows): load more seasons"
+            )
         trained = fit_models(data, quick=quick, reporter=reporter, kind_names=kind_names)
         reporter("saving", force=True)
-        versions = register(trained, data, run, purpose=ModelVersion.Purpose.SERVING, task_id=task_id,
-                            seasons=seasons)
+        versions = register(trained, data, run, purpose=ModelVersion.Purpose.SERVING, task_id=task_id, seasons=seasons)
         save_validation_plots(versions, trained, data)
         for version in versions:
             ok, reason = should_activate(version, trained[version.algorithm], data)
             if ok and activate_new:
                 activate(version)
-            version.notes = "\n".join(filter(None, [version.notes, ("activated: " if ok and activate_new else
-                                                                   "not activated: ") + reason]))
+            version.notes = "\n".join(
+                filter(None, [version.notes, ("activated: " if ok and activate_new else "not activated: ") + reason])
+            )
             version.save(update_fields=["notes"])
             logger.info("%s %s", version, version.notes)
     run.refresh_from_db()
@@ -121,12 +132,25 @@ def summary(run: TrainingRun) -> dict:
     """A JSON-safe description of a finished run and its versions (command --json, task result)."""
     versions = list(run.versions.order_by("algorithm"))
     return {
-        "run": run.pk, "status": run.status, "seasons": run.seasons, "quick": run.quick,
+        "run": run.pk,
+        "status": run.status,
+        "seasons": run.seasons,
+        "quick": run.quick,
         "seconds": round(getattr(run, "seconds", None) or (run.finished_at - run.started_at).total_seconds(), 2)
-        if run.finished_at and run.started_at else None,
-        "versions": [{"id": v.pk, "algorithm": v.algorithm, "active": v.active,
-                      "validation_season": v.validation_season, "rows_train": v.rows_train,
-                      "rows_validation": v.rows_validation, "metrics": {k: v.metrics[k] for k in
-                      ("mae", "pinball", "coverage_80", "width_80")}, "notes": v.notes} for v in versions],
+        if run.finished_at and run.started_at
+        else None,
+        "versions": [
+            {
+                "id": v.pk,
+                "algorithm": v.algorithm,
+                "active": v.active,
+                "validation_season": v.validation_season,
+                "rows_train": v.rows_train,
+                "rows_validation": v.rows_validation,
+                "metrics": {k: v.metrics[k] for k in ("mae", "pinball", "coverage_80", "width_80")},
+                "notes": v.notes,
+            }
+            for v in versions
+        ],
         "ensemble": versions[0].metrics.get("ensemble") if versions else None,
     }

@@ -1,8 +1,9 @@
 """Celery tasks of the mlmodels app (routed to its `ml` queue in settings).
 
-Thin wrappers over mlmodels.services (training) and mlmodels.backtest: progress goes to the task state (PROGRESS with stage,
-epoch and percent) and to the TrainingRun row that carries the task id.
+Thin wrappers over mlmodels.services (training) and mlmodels.backtest: progress goes to the task state
+(PROGRESS with stage, epoch and percent) and to the TrainingRun row that carries the task id.
 """
+
 from __future__ import annotations
 
 from celery import shared_task
@@ -17,8 +18,9 @@ def _progress(task):
 
     def progress(stage=None, epoch=None, percent=None, **_ignored):
         if task_id:
-            task.update_state(task_id=task_id, state="PROGRESS",
-                              meta={"stage": stage, "epoch": epoch, "percent": percent})
+            task.update_state(
+                task_id=task_id, state="PROGRESS", meta={"stage": stage, "epoch": epoch, "percent": percent}
+            )
 
     return progress
 

@@ -4,6 +4,7 @@ How each kind fits and predicts is in its module (mlmodels/kinds/). Every kind i
 on the validation season: the lower and upper gaps around the median are scaled so that 10% of
 the actual points fall below p10 and 10% above p90 (split-conformal style).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,13 +22,16 @@ META_KEYS = ("algorithm", "feature_set_version", "feature_names", "calibration",
 
 # --- metrics ---------------------------------------------------------------------------------
 
+
 def metrics(y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray) -> dict[str, float]:
     """mae of the median, mean pinball over the three quantiles, 80% coverage and width."""
     from sklearn.metrics import mean_absolute_error, mean_pinball_loss
 
     return {
         "mae": float(mean_absolute_error(y, p50)),
-        "pinball": float(np.mean([mean_pinball_loss(y, q, alpha=a) for q, a in zip((p10, p50, p90), QUANTILES)])),
+        "pinball": float(
+            np.mean([mean_pinball_loss(y, q, alpha=a) for q, a in zip((p10, p50, p90), QUANTILES, strict=True)])
+        ),
         "coverage_80": float(np.mean((y >= p10) & (y <= p90))),
         "width_80": float(np.mean(p90 - p10)),
     }
@@ -38,8 +42,12 @@ def metrics(y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray) ->
 # Minutes tiers: the player's average minutes over his previous 10 games (the feature
 # min_mean_10; unknown counts as the lowest tier). Calibration is fitted per tier because a range
 # right 80% of the time overall is right ~90% of the time for bench players and ~70% for stars.
-TIERS = {"minutes_0_15": (0.0, 15.0), "minutes_15_25": (15.0, 25.0), "minutes_25_32": (25.0, 32.0),
-         "minutes_32_plus": (32.0, np.inf)}
+TIERS = {
+    "minutes_0_15": (0.0, 15.0),
+    "minutes_15_25": (15.0, 25.0),
+    "minutes_25_32": (25.0, 32.0),
+    "minutes_32_plus": (32.0, np.inf),
+}
 TIER_FEATURE = "min_mean_10"
 MIN_TIER_ROWS = 200  # fewer validation rows in a tier: it keeps the overall scales
 
@@ -60,8 +68,9 @@ def _gap_scales(y, p10, p50, p90) -> dict[str, float]:
     return {"low": max(low, 0.0), "high": max(high, 0.0)}
 
 
-def fit_calibration(y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray,
-                    minutes: np.ndarray | None = None) -> dict:
+def fit_calibration(
+    y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, minutes: np.ndarray | None = None
+) -> dict:
     """Scales of the lower and upper gaps around the median so that 10% of `y` fall below the
     lower bound and 10% above the upper one (split-conformal on held-out rows). With `minutes`
     (average minutes over the previous 10 games) the scales are also fitted per minutes tier."""
@@ -106,6 +115,7 @@ def tier_minutes(X: np.ndarray) -> np.ndarray:
 
 # --- save / load ----------------------------------------------------------------------------------
 
+
 class IncompatibleModel(Exception):
     """Saved files this code cannot serve (another feature set, an unregistered kind, no files)."""
 
@@ -115,8 +125,14 @@ def save(fitted, folder: Path) -> list[Path]:
     state) and the kind's own files; returns their paths, meta.json first."""
     folder.mkdir(parents=True, exist_ok=True)
     files = fitted.kind.save(fitted, folder)
-    meta = {**fitted.state, "algorithm": fitted.algorithm, "feature_set_version": FEATURE_SET_VERSION,
-            "feature_names": FEATURE_NAMES, "calibration": fitted.calibration, "quantiles": QUANTILES}
+    meta = {
+        **fitted.state,
+        "algorithm": fitted.algorithm,
+        "feature_set_version": FEATURE_SET_VERSION,
+        "feature_names": FEATURE_NAMES,
+        "calibration": fitted.calibration,
+        "quantiles": QUANTILES,
+    }
     meta_path = folder / "meta.json"
     meta_path.write_text(json.dumps(meta))
     return [meta_path, *files]
@@ -129,8 +145,10 @@ def load(folder: Path):
 
     meta = json.loads((folder / "meta.json").read_text())
     if meta["feature_set_version"] != FEATURE_SET_VERSION or meta["feature_names"] != FEATURE_NAMES:
-        raise IncompatibleModel(f"model in {folder} was trained on feature set {meta['feature_set_version']}, "
-                                f"this code builds {FEATURE_SET_VERSION}: train again (`manage.py train`)")
+        raise IncompatibleModel(
+            f"model in {folder} was trained on feature set {meta['feature_set_version']}, "
+            f"this code builds {FEATURE_SET_VERSION}: train again (`manage.py train`)"
+        )
     try:
         kind = kinds.get(meta["algorithm"])
     except kinds.UnknownKind as exc:

@@ -6,6 +6,7 @@ queries and runs the same numpy code (mlmodels.features.compute_features) on the
 column names come from the etl models (etl.schema), never string literals, so a renamed field
 fails when this module is imported. Every query runs on PostgreSQL and the embedded SQLite.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,6 +31,7 @@ from mlmodels.features import (
 
 # --- the line columns as integers ---------------------------------------------------------------
 
+
 def day_sql(column: str | None = None, vendor: str | None = None) -> str:
     """SQL for a date column (default: the lines' date) as days since 1970-01-01 (an integer)."""
     column = column or LINES.date
@@ -42,8 +44,11 @@ def day_sql(column: str | None = None, vendor: str | None = None) -> str:
 def log_sql(vendor: str | None = None) -> str:
     """LOG_COLUMNS as integer SQL expressions (date as days since 1970, unknown starter as -1),
     so a result converts to arrays in one numpy call."""
-    special = {"date": day_sql(LINES.date, vendor), "starter": f"COALESCE(CAST({LINES.starter} AS INTEGER), -1)",
-               "is_home": f"CAST({LINES.is_home} AS INTEGER)"}
+    special = {
+        "date": day_sql(LINES.date, vendor),
+        "starter": f"COALESCE(CAST({LINES.starter} AS INTEGER), -1)",
+        "is_home": f"CAST({LINES.is_home} AS INTEGER)",
+    }
     return ", ".join(special.get(name, LINES.column(name)) for name in LOG_COLUMNS)
 
 
@@ -60,16 +65,21 @@ def logs_from_rows(rows: list[tuple], extra: tuple[str, ...] = ()) -> dict[str, 
 
 # --- one (player, game): the inference fast path ---------------------------------------------------
 
+
 def _players_sql(count: int) -> str:
     """The players' lines inside the horizon before the date (params: the `count` player ids,
     date, first day), by player then date."""
     marks = ", ".join(["%s"] * count)
-    return (f"SELECT {log_sql()} FROM {LINES} WHERE {LINES.player} IN ({marks}) AND {LINES.date} < %s "
-            f"AND {LINES.date} >= %s ORDER BY {LINES.player}, {LINES.date}")
+    return (
+        f"SELECT {log_sql()} FROM {LINES} WHERE {LINES.player} IN ({marks}) AND {LINES.date} < %s "
+        f"AND {LINES.date} >= %s ORDER BY {LINES.player}, {LINES.date}"
+    )
 
 
-_LAST_TEAM_SQL = (f"SELECT {LINES.team} FROM {LINES} WHERE {LINES.player} = %s AND {LINES.date} < %s "
-                  f"ORDER BY {LINES.date} DESC LIMIT 1")
+_LAST_TEAM_SQL = (
+    f"SELECT {LINES.team} FROM {LINES} WHERE {LINES.player} = %s AND {LINES.date} < %s "
+    f"ORDER BY {LINES.date} DESC LIMIT 1"
+)
 
 
 def _last_games(limit: int, alias: str, same_team: bool = False) -> str:
@@ -80,23 +90,34 @@ def _last_games(limit: int, alias: str, same_team: bool = False) -> str:
     team_lines = f" AND l.{LINES.team} = %s" if same_team else ""
 
     def side(name: str) -> str:
-        return (f"SELECT {GAMES.id}, {GAMES.date} FROM (SELECT g.{GAMES.id}, g.{GAMES.date} FROM {GAMES} g "
-                f"WHERE g.{GAMES.column(name)} = %s AND g.{GAMES.date} < %s AND g.{GAMES.date} >= %s "
-                f"AND EXISTS (SELECT 1 FROM {LINES} l WHERE l.{LINES.game} = g.{GAMES.id}{team_lines}) "
-                f"ORDER BY g.{GAMES.date} DESC LIMIT {limit}) AS {name}_{alias}")
+        return (
+            f"SELECT {GAMES.id}, {GAMES.date} FROM (SELECT g.{GAMES.id}, g.{GAMES.date} FROM {GAMES} g "
+            f"WHERE g.{GAMES.column(name)} = %s AND g.{GAMES.date} < %s AND g.{GAMES.date} >= %s "
+            f"AND EXISTS (SELECT 1 FROM {LINES} l WHERE l.{LINES.game} = g.{GAMES.id}{team_lines}) "
+            f"ORDER BY g.{GAMES.date} DESC LIMIT {limit}) AS {name}_{alias}"
+        )
 
-    return (f"SELECT {GAMES.id} FROM (SELECT {GAMES.id} FROM ({side('home')} UNION ALL {side('away')}) AS side "
-            f"ORDER BY {GAMES.date} DESC LIMIT {limit}) AS {alias}")
+    return (
+        f"SELECT {GAMES.id} FROM (SELECT {GAMES.id} FROM ({side('home')} UNION ALL {side('away')}) AS side "
+        f"ORDER BY {GAMES.date} DESC LIMIT {limit}) AS {alias}"
+    )
 
 
 # team_parts_from_lines in SQL: per (game, team) sums of its lines, overall and per usage role
 _USG100 = f"(100 * {LINES.fga} + 44 * {LINES.fta} + 100 * {LINES.tov})"
-_ROLE_WHERE = [f"{_USG100} >= {int(ROLE_THRESHOLDS[0] * 100)}",
-               f"{_USG100} < {int(ROLE_THRESHOLDS[0] * 100)} AND {_USG100} >= {int(ROLE_THRESHOLDS[1] * 100)}",
-               f"{_USG100} < {int(ROLE_THRESHOLDS[1] * 100)}"]
-_PART_SQL = ", ".join([f"SUM({_USG100} - 100 * {LINES.oreb})", f"SUM({LINES.pts})", f"SUM({_USG100})"] + [
-    f"SUM(CASE WHEN {where} THEN {value} ELSE 0 END)" for where in _ROLE_WHERE
-    for value in (LINES.pts, _USG100, LINES.seconds, "1")])
+_ROLE_WHERE = [
+    f"{_USG100} >= {int(ROLE_THRESHOLDS[0] * 100)}",
+    f"{_USG100} < {int(ROLE_THRESHOLDS[0] * 100)} AND {_USG100} >= {int(ROLE_THRESHOLDS[1] * 100)}",
+    f"{_USG100} < {int(ROLE_THRESHOLDS[1] * 100)}",
+]
+_PART_SQL = ", ".join(
+    [f"SUM({_USG100} - 100 * {LINES.oreb})", f"SUM({LINES.pts})", f"SUM({_USG100})"]
+    + [
+        f"SUM(CASE WHEN {where} THEN {value} ELSE 0 END)"
+        for where in _ROLE_WHERE
+        for value in (LINES.pts, _USG100, LINES.seconds, "1")
+    ]
+)
 _PART_COLUMNS = ["team_id", "opponent_id", "game_id", "date"] + PART_SUMS
 # Every line of the team's last MATES_GAMES games, for the teammate features.
 MATES_COLUMNS = ["player_id", "team_id", "game_id", "date", "seconds", "pts", "fga", "fta", "tov"]
@@ -114,15 +135,19 @@ def _parts_sql() -> str:
     """Both teams' per-(game, team) sums of the two teams' last TEAM_GAMES games."""
     games = f"{_last_games(TEAM_GAMES, 'opp_games')} UNION {_last_games(TEAM_GAMES, 'team_games')}"
     keys = LINES.columns("team_id", "opponent_id", "game_id")
-    return (f"SELECT {keys}, MIN({day_sql()}), {_PART_SQL} "
-            f"FROM {LINES} WHERE {_in_subquery(LINES.game, games)} GROUP BY {keys}")
+    return (
+        f"SELECT {keys}, MIN({day_sql()}), {_PART_SQL} "
+        f"FROM {LINES} WHERE {_in_subquery(LINES.game, games)} GROUP BY {keys}"
+    )
 
 
 def _mates_sql() -> str:
     columns = [day_sql() if name == "date" else LINES.column(name) for name in MATES_COLUMNS]
-    return (f"SELECT {', '.join(columns)} FROM {LINES} "
-            f"WHERE {_in_subquery(LINES.game, _last_games(MATES_GAMES, 'mates_games', same_team=True))} "
-            f"AND {LINES.team} = %s")
+    return (
+        f"SELECT {', '.join(columns)} FROM {LINES} "
+        f"WHERE {_in_subquery(LINES.game, _last_games(MATES_GAMES, 'mates_games', same_team=True))} "
+        f"AND {LINES.team} = %s"
+    )
 
 
 @dataclass
@@ -137,8 +162,13 @@ class TargetParts:
     team_id: int  # the (first) side, resolved from the player's last line when it was not given
 
 
-def read_parts(game_date: dt.date, player_ids: list[int], team_id: int | None, opponent_id: int,
-               mates_of: tuple[int, ...] | None = None) -> TargetParts:
+def read_parts(
+    game_date: dt.date,
+    player_ids: list[int],
+    team_id: int | None,
+    opponent_id: int,
+    mates_of: tuple[int, ...] | None = None,
+) -> TargetParts:
     """The warehouse reads behind the features of players of `team_id` (and/or `opponent_id`) in a
     game on `game_date`: one query for the players' lines, one for both teams' recent sums, one per
     team in `mates_of` (default: `team_id`) for the teammates' lines. A single prediction reads one
@@ -164,13 +194,17 @@ def read_parts(game_date: dt.date, player_ids: list[int], team_id: int | None, o
             mate_rows += cursor.fetchall()
     parts = np.array(part_rows, dtype=np.int64).reshape(len(part_rows), len(_PART_COLUMNS))
     mates = np.array(mate_rows, dtype=np.int64).reshape(len(mate_rows), len(MATES_COLUMNS))
-    return TargetParts(logs=logs_from_rows(player_rows),
-                       team_parts={name: parts[:, i] for i, name in enumerate(_PART_COLUMNS)},
-                       team_lines={name: mates[:, i] for i, name in enumerate(MATES_COLUMNS)}, team_id=team_id)
+    return TargetParts(
+        logs=logs_from_rows(player_rows),
+        team_parts={name: parts[:, i] for i, name in enumerate(_PART_COLUMNS)},
+        team_lines={name: mates[:, i] for i, name in enumerate(MATES_COLUMNS)},
+        team_id=team_id,
+    )
 
 
-def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_home: bool,
-                       team_id: int | None = None, out=None) -> dict[str, float | None]:
+def build_features_for(
+    player_id: int, game_date: dt.date, opponent_id: int, is_home: bool, team_id: int | None = None, out=None
+) -> dict[str, float | None]:
     """Features of one (player, game) from a few indexed queries (read_parts): the player's lines
     of this and last season before `game_date`, the per-team sums of the last TEAM_GAMES games of
     his team and of the opponent, and every line of his team's last MATES_GAMES games. `team_id`
@@ -180,14 +214,24 @@ def build_features_for(player_id: int, game_date: dt.date, opponent_id: int, is_
     if isinstance(game_date, dt.datetime):
         game_date = game_date.date()
     parts = read_parts(game_date, [player_id], team_id, opponent_id)
-    targets = {"player_id": np.array([player_id], dtype=np.int64),
-               "team_id": np.array([parts.team_id], dtype=np.int64),
-               "opponent_id": np.array([opponent_id], dtype=np.int64),
-               "date": np.array([day_number(game_date)], dtype=np.int64), "is_home": np.array([bool(is_home)])}
-    out_players = None if out is None else {"target": np.zeros(len(out), dtype=np.int64),
-                                            "player_id": np.array([int(p) for p in out], dtype=np.int64)}
-    features = compute_features(parts.logs, targets, team_parts=parts.team_parts, team_lines=parts.team_lines,
-                                out=out_players)
+    targets = {
+        "player_id": np.array([player_id], dtype=np.int64),
+        "team_id": np.array([parts.team_id], dtype=np.int64),
+        "opponent_id": np.array([opponent_id], dtype=np.int64),
+        "date": np.array([day_number(game_date)], dtype=np.int64),
+        "is_home": np.array([bool(is_home)]),
+    }
+    out_players = (
+        None
+        if out is None
+        else {
+            "target": np.zeros(len(out), dtype=np.int64),
+            "player_id": np.array([int(p) for p in out], dtype=np.int64),
+        }
+    )
+    features = compute_features(
+        parts.logs, targets, team_parts=parts.team_parts, team_lines=parts.team_lines, out=out_players
+    )
     return {name: _plain(values[0]) for name, values in features.items()}
 
 

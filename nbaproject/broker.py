@@ -8,6 +8,7 @@ worker published while the prediction worker polled). Here a message is written 
 matches and then renamed into place: a rename within one folder is atomic, so a consumer reads the
 whole message or nothing. settings.py selects this transport when the broker URL is `filesystem://`.
 """
+
 from __future__ import annotations
 
 import os

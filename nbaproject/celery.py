@@ -1,5 +1,6 @@
 """The Celery app. Its configuration lives in Django settings (the CELERY_* names),
 including the queues and the routing of each app's tasks."""
+
 from __future__ import annotations
 
 import os
@@ -19,4 +20,3 @@ def queue_name(name: str) -> str:
     from django.conf import settings
 
     return settings.CELERY_QUEUE_PREFIX + name
-

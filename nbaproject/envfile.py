@@ -1,6 +1,7 @@
 """The one place the `.env` file is read, by settings.py and by `make run`'s process starter
 (nbaproject/start.py), so every process sees the same configuration: real environment variables
 win over the file, as documented in .env.example."""
+
 from __future__ import annotations
 
 import os

@@ -12,6 +12,7 @@ PROMETHEUS_MULTIPROC_DIR (default VAR_DIR/prometheus), emptied when gunicorn sta
 (child_exit). The variable is set here, in the master, before any worker forks and before the
 application (and so prometheus_client) is imported.
 """
+
 import os
 from pathlib import Path
 
@@ -31,11 +32,15 @@ if os.environ.get("LOG_FORMAT") == "json":
     _json_handler = {"class": "logging.StreamHandler", "formatter": "json"}
     logconfig_dict = {
         "formatters": {"json": {"()": "operations.logs.JsonFormatter"}},
-        "handlers": {"stdout": {**_json_handler, "stream": "ext://sys.stdout"},
-                     "stderr": {**_json_handler, "stream": "ext://sys.stderr"}},
+        "handlers": {
+            "stdout": {**_json_handler, "stream": "ext://sys.stdout"},
+            "stderr": {**_json_handler, "stream": "ext://sys.stderr"},
+        },
         "root": {"level": "INFO", "handlers": ["stderr"]},
-        "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
-                    "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False}},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+        },
     }
 
 _var_dir = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")

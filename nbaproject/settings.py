@@ -5,6 +5,7 @@ project root is read first (never committed); real environment variables win.
 Without any configuration the project runs on an embedded default: a SQLite file
 and a server-less Celery transport under var/.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from whitenoise.compress import Compressor
+
 from nbaproject.envfile import load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -296,8 +298,10 @@ CELERY_QUEUE_PREFIX = env("CELERY_QUEUE_PREFIX", "")
 QUEUE_NAMES = ("predictions", "ml", "scraping", "etl", "default")
 CELERY_TASK_QUEUES = {CELERY_QUEUE_PREFIX + name: {"routing_key": CELERY_QUEUE_PREFIX + name} for name in QUEUE_NAMES}
 CELERY_TASK_DEFAULT_QUEUE = CELERY_QUEUE_PREFIX + "default"
-CELERY_TASK_ROUTES = {f"{app}.tasks.*": {"queue": CELERY_QUEUE_PREFIX + queue} for app, queue in (
-    ("predictions", "predictions"), ("mlmodels", "ml"), ("scraping", "scraping"), ("etl", "etl"))}
+CELERY_TASK_ROUTES = {
+    f"{app}.tasks.*": {"queue": CELERY_QUEUE_PREFIX + queue}
+    for app, queue in (("predictions", "predictions"), ("mlmodels", "ml"), ("scraping", "scraping"), ("etl", "etl"))
+}
 # django-db, subclassed: retries on any lost connection and records the queue.
 CELERY_RESULT_BACKEND = "operations.results:ResultBackend"
 CELERY_CACHE_BACKEND = "django-cache"
@@ -361,7 +365,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"()": "operations.logs.JobFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s: %(job)s%(message)s"},
+        "plain": {
+            "()": "operations.logs.JobFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s: %(job)s%(message)s",
+        },
         "json": {"()": "operations.logs.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},

@@ -6,6 +6,7 @@ DATABASE_URL=...) reached bootstrap but not the processes honcho started. Here t
 once, by the same rule as settings.py (the environment wins), and honcho is told to read none: every
 process inherits the same variables, the Procfile's ${...} and gunicorn's WEB_BIND included.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -5,6 +5,7 @@ otherwise the embedded default (SQLite + filesystem broker) is used and tests ma
 `services` are skipped (or fail the run with REQUIRE_SERVICES=1: see conftest.py).
 TEST_EMBEDDED=1 forces the embedded default, for the smoke run of `make test`.
 """
+
 import os
 
 from nbaproject.testing.services import LOCAL_AMQP_URL, LOCAL_POSTGRES_URL, reachable

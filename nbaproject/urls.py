@@ -1,6 +1,7 @@
 """URL configuration: admin, the API under /api/v1/ (every app's viewsets on one router), its schema
-and docs (Swagger UI, Redoc), the health probe, the Prometheus metrics, the user pages. The one module of the config package
-that names apps."""
+and docs (Swagger UI, Redoc), the health probe, the Prometheus metrics, the user pages. The one module of
+the config package that names apps."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import (

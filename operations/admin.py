@@ -1,5 +1,6 @@
 """TaskResult admin: runtime, queue, filters and search that staff need, and links to the
 job rows (prediction requests, scrape/ETL/training runs) a task belongs to."""
+
 from __future__ import annotations
 
 import json
@@ -36,13 +37,22 @@ class TaskResultAdmin(StockTaskResultAdmin):
             app.control.revoke(row.task_id, terminate=True, signal="SIGTERM")
             record(request.user, f"Revoked {row.task_name or 'task'} (was {row.status}) [task {row.task_id}]", row)
         skipped = queryset.count() - len(unfinished)
-        self.message_user(request, f"Revoked {len(unfinished)} task(s); skipped {skipped} already finished.",
-                          messages.SUCCESS if unfinished else messages.WARNING)
+        self.message_user(
+            request,
+            f"Revoked {len(unfinished)} task(s); skipped {skipped} already finished.",
+            messages.SUCCESS if unfinished else messages.WARNING,
+        )
 
     @admin.display(description="state", ordering="status")
     def status_badge(self, obj):
-        colour = {"FAILURE": "#ba2121", "SUCCESS": "#2e7d32", "STARTED": "#1565c0", "PROGRESS": "#1565c0",
-                  "RETRY": "#ef6c00", "REVOKED": "#6d4c41"}.get(obj.status, "#555")
+        colour = {
+            "FAILURE": "#ba2121",
+            "SUCCESS": "#2e7d32",
+            "STARTED": "#1565c0",
+            "PROGRESS": "#1565c0",
+            "RETRY": "#ef6c00",
+            "REVOKED": "#6d4c41",
+        }.get(obj.status, "#555")
         return format_html('<b style="color:{}">{}</b>', colour, obj.status)
 
     @admin.display(description="queue")
@@ -90,8 +100,15 @@ class PeriodicTaskAdmin(StockPeriodicTaskAdmin):
             options = {"headers": {"periodic_task_name": task.name}}
             if task.queue:
                 options["queue"] = task.queue
-            start_task(request.user, task.task, args=json.loads(task.args or "[]"),
-                       kwargs=json.loads(task.kwargs or "{}"), options=options, obj=task,
-                       description=f"Ran periodic task '{task.name}' now")
-        self.message_user(request, f"{queryset.count()} task(s) queued; follow them on the Pipeline page.",
-                          messages.SUCCESS)
+            start_task(
+                request.user,
+                task.task,
+                args=json.loads(task.args or "[]"),
+                kwargs=json.loads(task.kwargs or "{}"),
+                options=options,
+                obj=task,
+                description=f"Ran periodic task '{task.name}' now",
+            )
+        self.message_user(
+            request, f"{queryset.count()} task(s) queued; follow them on the Pipeline page.", messages.SUCCESS
+        )

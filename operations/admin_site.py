@@ -1,4 +1,5 @@
 """The admin site: Django's, plus the live Pipeline page for staff and its action buttons."""
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -21,14 +22,20 @@ class NbaAdminSite(admin.AdminSite):
         custom = [
             path("pipeline/", self.admin_view(self.pipeline_view), name="pipeline"),
             path("pipeline/data/", self.admin_view(self.pipeline_data_view), name="pipeline-data"),
-            path("pipeline/run/<slug:action>/", self.admin_view(require_POST(self.pipeline_action_view)),
-                 name="pipeline-action"),
+            path(
+                "pipeline/run/<slug:action>/",
+                self.admin_view(require_POST(self.pipeline_action_view)),
+                name="pipeline-action",
+            ),
         ]
         return custom + super().get_urls()
 
     def pipeline_view(self, request):
-        buttons = [{"action": slug, "label": action.label} for slug, action in pipeline_actions().items()
-                   if request.user.has_perm(action.permission)]
+        buttons = [
+            {"action": slug, "label": action.label}
+            for slug, action in pipeline_actions().items()
+            if request.user.has_perm(action.permission)
+        ]
         context = {**self.each_context(request), "title": "Pipeline", "actions": buttons}
         return TemplateResponse(request, "admin/pipeline.html", context)
 

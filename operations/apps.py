@@ -3,6 +3,7 @@ beat schedules, the single beat, the result backend and housekeeping tasks.
 
 It names no other app: each app declares its job kinds, schedules and staff actions in its own
 `<app>/jobs.py`, imported here by `autodiscover_modules("jobs")` (see operations.registry)."""
+
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 
@@ -16,8 +17,10 @@ class OperationsConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         autodiscover_modules("jobs")
-        from operations import heartbeats  # noqa: F401  (connects the workers' heartbeat signals)
-        from operations import logs
+        from operations import (
+            heartbeats,  # noqa: F401  (connects the workers' heartbeat signals)
+            logs,
+        )
 
         logs.connect_celery_signals()  # log lines about a task's job carry its id
 

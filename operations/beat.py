@@ -7,6 +7,7 @@ beat stands by, checking every few seconds, and takes over when the first one di
 lock goes with its connection). `beat_sync_every = 1` persists each run's `last_run_at`
 at once, so the beat taking over does not re-send what was just sent.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -26,9 +27,14 @@ class PostgresLock:
     """A session-level advisory lock on its own connection (not Django's, which beat recycles)."""
 
     def __init__(self, database: dict):
-        self.conninfo = {"host": database.get("HOST") or "127.0.0.1", "port": database.get("PORT") or 5432,
-                         "dbname": database["NAME"], "user": database.get("USER") or None,
-                         "password": database.get("PASSWORD") or None, "connect_timeout": 5}
+        self.conninfo = {
+            "host": database.get("HOST") or "127.0.0.1",
+            "port": database.get("PORT") or 5432,
+            "dbname": database["NAME"],
+            "user": database.get("USER") or None,
+            "password": database.get("PASSWORD") or None,
+            "connect_timeout": 5,
+        }
         self.connection = None
         self.held = False
 
@@ -38,12 +44,15 @@ class PostgresLock:
         try:
             if self.connection is None or self.connection.closed:
                 self.held = False
-                self.connection = psycopg.connect(autocommit=True,
-                                                  **{k: v for k, v in self.conninfo.items() if v is not None})
+                self.connection = psycopg.connect(
+                    autocommit=True, **{k: v for k, v in self.conninfo.items() if v is not None}
+                )
             if self.held:
                 self.connection.execute("SELECT 1")
             else:
-                self.held = self.connection.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY]).fetchone()[0]
+                self.held = self.connection.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY]).fetchone()[
+                    0
+                ]
         except psycopg.Error as exc:
             logger.warning("beat lock: database unavailable (%s); not sending tasks", exc)
             self.close()

@@ -1,4 +1,5 @@
 """`/healthz`: a cheap liveness/readiness probe for load balancers and `make run`."""
+
 from django.db import connection
 from django.http import JsonResponse
 from django.urls import path

@@ -6,6 +6,7 @@ and every WORKER_HEARTBEAT_SECONDS after (from a thread of the main process: no 
 connection, no broker message), and deletes it when it stops. A worker killed outright leaves its
 file behind, which then ages: the page shows it as not responding.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,14 @@ def write_heartbeat(hostname: str, queues: list[str], pid: int, concurrency: int
     """Write (atomically) this worker's heartbeat, stamped now."""
     folder = heartbeat_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    record = {"hostname": hostname, "queues": sorted(queues), "pid": pid, "concurrency": concurrency,
-              "started": started.isoformat(), "last_seen": datetime.now(UTC).isoformat()}
+    record = {
+        "hostname": hostname,
+        "queues": sorted(queues),
+        "pid": pid,
+        "concurrency": concurrency,
+        "started": started.isoformat(),
+        "last_seen": datetime.now(UTC).isoformat(),
+    }
     path = _path(hostname)
     temporary = path.with_suffix(f".{pid}.tmp")
     temporary.write_text(json.dumps(record))
@@ -71,8 +78,10 @@ def read_heartbeats(now: datetime | None = None) -> list[dict]:
             path.unlink(missing_ok=True)
             continue
         record["age_seconds"] = round(max(age.total_seconds(), 0.0), 1)
-        record["responding"] = (age.total_seconds() <= MISSED_BEATS * settings.WORKER_HEARTBEAT_SECONDS
-                                and not _gone_from_this_machine(record))
+        record["responding"] = (
+            age.total_seconds() <= MISSED_BEATS * settings.WORKER_HEARTBEAT_SECONDS
+            and not _gone_from_this_machine(record)
+        )
         beats.append(record)
     return beats
 
@@ -166,7 +175,12 @@ def procfile_workers(procfile: Path | None = None) -> list[dict]:
         if "celery" not in words or "worker" not in words:
             continue
         option = {flag: words[i + 1] for i, flag in enumerate(words[:-1]) if flag in ("-Q", "-n", "-c")}
-        workers.append({"process": process.strip(), "hostname": host_format(option["-n"]) if "-n" in option else None,
-                        "queues": sorted(filter(None, option.get("-Q", "").split(","))),
-                        "concurrency": int(option["-c"]) if option.get("-c", "").isdigit() else None})
+        workers.append(
+            {
+                "process": process.strip(),
+                "hostname": host_format(option["-n"]) if "-n" in option else None,
+                "queues": sorted(filter(None, option.get("-Q", "").split(","))),
+                "concurrency": int(option["-c"]) if option.get("-c", "").isdigit() else None,
+            }
+        )
     return workers

@@ -3,6 +3,7 @@
 It adds `task_results` (each of the job's Celery tasks linked to its TaskResult, or to the
 TaskResult list searched by its id while the task is still queued; fetched for a whole changelist
 page in one query) and `progress` (step i of n, stage, percent)."""
+
 from __future__ import annotations
 
 from django.contrib import admin
@@ -11,8 +12,17 @@ from django.utils.html import format_html_join
 from operations.links import task_links
 
 # The job fields every job admin shows, in this order.
-JOB_FIELDS = ("status", "stage", "step_index", "step_count", "percent", "message", "created_at", "started_at",
-              "finished_at")
+JOB_FIELDS = (
+    "status",
+    "stage",
+    "step_index",
+    "step_count",
+    "percent",
+    "message",
+    "created_at",
+    "started_at",
+    "finished_at",
+)
 
 
 class JobAdminMixin:
@@ -30,8 +40,9 @@ class JobAdminMixin:
             links = task_links([obj.task_pairs()])[0]
         if not links:
             return "–"
-        return format_html_join(", ", '{}: <a href="{}">{}</a>',
-                                ((link["label"], link["url"], link["task_id"][:8]) for link in links))
+        return format_html_join(
+            ", ", '{}: <a href="{}">{}</a>', ((link["label"], link["url"], link["task_id"][:8]) for link in links)
+        )
 
     @admin.display(description="progress", ordering="percent")
     def progress(self, obj):

@@ -1,5 +1,6 @@
 """Links between jobs and Celery tasks, both ways: a job's tasks to their TaskResults (the
 Pipeline page, every job admin) and a TaskResult back to the jobs it belongs to (its admin page)."""
+
 from __future__ import annotations
 
 from django.urls import NoReverseMatch, reverse
@@ -16,9 +17,17 @@ def task_links(groups: list[list[tuple[str, str | None]]]) -> list[list[dict]]:
     task_ids = [task_id for pairs in groups for _, task_id in pairs]
     results = dict(TaskResult.objects.filter(task_id__in=task_ids).values_list("task_id", "pk")) if task_ids else {}
     changelist = reverse("admin:django_celery_results_taskresult_changelist")
-    return [[{"label": label, "task_id": task_id,
-              "url": task_result_admin_url(results[task_id]) if task_id in results else f"{changelist}?q={task_id}"}
-             for label, task_id in pairs] for pairs in groups]
+    return [
+        [
+            {
+                "label": label,
+                "task_id": task_id,
+                "url": task_result_admin_url(results[task_id]) if task_id in results else f"{changelist}?q={task_id}",
+            }
+            for label, task_id in pairs
+        ]
+        for pairs in groups
+    ]
 
 
 def jobs_of_task(task_id: str) -> list[dict]:

@@ -12,6 +12,7 @@
 
 So `grep <request id>` over the web's and the workers' logs tells one request's story.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -54,6 +55,7 @@ def job_context(kind: str, job_id):
 
 
 # --- Every record carries the job -------------------------------------------------------------------------
+
 
 def _add_job(record: logging.LogRecord) -> logging.LogRecord:
     job = _current.get()
@@ -125,6 +127,7 @@ def _current_task():
 
 # --- Web: a request's lines are about its job only ------------------------------------------------------
 
+
 class JobContextMiddleware:
     """Clears the job context around every HTTP request (threads of the web server are reused)."""
 
@@ -140,6 +143,7 @@ class JobContextMiddleware:
 
 
 # --- Workers: the task's job, from its arguments -------------------------------------------------------------
+
 
 def job_of_task(task, args, kwargs) -> tuple[str, str] | None:
     """(kind, id) for a task that declares `job_kind` and `job_arg` (the parameter holding the id)."""
@@ -190,5 +194,6 @@ def connect_celery_signals() -> None:
     signals.task_prerun.connect(_on_task_prerun, weak=False, dispatch_uid="operations.logs.prerun")
     signals.task_postrun.connect(_on_task_postrun, weak=False, dispatch_uid="operations.logs.postrun")
     signals.after_setup_logger.connect(_celery_handlers_follow_jobs, weak=False, dispatch_uid="operations.logs.root")
-    signals.after_setup_task_logger.connect(_celery_handlers_follow_jobs, weak=False,
-                                            dispatch_uid="operations.logs.task")
+    signals.after_setup_task_logger.connect(
+        _celery_handlers_follow_jobs, weak=False, dispatch_uid="operations.logs.task"
+    )

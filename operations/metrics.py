@@ -15,6 +15,7 @@ Readable by staff (a logged-in session) and by the addresses in METRICS_ALLOWED_
 or networks; default 127.0.0.1 and ::1, where a local Prometheus or agent scrapes from); anyone
 else gets 403.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -55,8 +56,10 @@ def may_read_metrics(request) -> bool:
 def jobs_active() -> list:
     """Jobs queued and running, per kind (every registered job kind; a kind named by a function of
     the row, like training/backtest, is counted row by row: active rows are few)."""
-    families = {status: GaugeMetricFamily(f"nba_jobs_{status}", f"Jobs {status} now, per kind.", labels=["kind"])
-                for status in ACTIVE_STATUSES}
+    families = {
+        status: GaugeMetricFamily(f"nba_jobs_{status}", f"Jobs {status} now, per kind.", labels=["kind"])
+        for status in ACTIVE_STATUSES
+    }
     for job_kind in registry.job_kinds():
         model = job_kind.model
         counts: dict[tuple[str, str], int] = {}
@@ -66,8 +69,12 @@ def jobs_active() -> list:
                 counts[key] = counts.get(key, 0) + 1
         else:
             counts = {(job_kind.kind, status): 0 for status in ACTIVE_STATUSES}
-            for row in (model._default_manager.filter(status__in=ACTIVE_STATUSES).order_by()
-                        .values_list("status").annotate(n=Count("pk"))):
+            for row in (
+                model._default_manager.filter(status__in=ACTIVE_STATUSES)
+                .order_by()
+                .values_list("status")
+                .annotate(n=Count("pk"))
+            ):
                 counts[(job_kind.kind, row[0])] = row[1]
         for (kind, status), n in counts.items():
             families[status].add_metric([kind], n)
@@ -82,8 +89,7 @@ def queue_depth() -> list:
     up = GaugeMetricFamily("nba_broker_up", "1 when the broker answered this scrape.")
     up.add_metric([], 1 if depths["available"] else 0)
     messages = GaugeMetricFamily("nba_queue_messages", "Messages waiting in the queue.", labels=["queue"])
-    consumers = GaugeMetricFamily("nba_queue_consumers", "Consumers (worker channels) on the queue.",
-                                  labels=["queue"])
+    consumers = GaugeMetricFamily("nba_queue_consumers", "Consumers (worker channels) on the queue.", labels=["queue"])
     for queue in depths["queues"]:
         messages.add_metric([queue["name"]], queue["messages"])
         if queue["consumers"] is not None:
@@ -97,8 +103,9 @@ class ProductCollector:
 
     def collect(self):
         started = time.perf_counter()
-        up = GaugeMetricFamily("nba_metrics_source_up", "1 when this source of figures answered the scrape.",
-                               labels=["source"])
+        up = GaugeMetricFamily(
+            "nba_metrics_source_up", "1 when this source of figures answered the scrape.", labels=["source"]
+        )
         for source in [jobs_active, queue_depth, *registry.metric_sources()]:
             name = f"{source.__module__}.{source.__name__}"
             try:
@@ -132,8 +139,11 @@ def render() -> bytes:
 
 def metrics(request):
     if not may_read_metrics(request):
-        return HttpResponse("Forbidden: /metrics is for staff and the addresses in METRICS_ALLOWED_IPS.\n",
-                            status=403, content_type="text/plain; charset=utf-8")
+        return HttpResponse(
+            "Forbidden: /metrics is for staff and the addresses in METRICS_ALLOWED_IPS.\n",
+            status=403,
+            content_type="text/plain; charset=utf-8",
+        )
     return HttpResponse(render(), content_type=CONTENT_TYPE_PLAIN_0_0_4)  # what generate_latest writes
 
 

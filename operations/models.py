@@ -6,6 +6,7 @@ Pipeline page, the TaskResult admin and the progress API (operations.progress) t
 A new job kind is a model inheriting `Job`, its tasks, and one `register_job_kind` line in
 `<app>/jobs.py`.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar

@@ -6,6 +6,7 @@ per step; the instance is updated too. Extra keyword arguments are the kind's ow
 (rows_done, epoch, pages...). A job that needs more in the same statement (a prediction's step
 also appends its event) writes its own statement with the same column names.
 """
+
 from __future__ import annotations
 
 from django.utils import timezone
@@ -21,8 +22,15 @@ def _write(job, fields: dict) -> None:
         setattr(job, name, value)
 
 
-def report(job, *, stage: str | None = None, step: tuple[int, int] | None = None, percent: float | None = None,
-           message: str | None = None, **counters) -> None:
+def report(
+    job,
+    *,
+    stage: str | None = None,
+    step: tuple[int, int] | None = None,
+    percent: float | None = None,
+    message: str | None = None,
+    **counters,
+) -> None:
     """Record where a job is: its stage, step i of n, percent (0-100) and/or a message."""
     fields = dict(counters)
     if stage is not None:

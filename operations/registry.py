@@ -12,6 +12,7 @@ jobs, the beat schedules and the staff buttons are all built from what was regis
 - `register_metrics(source)`: a function returning Prometheus metric families (prometheus_client.core),
   computed at scrape time from the database, for `/metrics` (operations.metrics).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -62,7 +63,7 @@ class JobKind:
 
     def recent(self):
         rows = self.queryset() if self.queryset is not None else self.model._default_manager.order_by("-created_at")
-        return list(rows[:self.limit])
+        return list(rows[: self.limit])
 
 
 @dataclass(frozen=True)

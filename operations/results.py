@@ -6,6 +6,7 @@
 - It stores the queue a task came from in `TaskResult.meta["queue"]`, so the staff
   dashboard can show it (the stock backend keeps task name, args and worker only).
 """
+
 from __future__ import annotations
 
 from django.db import connections

@@ -4,6 +4,7 @@ Each app declares its schedules as specs in its jobs.py; `ensure_periodic_tasks`
 leaves existing ones alone, so what staff changed (enabled, crontab, arguments) survives every
 `manage.py setup_schedules` / `bootstrap`. Crontabs are in UTC like beat itself.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,14 +19,17 @@ OPERATIONS_SCHEDULES = [
         "kwargs": {"older_than_days": 30},
         "crontab": {"minute": "15", "hour": "3", **DAILY},
         "enabled": True,
-        "description": ("Daily: deletes finished TaskResult rows older than 30 days, in batches of 5,000, so the "
-                        "results table stays small. Prediction requests, scrape, load and training runs are kept."),
+        "description": (
+            "Daily: deletes finished TaskResult rows older than 30 days, in batches of 5,000, so the "
+            "results table stays small. Prediction requests, scrape, load and training runs are kept."
+        ),
     },
 ]
 
 
-def ensure_periodic_tasks(specs: list[dict], periodic_task_model=None, crontab_model=None,
-                          periodic_tasks_model=None) -> list[tuple[str, bool]]:
+def ensure_periodic_tasks(
+    specs: list[dict], periodic_task_model=None, crontab_model=None, periodic_tasks_model=None
+) -> list[tuple[str, bool]]:
     """Create the periodic tasks of `specs` that do not exist yet (disabled unless the spec says
     enabled); returns [(name, created)]. Takes historical models when run from a migration."""
     if periodic_task_model is None:
@@ -41,8 +45,13 @@ def ensure_periodic_tasks(specs: list[dict], periodic_task_model=None, crontab_m
         if crontab is None:
             crontab = crontab_model.objects.create(timezone="UTC", **spec["crontab"])
         periodic_task_model.objects.create(
-            name=spec["name"], task=spec["task"], crontab=crontab, kwargs=json.dumps(spec["kwargs"]),
-            enabled=spec.get("enabled", False), description=spec["description"])
+            name=spec["name"],
+            task=spec["task"],
+            crontab=crontab,
+            kwargs=json.dumps(spec["kwargs"]),
+            enabled=spec.get("enabled", False),
+            description=spec["description"],
+        )
         results.append((spec["name"], True))
     if periodic_tasks_model is not None and any(created for _, created in results):
         _mark_changed(periodic_tasks_model)

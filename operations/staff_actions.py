@@ -2,6 +2,7 @@
 each recorded as an admin LogEntry that names its task id, so the Pipeline page can list
 "who started what" with the task's live state, including while it is still queued (when no
 TaskResult row exists yet)."""
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,9 @@ def pipeline_actions() -> dict[str, registry.PipelineAction]:
     return registry.actions()
 
 
-def start_task(user, task_name: str, *, args=(), kwargs=None, description: str, obj=None,
-               options: dict | None = None) -> str:
+def start_task(
+    user, task_name: str, *, args=(), kwargs=None, description: str, obj=None, options: dict | None = None
+) -> str:
     """Send `task_name` once the current transaction commits and record it; returns the task id."""
     task_id = str(uuid.uuid4())
     signature = app.signature(task_name, args=tuple(args), kwargs=kwargs or {}, options=options or {})
@@ -49,20 +51,28 @@ def recent_actions(limit: int = 15) -> list[dict]:
     """The latest staff actions that started or stopped tasks, with each task's current state."""
     from django_celery_results.models import TaskResult
 
-    entries = list(LogEntry.objects.select_related("user").filter(change_message__contains="[task ")
-                   .order_by("-action_time")[:limit])
+    entries = list(
+        LogEntry.objects.select_related("user")
+        .filter(change_message__contains="[task ")
+        .order_by("-action_time")[:limit]
+    )
     task_ids = {entry.pk: TASK_MARK.findall(entry.change_message) for entry in entries}
-    states = dict(TaskResult.objects.filter(task_id__in=[t for ids in task_ids.values() for t in ids])
-                  .values_list("task_id", "status"))
+    states = dict(
+        TaskResult.objects.filter(task_id__in=[t for ids in task_ids.values() for t in ids]).values_list(
+            "task_id", "status"
+        )
+    )
     links = task_links([[("task", task_id) for task_id in task_ids[entry.pk]] for entry in entries])
     out = []
     for entry, entry_links in zip(entries, links, strict=True):
         ids = task_ids[entry.pk]
-        out.append({
-            "time": entry.action_time.isoformat(),
-            "user": entry.user.get_username(),
-            "action": TASK_MARK.sub("", entry.change_message).strip(),
-            "states": [states.get(task_id, "QUEUED") for task_id in ids],
-            "task_links": entry_links,
-        })
+        out.append(
+            {
+                "time": entry.action_time.isoformat(),
+                "user": entry.user.get_username(),
+                "action": TASK_MARK.sub("", entry.change_message).strip(),
+                "states": [states.get(task_id, "QUEUED") for task_id in ids],
+                "task_links": entry_links,
+            }
+        )
     return out

@@ -1,5 +1,6 @@
 """Housekeeping tasks that belong to no single app, and the retry policy shared by
 tasks that talk to the database."""
+
 from __future__ import annotations
 
 import socket
@@ -33,8 +34,13 @@ def ping(self, payload=None, hold_seconds: float = 0):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         database_ok = cursor.fetchone()[0] == 1
-    return {"payload": payload, "worker": socket.gethostname(), "database": database_ok,
-            "vendor": connection.vendor, "retries": self.request.retries}
+    return {
+        "payload": payload,
+        "worker": socket.gethostname(),
+        "database": database_ok,
+        "vendor": connection.vendor,
+        "retries": self.request.retries,
+    }
 
 
 @shared_task(name="operations.tasks.cleanup_task_results", soft_time_limit=600, time_limit=660)

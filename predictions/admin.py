@@ -1,4 +1,5 @@
 """Admin of the predictions app: requests with their progress, result and linked TaskResults."""
+
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
@@ -15,10 +16,16 @@ def features_table(features: dict | None):
         return "–"
     position = {name: index for index, name in enumerate(FEATURE_NAMES)}
     names = sorted(features, key=lambda name: (position.get(name, len(position)), name))
-    rows = format_html_join("", '<tr><td class="feature-name">{}</td><td class="feature-value">{}</td></tr>',
-                            ((name, _feature_value(features[name])) for name in names))
-    return format_html('<div class="features-box"><table class="features"><thead><tr><th scope="col">Feature</th>'
-                       '<th scope="col">Value</th></tr></thead><tbody>{}</tbody></table></div>', rows)
+    rows = format_html_join(
+        "",
+        '<tr><td class="feature-name">{}</td><td class="feature-value">{}</td></tr>',
+        ((name, _feature_value(features[name])) for name in names),
+    )
+    return format_html(
+        '<div class="features-box"><table class="features"><thead><tr><th scope="col">Feature</th>'
+        '<th scope="col">Value</th></tr></thead><tbody>{}</tbody></table></div>',
+        rows,
+    )
 
 
 def seconds_text(timings: dict | None) -> str:
@@ -29,21 +36,34 @@ def seconds_text(timings: dict | None) -> str:
         return "–"
     order = [*STEP_NAMES, "queued", "total"]
     names = sorted(timings, key=lambda name: (order.index(name) if name in order else len(order), name))
-    return " · ".join(f"{name} {timings[name]:.2f} s" if isinstance(timings[name], (int, float))
-                      else f"{name} {timings[name]}" for name in names)
+    return " · ".join(
+        f"{name} {timings[name]:.2f} s" if isinstance(timings[name], (int, float)) else f"{name} {timings[name]}"
+        for name in names
+    )
 
 
 def model_outputs_table(outputs: dict | None):
     """Each model's own range and version, one row per algorithm."""
     if not outputs:
         return "–"
-    rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
-        (name, *(f"{out.get(q):.1f}" if isinstance(out.get(q), (int, float)) else "–" for q in ("p10", "p50", "p90")),
-         "–" if out.get("model_version") is None else _feature_value(out["model_version"]))
-        for name, out in sorted(outputs.items())))
-    return format_html('<table class="model-outputs"><thead><tr><th scope="col">Model</th><th scope="col">p10</th>'
-                       '<th scope="col">p50</th><th scope="col">p90</th><th scope="col">Version</th></tr></thead>'
-                       "<tbody>{}</tbody></table>", rows)
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                name,
+                *(f"{out.get(q):.1f}" if isinstance(out.get(q), (int, float)) else "–" for q in ("p10", "p50", "p90")),
+                "–" if out.get("model_version") is None else _feature_value(out["model_version"]),
+            )
+            for name, out in sorted(outputs.items())
+        ),
+    )
+    return format_html(
+        '<table class="model-outputs"><thead><tr><th scope="col">Model</th><th scope="col">p10</th>'
+        '<th scope="col">p50</th><th scope="col">p90</th><th scope="col">Version</th></tr></thead>'
+        "<tbody>{}</tbody></table>",
+        rows,
+    )
 
 
 def _feature_value(value) -> str:
@@ -60,8 +80,15 @@ class PredictionInline(admin.StackedInline):
     extra = 0
 
     # The features are shown once, as a table, on the request itself.
-    fields = ["range", "data_through", "days_since_last_game", "model_outputs_table", "timings_text", "actual_points",
-              "created_at"]
+    fields = [
+        "range",
+        "data_through",
+        "days_since_last_game",
+        "model_outputs_table",
+        "timings_text",
+        "actual_points",
+        "created_at",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -93,11 +120,27 @@ class EventInline(admin.TabularInline):
 
 @admin.register(PredictionRequest)
 class PredictionRequestAdmin(JobAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "user", "request_label", "status", "stage", "percent", "range", "attempts",
-                    "message_short"]
+    list_display = [
+        "created_at",
+        "user",
+        "request_label",
+        "status",
+        "stage",
+        "percent",
+        "range",
+        "attempts",
+        "message_short",
+    ]
     list_filter = ["status", "stage", "created_at"]
-    search_fields = ["id", "player_input", "opponent_input", "player__name", "user__username", "message",
-                     "idempotency_key"]
+    search_fields = [
+        "id",
+        "player_input",
+        "opponent_input",
+        "player__name",
+        "user__username",
+        "message",
+        "idempotency_key",
+    ]
     date_hierarchy = "created_at"
     list_select_related = ["user", "prediction", "player", "opponent"]
     inlines = [PredictionInline, EventInline]
@@ -109,8 +152,11 @@ class PredictionRequestAdmin(JobAdminMixin, admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         # Shown once, readably: features and timings below, task ids as links in task_results.
-        fields = [f.name if f.name != "timings" else "timings_text"
-                  for f in PredictionRequest._meta.fields if f.name not in ("features", "task_ids")]
+        fields = [
+            f.name if f.name != "timings" else "timings_text"
+            for f in PredictionRequest._meta.fields
+            if f.name not in ("features", "task_ids")
+        ]
         return [*fields, "features_table", "task_results"]
 
     @admin.display(description="timings")
@@ -147,16 +193,18 @@ class PredictionRequestAdmin(JobAdminMixin, admin.ModelAdmin):
     def requeue(self, request, queryset):
         from predictions.pipeline import enqueue
 
-        queued = self._publish(request, queryset.filter(status=PredictionRequest.Status.QUEUED), enqueue,
-                               "Queued the request again")
+        queued = self._publish(
+            request, queryset.filter(status=PredictionRequest.Status.QUEUED), enqueue, "Queued the request again"
+        )
         self.message_user(request, f"{queued} request(s) queued again; running or finished ones were skipped.")
 
     @admin.action(description="Retry (failed requests only): run the pipeline again from the start")
     def retry_failed(self, request, queryset):
         from predictions.pipeline import retry_failed
 
-        retried = self._publish(request, queryset.filter(status=PredictionRequest.Status.FAILED), retry_failed,
-                                "Retried the failed request")
+        retried = self._publish(
+            request, queryset.filter(status=PredictionRequest.Status.FAILED), retry_failed, "Retried the failed request"
+        )
         self.message_user(request, f"{retried} failed request(s) queued again; the others were skipped.")
 
     @staticmethod

@@ -1,5 +1,6 @@
 """`/api/v1/predictions/`: submit a prediction (202 + status URL), read its state and result,
 stream its progress as server-sent events. Users see their own requests, staff see all."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -94,8 +95,11 @@ class PredictionSubmitThrottle(BaseThrottle):
             return True
         limit, window = rate
         since = timezone.now() - dt.timedelta(seconds=window)
-        recent = list(PredictionRequest.objects.filter(user=request.user, created_at__gte=since)
-                      .order_by("-created_at").values_list("created_at", flat=True)[limit - 1:limit])
+        recent = list(
+            PredictionRequest.objects.filter(user=request.user, created_at__gte=since)
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)[limit - 1 : limit]
+        )
         if not recent:
             return True
         self.wait_seconds = max(1.0, (recent[0] - since).total_seconds())
@@ -106,6 +110,7 @@ class PredictionSubmitThrottle(BaseThrottle):
 
 
 # --- Serializers ----------------------------------------------------------------------------------------
+
 
 class CalendarDateField(serializers.DateField):
     """YYYY-MM-DD, where a day that is not on the calendar (2024-02-30) is told as such instead
@@ -131,9 +136,12 @@ class OutListField(serializers.ListField):
             if not isinstance(exc.detail, dict):
                 raise
             given = data if isinstance(data, list) else []
-            raise serializers.ValidationError([
-                f"entry {int(index) + 1}{_quoted(given, int(index))}: {' '.join(str(m) for m in messages)}"
-                for index, messages in exc.detail.items()]) from None
+            raise serializers.ValidationError(
+                [
+                    f"entry {int(index) + 1}{_quoted(given, int(index))}: {' '.join(str(m) for m in messages)}"
+                    for index, messages in exc.detail.items()
+                ]
+            ) from None
 
 
 def _quoted(given: list, index: int) -> str:
@@ -143,25 +151,42 @@ def _quoted(given: list, index: int) -> str:
 
 def out_input_field(**kwargs) -> serializers.ListField:
     """`out`: who is out, the players who will not play (a prediction's and a slate's input)."""
-    kwargs.setdefault("help_text", (
-        "Who is out: names (any case/accents) or ids of players who will not play the game, teammates or "
-        "opponents (injured, resting), at most PREDICTIONS_MAX_OUT_PLAYERS. Each is resolved like `player`: an "
-        "unknown or ambiguous name is a 400 naming it (with the closest names or the candidates). The features "
-        "redistribute the missing teammates' minutes, shots and points; a player on neither team of the game is "
-        "accepted and marked `ignored` in the answer. Leave it out when you do not know; an empty list means "
-        "everyone plays."))
-    return OutListField(child=serializers.CharField(min_length=1, max_length=128), required=False,
-                        allow_null=True, default=None, max_length=who_is_out.max_out_players(), **kwargs)
+    kwargs.setdefault(
+        "help_text",
+        (
+            "Who is out: names (any case/accents) or ids of players who will not play the game, teammates or "
+            "opponents (injured, resting), at most PREDICTIONS_MAX_OUT_PLAYERS. Each is resolved like `player`: an "
+            "unknown or ambiguous name is a 400 naming it (with the closest names or the candidates). The features "
+            "redistribute the missing teammates' minutes, shots and points; a player on neither team of the game is "
+            "accepted and marked `ignored` in the answer. Leave it out when you do not know; an empty list means "
+            "everyone plays."
+        ),
+    )
+    return OutListField(
+        child=serializers.CharField(min_length=1, max_length=128),
+        required=False,
+        allow_null=True,
+        default=None,
+        max_length=who_is_out.max_out_players(),
+        **kwargs,
+    )
 
 
 class PredictionInputSerializer(serializers.Serializer):
-    player = serializers.CharField(min_length=1, max_length=128,
-                                   help_text="Player name (any case/accents) or player id.")
-    opponent = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
-                                     help_text="Opponent team code or name (BOS, Celtics).")
+    player = serializers.CharField(
+        min_length=1, max_length=128, help_text="Player name (any case/accents) or player id."
+    )
+    opponent = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Opponent team code or name (BOS, Celtics).",
+    )
     date = CalendarDateField(required=False, allow_null=True, default=None, help_text="Game date, YYYY-MM-DD.")
-    home = serializers.BooleanField(required=False, allow_null=True, default=None,
-                                    help_text="Home game? (hypothetical matchups; default true)")
+    home = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="Home game? (hypothetical matchups; default true)"
+    )
     out = out_input_field()
 
 
@@ -198,10 +223,16 @@ class OutPlayerSerializer(serializers.Serializer):
 
     id = serializers.IntegerField(help_text="Player id.")
     name = serializers.CharField()
-    team = serializers.CharField(allow_null=True, help_text="Code of his team then (his last game before the "
-                                 "game's date); null until the game is resolved, or without any game before it.")
-    ignored = serializers.BooleanField(allow_null=True, help_text="True when he is on neither team of the game: "
-                                       "accepted, but he counts for nothing. Null until the game is resolved.")
+    team = serializers.CharField(
+        allow_null=True,
+        help_text="Code of his team then (his last game before the "
+        "game's date); null until the game is resolved, or without any game before it.",
+    )
+    ignored = serializers.BooleanField(
+        allow_null=True,
+        help_text="True when he is on neither team of the game: "
+        "accepted, but he counts for nothing. Null until the game is resolved.",
+    )
 
 
 class PredictionResultSerializer(serializers.ModelSerializer):
@@ -209,11 +240,24 @@ class PredictionResultSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Prediction
-        fields = ["p10", "p50", "p90", "data_through", "days_since_last_game", "actual_points", "actual_in_range",
-                  "model_outputs", "model_versions", "features", "timings", "created_at"]
+        fields = [
+            "p10",
+            "p50",
+            "p90",
+            "data_through",
+            "days_since_last_game",
+            "actual_points",
+            "actual_in_range",
+            "model_outputs",
+            "model_versions",
+            "features",
+            "timings",
+            "created_at",
+        ]
         extra_kwargs = {
-            "data_through": {"help_text": "Date of the player's last game the features used: how fresh the "
-                                          "data behind the range is."},
+            "data_through": {
+                "help_text": "Date of the player's last game the features used: how fresh the data behind the range is."
+            },
             "days_since_last_game": {"help_text": "Days from data_through to the game's date."},
         }
 
@@ -228,9 +272,12 @@ class PredictionRequestSerializer(serializers.ModelSerializer):
     events_url = serializers.SerializerMethodField()
     user = serializers.CharField(source="user.get_username", read_only=True)
     step_label = serializers.CharField(read_only=True)
-    label = serializers.CharField(read_only=True, help_text="What the request is about: the resolved player, "
-                                  "opponent and date once known ('Nikola Jokić vs BOS on 2024-03-07'), "
-                                  "what was typed until then.")
+    label = serializers.CharField(
+        read_only=True,
+        help_text="What the request is about: the resolved player, "
+        "opponent and date once known ('Nikola Jokić vs BOS on 2024-03-07'), "
+        "what was typed until then.",
+    )
     input = EchoInputSerializer(source="*", read_only=True)
     player = PlayerRefSerializer(read_only=True, allow_null=True)
     team = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
@@ -239,11 +286,19 @@ class PredictionRequestSerializer(serializers.ModelSerializer):
     date = serializers.DateField(source="game_date", read_only=True, allow_null=True)
     home = serializers.BooleanField(source="is_home", read_only=True, allow_null=True)
     hypothetical = serializers.BooleanField(read_only=True, allow_null=True)
-    as_of = serializers.DateField(read_only=True, allow_null=True,
-                                  help_text="The product's today when it was asked (AS_OF_DATE, or today in UTC); "
-                                            "without a date, the request means the next game on or after it.")
-    out = OutPlayerSerializer(source="out_players", many=True, read_only=True, allow_null=True,
-                              help_text="Who is out, resolved (null: no list given, not known).")
+    as_of = serializers.DateField(
+        read_only=True,
+        allow_null=True,
+        help_text="The product's today when it was asked (AS_OF_DATE, or today in UTC); "
+        "without a date, the request means the next game on or after it.",
+    )
+    out = OutPlayerSerializer(
+        source="out_players",
+        many=True,
+        read_only=True,
+        allow_null=True,
+        help_text="Who is out, resolved (null: no list given, not known).",
+    )
     result = PredictionResultSerializer(source="prediction", read_only=True, allow_null=True)
     # The API keeps its field names; the job row calls them stage and message (operations.models.Job).
     step = serializers.CharField(source="stage", read_only=True, help_text="The step running (or last run).")
@@ -251,9 +306,36 @@ class PredictionRequestSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PredictionRequest
-        fields = ["id", "url", "events_url", "user", "label", "status", "step", "step_label", "step_index",
-                  "step_count", "percent", "error", "input", "player", "team", "opponent", "game", "date", "home", "hypothetical",
-                  "as_of", "out", "result", "task_ids", "attempts", "created_at", "started_at", "finished_at"]
+        fields = [
+            "id",
+            "url",
+            "events_url",
+            "user",
+            "label",
+            "status",
+            "step",
+            "step_label",
+            "step_index",
+            "step_count",
+            "percent",
+            "error",
+            "input",
+            "player",
+            "team",
+            "opponent",
+            "game",
+            "date",
+            "home",
+            "hypothetical",
+            "as_of",
+            "out",
+            "result",
+            "task_ids",
+            "attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
         read_only_fields = fields
 
     def get_url(self, obj) -> str:
@@ -270,36 +352,52 @@ def _absolute(request, path: str) -> str:
 # --- Views ----------------------------------------------------------------------------------------------
 
 ERROR_400 = OpenApiResponse(
-    response=inline_serializer("PredictionInputErrors", {
-        "player": serializers.ListField(child=serializers.CharField(), required=False),
-        "opponent": serializers.ListField(child=serializers.CharField(), required=False),
-        "date": serializers.ListField(child=serializers.CharField(), required=False),
-        "out": serializers.ListField(child=serializers.CharField(), required=False,
-                                     help_text="Who is out: one message per name that did not resolve (unknown, "
-                                               "ambiguous, the player himself) or a list too long."),
-        "did_you_mean": serializers.ListField(child=serializers.CharField(), required=False),
-    }),
-    description="Field errors; for an unknown player, the closest names in `did_you_mean`.")
+    response=inline_serializer(
+        "PredictionInputErrors",
+        {
+            "player": serializers.ListField(child=serializers.CharField(), required=False),
+            "opponent": serializers.ListField(child=serializers.CharField(), required=False),
+            "date": serializers.ListField(child=serializers.CharField(), required=False),
+            "out": serializers.ListField(
+                child=serializers.CharField(),
+                required=False,
+                help_text="Who is out: one message per name that did not resolve (unknown, "
+                "ambiguous, the player himself) or a list too long.",
+            ),
+            "did_you_mean": serializers.ListField(child=serializers.CharField(), required=False),
+        },
+    ),
+    description="Field errors; for an unknown player, the closest names in `did_you_mean`.",
+)
 DETAIL = inline_serializer("Detail", {"detail": serializers.CharField()})
 ERROR_422 = OpenApiResponse(
-    response=inline_serializer("Unprocessable", {
-        "detail": serializers.CharField(help_text="What is wrong and what to do, in one sentence."),
-        "data_ends": serializers.DateField(required=False, allow_null=True,
-                                           help_text="Missing or stale data: the warehouse's last played game "
-                                                     "before the requested date."),
-        "recent_games": serializers.IntegerField(required=False, help_text="Too few recent games: how many the "
-                                                 "player has in the window before the date."),
-        "last_game": serializers.DateField(required=False, allow_null=True,
-                                           help_text="Too few recent games: the date of his last game."),
-    }),
+    response=inline_serializer(
+        "Unprocessable",
+        {
+            "detail": serializers.CharField(help_text="What is wrong and what to do, in one sentence."),
+            "data_ends": serializers.DateField(
+                required=False,
+                allow_null=True,
+                help_text="Missing or stale data: the warehouse's last played game before the requested date.",
+            ),
+            "recent_games": serializers.IntegerField(
+                required=False, help_text="Too few recent games: how many the player has in the window before the date."
+            ),
+            "last_game": serializers.DateField(
+                required=False, allow_null=True, help_text="Too few recent games: the date of his last game."
+            ),
+        },
+    ),
     description="The answer would rest on missing or stale data (the warehouse has no game in the "
-                "PREDICTIONS_STALE_DATA_DAYS before the date, or the player fewer than PREDICTIONS_MIN_RECENT_GAMES "
-                "in the PREDICTIONS_RECENT_GAMES_WINDOW_DAYS before it), or the Idempotency-Key was used for another "
-                "request: `detail` says what to do.")
+    "PREDICTIONS_STALE_DATA_DAYS before the date, or the player fewer than PREDICTIONS_MIN_RECENT_GAMES "
+    "in the PREDICTIONS_RECENT_GAMES_WINDOW_DAYS before it), or the Idempotency-Key was used for another "
+    "request: `detail` says what to do.",
+)
 
 
-class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                        viewsets.GenericViewSet):
+class PredictionViewSet(
+    mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Points-range predictions. POST answers 202 at once; the pipeline runs on the workers."""
 
     serializer_class = PredictionRequestSerializer
@@ -317,7 +415,8 @@ class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
         if self.action == "list" and wanted is not None:
             if wanted not in PredictionRequest.Status.values:  # a typo (or `?status=`) must not list everything
                 raise serializers.ValidationError(
-                    {"status": [f"must be one of {', '.join(PredictionRequest.Status.values)}."]})
+                    {"status": [f"must be one of {', '.join(PredictionRequest.Status.values)}."]}
+                )
             requests = requests.filter(status=wanted)
         return requests
 
@@ -335,26 +434,43 @@ class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
             raise PayloadTooLarge(f"Request body larger than {max_body_bytes()} bytes.")
         super().initial(request, *args, **kwargs)
         if request.query_params.get(api_settings.URL_FORMAT_OVERRIDE) == "":  # the schema's enum has no ""
-            raise serializers.ValidationError({api_settings.URL_FORMAT_OVERRIDE: [
-                "must not be empty: give a format the endpoint offers, or leave the parameter out."]})
+            raise serializers.ValidationError(
+                {
+                    api_settings.URL_FORMAT_OVERRIDE: [
+                        "must not be empty: give a format the endpoint offers, or leave the parameter out."
+                    ]
+                }
+            )
 
-    @extend_schema(
-        parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=PredictionRequest.Status.values)])
+    @extend_schema(parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=PredictionRequest.Status.values)])
     def list(self, request, *args, **kwargs):
         """Your prediction requests, newest first (staff: everyone's)."""
         return super().list(request, *args, **kwargs)
 
     @extend_schema(
         request=PredictionInputSerializer,
-        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_SCHEMA, OpenApiParameter.HEADER,
-                                     description="Same key (per user) returns the same request, queued once.")],
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                IDEMPOTENCY_KEY_SCHEMA,
+                OpenApiParameter.HEADER,
+                description="Same key (per user) returns the same request, queued once.",
+            )
+        ],
         responses={202: AcceptedSerializer, 400: ERROR_400, 413: DETAIL, 422: ERROR_422, 429: DETAIL},
-        examples=[OpenApiExample("next game", value={"player": "Luka Doncic"}, request_only=True),
-                  OpenApiExample("matchup", value={"player": "Jayson Tatum", "opponent": "NYK", "date": "2024-03-01",
-                                                   "home": True}, request_only=True),
-                  OpenApiExample("who is out", value={"player": "Luka Doncic", "date": "2024-03-15",
-                                                      "out": ["Kyrie Irving", "Dereck Lively II"]},
-                                 request_only=True)],
+        examples=[
+            OpenApiExample("next game", value={"player": "Luka Doncic"}, request_only=True),
+            OpenApiExample(
+                "matchup",
+                value={"player": "Jayson Tatum", "opponent": "NYK", "date": "2024-03-01", "home": True},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "who is out",
+                value={"player": "Luka Doncic", "date": "2024-03-15", "out": ["Kyrie Irving", "Dereck Lively II"]},
+                request_only=True,
+            ),
+        ],
     )
     def create(self, request, *args, **kwargs):
         """Ask for a player's points range: stored, queued after commit, answered 202 with the status URL."""
@@ -370,26 +486,43 @@ class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
         except submission.InvalidInput as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
         except submission.NotEnoughData as exc:
-            return Response({"detail": str(exc), **{key: value.isoformat() if isinstance(value, dt.date) else value
-                                                    for key, value in exc.facts.items()}},
-                            status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+            return Response(
+                {
+                    "detail": str(exc),
+                    **{
+                        key: value.isoformat() if isinstance(value, dt.date) else value
+                        for key, value in exc.facts.items()
+                    },
+                },
+                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            )
         except submission.IdempotencyConflict as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         status_url = request.build_absolute_uri(reverse("prediction-detail", args=[job.pk]))
-        body = {"id": job.pk, "status": job.status, "status_url": status_url,
-                "events_url": request.build_absolute_uri(reverse("prediction-events", args=[job.pk]))}
+        body = {
+            "id": job.pk,
+            "status": job.status,
+            "status_url": status_url,
+            "events_url": request.build_absolute_uri(reverse("prediction-events", args=[job.pk])),
+        }
         headers = {"Location": status_url}
         if not _created:
             headers["Idempotent-Replayed"] = "true"
         return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
 
     @extend_schema(
-        parameters=[OpenApiParameter("Last-Event-ID", OpenApiTypes.INT, OpenApiParameter.HEADER,
-                                     description="Resume after this event id.")],
-        responses={(200, "text/event-stream"): OpenApiResponse(
-            response=SSE_EVENT,
-            description="`event: progress` frames (JSON: seq, status, step, step_index, step_count, percent, "
-                        "message) in order, then one `event: result` with the same JSON as the detail endpoint.")},
+        parameters=[
+            OpenApiParameter(
+                "Last-Event-ID", OpenApiTypes.INT, OpenApiParameter.HEADER, description="Resume after this event id."
+            )
+        ],
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                response=SSE_EVENT,
+                description="`event: progress` frames (JSON: seq, status, step, step_index, step_count, percent, "
+                "message) in order, then one `event: result` with the same JSON as the detail endpoint.",
+            )
+        },
     )
     @action(detail=True, methods=["get"], renderer_classes=[EventStreamRenderer, renderers.JSONRenderer])
     def events(self, request, pk=None):
@@ -404,8 +537,9 @@ class PredictionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
             last = parse_last_event_id(request.headers.get("Last-Event-ID", request.query_params.get("last")))
         except ValueError as exc:
             raise serializers.ValidationError({"Last-Event-ID": [str(exc)]}) from None
-        response = StreamingHttpResponse(event_stream(job.pk, render, last_seq=last),
-                                         content_type="text/event-stream; charset=utf-8")
+        response = StreamingHttpResponse(
+            event_stream(job.pk, render, last_seq=last), content_type="text/event-stream; charset=utf-8"
+        )
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         return response

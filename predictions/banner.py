@@ -1,5 +1,6 @@
 """The lines `make run` prints when the site is ready: its address (from WEB_BIND, as gunicorn
 binds it), the demo staff user and API token, and which models answer predictions."""
+
 from __future__ import annotations
 
 import os
@@ -37,16 +38,21 @@ def ready_banner(status: str = "") -> str:
     from predictions.selectors import describe_serving, serving_models
 
     base = site_url()
-    lines = ["", "nbaproject is ready.",
-             f"  site:       {base}   admin: {base}admin/   API: {base}api/v1/   docs: {base}api/docs/"]
+    lines = [
+        "",
+        "nbaproject is ready.",
+        f"  site:       {base}   admin: {base}admin/   API: {base}api/v1/   docs: {base}api/docs/",
+    ]
     credentials = demo_credentials()
     if credentials:
         username, password, token = credentials
         from predictions.accounts import credentials_file
 
-        lines += [f"  staff user: {username}  password: {password}   (kept in {credentials_file()})",
-                  f"  API token:  {token}",
-                  f'  try:  curl -H "Authorization: Token {token}" {base}api/v1/']
+        lines += [
+            f"  staff user: {username}  password: {password}   (kept in {credentials_file()})",
+            f"  API token:  {token}",
+            f'  try:  curl -H "Authorization: Token {token}" {base}api/v1/',
+        ]
     lines.append(f"  models:     {describe_serving(serving_models())}")
     if status:
         lines.append(f"  {status}")

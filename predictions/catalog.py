@@ -1,5 +1,6 @@
 """Read-only API over the warehouse: players (accent- and case-insensitive search), teams,
 games (date range, team, status, season) and a player's game logs. Registered in nbaproject/urls.py."""
+
 from __future__ import annotations
 
 import django_filters
@@ -43,8 +44,21 @@ class GameSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Game
-        fields = ["id", "season", "season_type", "date", "start_time", "home", "away", "home_score", "away_score",
-                  "overtimes", "status", "nba_game_id", "bref_game_id"]
+        fields = [
+            "id",
+            "season",
+            "season_type",
+            "date",
+            "start_time",
+            "home",
+            "away",
+            "home_score",
+            "away_score",
+            "overtimes",
+            "status",
+            "nba_game_id",
+            "bref_game_id",
+        ]
 
 
 class GameLogSerializer(serializers.ModelSerializer):
@@ -54,8 +68,30 @@ class GameLogSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PlayerGameLog
-        fields = ["id", "game", "date", "season", "team", "opponent", "is_home", "starter", "minutes", "pts",
-                  "reb", "ast", "stl", "blk", "tov", "fgm", "fga", "fg3m", "fg3a", "ftm", "fta", "plus_minus"]
+        fields = [
+            "id",
+            "game",
+            "date",
+            "season",
+            "team",
+            "opponent",
+            "is_home",
+            "starter",
+            "minutes",
+            "pts",
+            "reb",
+            "ast",
+            "stl",
+            "blk",
+            "tov",
+            "fgm",
+            "fga",
+            "fg3m",
+            "fg3a",
+            "ftm",
+            "fta",
+            "plus_minus",
+        ]
 
     def get_minutes(self, obj) -> float:
         return round(obj.seconds / 60, 1)
@@ -80,8 +116,15 @@ class PlayerNameSearch(filters.BaseFilterBackend):
         return queryset.filter(pk__in=search_players(query).values("pk"))
 
     def get_schema_operation_parameters(self, view):
-        return [{"name": "search", "required": False, "in": "query", "schema": {"type": "string"},
-                 "description": "Words of the player's name; case and accents do not matter (doncic)."}]
+        return [
+            {
+                "name": "search",
+                "required": False,
+                "in": "query",
+                "schema": {"type": "string"},
+                "description": "Words of the player's name; case and accents do not matter (doncic).",
+            }
+        ]
 
 
 EMPTY_VALUE = "must not be empty: give a value, or leave the parameter out."
@@ -119,8 +162,13 @@ def team_names() -> list[str]:
     return names
 
 
-@extend_schema_field({"type": "string", "enum": team_names(),
-                      "description": "A team's code or name, current or former (case does not matter)."})
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": team_names(),
+        "description": "A team's code or name, current or former (case does not matter).",
+    }
+)
 class TeamFilter(django_filters.Filter):
     field_class = TeamField
 
@@ -153,8 +201,10 @@ class NonEmptyChoiceFilter(django_filters.ChoiceFilter):
 
 def date_range(help_text: str = "inclusive, YYYY-MM-DD") -> tuple[CalendarDateFilter, CalendarDateFilter]:
     """`date_after` / `date_before` on the `date` field (each inclusive)."""
-    return (CalendarDateFilter(field_name="date", lookup_expr="gte", help_text=f"From this date ({help_text})."),
-            CalendarDateFilter(field_name="date", lookup_expr="lte", help_text=f"Up to this date ({help_text})."))
+    return (
+        CalendarDateFilter(field_name="date", lookup_expr="gte", help_text=f"From this date ({help_text})."),
+        CalendarDateFilter(field_name="date", lookup_expr="lte", help_text=f"Up to this date ({help_text})."),
+    )
 
 
 class GameFilter(django_filters.FilterSet):
@@ -206,9 +256,12 @@ class PlayerViewSet(ReadOnlyCatalog):
 
     @extend_schema(
         responses=GameLogSerializer(many=True),
-        parameters=[OpenApiParameter("season", OpenApiTypes.STR), OpenApiParameter("date_after", OpenApiTypes.DATE),
-                    OpenApiParameter("date_before", OpenApiTypes.DATE),
-                    OpenApiParameter("ordering", OpenApiTypes.STR, description="date or -date (default, newest first)")],
+        parameters=[
+            OpenApiParameter("season", OpenApiTypes.STR),
+            OpenApiParameter("date_after", OpenApiTypes.DATE),
+            OpenApiParameter("date_before", OpenApiTypes.DATE),
+            OpenApiParameter("ordering", OpenApiTypes.STR, description="date or -date (default, newest first)"),
+        ],
     )
     @action(detail=True, methods=["get"], filter_backends=[], serializer_class=GameLogSerializer)
     def gamelogs(self, request, pk=None):

@@ -1,4 +1,5 @@
 """Template context for the user pages: the product's today when AS_OF_DATE replays a loaded season."""
+
 from __future__ import annotations
 
 from django.conf import settings

@@ -39,8 +39,11 @@ logger = logging.getLogger(__name__)
 STALE_AFTER = dt.timedelta(hours=2)
 STEP_PERCENT = {1: (0, 33), 2: (33, 66), 3: (66, 100)}  # each step's share of the run's percent
 # The chain's tasks (predictions/daily_tasks.py), published by name: this module imports no task module.
-STEP_TASKS = {"crawl": "predictions.tasks.daily_crawl", "load": "predictions.tasks.daily_load",
-              "slate": "predictions.tasks.daily_slate"}
+STEP_TASKS = {
+    "crawl": "predictions.tasks.daily_crawl",
+    "load": "predictions.tasks.daily_load",
+    "slate": "predictions.tasks.daily_slate",
+}
 STEP_QUEUES = {"crawl": "scraping", "load": "etl", "slate": "predictions"}  # in chain order
 
 
@@ -105,10 +108,14 @@ def publish(run_id: int, token: str, task_ids: dict) -> None:
     """Send the chain crawl -> load -> slate, each step with its task id known in advance."""
     from celery import chain
 
-    steps = chain(*(
-        app.signature(STEP_TASKS[name], args=(run_id, token), immutable=True)
-        .set(task_id=task_ids[name], queue=queue_name(queue))
-        for name, queue in STEP_QUEUES.items()))
+    steps = chain(
+        *(
+            app.signature(STEP_TASKS[name], args=(run_id, token), immutable=True).set(
+                task_id=task_ids[name], queue=queue_name(queue)
+            )
+            for name, queue in STEP_QUEUES.items()
+        )
+    )
     try:
         steps.apply_async(retry=True, retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2})
     except Exception as exc:  # broker down: the run says so and can be run again

@@ -4,6 +4,7 @@ A date in the right shape that is not on the calendar (`2024-02-30`) is told apa
 malformed one, so the user learns that the day does not exist rather than that the format
 is wrong.
 """
+
 from __future__ import annotations
 
 import calendar

@@ -5,6 +5,7 @@ commit order), honours Last-Event-ID to resume, and ends with an `event: result`
 same JSON as GET /api/v1/predictions/{id}/. Its lifetime is bounded (a web thread is held while
 it runs): on timeout it says so and the client reconnects (EventSource does so by itself).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,13 +37,26 @@ def parse_last_event_id(value: str | None) -> int | None:
 
 def submitted_event(request: PredictionRequest) -> dict:
     """The first event of every request, implied by the row itself (not stored: one write less per POST)."""
-    return {"seq": 0, "status": PredictionRequest.Status.QUEUED, "step": "", "step_index": 0,
-            "step_count": request.step_count, "percent": 0, "message": "Waiting for a worker",
-            "at": request.created_at.isoformat()}
+    return {
+        "seq": 0,
+        "status": PredictionRequest.Status.QUEUED,
+        "step": "",
+        "step_index": 0,
+        "step_count": request.step_count,
+        "percent": 0,
+        "message": "Waiting for a worker",
+        "at": request.created_at.isoformat(),
+    }
 
 
-def event_stream(request_id, render_result: Callable[[PredictionRequest], dict], last_seq: int | None = None,
-                 lifetime: float | None = None, poll: float = 0.2, keepalive: float = 15.0) -> Iterator[str]:
+def event_stream(
+    request_id,
+    render_result: Callable[[PredictionRequest], dict],
+    last_seq: int | None = None,
+    lifetime: float | None = None,
+    poll: float = 0.2,
+    keepalive: float = 15.0,
+) -> Iterator[str]:
     """Yield SSE frames until the request is done (then its result) or `lifetime` seconds passed.
     `last_seq` is the Last-Event-ID of a reconnecting client (None: a new stream, from the start)."""
     lifetime = float(settings.PREDICTIONS_SSE_LIFETIME) if lifetime is None else lifetime

@@ -1,5 +1,6 @@
 """What the predictions app contributes to operations (operations.registry): its job kind
 (prediction requests, one task per pipeline step) and the sweeper's beat entry."""
+
 from operations.registry import register_job_kind, register_metrics, register_schedule_setup
 from predictions.models import STEP_NAMES, PredictionRequest
 
@@ -24,9 +25,15 @@ def ensure_sweeper() -> list[tuple[str, bool]]:
 
 
 register_job_kind(
-    PredictionRequest, kind="prediction", title=title, stage=stage, limit=50, task_keys=tuple(STEP_NAMES),
+    PredictionRequest,
+    kind="prediction",
+    title=title,
+    stage=stage,
+    limit=50,
+    task_keys=tuple(STEP_NAMES),
     message=lambda row: row.message or row.enqueue_error or None,
-    queryset=lambda: PredictionRequest.objects.select_related("user", "player", "opponent").order_by("-created_at"))
+    queryset=lambda: PredictionRequest.objects.select_related("user", "player", "opponent").order_by("-created_at"),
+)
 
 register_schedule_setup(ensure_sweeper)
 
@@ -49,12 +56,14 @@ def prediction_metrics():
     Status = PredictionRequest.Status
     submitted = CounterMetricFamily("nba_predictions_submitted", "Prediction requests stored (accepted with 202).")
     succeeded = CounterMetricFamily("nba_predictions_succeeded", "Prediction requests answered with a range.")
-    failed = CounterMetricFamily("nba_predictions_failed", "Prediction requests failed, by whose failure it was.",
-                                 labels=["reason_kind"])
+    failed = CounterMetricFamily(
+        "nba_predictions_failed", "Prediction requests failed, by whose failure it was.", labels=["reason_kind"]
+    )
     by_kind = {PredictionRequest.FailureKind.INPUT: 0, PredictionRequest.FailureKind.SYSTEM: 0}
     total = done = 0
-    for status, kind, n in (PredictionRequest.objects.order_by().values_list("status", "failure_kind")
-                            .annotate(n=Count("pk"))):
+    for status, kind, n in (
+        PredictionRequest.objects.order_by().values_list("status", "failure_kind").annotate(n=Count("pk"))
+    ):
         total += n
         if status == Status.SUCCEEDED:
             done += n
@@ -68,12 +77,16 @@ def prediction_metrics():
 
     seconds = Cast(KT("timings__total"), FloatField())
     rows = Prediction.objects.annotate(seconds=seconds).aggregate(
-        count=Count("pk", filter=Q(seconds__isnull=False)), sum=Sum("seconds"),
-        **{f"le{i}": Count("pk", filter=Q(seconds__lte=bound)) for i, bound in enumerate(LATENCY_BUCKETS)})
+        count=Count("pk", filter=Q(seconds__isnull=False)),
+        sum=Sum("seconds"),
+        **{f"le{i}": Count("pk", filter=Q(seconds__lte=bound)) for i, bound in enumerate(LATENCY_BUCKETS)},
+    )
     latency = HistogramMetricFamily(
-        "nba_prediction_latency_seconds", "From POST to the stored range (Prediction.timings['total']).",
+        "nba_prediction_latency_seconds",
+        "From POST to the stored range (Prediction.timings['total']).",
         buckets=[(str(bound), rows[f"le{i}"]) for i, bound in enumerate(LATENCY_BUCKETS)] + [("+Inf", rows["count"])],
-        sum_value=rows["sum"] or 0.0)
+        sum_value=rows["sum"] or 0.0,
+    )
     return [submitted, succeeded, failed, latency]
 
 
@@ -84,8 +97,13 @@ from predictions.slate_models import Slate  # noqa: E402
 
 register_schedule_setup(slate_services.ensure_sweeper_schedule)
 
-register_job_kind(Slate, kind="slate", title=lambda row: f"slate of {row.date.isoformat()}",
-                  stage=lambda row: row.progress_text, link_label=lambda row: f"slate of {row.date.isoformat()}")
+register_job_kind(
+    Slate,
+    kind="slate",
+    title=lambda row: f"slate of {row.date.isoformat()}",
+    stage=lambda row: row.progress_text,
+    link_label=lambda row: f"slate of {row.date.isoformat()}",
+)
 
 
 def slate_metrics():
@@ -96,24 +114,33 @@ def slate_metrics():
 
     Status = Slate.Status
     rows = Slate.objects.aggregate(
-        total=Count("pk"), succeeded=Count("pk", filter=Q(status=Status.SUCCEEDED)),
+        total=Count("pk"),
+        succeeded=Count("pk", filter=Q(status=Status.SUCCEEDED)),
         failed=Count("pk", filter=Q(status=Status.FAILED)),
         players=Sum("players_done", filter=Q(status=Status.SUCCEEDED)),
         timed=Count("pk", filter=Q(status=Status.SUCCEEDED, seconds__isnull=False)),
-        seconds=Sum("seconds", filter=Q(status=Status.SUCCEEDED)), sweeps=Sum("sweeps"))
+        seconds=Sum("seconds", filter=Q(status=Status.SUCCEEDED)),
+        sweeps=Sum("sweeps"),
+    )
     families = []
     for name, text, value in (
-            ("nba_slates_submitted", "Slates stored (one per date and active model set).", rows["total"]),
-            ("nba_slates_succeeded", "Slates computed to the end.", rows["succeeded"]),
-            ("nba_slates_failed", "Slates failed.", rows["failed"]),
-            ("nba_slate_players", "Players' ranges of the succeeded slates.", rows["players"] or 0),
-            ("nba_slate_sweeps", "Times the slate sweeper re-published a silent slate's lost work.",
-             rows["sweeps"] or 0)):
+        ("nba_slates_submitted", "Slates stored (one per date and active model set).", rows["total"]),
+        ("nba_slates_succeeded", "Slates computed to the end.", rows["succeeded"]),
+        ("nba_slates_failed", "Slates failed.", rows["failed"]),
+        ("nba_slate_players", "Players' ranges of the succeeded slates.", rows["players"] or 0),
+        ("nba_slate_sweeps", "Times the slate sweeper re-published a silent slate's lost work.", rows["sweeps"] or 0),
+    ):
         family = CounterMetricFamily(name, text)
         family.add_metric([], value)
         families.append(family)
-    families.append(SummaryMetricFamily("nba_slate_seconds", "From POST to the succeeded slate (Slate.seconds).",
-                                        count_value=rows["timed"], sum_value=rows["seconds"] or 0.0))
+    families.append(
+        SummaryMetricFamily(
+            "nba_slate_seconds",
+            "From POST to the succeeded slate (Slate.seconds).",
+            count_value=rows["timed"],
+            sum_value=rows["seconds"] or 0.0,
+        )
+    )
     return families
 
 
@@ -128,25 +155,37 @@ from predictions.daily_models import DailyRun  # noqa: E402
 DAILY_SCHEDULE_NAME = "daily: yesterday's box scores -> load -> today's slate"
 
 register_job_kind(
-    DailyRun, kind="daily", task_keys=DailyRun.TASK_KEYS,
+    DailyRun,
+    kind="daily",
+    task_keys=DailyRun.TASK_KEYS,
     title=lambda run: f"daily of {run.date.isoformat()} (box scores of {run.box_score_date.isoformat()})",
-    link_label=lambda run: f"daily run of {run.date.isoformat()}")
+    link_label=lambda run: f"daily run of {run.date.isoformat()}",
+)
 
-register_schedules([{
-    "name": DAILY_SCHEDULE_NAME,
-    "task": "predictions.tasks.daily_pipeline",
-    "kwargs": {},
-    # 10:30 UTC = 5:30-6:30 am US Eastern: every game of the previous US evening has ended, after the
-    # schedule scrape (09:30) has put today's games in the warehouse.
-    "crontab": {"minute": "30", "hour": "10", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"},
-    "description": (
-        "Daily: one chain across the scraping, etl and predictions queues. Crawls basketball-reference's box "
-        "scores of yesterday's games, loads them into the warehouse in one transaction, then computes today's "
-        "slate with them (today: AS_OF_DATE when set, else today in UTC). Shown as one 'daily' job with its "
-        "3 steps on the Pipeline page; a failed step stops the chain with the reason. Enable \"Scrape this and "
-        "next month's schedule\" too, so today's games are in the warehouse. Keyword arguments: "
-        "\"date\": \"YYYY-MM-DD\" runs another day (its slate; the box scores of the day before)."),
-}])
+register_schedules(
+    [
+        {
+            "name": DAILY_SCHEDULE_NAME,
+            "task": "predictions.tasks.daily_pipeline",
+            "kwargs": {},
+            # 10:30 UTC = 5:30-6:30 am US Eastern: every game of the previous US evening has ended, after the
+            # schedule scrape (09:30) has put today's games in the warehouse.
+            "crontab": {"minute": "30", "hour": "10", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"},
+            "description": (
+                "Daily: one chain across the scraping, etl and predictions queues. Crawls basketball-reference's box "
+                "scores of yesterday's games, loads them into the warehouse in one transaction, then computes today's "
+                "slate with them (today: AS_OF_DATE when set, else today in UTC). Shown as one 'daily' job with its "
+                '3 steps on the Pipeline page; a failed step stops the chain with the reason. Enable "Scrape this and '
+                "next month's schedule\" too, so today's games are in the warehouse. Keyword arguments: "
+                '"date": "YYYY-MM-DD" runs another day (its slate; the box scores of the day before).'
+            ),
+        }
+    ]
+)
 
-register_action("daily", label="Run the daily pipeline now", permission="predictions.add_dailyrun",
-                task="predictions.tasks.daily_pipeline")
+register_action(
+    "daily",
+    label="Run the daily pipeline now",
+    permission="predictions.add_dailyrun",
+    task="predictions.tasks.daily_pipeline",
+)

@@ -7,6 +7,7 @@ task's. The row records the input, what it resolved to, the progress of the pipe
 `PredictionEvent` is the ordered progress log the events stream replays; `Prediction`
 is the result, at most one per request.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -45,37 +46,53 @@ class PredictionRequest(Job):
 
     class FailureKind(models.TextChoices):
         """Whose a failure is: the request had no answer (the user's input), or the system failed."""
+
         INPUT = "input", "User input"
         SYSTEM = "system", "System"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prediction_requests")
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True,
-                                       help_text="Idempotency-Key header: one request per key and user.")
+    idempotency_key = models.CharField(
+        max_length=255, null=True, blank=True, help_text="Idempotency-Key header: one request per key and user."
+    )
 
     # What the user asked for, as given.
     player_input = models.CharField(max_length=128)
     opponent_input = models.CharField(max_length=64, blank=True)
     date_input = models.DateField(null=True, blank=True)
     home_input = models.BooleanField(null=True, blank=True)
-    out_input = models.JSONField(null=True, blank=True,
-                                 help_text="Who is out, as given: the names or ids of players who will not play "
-                                           "(empty: not given, not known).")
-    as_of = models.DateField(null=True, blank=True,
-                             help_text="The product's today when it was asked (AS_OF_DATE, or today in UTC): "
-                                       "without a date, the request means the next game on or after it.")
+    out_input = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Who is out, as given: the names or ids of players who will not play (empty: not given, not known).",
+    )
+    as_of = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The product's today when it was asked (AS_OF_DATE, or today in UTC): "
+        "without a date, the request means the next game on or after it.",
+    )
 
     # What the resolve step made of it.
     player = models.ForeignKey("etl.Player", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     team = models.ForeignKey("etl.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     opponent = models.ForeignKey("etl.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    game = models.ForeignKey("etl.Game", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-                             help_text="The game in the database; empty for a hypothetical matchup.")
+    game = models.ForeignKey(
+        "etl.Game",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The game in the database; empty for a hypothetical matchup.",
+    )
     game_date = models.DateField(null=True, blank=True)
     is_home = models.BooleanField(null=True, blank=True)
-    out_players = models.JSONField(null=True, blank=True,
-                                   help_text="Who is out, resolved: [{id, name, team, ignored}]; team and ignored "
-                                             "(on neither team of the game) once the game is known.")
+    out_players = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Who is out, resolved: [{id, name, team, ignored}]; team and ignored "
+        "(on neither team of the game) once the game is known.",
+    )
     features = models.JSONField(null=True, blank=True, help_text="Features built for the models.")
 
     # Progress (status, stage = the step running or last run, step i of n, percent, message = the
@@ -83,17 +100,24 @@ class PredictionRequest(Job):
     step_count = models.PositiveSmallIntegerField(default=step_count)
     steps_done = models.JSONField(default=list, blank=True)
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per finished step.")
-    step_starts = models.JSONField(default=dict, blank=True,
-                                   help_text="Starts of each step in the current run: a step that keeps dying "
-                                             "with its worker process is given up on.")
+    step_starts = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Starts of each step in the current run: a step that keeps dying "
+        "with its worker process is given up on.",
+    )
 
     # Queueing: every (re-)queue is a new chain run with its own token and task ids.
     run_token = models.CharField(max_length=64, blank=True, help_text="Token of the chain run that owns the request.")
     task_ids = models.JSONField(default=dict, blank=True, help_text="Celery task id of each step of the current run.")
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Runs of the pipeline published to the broker.")
     enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When the last run was published.")
-    failure_kind = models.CharField(max_length=6, choices=FailureKind.choices, blank=True,
-                                    help_text="Set when failed: the user's input had no answer, or the system failed.")
+    failure_kind = models.CharField(
+        max_length=6,
+        choices=FailureKind.choices,
+        blank=True,
+        help_text="Set when failed: the user's input had no answer, or the system failed.",
+    )
     enqueue_error = models.TextField(blank=True, help_text="Last publish failure (broker down); the sweeper retries.")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -102,11 +126,16 @@ class PredictionRequest(Job):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "idempotency_key"], name="predictionrequest_unique_user_key",
-                                    condition=models.Q(idempotency_key__isnull=False)),
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                name="predictionrequest_unique_user_key",
+                condition=models.Q(idempotency_key__isnull=False),
+            ),
         ]
-        indexes = [models.Index(fields=["user", "-created_at"], name="predreq_user_created"),
-                   models.Index(fields=["status", "updated_at"], name="predreq_status_updated")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="predreq_user_created"),
+            models.Index(fields=["status", "updated_at"], name="predreq_status_updated"),
+        ]
 
     def __str__(self):
         return f"{self.label} ({self.status})"
@@ -155,9 +184,16 @@ class PredictionEvent(models.Model):
         ordering = ["id"]
 
     def as_dict(self) -> dict:
-        return {"seq": self.id, "status": self.status, "step": self.step, "step_index": self.step_index,
-                "step_count": self.step_count, "percent": self.percent, "message": self.message,
-                "at": self.created_at.isoformat()}
+        return {
+            "seq": self.id,
+            "status": self.status,
+            "step": self.step,
+            "step_index": self.step_index,
+            "step_count": self.step_count,
+            "percent": self.percent,
+            "message": self.message,
+            "at": self.created_at.isoformat(),
+        }
 
 
 class Prediction(models.Model):
@@ -171,12 +207,15 @@ class Prediction(models.Model):
     model_versions = models.JSONField(help_text="Model version of each algorithm.")
     features = models.JSONField(help_text="The feature values the models saw.")
     timings = models.JSONField(help_text="Seconds per step, plus time spent queued and in total.")
-    actual_points = models.PositiveSmallIntegerField(null=True, blank=True,
-                                                     help_text="Points really scored, for a past game.")
-    data_through = models.DateField(null=True, blank=True,
-                                    help_text="Date of the player's last game the features used.")
-    days_since_last_game = models.PositiveIntegerField(null=True, blank=True,
-                                                       help_text="Days from data_through to the game's date.")
+    actual_points = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Points really scored, for a past game."
+    )
+    data_through = models.DateField(
+        null=True, blank=True, help_text="Date of the player's last game the features used."
+    )
+    days_since_last_game = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Days from data_through to the game's date."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):

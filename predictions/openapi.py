@@ -6,6 +6,7 @@ without its CSRF token), 404 (an unknown id or page), 400 (a bad filter), 415 (a
 body type) and 429 (throttled). Fuzzing against the schema (predictions/tests/test_fuzz.py)
 found these undocumented; the viewsets use this AutoSchema so clients see them.
 """
+
 from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema
@@ -13,8 +14,11 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import AllowAny
 
 DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
-FIELD_ERRORS = {"type": "object", "description": "Field name -> messages.",
-                "additionalProperties": {"type": "array", "items": {"type": "string"}}}
+FIELD_ERRORS = {
+    "type": "object",
+    "description": "Field name -> messages.",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
 # One server-sent event, as OpenAPI 3.0 describes an event-stream response (a schema per event).
 SSE_EVENT = {
     "type": "object",
@@ -58,11 +62,14 @@ class ApiAutoSchema(AutoSchema):
     def _has_checked_parameters(self) -> bool:
         """Declared query or header parameters (a detail action's filters, the events stream's
         Last-Event-ID) can be invalid: a 400."""
-        return any(isinstance(p, OpenApiParameter) and p.location in (OpenApiParameter.QUERY, OpenApiParameter.HEADER)
-                   for p in self.get_override_parameters())
+        return any(
+            isinstance(p, OpenApiParameter) and p.location in (OpenApiParameter.QUERY, OpenApiParameter.HEADER)
+            for p in self.get_override_parameters()
+        )
 
     def _error_body(self, description: str, schema: dict) -> dict:
         media_types = self.map_renderers("media_type")
-        return {"description": description,
-                "content": {media: {"schema": SSE_EVENT if media == SSE_MEDIA_TYPE else schema}
-                            for media in media_types}}
+        return {
+            "description": description,
+            "content": {media: {"schema": SSE_EVENT if media == SSE_MEDIA_TYPE else schema} for media in media_types},
+        }

@@ -5,6 +5,7 @@ DRF's own pagination reads `?page=` (empty) as page 1 and `?page=abc` as an unkn
 (404), where the OpenAPI schema asks for an integer: both are a 400 here, with the reason.
 A whole number past the last page stays a 404 (no such page).
 """
+
 from __future__ import annotations
 
 from rest_framework import pagination, serializers

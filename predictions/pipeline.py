@@ -9,6 +9,7 @@ on the request so the staff pages can link each step's TaskResult. The web proce
 sweeper) publish only the first step, one small message; the resolve step publishes the rest
 from the worker. Tasks are named, never imported: this module sits below predictions.tasks.
 """
+
 from __future__ import annotations
 
 import logging
@@ -64,8 +65,10 @@ def model_queues() -> dict[str, str | None]:
     (settings.MODEL_KINDS): the run's model steps, decided where the run is published."""
     from mlmodels import kinds
 
-    return {kind.name: None if kind.queue == "predictions" else queue_name(kind.queue)
-            for kind in kinds.registered().values()}
+    return {
+        kind.name: None if kind.queue == "predictions" else queue_name(kind.queue)
+        for kind in kinds.registered().values()
+    }
 
 
 def first_step(request_id, token: str, task_ids: dict[str, str], queues: dict[str, str | None] | None = None):
@@ -73,8 +76,9 @@ def first_step(request_id, token: str, task_ids: dict[str, str], queues: dict[st
     ids and its model kinds' queues; once the request is resolved, that step publishes the rest
     (`rest_of_run`) from the worker."""
     queues = model_queues() if queues is None else queues
-    return app.signature(RESOLVE_TASK, args=(str(request_id), token, task_ids), kwargs={"model_queues": queues},
-                         immutable=True).set(task_id=task_ids["resolve"])
+    return app.signature(
+        RESOLVE_TASK, args=(str(request_id), token, task_ids), kwargs={"model_queues": queues}, immutable=True
+    ).set(task_id=task_ids["resolve"])
 
 
 def rest_of_run(request_id, token: str, task_ids: dict[str, str], queues: dict[str, str | None] | None = None):
@@ -86,8 +90,9 @@ def rest_of_run(request_id, token: str, task_ids: dict[str, str], queues: dict[s
         step = app.signature(model_step_task(name), args=(rid, token)).set(task_id=task_ids[name])
         model_steps.append(step.set(queue=queue) if queue else step)
     return chain(
-        app.signature("predictions.tasks.features_step", args=(rid, token), immutable=True)
-        .set(task_id=task_ids["features"]),
+        app.signature("predictions.tasks.features_step", args=(rid, token), immutable=True).set(
+            task_id=task_ids["features"]
+        ),
         group(model_steps),
         app.signature("predictions.tasks.combine_step", args=(rid, token)).set(task_id=task_ids["combine"]),
     )
@@ -109,8 +114,12 @@ def continue_run(request_id, token: str, task_ids: dict[str, str], queues: dict[
         rest_of_run(request_id, token, task_ids, queues).apply_async()
         return True
     except Exception as exc:  # any broker/transport failure
-        logger.warning("prediction %s: the steps after resolve were not published (%s: %s); the sweeper will "
-                       "run it again", request_id, exc.__class__.__name__, exc)
+        logger.warning(
+            "prediction %s: the steps after resolve were not published (%s: %s); the sweeper will run it again",
+            request_id,
+            exc.__class__.__name__,
+            exc,
+        )
         return False
 
 
@@ -142,7 +151,8 @@ def publish_run(request_id, token: str, task_ids: dict[str, str]) -> bool:
         reason = f"broker unavailable ({exc.__class__.__name__}: {exc}); the sweeper will queue it again"
         logger.warning("prediction request %s not queued: %s", request_id, reason)
         PredictionRequest.objects.filter(pk=request_id, status=Status.QUEUED).update(
-            enqueue_error=reason[:1000], attempts=Greatest(F("attempts") - 1, 0), updated_at=timezone.now())
+            enqueue_error=reason[:1000], attempts=Greatest(F("attempts") - 1, 0), updated_at=timezone.now()
+        )
         return False
 
 
@@ -151,8 +161,12 @@ def enqueue(request_id) -> bool:
     a new request is published by predictions.submission)."""
     token, task_ids = new_run()
     updated = PredictionRequest.objects.filter(pk=request_id, status=Status.QUEUED).update(
-        attempts=F("attempts") + 1, task_ids=task_ids, enqueued_at=timezone.now(), enqueue_error="",
-        updated_at=timezone.now())
+        attempts=F("attempts") + 1,
+        task_ids=task_ids,
+        enqueued_at=timezone.now(),
+        enqueue_error="",
+        updated_at=timezone.now(),
+    )
     if not updated:
         return False
     return publish_run(request_id, token, task_ids)
@@ -175,15 +189,19 @@ def retry_failed(request_id) -> bool:
 
 
 def _stuck_filter(now, grace: float, queued_after: float, running_after: float) -> Q:
-    never_published = Q(status=Status.QUEUED) & (~Q(enqueue_error="") | Q(enqueued_at__isnull=True)) & Q(
-        created_at__lt=now - timedelta(seconds=grace))
+    never_published = (
+        Q(status=Status.QUEUED)
+        & (~Q(enqueue_error="") | Q(enqueued_at__isnull=True))
+        & Q(created_at__lt=now - timedelta(seconds=grace))
+    )
     waited_too_long = Q(status=Status.QUEUED, enqueued_at__lt=now - timedelta(seconds=queued_after))
     stalled = Q(status=Status.RUNNING, updated_at__lt=now - timedelta(seconds=running_after))
     return never_published | waited_too_long | stalled
 
 
-def sweep_stuck_requests(queued_after: float | None = None, running_after: float | None = None,
-                         grace: float = 5.0, limit: int = 200) -> dict:
+def sweep_stuck_requests(
+    queued_after: float | None = None, running_after: float | None = None, grace: float = 5.0, limit: int = 200
+) -> dict:
     """Publish again every request stuck queued (its publish failed, or it waited longer than
     `queued_after` s: a lost message) or running without progress for `running_after` s. A
     stalled request that already had PREDICTIONS_MAX_ATTEMPTS runs is failed instead. A duplicate
@@ -193,8 +211,9 @@ def sweep_stuck_requests(queued_after: float | None = None, running_after: float
     running_after = running_timeout() if running_after is None else running_after
     now = timezone.now()
     stuck = _stuck_filter(now, grace, queued_after, running_after)
-    candidates = list(PredictionRequest.objects.filter(stuck).order_by("created_at")
-                      .values_list("pk", flat=True)[:limit])
+    candidates = list(
+        PredictionRequest.objects.filter(stuck).order_by("created_at").values_list("pk", flat=True)[:limit]
+    )
     requeued, failed, not_published = [], [], []
     for pk in candidates:
         with transaction.atomic():
@@ -204,8 +223,10 @@ def sweep_stuck_requests(queued_after: float | None = None, running_after: float
             if request.status == Status.RUNNING:
                 if request.attempts >= max_attempts():
                     request.status, request.failure_kind = Status.FAILED, PredictionRequest.FailureKind.SYSTEM
-                    request.message = (f"gave up after {request.attempts} attempts: the workers did not finish "
-                                     "this prediction; please ask again")
+                    request.message = (
+                        f"gave up after {request.attempts} attempts: the workers did not finish "
+                        "this prediction; please ask again"
+                    )
                     request.finished_at = timezone.now()
                     request.save()
                     record_event(request, request.message)
@@ -221,8 +242,9 @@ def sweep_stuck_requests(queued_after: float | None = None, running_after: float
         else:
             not_published.append(str(pk))
     if requeued or failed or not_published:
-        logger.info("sweeper: requeued %d, gave up on %d, could not publish %d",
-                    len(requeued), len(failed), len(not_published))
+        logger.info(
+            "sweeper: requeued %d, gave up on %d, could not publish %d", len(requeued), len(failed), len(not_published)
+        )
     return {"requeued": requeued, "failed": failed, "not_published": not_published}
 
 
@@ -233,6 +255,13 @@ def ensure_sweeper_schedule(periodic_task_model=None, interval_model=None) -> No
         from django_celery_beat.models import IntervalSchedule as interval_model
         from django_celery_beat.models import PeriodicTask as periodic_task_model
     interval, _ = interval_model.objects.get_or_create(every=SWEEP_EVERY_SECONDS, period="seconds")
-    periodic_task_model.objects.update_or_create(name=SWEEPER_SCHEDULE_NAME, defaults={
-        "task": SWEEPER_TASK, "interval": interval, "enabled": True, "expire_seconds": SWEEP_EVERY_SECONDS * 2,
-        "description": "Re-publishes prediction requests stuck queued or running (predictions.pipeline)."})
+    periodic_task_model.objects.update_or_create(
+        name=SWEEPER_SCHEDULE_NAME,
+        defaults={
+            "task": SWEEPER_TASK,
+            "interval": interval,
+            "enabled": True,
+            "expire_seconds": SWEEP_EVERY_SECONDS * 2,
+            "description": "Re-publishes prediction requests stuck queued or running (predictions.pipeline).",
+        },
+    )

@@ -1,4 +1,5 @@
 """Reads for the predictions app: finding players and games, and what a user may see."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,8 +10,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Max, Q, QuerySet, Subquery, Window
 
 from etl.models import Game, Player, PlayerGameLog, Team, TeamAlias
-from etl.names import normalise_name
-from etl.names import alias_key
+from etl.names import alias_key, normalise_name
 from predictions.models import PredictionRequest
 
 MAX_SUGGESTIONS = 5
@@ -49,7 +49,7 @@ def find_player(text: str | int) -> PlayerMatch:
         return PlayerMatch(player=exact[0])
     if len(exact) > 1:
         return PlayerMatch(ambiguous=True, suggestions=[f"{p.name} (id {p.pk})" for p in exact])
-    partial = list(search_players(norm).order_by("name")[:MAX_SUGGESTIONS + 1])
+    partial = list(search_players(norm).order_by("name")[: MAX_SUGGESTIONS + 1])
     if len(partial) == 1:
         return PlayerMatch(player=partial[0])
     if partial:
@@ -110,11 +110,16 @@ def recent_form(player: Player, before: dt.date, days: int) -> RecentForm | None
     """The player's RecentForm in the `days` before a date (the date excluded), or None when he has
     no game in them: one indexed query (his lines in the window, newest first, counted by a window
     function, with the data's end as a scalar subquery), instead of four."""
-    data_ends = Subquery(Game.objects.filter(status=Game.Status.FINAL, date__lt=before).order_by("-date")
-                         .values("date")[:1])
-    row = (PlayerGameLog.objects.filter(player=player, date__lt=before, date__gte=before - dt.timedelta(days=days))
-           .annotate(recent=Window(Count("id")), data_ends=data_ends).order_by("-date")
-           .values_list("date", "team__code", "recent", "data_ends").first())
+    data_ends = Subquery(
+        Game.objects.filter(status=Game.Status.FINAL, date__lt=before).order_by("-date").values("date")[:1]
+    )
+    row = (
+        PlayerGameLog.objects.filter(player=player, date__lt=before, date__gte=before - dt.timedelta(days=days))
+        .annotate(recent=Window(Count("id")), data_ends=data_ends)
+        .order_by("-date")
+        .values_list("date", "team__code", "recent", "data_ends")
+        .first()
+    )
     return RecentForm(*row) if row is not None else None
 
 
@@ -141,8 +146,12 @@ def game_on(team: Team, day: dt.date, opponent: Team | None = None) -> Game | No
 
 def latest_played_game_date(before: dt.date) -> dt.date | None:
     """The date of the warehouse's latest played (final) game before a date: where its data ends."""
-    return (Game.objects.filter(status=Game.Status.FINAL, date__lt=before).order_by("-date")
-            .values_list("date", flat=True).first())
+    return (
+        Game.objects.filter(status=Game.Status.FINAL, date__lt=before)
+        .order_by("-date")
+        .values_list("date", flat=True)
+        .first()
+    )
 
 
 def first_played_game_date() -> dt.date | None:
@@ -151,8 +160,9 @@ def first_played_game_date() -> dt.date | None:
 
 def recent_games_count(player: Player, before: dt.date, days: int) -> int:
     """How many games the player has in the `days` before a date (the date itself excluded)."""
-    return PlayerGameLog.objects.filter(player=player, date__lt=before,
-                                        date__gte=before - dt.timedelta(days=days)).count()
+    return PlayerGameLog.objects.filter(
+        player=player, date__lt=before, date__gte=before - dt.timedelta(days=days)
+    ).count()
 
 
 def last_game_date(player_id: int, before: dt.date, since: dt.date | None = None) -> dt.date | None:
@@ -169,8 +179,10 @@ def result_facts(player_id: int, game_id: int | None, before: dt.date, since: dt
     lines = PlayerGameLog.objects.filter(player_id=player_id, date__gte=since, date__lte=before)
     if game_id is None:
         return {"actual_points": None, **lines.aggregate(data_through=Max("date", filter=Q(date__lt=before)))}
-    return lines.aggregate(data_through=Max("date", filter=Q(date__lt=before)),
-                           actual_points=Max("pts", filter=Q(game_id=game_id, game__status=Game.Status.FINAL)))
+    return lines.aggregate(
+        data_through=Max("date", filter=Q(date__lt=before)),
+        actual_points=Max("pts", filter=Q(game_id=game_id, game__status=Game.Status.FINAL)),
+    )
 
 
 def actual_points(player_id: int, game: Game | None) -> int | None:
@@ -181,14 +193,16 @@ def actual_points(player_id: int, game: Game | None) -> int | None:
 
 def visible_requests(user) -> QuerySet[PredictionRequest]:
     """Users see their own requests; staff see everyone's."""
-    requests = PredictionRequest.objects.select_related("user", "player", "team", "opponent", "game",
-                                                        "game__home", "game__away", "prediction")
+    requests = PredictionRequest.objects.select_related(
+        "user", "player", "team", "opponent", "game", "game__home", "game__away", "prediction"
+    )
     if user.is_staff:
         return requests
     return requests.filter(user=user)
 
 
 # --- Which models answer (the user page and `make run`'s banner) -----------------------------------
+
 
 def serving_models() -> dict:
     """The active model versions, whether they are the quick ones `make run` starts on, and the full
@@ -197,13 +211,23 @@ def serving_models() -> dict:
 
     versions = list(ModelVersion.objects.filter(active=True).order_by("algorithm"))
     runs = TrainingRun.objects.in_bulk({v.training_run_id for v in versions if v.training_run_id})
-    upcoming = TrainingRun.objects.filter(kind="train", quick=False,
-                                          status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]) \
-        .order_by("-created_at").first()
+    upcoming = (
+        TrainingRun.objects.filter(
+            kind="train", quick=False, status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]
+        )
+        .order_by("-created_at")
+        .first()
+    )
     return {
-        "versions": [{"algorithm": v.algorithm, "id": v.pk, "seasons": len(v.train_seasons or []),
-                      "quick": bool(runs.get(v.training_run_id) and runs[v.training_run_id].quick)}
-                     for v in versions],
+        "versions": [
+            {
+                "algorithm": v.algorithm,
+                "id": v.pk,
+                "seasons": len(v.train_seasons or []),
+                "quick": bool(runs.get(v.training_run_id) and runs[v.training_run_id].quick),
+            }
+            for v in versions
+        ],
         "quick": any(runs.get(v.training_run_id) and runs[v.training_run_id].quick for v in versions),
         "upcoming": None if upcoming is None else {"stage": upcoming.stage, "percent": upcoming.percent},
     }
@@ -220,7 +244,11 @@ def describe_serving(serving: dict) -> str:
     text = f"quick models ({names}: trained in seconds, less accurate)"
     upcoming = serving["upcoming"]
     if upcoming:
-        step = "queued" if upcoming["stage"] == "queued" else f"{upcoming['stage'] or 'training'}, {upcoming['percent']}%"
-        return (f"{text}; better ones are on their way: the full models are training on the batch worker "
-                f"({step}) and answer as soon as they are registered.")
+        step = (
+            "queued" if upcoming["stage"] == "queued" else f"{upcoming['stage'] or 'training'}, {upcoming['percent']}%"
+        )
+        return (
+            f"{text}; better ones are on their way: the full models are training on the batch worker "
+            f"({step}) and answer as soon as they are registered."
+        )
     return f"{text}; run `.venv/bin/python manage.py train` for the full models."

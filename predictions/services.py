@@ -6,6 +6,7 @@ the sweeper) -> `submission` (checks, idempotency, submit), plus `accounts` (API
 `first_run` (`make run`'s full training). Nothing in this tree imports this module; import the
 layer instead. It stays so that code written against the old names keeps working.
 """
+
 from predictions.accounts import create_api_user
 from predictions.first_run import queue_full_training_once
 from predictions.progress import StaleRun, begin_step, fail, finish_step, max_step_starts, record_event
@@ -36,10 +37,33 @@ from predictions.submission import (
 )
 
 __all__ = [
-    "LOAD_FRESH_DATA", "IdempotencyConflict", "InvalidInput", "NotEnoughData", "PredictionFailed", "StaleRun",
-    "Unanswerable", "begin_step", "build_features", "check_data_is_fresh", "create_api_user", "data_freshness",
-    "fail", "finish_step", "max_step_starts", "min_recent_games", "no_next_game_message", "own_team_message",
-    "prediction_summary", "queue_full_training_once", "recent_games_window_days", "record_event",
-    "resolve_matchup", "resolve_request", "run_model", "stale_data_days", "store_prediction", "submit_prediction",
+    "LOAD_FRESH_DATA",
+    "IdempotencyConflict",
+    "InvalidInput",
+    "NotEnoughData",
+    "PredictionFailed",
+    "StaleRun",
+    "Unanswerable",
+    "begin_step",
+    "build_features",
+    "check_data_is_fresh",
+    "create_api_user",
+    "data_freshness",
+    "fail",
+    "finish_step",
+    "max_step_starts",
+    "min_recent_games",
+    "no_next_game_message",
+    "own_team_message",
+    "prediction_summary",
+    "queue_full_training_once",
+    "recent_games_window_days",
+    "record_event",
+    "resolve_matchup",
+    "resolve_request",
+    "run_model",
+    "stale_data_days",
+    "store_prediction",
+    "submit_prediction",
     "validate_input",
 ]

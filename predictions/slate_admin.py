@@ -1,4 +1,5 @@
 """Staff pages of slates (registered from predictions/admin.py)."""
+
 from django.contrib import admin
 
 from operations.job_admin import JobAdminMixin

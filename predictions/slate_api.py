@@ -5,6 +5,7 @@ asking again returns it); GET shows its progress ("k of n games, m players"), th
 players' ranges (`?format=csv`: the same rows as CSV); `events/` streams the progress as
 server-sent events. Slates are shared: any signed-in user reads any slate.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,17 +38,36 @@ from predictions.events import sse
 from predictions.openapi import SSE_EVENT, ApiAutoSchema
 from predictions.slate_models import Slate
 
-CSV_COLUMNS = ["game", "date", "home", "away", "player", "name", "team", "p10", "p50", "p90", "data_through",
-               "actual", "inside"]
+CSV_COLUMNS = [
+    "game",
+    "date",
+    "home",
+    "away",
+    "player",
+    "name",
+    "team",
+    "p10",
+    "p50",
+    "p90",
+    "data_through",
+    "actual",
+    "inside",
+]
 
 
 class SlateInputSerializer(serializers.Serializer):
-    date = CalendarDateField(required=False, allow_null=True, default=None,
-                             help_text="The day, YYYY-MM-DD (default: the product's today, AS_OF_DATE).")
-    out = out_input_field(help_text="Who is out: names or ids of players who will not play that day (injured, "
-                                    "resting), at most PREDICTIONS_MAX_OUT_PLAYERS. They get no row, and their "
-                                    "teammates' features use their absence. A slate is one per (date, active "
-                                    "models, out set). An unknown or ambiguous name is a 400 naming it.")
+    date = CalendarDateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The day, YYYY-MM-DD (default: the product's today, AS_OF_DATE).",
+    )
+    out = out_input_field(
+        help_text="Who is out: names or ids of players who will not play that day (injured, "
+        "resting), at most PREDICTIONS_MAX_OUT_PLAYERS. They get no row, and their "
+        "teammates' features use their absence. A slate is one per (date, active "
+        "models, out set). An unknown or ambiguous name is a 400 naming it."
+    )
 
 
 class SlateAcceptedSerializer(serializers.Serializer):
@@ -56,8 +76,11 @@ class SlateAcceptedSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Slate.Status.choices)
     status_url = serializers.URLField()
     events_url = serializers.URLField()
-    out = OutPlayerSerializer(many=True, allow_null=True, help_text="Who is out, resolved (null: none given); "
-                              "`ignored`: his team has no game that day.")
+    out = OutPlayerSerializer(
+        many=True,
+        allow_null=True,
+        help_text="Who is out, resolved (null: none given); `ignored`: his team has no game that day.",
+    )
 
 
 class SlatePlayerSerializer(serializers.Serializer):
@@ -83,19 +106,40 @@ class SlateGameSerializer(serializers.Serializer):
 class SlateSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     events_url = serializers.SerializerMethodField()
-    progress = serializers.CharField(source="progress_text", read_only=True,
-                                     help_text="'k of n games, m players'.")
+    progress = serializers.CharField(source="progress_text", read_only=True, help_text="'k of n games, m players'.")
     error = serializers.CharField(source="message", read_only=True)
     games = serializers.SerializerMethodField()
-    out = OutPlayerSerializer(source="out_players", many=True, read_only=True, allow_null=True,
-                              help_text="Who is out, resolved (null: none given); `ignored`: his team has no game "
-                                        "that day.")
+    out = OutPlayerSerializer(
+        source="out_players",
+        many=True,
+        read_only=True,
+        allow_null=True,
+        help_text="Who is out, resolved (null: none given); `ignored`: his team has no game that day.",
+    )
 
     class Meta:
         model = Slate
-        fields = ["id", "url", "events_url", "date", "status", "progress", "games_total", "games_done",
-                  "players_done", "percent", "error", "model_versions", "out", "coverage_80", "seconds", "created_at",
-                  "started_at", "finished_at", "games"]
+        fields = [
+            "id",
+            "url",
+            "events_url",
+            "date",
+            "status",
+            "progress",
+            "games_total",
+            "games_done",
+            "players_done",
+            "percent",
+            "error",
+            "model_versions",
+            "out",
+            "coverage_80",
+            "seconds",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "games",
+        ]
         read_only_fields = fields
 
     def get_url(self, obj) -> str:
@@ -130,8 +174,9 @@ class CSVRenderer(renderers.BaseRenderer):
             writer.writerow(CSV_COLUMNS)
             for game in data["games"]:
                 for player in game["players"]:
-                    writer.writerow([game["game"], game["date"], game["home"], game["away"],
-                                     *(player[c] for c in CSV_COLUMNS[4:])])
+                    writer.writerow(
+                        [game["game"], game["date"], game["home"], game["away"], *(player[c] for c in CSV_COLUMNS[4:])]
+                    )
         else:
             writer.writerow(["detail"])
             writer.writerow([data.get("detail", data) if isinstance(data, dict) else data])
@@ -141,8 +186,7 @@ class CSVRenderer(renderers.BaseRenderer):
 CSV_BODY = {"type": "string", "description": "One line per player: " + ", ".join(CSV_COLUMNS) + "."}
 
 
-class SlateViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                   viewsets.GenericViewSet):
+class SlateViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Slates: every expected player's range for one day's games. POST answers 202 at once."""
 
     serializer_class = SlateSerializer
@@ -181,12 +225,17 @@ class SlateViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrie
 
     @extend_schema(
         request=SlateInputSerializer,
-        responses={202: SlateAcceptedSerializer, 400: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT,
-                   422: OpenApiTypes.OBJECT},
-        examples=[OpenApiExample("a past night", value={"date": "2024-03-15"}, request_only=True),
-                  OpenApiExample("who is out", value={"date": "2024-03-15", "out": ["Kyrie Irving"]},
-                                 request_only=True),
-                  OpenApiExample("today", value={}, request_only=True)],
+        responses={
+            202: SlateAcceptedSerializer,
+            400: OpenApiTypes.OBJECT,
+            413: OpenApiTypes.OBJECT,
+            422: OpenApiTypes.OBJECT,
+        },
+        examples=[
+            OpenApiExample("a past night", value={"date": "2024-03-15"}, request_only=True),
+            OpenApiExample("who is out", value={"date": "2024-03-15", "out": ["Kyrie Irving"]}, request_only=True),
+            OpenApiExample("today", value={}, request_only=True),
+        ],
     )
     def create(self, request, *args, **kwargs):
         """Ask for a day's slate (default: today): stored, queued after commit, answered 202 with its URL."""
@@ -200,9 +249,14 @@ class SlateViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrie
         except services.NoActiveModels as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         status_url = request.build_absolute_uri(reverse("slate-detail", args=[slate.pk]))
-        body = {"id": slate.pk, "date": slate.date, "status": slate.status, "status_url": status_url,
-                "events_url": request.build_absolute_uri(reverse("slate-events", args=[slate.pk])),
-                "out": slate.out_players}
+        body = {
+            "id": slate.pk,
+            "date": slate.date,
+            "status": slate.status,
+            "status_url": status_url,
+            "events_url": request.build_absolute_uri(reverse("slate-events", args=[slate.pk])),
+            "out": slate.out_players,
+        }
         headers = {"Location": status_url}
         if not created:
             headers["Idempotent-Replayed"] = "true"
@@ -213,17 +267,24 @@ class SlateViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrie
         """A slate: status, progress, then per game its players' ranges (`?format=csv`: CSV rows)."""
         return super().retrieve(request, *args, **kwargs)
 
-    @extend_schema(responses={(200, "text/event-stream"): OpenApiResponse(
-        response=SSE_EVENT, description="`event: progress` frames (JSON: status, progress, games_done, "
-                                        "games_total, players_done, percent) when they change, then one "
-                                        "`event: result` with the same JSON as the detail endpoint.")})
+    @extend_schema(
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                response=SSE_EVENT,
+                description="`event: progress` frames (JSON: status, progress, games_done, "
+                "games_total, players_done, percent) when they change, then one "
+                "`event: result` with the same JSON as the detail endpoint.",
+            )
+        }
+    )
     @action(detail=True, methods=["get"], renderer_classes=[EventStreamRenderer, renderers.JSONRenderer])
     def events(self, request, pk=None):
         """Server-sent events: the slate's progress until it is done, then the slate."""
         slate = self.get_object()
         context = self.get_serializer_context()
-        response = StreamingHttpResponse(slate_event_stream(slate.pk, context),
-                                         content_type="text/event-stream; charset=utf-8")
+        response = StreamingHttpResponse(
+            slate_event_stream(slate.pk, context), content_type="text/event-stream; charset=utf-8"
+        )
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         return response
@@ -245,9 +306,18 @@ def slate_event_stream(slate_id, context, lifetime: float | None = None, poll: f
         if state != last:
             last = state
             seq += 1
-            yield sse("progress", {"status": slate.status, "progress": slate.progress_text,
-                                   "games_done": slate.games_done, "games_total": slate.games_total,
-                                   "players_done": slate.players_done, "percent": slate.percent}, seq)
+            yield sse(
+                "progress",
+                {
+                    "status": slate.status,
+                    "progress": slate.progress_text,
+                    "games_done": slate.games_done,
+                    "games_total": slate.games_total,
+                    "players_done": slate.players_done,
+                    "percent": slate.percent,
+                },
+                seq,
+            )
         if slate.is_finished:
             yield sse("result", SlateSerializer(slate, context=context).data, seq)
             return

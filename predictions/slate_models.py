@@ -7,6 +7,7 @@ many players), which is what makes a re-run game task replace its rows instead o
 lost (broker restarted, worker killed) is taken over by the sweeper (slate_services.sweep_stuck_slates)
 once silent for SLATES_STUCK_TIMEOUT seconds (`progressed_at`).
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -19,28 +20,39 @@ class Slate(Job):
     date = models.DateField(help_text="The day whose games the slate covers.")
     model_versions = models.JSONField(default=dict, help_text="{algorithm: model version id} used.")
     versions_key = models.CharField(max_length=200, help_text="The versions as text (unique with the date).")
-    out_players = models.JSONField(null=True, blank=True,
-                                   help_text="Who is out: [{id, name, team, ignored}] (empty: not given, not known).")
-    out_key = models.CharField(max_length=64, blank=True, default="",
-                               help_text="The out set as text (unique with the date and versions; '': none given).")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                     related_name="+")
+    out_players = models.JSONField(
+        null=True, blank=True, help_text="Who is out: [{id, name, team, ignored}] (empty: not given, not known)."
+    )
+    out_key = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="The out set as text (unique with the date and versions; '': none given).",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     task_id = models.CharField(max_length=64, blank=True, help_text="Celery id of the planning task.")
     games_total = models.PositiveIntegerField(default=0)
     games_done = models.PositiveIntegerField(default=0)
     players_done = models.PositiveIntegerField(default=0)
-    coverage_80 = models.FloatField(null=True, blank=True,
-                                    help_text="Share of the played games' actual points inside p10-p90.")
+    coverage_80 = models.FloatField(
+        null=True, blank=True, help_text="Share of the played games' actual points inside p10-p90."
+    )
     seconds = models.FloatField(null=True, blank=True, help_text="From creation to success.")
-    progressed_at = models.DateTimeField(null=True, blank=True,
-                                         help_text="Last sign of life (queued, planned, a game done, swept): the "
-                                                   "sweeper takes over a slate silent for SLATES_STUCK_TIMEOUT s.")
+    progressed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last sign of life (queued, planned, a game done, swept): the "
+        "sweeper takes over a slate silent for SLATES_STUCK_TIMEOUT s.",
+    )
     sweeps = models.PositiveSmallIntegerField(default=0, help_text="Times the sweeper re-published its lost work.")
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["date", "versions_key", "out_key"],
-                                               name="slate_unique_date_versions_out")]
+        constraints = [
+            models.UniqueConstraint(fields=["date", "versions_key", "out_key"], name="slate_unique_date_versions_out")
+        ]
 
     def __str__(self):
         return f"slate of {self.date} ({self.status})"

@@ -5,6 +5,7 @@ of the slate job. Tasks (predictions/slate_tasks.py), the API (predictions/slate
 page and `manage.py predict_slate` call these; each write is idempotent: a re-run game replaces its
 rows and counts once, a second summary changes nothing, so the sweeper may re-publish freely.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,16 +44,23 @@ class NoActiveModels(Exception):
 
 # --- reads --------------------------------------------------------------------------------------
 
+
 def _expected_sql() -> str:
     """Params: team, team, team, date, team, date, team. Names from etl.schema (never literals)."""
-    recent = (f"SELECT {GAMES.id} FROM (SELECT g.{GAMES.id} FROM {GAMES} g WHERE (g.{GAMES.home} = %s "
-              f"OR g.{GAMES.away} = %s) AND g.{GAMES.date} < %s AND EXISTS (SELECT 1 FROM {LINES} x "
-              f"WHERE x.{LINES.game} = g.{GAMES.id} AND x.{LINES.team} = %s) "
-              f"ORDER BY g.{GAMES.date} DESC LIMIT {RECENT_TEAM_GAMES}) AS recent")
-    latest_team = (f"SELECT y.{LINES.team} FROM {LINES} y WHERE y.{LINES.player} = l.{LINES.player} "
-                   f"AND y.{LINES.date} < %s ORDER BY y.{LINES.date} DESC LIMIT 1")
-    return (f"SELECT DISTINCT l.{LINES.player} FROM {LINES} l WHERE l.{LINES.team} = %s AND l.{LINES.seconds} > 0 "
-            f"AND l.{LINES.game} IN ({recent}) AND ({latest_team}) = %s ORDER BY l.{LINES.player}")
+    recent = (
+        f"SELECT {GAMES.id} FROM (SELECT g.{GAMES.id} FROM {GAMES} g WHERE (g.{GAMES.home} = %s "
+        f"OR g.{GAMES.away} = %s) AND g.{GAMES.date} < %s AND EXISTS (SELECT 1 FROM {LINES} x "
+        f"WHERE x.{LINES.game} = g.{GAMES.id} AND x.{LINES.team} = %s) "
+        f"ORDER BY g.{GAMES.date} DESC LIMIT {RECENT_TEAM_GAMES}) AS recent"
+    )
+    latest_team = (
+        f"SELECT y.{LINES.team} FROM {LINES} y WHERE y.{LINES.player} = l.{LINES.player} "
+        f"AND y.{LINES.date} < %s ORDER BY y.{LINES.date} DESC LIMIT 1"
+    )
+    return (
+        f"SELECT DISTINCT l.{LINES.player} FROM {LINES} l WHERE l.{LINES.team} = %s AND l.{LINES.seconds} > 0 "
+        f"AND l.{LINES.game} IN ({recent}) AND ({latest_team}) = %s ORDER BY l.{LINES.player}"
+    )
 
 
 def expected_players(game: Game) -> list[tuple[int, int]]:
@@ -80,8 +88,9 @@ def active_versions() -> dict[str, int]:
     versions = {name: version for name, version in active_version_ids().items() if name in kinds.names()}
     missing = set(kinds.names()) - set(versions)
     if missing:
-        raise NoActiveModels(f"no active {', '.join(sorted(missing))} model yet: an administrator must run "
-                             "`manage.py train` first")
+        raise NoActiveModels(
+            f"no active {', '.join(sorted(missing))} model yet: an administrator must run `manage.py train` first"
+        )
     return versions
 
 
@@ -89,17 +98,32 @@ def slate_games(slate: Slate) -> list[dict]:
     """Per game of the slate (by tip-off order): game id, home and away codes, and its players'
     rows (highest median first) with p10/p50/p90, data_through, actual and whether it fell inside."""
     games = {g.id: g for g in Game.objects.filter(date=slate.date).select_related("home", "away").order_by("id")}
-    out = {gid: {"game": gid, "date": g.date, "home": g.home.code, "away": g.away.code, "players": []}
-           for gid, g in games.items()}
-    rows = SlatePrediction.objects.filter(slate=slate).select_related("player", "team").order_by("game_id", "-p50",
-                                                                                                   "player_id")
+    out = {
+        gid: {"game": gid, "date": g.date, "home": g.home.code, "away": g.away.code, "players": []}
+        for gid, g in games.items()
+    }
+    rows = (
+        SlatePrediction.objects.filter(slate=slate)
+        .select_related("player", "team")
+        .order_by("game_id", "-p50", "player_id")
+    )
     for row in rows:
         inside = None if row.actual is None else bool(row.p10 <= row.actual <= row.p90)
-        out.setdefault(row.game_id, {"game": row.game_id, "date": slate.date, "home": None, "away": None,
-                                     "players": []})["players"].append({
-            "player": row.player_id, "name": row.player.name, "team": row.team.code, "p10": row.p10,
-            "p50": row.p50, "p90": row.p90, "data_through": row.data_through, "actual": row.actual,
-            "inside": inside})
+        out.setdefault(
+            row.game_id, {"game": row.game_id, "date": slate.date, "home": None, "away": None, "players": []}
+        )["players"].append(
+            {
+                "player": row.player_id,
+                "name": row.player.name,
+                "team": row.team.code,
+                "p10": row.p10,
+                "p50": row.p50,
+                "p90": row.p90,
+                "data_through": row.data_through,
+                "actual": row.actual,
+                "inside": inside,
+            }
+        )
     return list(out.values())
 
 
@@ -113,6 +137,7 @@ def coverage(slate: Slate) -> float | None:
 
 
 # --- writes -------------------------------------------------------------------------------------
+
 
 def submit_slate(user, day: dt.date, out: list[str] | None = None) -> tuple[Slate, bool]:
     """The slate of `day` for the active models and who is out: created and queued once (after
@@ -129,21 +154,34 @@ def submit_slate(user, day: dt.date, out: list[str] | None = None) -> tuple[Slat
     task_id = str(uuid.uuid4())
     with transaction.atomic():
         slate, created = Slate.objects.get_or_create(
-            date=day, versions_key=versions_key(versions), out_key=key,
-            defaults={"model_versions": versions, "requested_by": user if user and user.pk else None,
-                      "task_id": task_id, "out_players": out_players, "progressed_at": timezone.now()})
+            date=day,
+            versions_key=versions_key(versions),
+            out_key=key,
+            defaults={
+                "model_versions": versions,
+                "requested_by": user if user and user.pk else None,
+                "task_id": task_id,
+                "out_players": out_players,
+                "progressed_at": timezone.now(),
+            },
+        )
         requeue = not created and slate.status == Slate.Status.FAILED  # a lost one is the sweeper's
         if requeue:
             requeued = Slate.objects.filter(pk=slate.pk, status=slate.status, task_id=slate.task_id).update(
-                status=Slate.Status.QUEUED, task_id=task_id, message="", finished_at=None, sweeps=0,
-                progressed_at=Now())
+                status=Slate.Status.QUEUED, task_id=task_id, message="", finished_at=None, sweeps=0, progressed_at=Now()
+            )
             requeue = bool(requeued)
         if created or requeue:
             slate.task_id = task_id
             transaction.on_commit(lambda: publish(slate.pk, task_id))
     logs.bind("slate", slate.pk)  # this HTTP request's later lines are about it
-    logger.info("slate %s of %s %s for %s", slate.pk, day.isoformat(),
-                "created" if created else "queued again" if requeue else "found", getattr(user, "username", None))
+    logger.info(
+        "slate %s of %s %s for %s",
+        slate.pk,
+        day.isoformat(),
+        "created" if created else "queued again" if requeue else "found",
+        getattr(user, "username", None),
+    )
     return slate, created
 
 
@@ -158,7 +196,8 @@ def publish(slate_id: int, task_id: str) -> None:
 
     try:
         app.signature(PLAN_SLATE_TASK, args=(slate_id,)).apply_async(
-            task_id=task_id, retry=True, retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2})
+            task_id=task_id, retry=True, retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2}
+        )
         logger.info("slate %s: task %s published", slate_id, task_id)
     except Exception as exc:  # broker down: the sweeper publishes it again
         logger.warning("slate %s not published: %s", slate_id, exc)
@@ -174,9 +213,16 @@ def plan(slate_id: int) -> list[int]:
     game_ids = list(Game.objects.filter(date=slate.date).order_by("id").values_list("id", flat=True))
     SlateGame.objects.bulk_create([SlateGame(slate=slate, game_id=gid) for gid in game_ids], ignore_conflicts=True)
     done = SlateGame.objects.filter(slate=slate, done=True)
-    progress.start(slate, stage="games", games_total=len(game_ids), games_done=done.count(),
-                   players_done=sum(done.values_list("players", flat=True)), step=(0, len(game_ids)),
-                   progressed_at=timezone.now(), message="")
+    progress.start(
+        slate,
+        stage="games",
+        games_total=len(game_ids),
+        games_done=done.count(),
+        players_done=sum(done.values_list("players", flat=True)),
+        step=(0, len(game_ids)),
+        progressed_at=timezone.now(),
+        message="",
+    )
     return game_ids
 
 
@@ -194,8 +240,10 @@ def predict_matrix(matrix, versions: dict | None = None) -> list[dict]:
         per_model.append((version_id, p10, p50, p90))
     rows = []
     for i in range(len(matrix)):
-        outputs = [{"p10": float(p10[i]), "p50": float(p50[i]), "p90": float(p90[i]), "model_version": version}
-                   for version, p10, p50, p90 in per_model]
+        outputs = [
+            {"p10": float(p10[i]), "p50": float(p50[i]), "p90": float(p90[i]), "model_version": version}
+            for version, p10, p50, p90 in per_model
+        ]
         combined = combine(outputs)
         low, mid, high = sorted([combined["p10"], combined["p50"], combined["p90"]])
         rows.append({"p10": low, "p50": mid, "p90": high})
@@ -214,8 +262,10 @@ def game_ranges(game: Game, versions: dict | None = None, out: list[int] | None 
     matrix, through = build_features_for_game(game.date, game.home_id, game.away_id, players, out=feature_out)
     ranges = predict_matrix(matrix, versions) if players else []
     actual = dict(PlayerGameLog.objects.filter(game=game).values_list("player_id", "pts"))
-    return [{"player_id": player, "team_id": team, **numbers, "data_through": day, "actual": actual.get(player)}
-            for (player, team), numbers, day in zip(players, ranges, through, strict=True)]
+    return [
+        {"player_id": player, "team_id": team, **numbers, "data_through": day, "actual": actual.get(player)}
+        for (player, team), numbers, day in zip(players, ranges, through, strict=True)
+    ]
 
 
 def compute_game(slate_id: int, game_id: int) -> int:
@@ -227,12 +277,16 @@ def compute_game(slate_id: int, game_id: int) -> int:
     with transaction.atomic():
         part, _ = SlateGame.objects.select_for_update().get_or_create(slate_id=slate_id, game_id=game_id)
         SlatePrediction.objects.filter(slate_id=slate_id, game_id=game_id).delete()
-        SlatePrediction.objects.bulk_create([SlatePrediction(slate_id=slate_id, game_id=game_id, **row)
-                                             for row in rows])
+        SlatePrediction.objects.bulk_create(
+            [SlatePrediction(slate_id=slate_id, game_id=game_id, **row) for row in rows]
+        )
         games_step = 0 if part.done else 1
         Slate.objects.filter(pk=slate_id).update(
-            games_done=F("games_done") + games_step, players_done=F("players_done") + len(rows) - part.players,
-            step_index=F("step_index") + games_step, progressed_at=Now())
+            games_done=F("games_done") + games_step,
+            players_done=F("players_done") + len(rows) - part.players,
+            step_index=F("step_index") + games_step,
+            progressed_at=Now(),
+        )
         Slate.objects.filter(pk=slate_id, games_total__gt=0).update(percent=F("games_done") * 99 / F("games_total"))
         part.done, part.players = True, len(rows)
         part.save(update_fields=["done", "players"])
@@ -252,25 +306,38 @@ def summarize(slate_id: int) -> dict:
         if slate.status == Slate.Status.SUCCEEDED:
             return {**answer, "coverage_80": slate.coverage_80, "already": True}
         if games_done < games_total:
-            logger.info("slate %s: summary with %d of %d games done: left to the sweeper", slate_id, games_done,
-                        games_total)
+            logger.info(
+                "slate %s: summary with %d of %d games done: left to the sweeper", slate_id, games_done, games_total
+            )
             return {**answer, "coverage_80": None, "pending": games_total - games_done}
         share = coverage(slate)
         seconds = (timezone.now() - slate.created_at).total_seconds()
-        progress.succeed(slate, stage="done", games_total=games_total, games_done=games_done, players_done=players,
-                         step=(games_done, games_total), coverage_80=share, seconds=seconds, message="")
+        progress.succeed(
+            slate,
+            stage="done",
+            games_total=games_total,
+            games_done=games_done,
+            players_done=players,
+            step=(games_done, games_total),
+            coverage_80=share,
+            seconds=seconds,
+            message="",
+        )
     return {**answer, "coverage_80": share}
 
 
 # --- the sweeper: lost messages (broker restarted, worker killed) -------------------------------
 
+
 def _silent(now, stuck_after: float, grace: float) -> Q:
     cutoff = now - dt.timedelta(seconds=stuck_after)
     unfinished = Q(status__in=[Slate.Status.QUEUED, Slate.Status.RUNNING])
-    never_published = Q(status=Slate.Status.QUEUED, message__startswith=NOT_QUEUED,
-                        created_at__lt=now - dt.timedelta(seconds=grace))
-    return unfinished & (Q(progressed_at__lt=cutoff) | Q(progressed_at__isnull=True, created_at__lt=cutoff)
-                         | never_published)
+    never_published = Q(
+        status=Slate.Status.QUEUED, message__startswith=NOT_QUEUED, created_at__lt=now - dt.timedelta(seconds=grace)
+    )
+    return unfinished & (
+        Q(progressed_at__lt=cutoff) | Q(progressed_at__isnull=True, created_at__lt=cutoff) | never_published
+    )
 
 
 def sweep_stuck_slates(stuck_after: float | None = None, grace: float = 5.0, limit: int = 50) -> dict:
@@ -289,12 +356,16 @@ def sweep_stuck_slates(stuck_after: float | None = None, grace: float = 5.0, lim
             if slate is None:  # it moved on meanwhile, or another sweeper holds it
                 continue
             if slate.sweeps >= MAX_SWEEPS:
-                progress.fail(slate, f"gave up after {slate.sweeps} re-publications: the workers did not finish "
-                                     "this slate; ask for it again")
+                progress.fail(
+                    slate,
+                    f"gave up after {slate.sweeps} re-publications: the workers did not finish "
+                    "this slate; ask for it again",
+                )
                 failed.append(pk)
                 continue
-            missing = list(SlateGame.objects.filter(slate=slate, done=False).order_by("game_id")
-                           .values_list("game_id", flat=True))
+            missing = list(
+                SlateGame.objects.filter(slate=slate, done=False).order_by("game_id").values_list("game_id", flat=True)
+            )
             running = slate.status == Slate.Status.RUNNING
         try:
             what = _republish(slate, missing if running else None)
@@ -336,10 +407,17 @@ def ensure_sweeper_schedule(periodic_task_model=None, interval_model=None) -> li
         from django_celery_beat.models import IntervalSchedule as interval_model
         from django_celery_beat.models import PeriodicTask as periodic_task_model
     interval, _ = interval_model.objects.get_or_create(every=SWEEP_EVERY_SECONDS, period="seconds")
-    _, created = periodic_task_model.objects.update_or_create(name=SWEEPER_SCHEDULE_NAME, defaults={
-        "task": SWEEPER_TASK, "interval": interval, "enabled": True, "expire_seconds": SWEEP_EVERY_SECONDS * 2,
-        "description": "Re-publishes the lost game tasks or summary of slates silent for SLATES_STUCK_TIMEOUT "
-                       "seconds (predictions.slate_services.sweep_stuck_slates)."})
+    _, created = periodic_task_model.objects.update_or_create(
+        name=SWEEPER_SCHEDULE_NAME,
+        defaults={
+            "task": SWEEPER_TASK,
+            "interval": interval,
+            "enabled": True,
+            "expire_seconds": SWEEP_EVERY_SECONDS * 2,
+            "description": "Re-publishes the lost game tasks or summary of slates silent for SLATES_STUCK_TIMEOUT "
+            "seconds (predictions.slate_services.sweep_stuck_slates).",
+        },
+    )
     return [(SWEEPER_SCHEDULE_NAME, created)]
 
 

@@ -4,6 +4,7 @@ the beat-run sweeper that re-publishes what a lost message left undone.
 Thin: the work is in predictions.slate_services. A game task is idempotent (its rows are
 replaced), so a redelivered task (acks_late, worker lost) or a re-run changes nothing twice.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,8 +16,14 @@ from predictions import slate_services as services
 
 logger = logging.getLogger(__name__)
 # job_kind/job_arg: the worker's log lines during a slate's task name the slate (operations.logs).
-OPTIONS = {"bind": True, "max_retries": 3, "soft_time_limit": 120, "time_limit": 150, "job_kind": "slate",
-           "job_arg": "slate_id"}
+OPTIONS = {
+    "bind": True,
+    "max_retries": 3,
+    "soft_time_limit": 120,
+    "time_limit": 150,
+    "job_kind": "slate",
+    "job_arg": "slate_id",
+}
 
 
 def _guard(task, slate_id, what: str, work, *args):

@@ -8,6 +8,7 @@ answer (steps.Unanswerable: no such game...) is failed with the reason and the s
 normally, without the rest of the chain: the user was answered, no task failed. No model library is
 imported here: mlmodels loads them lazily, once per worker process.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,8 +26,15 @@ from predictions.steps import PredictionFailed, Unanswerable
 logger = logging.getLogger(__name__)
 
 # job_kind/job_arg: the worker's log lines during a step name the request (operations.logs).
-STEP_OPTIONS = {"bind": True, "throws": (PredictionFailed,), "max_retries": 3,
-                "soft_time_limit": 60, "time_limit": 90, "job_kind": "prediction", "job_arg": "request_id"}
+STEP_OPTIONS = {
+    "bind": True,
+    "throws": (PredictionFailed,),
+    "max_retries": 3,
+    "soft_time_limit": 60,
+    "time_limit": 90,
+    "job_kind": "prediction",
+    "job_arg": "request_id",
+}
 # The first prediction in a fresh worker process loads the models.
 MODEL_STEP_OPTIONS = {**STEP_OPTIONS, "soft_time_limit": 120, "time_limit": 150}
 
@@ -55,8 +63,11 @@ def _run(task, step: str, request_id, token: str, work, *args):
         raise
     except Exception as exc:
         logger.exception("prediction %s failed in %s", request_id, step)
-        fail(request_id, token, f"internal error during '{STEP_LABELS[step]}' "
-                                         f"({exc.__class__.__name__}); the team has the details")
+        fail(
+            request_id,
+            token,
+            f"internal error during '{STEP_LABELS[step]}' ({exc.__class__.__name__}); the team has the details",
+        )
         raise
 
 

@@ -1,4 +1,5 @@
 """User pages: `/` (sign-in required), `/slates/` and `/slates/<id>/`, `/login/`, `/logout/` (POST)."""
+
 from django.contrib.auth import views as auth_views
 from django.urls import path
 

@@ -1,5 +1,6 @@
 """The user pages: ask for a prediction, watch it progress, see the range beside recent games; and
 the slate view: a night's games, each expected player's range, sortable and filterable."""
+
 from __future__ import annotations
 
 import math
@@ -21,9 +22,16 @@ from predictions.who_is_out import OutListError, max_out_players, split_names
 @ensure_csrf_cookie
 def home(request):
     serving = serving_models()
-    return render(request, "predictions/home.html", {"teams": Team.objects.order_by("name"), "serving": serving,
-                                                     "serving_text": describe_serving(serving),
-                                                     "max_out_players": max_out_players()})
+    return render(
+        request,
+        "predictions/home.html",
+        {
+            "teams": Team.objects.order_by("name"),
+            "serving": serving,
+            "serving_text": describe_serving(serving),
+            "max_out_players": max_out_players(),
+        },
+    )
 
 
 @login_required(login_url="login")
@@ -37,8 +45,9 @@ def slates(request):
     error, status = None, 200
     if request.method == "POST":
         try:
-            slate, _ = slate_services.submit_slate(request.user, parse_iso_date(day_text),
-                                                   out=split_names(out_text) or None)
+            slate, _ = slate_services.submit_slate(
+                request.user, parse_iso_date(day_text), out=split_names(out_text) or None
+            )
             return redirect("slate", pk=slate.pk)
         except NotADate as exc:
             error, status = str(exc), 400
@@ -46,9 +55,18 @@ def slates(request):
             error, status = f"Who is out: {exc}", 400
         except slate_services.NoActiveModels as exc:
             error, status = str(exc), 422
-    return render(request, "predictions/slates.html", {"day": day_text, "out_text": out_text, "error": error,
-                                                       "recent": _recent(), "max_out_players": max_out_players()},
-                  status=status)
+    return render(
+        request,
+        "predictions/slates.html",
+        {
+            "day": day_text,
+            "out_text": out_text,
+            "error": error,
+            "recent": _recent(),
+            "max_out_players": max_out_players(),
+        },
+        status=status,
+    )
 
 
 @login_required(login_url="login")
@@ -56,9 +74,14 @@ def slates(request):
 def slate(request, pk: int):
     """One slate: its live progress until done, then each game with its players' range bars."""
     shown = get_object_or_404(Slate, pk=pk)
-    context = {"slate": shown, "day": shown.date.isoformat(), "recent": _recent(),
-               "events_url": reverse("slate-events", args=[shown.pk]), "max_out_players": max_out_players(),
-               "out_text": ", ".join(entry["name"] for entry in shown.out_players or [])}
+    context = {
+        "slate": shown,
+        "day": shown.date.isoformat(),
+        "recent": _recent(),
+        "events_url": reverse("slate-events", args=[shown.pk]),
+        "max_out_players": max_out_players(),
+        "out_text": ", ".join(entry["name"] for entry in shown.out_players or []),
+    }
     if shown.status == Slate.Status.SUCCEEDED:
         context.update(slate_board(shown))
     return render(request, "predictions/slate.html", context)
@@ -72,8 +95,9 @@ def slate_board(shown: Slate) -> dict:
     """What the slate template draws: per game its players with the bar's positions (percent of a
     common points scale), the teams for the filter, the night's coverage counts and the scale's ticks."""
     games = [game for game in slate_services.slate_games(shown) if game["players"]]
-    top = max([p["p90"] for g in games for p in g["players"]]
-              + [p["actual"] or 0 for g in games for p in g["players"]] + [10])
+    top = max(
+        [p["p90"] for g in games for p in g["players"]] + [p["actual"] or 0 for g in games for p in g["players"]] + [10]
+    )
     scale = math.ceil(top / 10) * 10
 
     def at(points: float) -> float:
@@ -90,5 +114,11 @@ def slate_board(shown: Slate) -> dict:
             player["at_actual"] = None if player["actual"] is None else at(player["actual"])
     teams = sorted({p["team"] for g in games for p in g["players"]})
     ticks = [{"points": points, "at": at(points)} for points in range(0, scale + 1, 10)]
-    return {"games": games, "teams": teams, "ticks": ticks, "played": played, "inside": inside,
-            "coverage_percent": None if shown.coverage_80 is None else round(100 * shown.coverage_80)}
+    return {
+        "games": games,
+        "teams": teams,
+        "ticks": ticks,
+        "played": played,
+        "inside": inside,
+        "coverage_percent": None if shown.coverage_80 is None else round(100 * shown.coverage_80),
+    }

@@ -6,6 +6,7 @@ landing on a fresh process (worker start, or a process replaced after
 CELERY_WORKER_MAX_TASKS_PER_CHILD tasks) waits seconds for Keras, JAX and the model files.
 A process reports ready only after this, so the pool meanwhile sends tasks to warm ones.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,5 +1,6 @@
 """Admin of the scraping app: scrape runs (live progress, errors, log, linked TaskResult) and
 the staging rows they wrote. Scheduled scrapes are django-celery-beat Periodic tasks."""
+
 from __future__ import annotations
 
 import json
@@ -24,15 +25,41 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(ScrapeRun)
 class ScrapeRunAdmin(JobAdminMixin, ReadOnlyAdmin):
-    list_display = ("id", "spider", "arguments", "status", "pages", "items", "errors", "created_at",
-                    "took", "task_results", "loaded")
+    list_display = (
+        "id",
+        "spider",
+        "arguments",
+        "status",
+        "pages",
+        "items",
+        "errors",
+        "created_at",
+        "took",
+        "task_results",
+        "loaded",
+    )
     list_filter = ("status", "spider")
     search_fields = ("task_id", "args", "message")
     date_hierarchy = "created_at"
     actions = ("crawl_again", "load_now")
-    fields = ("spider", "arguments", "status", "message", "pages", "items", "errors", "errors_found",
-              "created_at", "started_at", "finished_at", "task_results", "staged", "warehouse", "loaded_at",
-              "log")
+    fields = (
+        "spider",
+        "arguments",
+        "status",
+        "message",
+        "pages",
+        "items",
+        "errors",
+        "errors_found",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "task_results",
+        "staged",
+        "warehouse",
+        "loaded_at",
+        "log",
+    )
     readonly_fields = fields
 
     @admin.display(description="arguments")
@@ -51,15 +78,22 @@ class ScrapeRunAdmin(JobAdminMixin, ReadOnlyAdmin):
     def errors_found(self, run):
         if not run.error_list:
             return "-"
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>",
-                                                           ((e.get("url"), e.get("reason")) for e in run.error_list)))
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", "<li>{}: {}</li>", ((e.get("url"), e.get("reason")) for e in run.error_list)),
+        )
 
     @admin.display(description="staged rows")
     def staged(self, run):
         games = reverse("admin:scraping_stagedgame_changelist") + f"?run={run.pk}"
         lines = reverse("admin:scraping_stagedline_changelist") + f"?run={run.pk}"
-        return format_html('<a href="{}">{} games</a>, <a href="{}">{} player lines</a>', games,
-                           run.staged_games.count(), lines, run.staged_lines.count())
+        return format_html(
+            '<a href="{}">{} games</a>, <a href="{}">{} player lines</a>',
+            games,
+            run.staged_games.count(),
+            lines,
+            run.staged_lines.count(),
+        )
 
     @admin.display(description="warehouse upserts")
     def warehouse(self, run):
@@ -67,16 +101,23 @@ class ScrapeRunAdmin(JobAdminMixin, ReadOnlyAdmin):
 
     @admin.display(description="log tail")
     def log(self, run):
-        return format_html('<pre style="white-space: pre-wrap; max-height: 30em; overflow: auto">{}</pre>',
-                           run.log_tail or "")
+        return format_html(
+            '<pre style="white-space: pre-wrap; max-height: 30em; overflow: auto">{}</pre>', run.log_tail or ""
+        )
 
     @admin.action(description="Crawl again with the same arguments")
     def crawl_again(self, request, queryset):
         from operations.staff_actions import start_task
 
         for run in queryset:
-            start_task(request.user, "scraping.tasks.crawl", args=[run.spider], kwargs=run.args, obj=run,
-                       description=f"Crawl {run.spider} again")
+            start_task(
+                request.user,
+                "scraping.tasks.crawl",
+                args=[run.spider],
+                kwargs=run.args,
+                obj=run,
+                description=f"Crawl {run.spider} again",
+            )
         self.message_user(request, f"{queryset.count()} crawl(s) queued; they appear as new runs.", messages.SUCCESS)
 
     @admin.action(description="Load the staged rows into the warehouse now")
@@ -84,15 +125,32 @@ class ScrapeRunAdmin(JobAdminMixin, ReadOnlyAdmin):
         from operations.staff_actions import start_task
 
         for run in queryset:
-            start_task(request.user, "scraping.tasks.load_staged", args=[run.pk], obj=run,
-                       description=f"Load the staged rows of scrape run {run.pk}")
+            start_task(
+                request.user,
+                "scraping.tasks.load_staged",
+                args=[run.pk],
+                obj=run,
+                description=f"Load the staged rows of scrape run {run.pk}",
+            )
         self.message_user(request, f"{queryset.count()} load(s) queued on the etl queue.", messages.SUCCESS)
 
 
 @admin.register(StagedGame)
 class StagedGameAdmin(ReadOnlyAdmin):
-    list_display = ("bref_game_id", "kind", "date", "away_code", "away_score", "home_code", "home_score",
-                    "overtimes", "status", "load_status", "load_message", "run")
+    list_display = (
+        "bref_game_id",
+        "kind",
+        "date",
+        "away_code",
+        "away_score",
+        "home_code",
+        "home_score",
+        "overtimes",
+        "status",
+        "load_status",
+        "load_message",
+        "run",
+    )
     list_filter = ("kind", "status", "load_status")
     search_fields = ("bref_game_id", "home_code", "away_code")
     raw_id_fields = ("run", "game")
@@ -100,8 +158,21 @@ class StagedGameAdmin(ReadOnlyAdmin):
 
 @admin.register(StagedLine)
 class StagedLineAdmin(ReadOnlyAdmin):
-    list_display = ("player_name", "player_bref_id", "bref_game_id", "team_code", "played", "reason", "starter",
-                    "seconds", "pts", "reb", "ast", "load_status", "run")
+    list_display = (
+        "player_name",
+        "player_bref_id",
+        "bref_game_id",
+        "team_code",
+        "played",
+        "reason",
+        "starter",
+        "seconds",
+        "pts",
+        "reb",
+        "ast",
+        "load_status",
+        "run",
+    )
     list_filter = ("kind", "played", "load_status")
     search_fields = ("player_name", "player_bref_id", "bref_game_id")
     raw_id_fields = ("run", "staged_game", "player")

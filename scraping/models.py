@@ -5,6 +5,7 @@ Celery task that ran it). Spiders never write the warehouse directly: their vali
 land in `StagedGame` / `StagedLine` (source URL, fetch time, raw cell values, parsed fields),
 and `scraping.services.load_staged(run)` upserts those into `etl` Team/Player/Game/PlayerGameLog.
 """
+
 from __future__ import annotations
 
 from django.db import models
@@ -22,14 +23,25 @@ class ScrapeRun(Job):
 
     spider = models.CharField(max_length=16, choices=Spider.choices)
     args = models.JSONField(default=dict, blank=True, help_text="Spider arguments, defaults filled in.")
-    pages = models.PositiveIntegerField(default=0, help_text="Pages fetched and handled (robots.txt and retries excluded).")
+    pages = models.PositiveIntegerField(
+        default=0, help_text="Pages fetched and handled (robots.txt and retries excluded)."
+    )
     items = models.PositiveIntegerField(default=0, help_text="Validated items written to staging.")
-    errors = models.PositiveIntegerField(default=0, help_text="Pages or items that failed (404, changed layout, invalid).")
+    errors = models.PositiveIntegerField(
+        default=0, help_text="Pages or items that failed (404, changed layout, invalid)."
+    )
     error_list = models.JSONField(default=list, blank=True, help_text="The first errors: url and reason.")
     log_tail = models.TextField(blank=True, help_text="Last lines of the crawl's log.")
-    task_id = models.CharField(max_length=255, unique=True, null=True, blank=True,
-                               help_text="Celery task id (links the TaskResult); empty for terminal runs.")
-    load_task_id = models.CharField(max_length=255, blank=True, help_text="Celery task id of the load step (etl queue).")
+    task_id = models.CharField(
+        max_length=255,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Celery task id (links the TaskResult); empty for terminal runs.",
+    )
+    load_task_id = models.CharField(
+        max_length=255, blank=True, help_text="Celery task id of the load step (etl queue)."
+    )
     summary = models.JSONField(default=dict, blank=True, help_text="Warehouse upsert counts of the load step.")
     loaded_at = models.DateTimeField(null=True, blank=True, help_text="When the staged rows were loaded.")
 
@@ -78,7 +90,9 @@ class StagedGame(models.Model):
 
     class Meta:
         ordering = ["date", "bref_game_id"]
-        constraints = [models.UniqueConstraint(fields=["run", "kind", "bref_game_id"], name="stagedgame_unique_per_run")]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "kind", "bref_game_id"], name="stagedgame_unique_per_run")
+        ]
 
     def __str__(self):
         return f"{self.bref_game_id} {self.away_code}@{self.home_code} ({self.kind})"
@@ -139,8 +153,11 @@ class StagedLine(models.Model):
 
     class Meta:
         ordering = ["date", "bref_game_id", "team_code", "-starter", "-seconds"]
-        constraints = [models.UniqueConstraint(fields=["run", "kind", "bref_game_id", "player_bref_id"],
-                                               name="stagedline_unique_per_run")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "kind", "bref_game_id", "player_bref_id"], name="stagedline_unique_per_run"
+            )
+        ]
 
     def __str__(self):
         return f"{self.player_name} {self.bref_game_id} ({self.played})"

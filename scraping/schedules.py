@@ -3,6 +3,7 @@
 `ensure_schedules()` is idempotent: it creates what is missing and leaves what staff changed
 (enabled, crontab, arguments) alone. Used by `manage.py setup_schedules` and a data migration.
 """
+
 from __future__ import annotations
 
 SCHEDULES = [
@@ -15,8 +16,9 @@ SCHEDULES = [
         "description": (
             "Every morning: crawls basketball-reference's box scores of yesterday's games (US Eastern date; "
             "the task works the date out itself) and loads games and player lines into the warehouse. "
-            "Each run appears under Scraping > Scrape runs. Add \"date\": \"YYYY-MM-DD\" to the keyword "
-            "arguments to re-scrape a given day."),
+            'Each run appears under Scraping > Scrape runs. Add "date": "YYYY-MM-DD" to the keyword '
+            "arguments to re-scrape a given day."
+        ),
     },
     {
         "name": "Scrape this and next month's schedule",
@@ -26,7 +28,8 @@ SCHEDULES = [
         "description": (
             "Daily: crawls this and next month's schedule pages, so upcoming games exist as scheduled games "
             "(the prediction API needs them) and finished ones get their final score. Months without NBA "
-            "games (August, September, usually July) are skipped."),
+            "games (August, September, usually July) are skipped."
+        ),
     },
 ]
 

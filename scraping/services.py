@@ -6,6 +6,7 @@ Used alike by `manage.py crawl`, the Celery tasks and the admin:
     run = run_crawl(run)                                     # blocks; live progress on the row
     summary = load_staged(run)                               # upsert into Team/Player/Game/PlayerGameLog
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -39,6 +40,7 @@ CRAWL_TIMEOUT = 23 * 60
 
 # --- runs --------------------------------------------------------------------------------------
 
+
 def create_run(spider: str, args: dict | None = None, task_id: str | None = None) -> ScrapeRun:
     """A queued ScrapeRun with checked, completed arguments; raises BadArguments."""
     normalised = normalise_args(spider, args or {})
@@ -52,10 +54,16 @@ def run_for_task(spider: str, args: dict, task_id: str) -> ScrapeRun:
         try:
             return create_run(spider, args, task_id=task_id)
         except BadArguments as exc:
-            ScrapeRun.objects.create(spider=spider if spider in ScrapeRun.Spider.values else "",
-                                     args={k: str(v) for k, v in args.items()}, task_id=task_id,
-                                     status=ScrapeRun.Status.FAILED, message=str(exc), percent=100,
-                                     started_at=timezone.now(), finished_at=timezone.now())
+            ScrapeRun.objects.create(
+                spider=spider if spider in ScrapeRun.Spider.values else "",
+                args={k: str(v) for k, v in args.items()},
+                task_id=task_id,
+                status=ScrapeRun.Status.FAILED,
+                message=str(exc),
+                percent=100,
+                started_at=timezone.now(),
+                finished_at=timezone.now(),
+            )
             raise
     reset_run(run)
     return run
@@ -67,8 +75,21 @@ def reset_run(run: ScrapeRun) -> None:
         run.staged_lines.all().delete()
         run.staged_games.all().delete()
         ScrapeRun.objects.filter(pk=run.pk).update(
-            status=ScrapeRun.Status.QUEUED, stage="", percent=0, pages=0, items=0, errors=0, error_list=[], message="",
-            started_at=None, finished_at=None, log_tail="", summary={}, loaded_at=None, load_task_id="")
+            status=ScrapeRun.Status.QUEUED,
+            stage="",
+            percent=0,
+            pages=0,
+            items=0,
+            errors=0,
+            error_list=[],
+            message="",
+            started_at=None,
+            finished_at=None,
+            log_tail="",
+            summary={},
+            loaded_at=None,
+            load_task_id="",
+        )
     run.refresh_from_db()
 
 
@@ -78,14 +99,24 @@ def mark_running(run_id: int, pid: int | None = None) -> ScrapeRun:
     with transaction.atomic():
         run.staged_lines.all().delete()
         run.staged_games.all().delete()
-        job_progress.start(run, started_at=timezone.now(), stage="crawling", percent=0, pages=0, items=0,
-                           errors=0, error_list=[], message=f"crawler process {pid}" if pid else "")
+        job_progress.start(
+            run,
+            started_at=timezone.now(),
+            stage="crawling",
+            percent=0,
+            pages=0,
+            items=0,
+            errors=0,
+            error_list=[],
+            message=f"crawler process {pid}" if pid else "",
+        )
     run.refresh_from_db()
     return run
 
 
-def record_progress(run_id: int, pages: int, items: int, errors: int, error_list: list | None = None,
-                    message: str | None = None) -> None:
+def record_progress(
+    run_id: int, pages: int, items: int, errors: int, error_list: list | None = None, message: str | None = None
+) -> None:
     """A running crawl's counts, and what it is doing when worth telling (`message`)."""
     fields = {"pages": pages, "items": items, "errors": errors}
     if error_list is not None:
@@ -93,8 +124,9 @@ def record_progress(run_id: int, pages: int, items: int, errors: int, error_list
     job_progress.report(ScrapeRun(pk=run_id), message=message[:2000] if message is not None else None, **fields)
 
 
-def finish_run(run_id: int, *, pages: int, items: int, errors: int, error_list: list,
-               finish_reason: str, stop_message: str = "") -> ScrapeRun:
+def finish_run(
+    run_id: int, *, pages: int, items: int, errors: int, error_list: list, finish_reason: str, stop_message: str = ""
+) -> ScrapeRun:
     """Final counts and status: failed when the crawl did not finish normally or when it
     produced errors and nothing usable; otherwise succeeded (page errors stay counted).
     `stop_message` says why a crawl stopped early (e.g. the site cannot be reached)."""
@@ -107,8 +139,18 @@ def finish_run(run_id: int, *, pages: int, items: int, errors: int, error_list: 
         status = ScrapeRun.Status.SUCCEEDED
         message = f"{errors} page/item error(s)" if errors else ""
     # A crawl's progress is not measured in percent: a finished one shows 100 %.
-    job_progress.report(ScrapeRun(pk=run_id), status=status, message=message, stage="done", percent=100, pages=pages,
-                        items=items, errors=errors, error_list=error_list, finished_at=timezone.now())
+    job_progress.report(
+        ScrapeRun(pk=run_id),
+        status=status,
+        message=message,
+        stage="done",
+        percent=100,
+        pages=pages,
+        items=items,
+        errors=errors,
+        error_list=error_list,
+        finished_at=timezone.now(),
+    )
     return ScrapeRun.objects.get(pk=run_id)
 
 
@@ -119,6 +161,7 @@ def fail_run(run: ScrapeRun, message: str) -> ScrapeRun:
 
 
 # --- the child process -----------------------------------------------------------------------
+
 
 def database_url() -> str:
     """DATABASE_URL of the database this process uses right now (the test database in tests)."""
@@ -149,9 +192,15 @@ def read_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])[-LOG_TAIL_CHARS:]
 
 
-def run_crawl(run: ScrapeRun, *, settings_overrides: dict | None = None,
-              on_progress: Callable[[ScrapeRun], None] | None = None, echo: Callable[[str], None] | None = None,
-              timeout: float = CRAWL_TIMEOUT, poll: float = 0.5) -> ScrapeRun:
+def run_crawl(
+    run: ScrapeRun,
+    *,
+    settings_overrides: dict | None = None,
+    on_progress: Callable[[ScrapeRun], None] | None = None,
+    echo: Callable[[str], None] | None = None,
+    timeout: float = CRAWL_TIMEOUT,
+    poll: float = 0.5,
+) -> ScrapeRun:
     """Run the crawl of `run` in a fresh child process and wait for it.
 
     `on_progress(run)` is called whenever the counts change, `echo(line)` with each new log
@@ -162,14 +211,19 @@ def run_crawl(run: ScrapeRun, *, settings_overrides: dict | None = None,
     cmd = [sys.executable, "-m", "scraping.crawler.runner", str(run.pk)]
     for name, value in (settings_overrides or {}).items():
         cmd += ["-s", f"{name}={value}"]
-    env = dict(os.environ, DATABASE_URL=database_url(), PYTHONUNBUFFERED="1",
-               DJANGO_SETTINGS_MODULE=os.environ.get("DJANGO_SETTINGS_MODULE", "nbaproject.settings"))
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url(),
+        PYTHONUNBUFFERED="1",
+        DJANGO_SETTINGS_MODULE=os.environ.get("DJANGO_SETTINGS_MODULE", "nbaproject.settings"),
+    )
     env.setdefault("VAR_DIR", str(settings.VAR_DIR))
     # The child must use exactly this database; the test settings' embedded mode would replace it.
     env.pop("TEST_EMBEDDED", None)
     with path.open("wb") as log:
-        child = subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+        child = subprocess.Popen(
+            cmd, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     deadline = time.monotonic() + timeout
     last_counts = None
     echoed = 0
@@ -236,9 +290,33 @@ def _stop(child: subprocess.Popen, grace: float = 10) -> None:
 
 # --- staging (called in the child process, from the item pipeline) -----------------------------
 
-LINE_FIELDS = ("player_bref_id", "player_name", "team_code", "opponent_code", "is_home", "played", "reason",
-               "starter", "seconds", "pts", "fgm", "fga", "fg3m", "fg3a", "ftm", "fta", "oreb", "dreb", "reb",
-               "ast", "stl", "blk", "tov", "pf", "plus_minus")
+LINE_FIELDS = (
+    "player_bref_id",
+    "player_name",
+    "team_code",
+    "opponent_code",
+    "is_home",
+    "played",
+    "reason",
+    "starter",
+    "seconds",
+    "pts",
+    "fgm",
+    "fga",
+    "fg3m",
+    "fg3a",
+    "ftm",
+    "fta",
+    "oreb",
+    "dreb",
+    "reb",
+    "ast",
+    "stl",
+    "blk",
+    "tov",
+    "pf",
+    "plus_minus",
+)
 
 
 def _line_values(line: dict) -> dict:
@@ -255,46 +333,87 @@ def stage_item(run_id: int, item: dict) -> None:
     with transaction.atomic():
         if item.get("kind") == "gamelog":
             StagedLine.objects.update_or_create(
-                run_id=run_id, kind=StagedLine.Kind.GAMELOG, bref_game_id=item["bref_game_id"],
+                run_id=run_id,
+                kind=StagedLine.Kind.GAMELOG,
+                bref_game_id=item["bref_game_id"],
                 player_bref_id=item["player_bref_id"],
-                defaults={**_line_values(item), "source_url": item["source_url"], "fetched_at": fetched_at,
-                          "date": item["date"], "season": item["season"], "season_type": item.get("season_type") or "",
-                          "team_score": item.get("team_score"), "opponent_score": item.get("opponent_score"),
-                          "load_status": LoadStatus.PENDING, "load_message": ""})
+                defaults={
+                    **_line_values(item),
+                    "source_url": item["source_url"],
+                    "fetched_at": fetched_at,
+                    "date": item["date"],
+                    "season": item["season"],
+                    "season_type": item.get("season_type") or "",
+                    "team_score": item.get("team_score"),
+                    "opponent_score": item.get("opponent_score"),
+                    "load_status": LoadStatus.PENDING,
+                    "load_message": "",
+                },
+            )
             return
         game, created = StagedGame.objects.update_or_create(
-            run_id=run_id, kind=item["kind"], bref_game_id=item["bref_game_id"],
-            defaults={"source_url": item["source_url"], "fetched_at": fetched_at, "date": item["date"],
-                      "season": item["season"], "season_type": item.get("season_type") or "",
-                      "start_time": item.get("start_time") or "", "home_code": item["home_code"],
-                      "away_code": item["away_code"], "home_score": item.get("home_score"),
-                      "away_score": item.get("away_score"), "overtimes": item.get("overtimes"),
-                      "status": item["status"], "raw": item.get("raw") or {},
-                      "load_status": LoadStatus.PENDING, "load_message": "", "game": None})
+            run_id=run_id,
+            kind=item["kind"],
+            bref_game_id=item["bref_game_id"],
+            defaults={
+                "source_url": item["source_url"],
+                "fetched_at": fetched_at,
+                "date": item["date"],
+                "season": item["season"],
+                "season_type": item.get("season_type") or "",
+                "start_time": item.get("start_time") or "",
+                "home_code": item["home_code"],
+                "away_code": item["away_code"],
+                "home_score": item.get("home_score"),
+                "away_score": item.get("away_score"),
+                "overtimes": item.get("overtimes"),
+                "status": item["status"],
+                "raw": item.get("raw") or {},
+                "load_status": LoadStatus.PENDING,
+                "load_message": "",
+                "game": None,
+            },
+        )
         if not created:
             game.lines.all().delete()
         if not item.get("lines"):
             return
-        StagedLine.objects.bulk_create([
-            StagedLine(run_id=run_id, staged_game=game, kind=StagedLine.Kind.BOXSCORE, source_url=item["source_url"],
-                       fetched_at=fetched_at, bref_game_id=item["bref_game_id"], date=item["date"],
-                       season=item["season"], season_type=item.get("season_type") or "", **_line_values(line))
-            for line in item.get("lines") or []
-        ])
+        StagedLine.objects.bulk_create(
+            [
+                StagedLine(
+                    run_id=run_id,
+                    staged_game=game,
+                    kind=StagedLine.Kind.BOXSCORE,
+                    source_url=item["source_url"],
+                    fetched_at=fetched_at,
+                    bref_game_id=item["bref_game_id"],
+                    date=item["date"],
+                    season=item["season"],
+                    season_type=item.get("season_type") or "",
+                    **_line_values(line),
+                )
+                for line in item.get("lines") or []
+            ]
+        )
 
 
 # --- reporting ------------------------------------------------------------------------------------
 
+
 def run_summary(run: ScrapeRun) -> str:
     """A few lines describing a run, for the terminal."""
-    lines = [f"Scrape run #{run.pk} ({run.spider} {' '.join(f'{k}={v}' for k, v in run.args.items())}): "
-             f"{run.status}" + (f" ({run.message})" if run.message else ""),
-             f"  pages {run.pages}, items {run.items}, errors {run.errors}"
-             + (f", took {run.duration.total_seconds():.1f} s" if run.duration else "")]
+    lines = [
+        f"Scrape run #{run.pk} ({run.spider} {' '.join(f'{k}={v}' for k, v in run.args.items())}): "
+        f"{run.status}" + (f" ({run.message})" if run.message else ""),
+        f"  pages {run.pages}, items {run.items}, errors {run.errors}"
+        + (f", took {run.duration.total_seconds():.1f} s" if run.duration else ""),
+    ]
     for error in run.error_list[:10]:
         lines.append(f"  error: {error.get('url')}: {error.get('reason')}")
     if run.errors > 10:
         lines.append(f"  ... {run.errors - 10} more errors (see the run in admin)")
     if run.summary:
-        lines.append("  warehouse: " + ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in run.summary.items()))
+        lines.append(
+            "  warehouse: " + ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in run.summary.items())
+        )
     return "\n".join(lines)

@@ -4,6 +4,7 @@
 Both are idempotent: a redelivered crawl resets its ScrapeRun and crawls again, and loading the
 same staged rows twice changes nothing the second time.
 """
+
 from __future__ import annotations
 
 from celery import shared_task
@@ -41,17 +42,30 @@ def crawl(self, spider: str, **args):
 
     def progress(current):
         if self.request.id and not self.request.called_directly:
-            self.update_state(state="PROGRESS", meta={
-                "run_id": current.pk, "status": current.status, "pages": current.pages,
-                "items": current.items, "errors": current.errors})
+            self.update_state(
+                state="PROGRESS",
+                meta={
+                    "run_id": current.pk,
+                    "status": current.status,
+                    "pages": current.pages,
+                    "items": current.items,
+                    "errors": current.errors,
+                },
+            )
 
     try:
         run = services.run_crawl(run, on_progress=progress, timeout=services.CRAWL_TIMEOUT)
     except SoftTimeLimitExceeded:
         services.fail_run(run, "task time limit reached")
         raise
-    result = {"run_id": run.pk, "status": run.status, "pages": run.pages, "items": run.items,
-              "errors": run.errors, "load_task_id": None}
+    result = {
+        "run_id": run.pk,
+        "status": run.status,
+        "pages": run.pages,
+        "items": run.items,
+        "errors": run.errors,
+        "load_task_id": None,
+    }
     if run.items:
         result["load_task_id"] = load_staged.delay(run.pk).id
         run.__class__.objects.filter(pk=run.pk).update(load_task_id=result["load_task_id"])
@@ -61,8 +75,9 @@ def crawl(self, spider: str, **args):
 
 
 # The load is ETL work: it runs on the etl queue (a task option wins over the app's routes).
-@shared_task(name="scraping.tasks.load_staged", queue=etl_queue(), soft_time_limit=LOAD_SOFT_LIMIT,
-             time_limit=LOAD_HARD_LIMIT)
+@shared_task(
+    name="scraping.tasks.load_staged", queue=etl_queue(), soft_time_limit=LOAD_SOFT_LIMIT, time_limit=LOAD_HARD_LIMIT
+)
 def load_staged(run_id: int):
     """Upsert the staged rows of ScrapeRun `run_id` into the warehouse (etl queue)."""
     from scraping import services

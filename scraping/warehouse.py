@@ -11,6 +11,7 @@ Scraped and bundled (NBA.com) data land on the same rows:
 Each game and its lines are written in one transaction. Did-not-play and inactive rows stay in
 staging only: PlayerGameLog rows are games played. A scheduled game never overwrites a final one.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,11 +29,36 @@ from scraping.models import LoadStatus, ScrapeRun, StagedGame, StagedLine
 
 logger = logging.getLogger(__name__)
 
-SUMMARY_KEYS = ("games_created", "games_updated", "games_unchanged", "players_created", "players_linked",
-                "lines_created", "lines_updated", "lines_unchanged", "not_played", "errors")
+SUMMARY_KEYS = (
+    "games_created",
+    "games_updated",
+    "games_unchanged",
+    "players_created",
+    "players_linked",
+    "lines_created",
+    "lines_updated",
+    "lines_unchanged",
+    "not_played",
+    "errors",
+)
 SOURCE = "bref"
-STAT_FIELDS = ("pts", "oreb", "dreb", "reb", "ast", "stl", "blk", "tov", "pf", "fgm", "fga", "fg3m", "fg3a",
-               "ftm", "fta")
+STAT_FIELDS = (
+    "pts",
+    "oreb",
+    "dreb",
+    "reb",
+    "ast",
+    "stl",
+    "blk",
+    "tov",
+    "pf",
+    "fgm",
+    "fga",
+    "fg3m",
+    "fg3a",
+    "ftm",
+    "fta",
+)
 FINGERPRINT = ("pts", "fgm", "fga", "fg3m", "fg3a", "ftm", "fta", "reb", "ast", "stl", "blk", "tov", "pf")
 SUFFIX_RE = re.compile(r"\s+(jr|sr|ii|iii|iv|v)$")
 NEARBY_DAYS = 60
@@ -85,34 +111,66 @@ class Loader:
             if len(found) == 1:
                 return found[0]
         if line.pts is not None:  # names spelled differently: the identical box-score line
-            same = [log.player for log in PlayerGameLog.objects.filter(game=game, team=team, player__in=in_game)
-                    .select_related("player")
-                    if all(getattr(log, field) == getattr(line, field) for field in FINGERPRINT)]
+            same = [
+                log.player
+                for log in PlayerGameLog.objects.filter(game=game, team=team, player__in=in_game).select_related(
+                    "player"
+                )
+                if all(getattr(log, field) == getattr(line, field) for field in FINGERPRINT)
+            ]
             if len(same) == 1:
                 return same[0]
         # 2. the same name on that team around that date, then anywhere recently
         near = dt.timedelta(days=NEARBY_DAYS)
-        for scope in (dict(game_logs__team=team, game_logs__date__range=(game.date - near, game.date + near)),
-                      dict(game_logs__date__range=(game.date - dt.timedelta(days=RECENT_DAYS),
-                                                   game.date + dt.timedelta(days=RECENT_DAYS)))):
+        for scope in (
+            dict(game_logs__team=team, game_logs__date__range=(game.date - near, game.date + near)),
+            dict(
+                game_logs__date__range=(
+                    game.date - dt.timedelta(days=RECENT_DAYS),
+                    game.date + dt.timedelta(days=RECENT_DAYS),
+                )
+            ),
+        ):
             found = list(unlinked.filter(normalised_name=wanted, **scope).distinct()[:2])
             if len(found) == 1:
                 return found[0]
         return None
 
     # --- games -------------------------------------------------------------------------------
-    def upsert_game(self, *, bref_game_id: str, date: dt.date, home: Team, away: Team, season: str,
-                    season_type: str, start_time: str, final: bool, home_score, away_score, overtimes,
-                    authoritative_type: bool) -> Game:
-        game = (Game.objects.select_for_update().filter(bref_game_id=bref_game_id).first()
-                or Game.objects.select_for_update().filter(date=date, home=home).first())
+    def upsert_game(
+        self,
+        *,
+        bref_game_id: str,
+        date: dt.date,
+        home: Team,
+        away: Team,
+        season: str,
+        season_type: str,
+        start_time: str,
+        final: bool,
+        home_score,
+        away_score,
+        overtimes,
+        authoritative_type: bool,
+    ) -> Game:
+        game = (
+            Game.objects.select_for_update().filter(bref_game_id=bref_game_id).first()
+            or Game.objects.select_for_update().filter(date=date, home=home).first()
+        )
         if game is None:
             game = Game.objects.create(
-                season=season, season_type=season_type or Game.SeasonType.REGULAR, date=date,
-                start_time=start_time or "", home=home, away=away, bref_game_id=bref_game_id,
-                home_score=home_score if final else None, away_score=away_score if final else None,
+                season=season,
+                season_type=season_type or Game.SeasonType.REGULAR,
+                date=date,
+                start_time=start_time or "",
+                home=home,
+                away=away,
+                bref_game_id=bref_game_id,
+                home_score=home_score if final else None,
+                away_score=away_score if final else None,
                 overtimes=overtimes if final else None,
-                status=Game.Status.FINAL if final else Game.Status.SCHEDULED)
+                status=Game.Status.FINAL if final else Game.Status.SCHEDULED,
+            )
             self.counts["games_created"] += 1
             return game
         if game.date != date or game.home_id != home.pk:
@@ -152,10 +210,19 @@ class Loader:
         line.player = player
         is_home = team.pk == game.home_id
         line.load_status, line.load_message = LoadStatus.LOADED, ""
-        return {"player_id": player.pk, "game_id": game.pk, "team_id": team.pk,
-                "opponent_id": game.away_id if is_home else game.home_id, "date": game.date, "season": game.season,
-                "is_home": is_home, "starter": line.starter, "seconds": line.seconds, "plus_minus": line.plus_minus,
-                **{field: getattr(line, field) for field in STAT_FIELDS}}
+        return {
+            "player_id": player.pk,
+            "game_id": game.pk,
+            "team_id": team.pk,
+            "opponent_id": game.away_id if is_home else game.home_id,
+            "date": game.date,
+            "season": game.season,
+            "is_home": is_home,
+            "starter": line.starter,
+            "seconds": line.seconds,
+            "plus_minus": line.plus_minus,
+            **{field: getattr(line, field) for field in STAT_FIELDS},
+        }
 
     def write_lines(self, values: list[dict | None]) -> None:
         """Upsert the played lines through etl's one line API (which decides which source wins)."""
@@ -168,13 +235,23 @@ class Loader:
     def load_game(self, staged: StagedGame) -> None:
         home, away = self.team(staged.home_code), self.team(staged.away_code)
         game = self.upsert_game(
-            bref_game_id=staged.bref_game_id, date=staged.date, home=home, away=away, season=staged.season,
-            season_type=staged.season_type, start_time=staged.start_time, final=staged.status == "final",
-            home_score=staged.home_score, away_score=staged.away_score, overtimes=staged.overtimes,
-            authoritative_type=staged.kind == StagedGame.Kind.SCHEDULE)
+            bref_game_id=staged.bref_game_id,
+            date=staged.date,
+            home=home,
+            away=away,
+            season=staged.season,
+            season_type=staged.season_type,
+            start_time=staged.start_time,
+            final=staged.status == "final",
+            home_score=staged.home_score,
+            away_score=staged.away_score,
+            overtimes=staged.overtimes,
+            authoritative_type=staged.kind == StagedGame.Kind.SCHEDULE,
+        )
         lines = list(staged.lines.all()) if staged.kind == StagedGame.Kind.BOXSCORE else []
-        self.write_lines([self.line_values(line, game, home if line.team_code == staged.home_code else away)
-                          for line in lines])
+        self.write_lines(
+            [self.line_values(line, game, home if line.team_code == staged.home_code else away) for line in lines]
+        )
         if lines:
             StagedLine.objects.bulk_update(lines, ["load_status", "load_message", "player"])
         staged.game, staged.load_status, staged.load_message = game, LoadStatus.LOADED, ""
@@ -185,11 +262,19 @@ class Loader:
         home, away = (team, opponent) if line.is_home else (opponent, team)
         final = line.team_score is not None and line.opponent_score is not None
         game = self.upsert_game(
-            bref_game_id=line.bref_game_id, date=line.date, home=home, away=away, season=line.season,
-            season_type=line.season_type, start_time="", final=final,
+            bref_game_id=line.bref_game_id,
+            date=line.date,
+            home=home,
+            away=away,
+            season=line.season,
+            season_type=line.season_type,
+            start_time="",
+            final=final,
             home_score=line.team_score if line.is_home else line.opponent_score,
-            away_score=line.opponent_score if line.is_home else line.team_score, overtimes=None,
-            authoritative_type=True)
+            away_score=line.opponent_score if line.is_home else line.team_score,
+            overtimes=None,
+            authoritative_type=True,
+        )
         self.write_lines([self.line_values(line, game, team)])
         line.save(update_fields=["load_status", "load_message", "player"])
 

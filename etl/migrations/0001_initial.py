@@ -5,129 +5,208 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Player',
+            name="Player",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=128)),
-                ('normalised_name', models.CharField(db_index=True, editable=False, help_text='Lower-case, accents and punctuation removed, for search.', max_length=128)),
-                ('nba_id', models.BigIntegerField(blank=True, null=True, unique=True)),
-                ('bref_id', models.CharField(blank=True, max_length=16, null=True, unique=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=128)),
+                (
+                    "normalised_name",
+                    models.CharField(
+                        db_index=True,
+                        editable=False,
+                        help_text="Lower-case, accents and punctuation removed, for search.",
+                        max_length=128,
+                    ),
+                ),
+                ("nba_id", models.BigIntegerField(blank=True, null=True, unique=True)),
+                ("bref_id", models.CharField(blank=True, max_length=16, null=True, unique=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Team',
+            name="Team",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(help_text='Current NBA.com code, e.g. BKN.', max_length=3, unique=True)),
-                ('bref_code', models.CharField(help_text='basketball-reference code, e.g. BRK.', max_length=3, unique=True)),
-                ('nba_id', models.BigIntegerField(blank=True, null=True, unique=True)),
-                ('name', models.CharField(max_length=64, unique=True)),
-                ('nickname', models.CharField(max_length=32)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(help_text="Current NBA.com code, e.g. BKN.", max_length=3, unique=True)),
+                (
+                    "bref_code",
+                    models.CharField(help_text="basketball-reference code, e.g. BRK.", max_length=3, unique=True),
+                ),
+                ("nba_id", models.BigIntegerField(blank=True, null=True, unique=True)),
+                ("name", models.CharField(max_length=64, unique=True)),
+                ("nickname", models.CharField(max_length=32)),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Game',
+            name="Game",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('season', models.CharField(db_index=True, help_text='e.g. 2023-24', max_length=7)),
-                ('season_type', models.CharField(choices=[('regular', 'Regular season'), ('playoffs', 'Playoffs')], default='regular', max_length=8)),
-                ('date', models.DateField(help_text='Local (US) date of the game.')),
-                ('start_time', models.CharField(blank=True, help_text="Tip-off as listed, e.g. '7:30p' (ET).", max_length=16)),
-                ('home_score', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('away_score', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('overtimes', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('final', 'Final')], db_index=True, default='scheduled', max_length=9)),
-                ('nba_game_id', models.CharField(blank=True, help_text='e.g. 0022300001', max_length=10, null=True, unique=True)),
-                ('bref_game_id', models.CharField(blank=True, help_text='e.g. 202401260ATL', max_length=12, null=True, unique=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('away', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='away_games', to='etl.team')),
-                ('home', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='home_games', to='etl.team')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("season", models.CharField(db_index=True, help_text="e.g. 2023-24", max_length=7)),
+                (
+                    "season_type",
+                    models.CharField(
+                        choices=[("regular", "Regular season"), ("playoffs", "Playoffs")],
+                        default="regular",
+                        max_length=8,
+                    ),
+                ),
+                ("date", models.DateField(help_text="Local (US) date of the game.")),
+                (
+                    "start_time",
+                    models.CharField(blank=True, help_text="Tip-off as listed, e.g. '7:30p' (ET).", max_length=16),
+                ),
+                ("home_score", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("away_score", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("overtimes", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("scheduled", "Scheduled"), ("final", "Final")],
+                        db_index=True,
+                        default="scheduled",
+                        max_length=9,
+                    ),
+                ),
+                (
+                    "nba_game_id",
+                    models.CharField(blank=True, help_text="e.g. 0022300001", max_length=10, null=True, unique=True),
+                ),
+                (
+                    "bref_game_id",
+                    models.CharField(blank=True, help_text="e.g. 202401260ATL", max_length=12, null=True, unique=True),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "away",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="away_games", to="etl.team"
+                    ),
+                ),
+                (
+                    "home",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="home_games", to="etl.team"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['date', 'home__code'],
+                "ordering": ["date", "home__code"],
             },
         ),
         migrations.CreateModel(
-            name='TeamAlias',
+            name="TeamAlias",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('alias', models.CharField(help_text='Lower-case code or name.', max_length=64, unique=True)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='aliases', to='etl.team')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("alias", models.CharField(help_text="Lower-case code or name.", max_length=64, unique=True)),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="aliases", to="etl.team"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'team aliases',
-                'ordering': ['alias'],
+                "verbose_name_plural": "team aliases",
+                "ordering": ["alias"],
             },
         ),
         migrations.CreateModel(
-            name='PlayerGameLog',
+            name="PlayerGameLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField()),
-                ('season', models.CharField(max_length=7)),
-                ('is_home', models.BooleanField()),
-                ('starter', models.BooleanField(blank=True, help_text='Unknown (null) in the NBA.com logs.', null=True)),
-                ('seconds', models.PositiveIntegerField(help_text='Seconds played (NBA.com logs give whole minutes).')),
-                ('pts', models.PositiveSmallIntegerField()),
-                ('oreb', models.PositiveSmallIntegerField()),
-                ('dreb', models.PositiveSmallIntegerField()),
-                ('reb', models.PositiveSmallIntegerField()),
-                ('ast', models.PositiveSmallIntegerField()),
-                ('stl', models.PositiveSmallIntegerField()),
-                ('blk', models.PositiveSmallIntegerField()),
-                ('tov', models.PositiveSmallIntegerField()),
-                ('pf', models.PositiveSmallIntegerField()),
-                ('fgm', models.PositiveSmallIntegerField()),
-                ('fga', models.PositiveSmallIntegerField()),
-                ('fg3m', models.PositiveSmallIntegerField()),
-                ('fg3a', models.PositiveSmallIntegerField()),
-                ('ftm', models.PositiveSmallIntegerField()),
-                ('fta', models.PositiveSmallIntegerField()),
-                ('plus_minus', models.SmallIntegerField(blank=True, null=True)),
-                ('source', models.CharField(default='nba', help_text='nba (bundled logs) or bref (scraped).', max_length=8)),
-                ('game', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='player_logs', to='etl.game')),
-                ('player', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='game_logs', to='etl.player')),
-                ('opponent', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='etl.team')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='etl.team')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("date", models.DateField()),
+                ("season", models.CharField(max_length=7)),
+                ("is_home", models.BooleanField()),
+                (
+                    "starter",
+                    models.BooleanField(blank=True, help_text="Unknown (null) in the NBA.com logs.", null=True),
+                ),
+                ("seconds", models.PositiveIntegerField(help_text="Seconds played (NBA.com logs give whole minutes).")),
+                ("pts", models.PositiveSmallIntegerField()),
+                ("oreb", models.PositiveSmallIntegerField()),
+                ("dreb", models.PositiveSmallIntegerField()),
+                ("reb", models.PositiveSmallIntegerField()),
+                ("ast", models.PositiveSmallIntegerField()),
+                ("stl", models.PositiveSmallIntegerField()),
+                ("blk", models.PositiveSmallIntegerField()),
+                ("tov", models.PositiveSmallIntegerField()),
+                ("pf", models.PositiveSmallIntegerField()),
+                ("fgm", models.PositiveSmallIntegerField()),
+                ("fga", models.PositiveSmallIntegerField()),
+                ("fg3m", models.PositiveSmallIntegerField()),
+                ("fg3a", models.PositiveSmallIntegerField()),
+                ("ftm", models.PositiveSmallIntegerField()),
+                ("fta", models.PositiveSmallIntegerField()),
+                ("plus_minus", models.SmallIntegerField(blank=True, null=True)),
+                (
+                    "source",
+                    models.CharField(default="nba", help_text="nba (bundled logs) or bref (scraped).", max_length=8),
+                ),
+                (
+                    "game",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="player_logs", to="etl.game"
+                    ),
+                ),
+                (
+                    "player",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="game_logs", to="etl.player"
+                    ),
+                ),
+                (
+                    "opponent",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="+", to="etl.team"),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="+", to="etl.team"),
+                ),
             ],
             options={
-                'ordering': ['date'],
-                'indexes': [models.Index(fields=['player', 'date'], name='pgl_player_date'), models.Index(fields=['team', 'date'], name='pgl_team_date'), models.Index(fields=['opponent', 'date'], name='pgl_opponent_date'), models.Index(fields=['season'], name='pgl_season')],
-                'constraints': [models.UniqueConstraint(fields=('player', 'game'), name='playergamelog_unique_player_game')],
+                "ordering": ["date"],
+                "indexes": [
+                    models.Index(fields=["player", "date"], name="pgl_player_date"),
+                    models.Index(fields=["team", "date"], name="pgl_team_date"),
+                    models.Index(fields=["opponent", "date"], name="pgl_opponent_date"),
+                    models.Index(fields=["season"], name="pgl_season"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("player", "game"), name="playergamelog_unique_player_game")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='game',
-            index=models.Index(fields=['home', 'date'], name='game_home_date'),
+            model_name="game",
+            index=models.Index(fields=["home", "date"], name="game_home_date"),
         ),
         migrations.AddIndex(
-            model_name='game',
-            index=models.Index(fields=['away', 'date'], name='game_away_date'),
+            model_name="game",
+            index=models.Index(fields=["away", "date"], name="game_away_date"),
         ),
         migrations.AddIndex(
-            model_name='game',
-            index=models.Index(fields=['status', 'date'], name='game_status_date'),
+            model_name="game",
+            index=models.Index(fields=["status", "date"], name="game_status_date"),
         ),
         migrations.AddConstraint(
-            model_name='game',
-            constraint=models.UniqueConstraint(fields=('date', 'home'), name='game_unique_date_home'),
+            model_name="game",
+            constraint=models.UniqueConstraint(fields=("date", "home"), name="game_unique_date_home"),
         ),
         migrations.AddConstraint(
-            model_name='game',
-            constraint=models.CheckConstraint(condition=models.Q(('home', models.F('away')), _negated=True), name='game_home_is_not_away'),
+            model_name="game",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("home", models.F("away")), _negated=True), name="game_home_is_not_away"
+            ),
         ),
     ]

@@ -5,80 +5,133 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('etl', '0002_seed_teams'),
+        ("etl", "0002_seed_teams"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EtlRun',
+            name="EtlRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(default='gamelogs', max_length=16)),
-                ('source', models.TextField(help_text='The files loaded (one per line).')),
-                ('sha256', models.CharField(blank=True, db_index=True, help_text='Content hash of the files.', max_length=64)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], db_index=True, default='running', max_length=9)),
-                ('rows_total', models.PositiveIntegerField(default=0)),
-                ('rows_done', models.PositiveIntegerField(default=0)),
-                ('stage', models.CharField(blank=True, max_length=32)),
-                ('counts', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('task_id', models.CharField(blank=True, help_text='Celery task id when run as a task (TaskResult.task_id).', max_length=255, null=True, unique=True)),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(default="gamelogs", max_length=16)),
+                ("source", models.TextField(help_text="The files loaded (one per line).")),
+                (
+                    "sha256",
+                    models.CharField(blank=True, db_index=True, help_text="Content hash of the files.", max_length=64),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("running", "Running"), ("succeeded", "Succeeded"), ("failed", "Failed")],
+                        db_index=True,
+                        default="running",
+                        max_length=9,
+                    ),
+                ),
+                ("rows_total", models.PositiveIntegerField(default=0)),
+                ("rows_done", models.PositiveIntegerField(default=0)),
+                ("stage", models.CharField(blank=True, max_length=32)),
+                ("counts", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "task_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="Celery task id when run as a task (TaskResult.task_id).",
+                        max_length=255,
+                        null=True,
+                        unique=True,
+                    ),
+                ),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'ETL run',
-                'ordering': ['-started_at'],
+                "verbose_name": "ETL run",
+                "ordering": ["-started_at"],
             },
         ),
         migrations.CreateModel(
-            name='QuarantinedRow',
+            name="QuarantinedRow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source_file', models.CharField(max_length=255)),
-                ('file_sha256', models.CharField(max_length=64)),
-                ('line_number', models.PositiveIntegerField(help_text='1-based line in the file (line 1 is the header).')),
-                ('reason', models.CharField(max_length=500)),
-                ('raw_line', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("source_file", models.CharField(max_length=255)),
+                ("file_sha256", models.CharField(max_length=64)),
+                (
+                    "line_number",
+                    models.PositiveIntegerField(help_text="1-based line in the file (line 1 is the header)."),
+                ),
+                ("reason", models.CharField(max_length=500)),
+                ("raw_line", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['source_file', 'line_number'],
+                "ordering": ["source_file", "line_number"],
             },
         ),
         migrations.RemoveIndex(
-            model_name='playergamelog',
-            name='pgl_season',
+            model_name="playergamelog",
+            name="pgl_season",
         ),
         migrations.AlterField(
-            model_name='playergamelog',
-            name='game',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='player_logs', to='etl.game'),
+            model_name="playergamelog",
+            name="game",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="player_logs",
+                to="etl.game",
+            ),
         ),
         migrations.AlterField(
-            model_name='playergamelog',
-            name='opponent',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='etl.team'),
+            model_name="playergamelog",
+            name="opponent",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="etl.team",
+            ),
         ),
         migrations.AlterField(
-            model_name='playergamelog',
-            name='player',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='game_logs', to='etl.player'),
+            model_name="playergamelog",
+            name="player",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="game_logs",
+                to="etl.player",
+            ),
         ),
         migrations.AlterField(
-            model_name='playergamelog',
-            name='team',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='etl.team'),
+            model_name="playergamelog",
+            name="team",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="etl.team",
+            ),
         ),
         migrations.AddField(
-            model_name='quarantinedrow',
-            name='run',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='quarantined', to='etl.etlrun'),
+            model_name="quarantinedrow",
+            name="run",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="quarantined",
+                to="etl.etlrun",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='quarantinedrow',
-            constraint=models.UniqueConstraint(fields=('file_sha256', 'line_number'), name='quarantinedrow_unique_file_line'),
+            model_name="quarantinedrow",
+            constraint=models.UniqueConstraint(
+                fields=("file_sha256", "line_number"), name="quarantinedrow_unique_file_line"
+            ),
         ),
     ]

@@ -5,27 +5,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('etl', '0003_etlrun_quarantine'),
+        ("etl", "0003_etlrun_quarantine"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='playergamelog',
-            name='playergamelog_unique_player_game',
+            model_name="playergamelog",
+            name="playergamelog_unique_player_game",
         ),
         migrations.RemoveIndex(
-            model_name='playergamelog',
-            name='pgl_opponent_date',
+            model_name="playergamelog",
+            name="pgl_opponent_date",
         ),
         migrations.AlterField(
-            model_name='playergamelog',
-            name='game',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='player_logs', to='etl.game'),
+            model_name="playergamelog",
+            name="game",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="player_logs",
+                to="etl.game",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='playergamelog',
-            constraint=models.UniqueConstraint(fields=('game', 'player'), name='pgl_unique_game_player'),
+            model_name="playergamelog",
+            constraint=models.UniqueConstraint(fields=("game", "player"), name="pgl_unique_game_player"),
         ),
     ]

@@ -5,52 +5,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('etl', '0004_pgl_unique_game_player_fewer_indexes'),
+        ("etl", "0004_pgl_unique_game_player_fewer_indexes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='game',
-            name='away',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='away_games', to='etl.team'),
+            model_name="game",
+            name="away",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name="away_games", to="etl.team"
+            ),
         ),
         migrations.AlterField(
-            model_name='game',
-            name='bref_game_id',
-            field=models.CharField(blank=True, help_text='e.g. 202401260ATL', max_length=12, null=True),
+            model_name="game",
+            name="bref_game_id",
+            field=models.CharField(blank=True, help_text="e.g. 202401260ATL", max_length=12, null=True),
         ),
         migrations.AlterField(
-            model_name='game',
-            name='home',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='home_games', to='etl.team'),
+            model_name="game",
+            name="home",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name="home_games", to="etl.team"
+            ),
         ),
         migrations.AlterField(
-            model_name='game',
-            name='nba_game_id',
-            field=models.CharField(blank=True, help_text='e.g. 0022300001', max_length=10, null=True),
+            model_name="game",
+            name="nba_game_id",
+            field=models.CharField(blank=True, help_text="e.g. 0022300001", max_length=10, null=True),
         ),
         migrations.AlterField(
-            model_name='game',
-            name='season',
-            field=models.CharField(help_text='e.g. 2023-24', max_length=7),
+            model_name="game",
+            name="season",
+            field=models.CharField(help_text="e.g. 2023-24", max_length=7),
         ),
         migrations.AlterField(
-            model_name='game',
-            name='status',
-            field=models.CharField(choices=[('scheduled', 'Scheduled'), ('final', 'Final')], default='scheduled', max_length=9),
+            model_name="game",
+            name="status",
+            field=models.CharField(
+                choices=[("scheduled", "Scheduled"), ("final", "Final")], default="scheduled", max_length=9
+            ),
         ),
         migrations.AddIndex(
-            model_name='game',
-            index=models.Index(fields=['season'], name='game_season'),
+            model_name="game",
+            index=models.Index(fields=["season"], name="game_season"),
         ),
         migrations.AddConstraint(
-            model_name='game',
-            constraint=models.UniqueConstraint(fields=('nba_game_id',), name='game_unique_nba_game_id'),
+            model_name="game",
+            constraint=models.UniqueConstraint(fields=("nba_game_id",), name="game_unique_nba_game_id"),
         ),
         migrations.AddConstraint(
-            model_name='game',
-            constraint=models.UniqueConstraint(fields=('bref_game_id',), name='game_unique_bref_game_id'),
+            model_name="game",
+            constraint=models.UniqueConstraint(fields=("bref_game_id",), name="game_unique_bref_game_id"),
         ),
     ]

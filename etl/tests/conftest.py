@@ -1,5 +1,6 @@
 """Fixtures of the etl tests: the real bundled 2023-24 game logs, whole or in slices, and
 broken copies of them (made from real lines)."""
+
 from __future__ import annotations
 
 import gzip
@@ -11,9 +12,39 @@ from django.conf import settings
 from django.db import transaction
 
 SEASON_FILE = "player_logs_2023-24.csv.gz"
-COLUMNS = ["SEASON_ID", "PLAYER_ID", "PLAYER_NAME", "TEAM_ID", "TEAM_ABBREVIATION", "TEAM_NAME", "GAME_ID",
-           "GAME_DATE", "MATCHUP", "WL", "MIN", "PTS", "FGM", "FGA", "FG_PCT", "FG3M", "FG3A", "FG3_PCT", "FTM",
-           "FTA", "FT_PCT", "OREB", "DREB", "REB", "AST", "STL", "BLK", "TOV", "PF", "PLUS_MINUS", "SEASON_LABEL"]
+COLUMNS = [
+    "SEASON_ID",
+    "PLAYER_ID",
+    "PLAYER_NAME",
+    "TEAM_ID",
+    "TEAM_ABBREVIATION",
+    "TEAM_NAME",
+    "GAME_ID",
+    "GAME_DATE",
+    "MATCHUP",
+    "WL",
+    "MIN",
+    "PTS",
+    "FGM",
+    "FGA",
+    "FG_PCT",
+    "FG3M",
+    "FG3A",
+    "FG3_PCT",
+    "FTM",
+    "FTA",
+    "FT_PCT",
+    "OREB",
+    "DREB",
+    "REB",
+    "AST",
+    "STL",
+    "BLK",
+    "TOV",
+    "PF",
+    "PLUS_MINUS",
+    "SEASON_LABEL",
+]
 
 
 def season_path() -> Path:

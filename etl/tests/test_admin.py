@@ -1,4 +1,5 @@
 """Staff can browse, search and filter every etl model in admin with a bounded number of queries."""
+
 from __future__ import annotations
 
 import pytest
@@ -37,21 +38,33 @@ def test_changelists_render_without_a_query_per_row(staff_client, warehouse, mod
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("model,query", [
-    ("player", "doncic"), ("player", "1629029"), ("player", "Dončić"), ("game", "ATL"), ("playergamelog", "luka"),
-    ("team", "brk"), ("quarantinedrow", "negative"), ("etlrun", "two_days"),
-])
+@pytest.mark.parametrize(
+    "model,query",
+    [
+        ("player", "doncic"),
+        ("player", "1629029"),
+        ("player", "Dončić"),
+        ("game", "ATL"),
+        ("playergamelog", "luka"),
+        ("team", "brk"),
+        ("quarantinedrow", "negative"),
+        ("etlrun", "two_days"),
+    ],
+)
 def test_search(staff_client, warehouse, model, query):
     response = staff_client.get(reverse(f"admin:etl_{model}_changelist"), {"q": query})
     assert response.status_code == 200
     assert response.context["cl"].result_count >= 1
 
 
-@pytest.mark.parametrize("model,params", [
-    ("game", {"season": "2023-24", "status__exact": "final"}),
-    ("playergamelog", {"season": "2023-24", "is_home__exact": "0"}),
-    ("etlrun", {"status__exact": "succeeded"}),
-])
+@pytest.mark.parametrize(
+    "model,params",
+    [
+        ("game", {"season": "2023-24", "status__exact": "final"}),
+        ("playergamelog", {"season": "2023-24", "is_home__exact": "0"}),
+        ("etlrun", {"status__exact": "succeeded"}),
+    ],
+)
 def test_filters(staff_client, warehouse, model, params):
     response = staff_client.get(reverse(f"admin:etl_{model}_changelist"), params)
     assert response.status_code == 200 and response.context["cl"].result_count >= 1
@@ -59,9 +72,14 @@ def test_filters(staff_client, warehouse, model, params):
 
 def test_change_pages(staff_client, warehouse):
     run = EtlRun.objects.order_by("-pk").first()
-    pages = [("team", Team.objects.get(code="BKN")), ("player", Player.objects.get(name="Luka Dončić")),
-             ("game", Game.objects.first()), ("playergamelog", PlayerGameLog.objects.first()), ("etlrun", run),
-             ("quarantinedrow", QuarantinedRow.objects.first())]
+    pages = [
+        ("team", Team.objects.get(code="BKN")),
+        ("player", Player.objects.get(name="Luka Dončić")),
+        ("game", Game.objects.first()),
+        ("playergamelog", PlayerGameLog.objects.first()),
+        ("etlrun", run),
+        ("quarantinedrow", QuarantinedRow.objects.first()),
+    ]
     for model, obj in pages:
         response = staff_client.get(reverse(f"admin:etl_{model}_change", args=[obj.pk]))
         assert response.status_code == 200, model

@@ -1,5 +1,6 @@
 """Broken input: a file that cannot be read as a whole loads nothing and says why; bad rows
 are quarantined with their reason and line while the rest loads, and a game is never half-loaded."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,8 +25,12 @@ def test_missing_column_names_file_and_column_and_loads_nothing(tmp_path, one_da
     columns = header.split(",")
     drop = columns.index("MATCHUP")
     broken = tmp_path / "no_matchup.csv"
-    broken.write_text("\n".join(",".join(v for i, v in enumerate(line.split(",")) if i != drop)
-                                for line in [header, *lines_between(*DAY)]) + "\n")
+    broken.write_text(
+        "\n".join(
+            ",".join(v for i, v in enumerate(line.split(",")) if i != drop) for line in [header, *lines_between(*DAY)]
+        )
+        + "\n"
+    )
     with pytest.raises(GamelogFormatError, match=r"no_matchup\.csv: missing column MATCHUP"):
         load_gamelogs([one_day, broken])  # the good file first: it must not be loaded either
     assert PlayerGameLog.objects.count() == 0 and Game.objects.count() == 0
@@ -76,11 +81,15 @@ def test_bad_rows_are_quarantined_and_their_games_held_back(tmp_path):
     # Games with a bad line are not loaded at all; the others are whole, scores included.
     assert not Game.objects.filter(nba_game_id__in=games[:2] + games[3:4]).exists()
     loaded = Game.objects.filter(nba_game_id__in=games[2:3] + games[4:]).annotate(
-        home_points=Sum("player_logs__pts", filter=Q(player_logs__team_id=models_f("home_id"))))
+        home_points=Sum("player_logs__pts", filter=Q(player_logs__team_id=models_f("home_id")))
+    )
     assert loaded.count() == len(games) - 3
     for game in loaded:
-        expected = sum(int(field(line, "PTS")) for line in set(lines) if field(line, "GAME_ID") == game.nba_game_id
-                       and field(line, "MATCHUP").split(" ")[1] == "vs.")
+        expected = sum(
+            int(field(line, "PTS"))
+            for line in set(lines)
+            if field(line, "GAME_ID") == game.nba_game_id and field(line, "MATCHUP").split(" ")[1] == "vs."
+        )
         assert game.home_score == game.home_points == expected
 
 
@@ -102,19 +111,22 @@ def test_reloading_a_broken_file_quarantines_each_line_once(tmp_path):
     assert QuarantinedRow.objects.filter(run=EtlRun.objects.order_by("-pk").first()).count() == first["rejected"]
 
 
-@pytest.mark.parametrize("column,value,reason", [
-    ("MATCHUP", "{team} v ATL", "MATCHUP is not"),
-    ("MATCHUP", "{team} @ {team}", "plays itself"),
-    ("MATCHUP", "{team} @ QQQ", "unknown opponent code"),
-    ("PTS", "250", "PTS is above 100"),
-    ("FGM", "99", "FGM is above 50"),
-    ("REB", "1", "REB is not OREB + DREB"),
-    ("PLAYER_ID", "x12", "PLAYER_ID is not a positive number"),
-    ("GAME_ID", "abc", "GAME_ID is not an NBA.com game id"),
-    ("SEASON_LABEL", "2022-23", "GAME_DATE is not in season SEASON_LABEL"),
-    ("GAME_DATE", "26/01/2024", "GAME_DATE is not a date"),
-    ("MIN", "99", "MIN above 75"),
-])
+@pytest.mark.parametrize(
+    "column,value,reason",
+    [
+        ("MATCHUP", "{team} v ATL", "MATCHUP is not"),
+        ("MATCHUP", "{team} @ {team}", "plays itself"),
+        ("MATCHUP", "{team} @ QQQ", "unknown opponent code"),
+        ("PTS", "250", "PTS is above 100"),
+        ("FGM", "99", "FGM is above 50"),
+        ("REB", "1", "REB is not OREB + DREB"),
+        ("PLAYER_ID", "x12", "PLAYER_ID is not a positive number"),
+        ("GAME_ID", "abc", "GAME_ID is not an NBA.com game id"),
+        ("SEASON_LABEL", "2022-23", "GAME_DATE is not in season SEASON_LABEL"),
+        ("GAME_DATE", "26/01/2024", "GAME_DATE is not a date"),
+        ("MIN", "99", "MIN above 75"),
+    ],
+)
 def test_each_kind_of_bad_value_has_its_reason(tmp_path, column, value, reason):
     lines = lines_between(*DAY)
     lines[0] = with_field(lines[0], column, value.format(team=field(lines[0], "TEAM_ABBREVIATION")))
@@ -164,8 +176,10 @@ def test_rejected_rows_are_counted_by_reason_on_the_run(tmp_path):
 
     by_reason = EtlRun.objects.get().counts["rejected_by_reason"]
     in_game = {game: sum(field(line, "GAME_ID") == game for line in lines) for game in games[:2]}
-    assert by_reason == {"PTS is above 100": 1, "PTS is not a number": 1,
-                         "duplicate row (the same line appears earlier)": 1,
-                         "held back with its game (another line of the game was rejected)":
-                             in_game[games[0]] + in_game[games[1]] - 2}
+    assert by_reason == {
+        "PTS is above 100": 1,
+        "PTS is not a number": 1,
+        "duplicate row (the same line appears earlier)": 1,
+        "held back with its game (another line of the game was rejected)": in_game[games[0]] + in_game[games[1]] - 2,
+    }
     assert sum(by_reason.values()) == summary["rejected"]

@@ -1,4 +1,5 @@
 """`manage.py load_gamelogs`: summary table or one JSON object, clear one-line errors."""
+
 from __future__ import annotations
 
 import io
@@ -15,8 +16,17 @@ from etl.models import EtlRun, PlayerGameLog, QuarantinedRow
 from etl.tests.conftest import lines_between, season_lines, with_field, write_lines
 from nbaproject.testing.worker import worker_environment
 
-SUMMARY_KEYS = ["read", "inserted", "updated", "unchanged", "rejected", "teams_created", "players_created",
-                "games_created", "games_updated"]
+SUMMARY_KEYS = [
+    "read",
+    "inserted",
+    "updated",
+    "unchanged",
+    "rejected",
+    "teams_created",
+    "players_created",
+    "games_created",
+    "games_updated",
+]
 
 
 def run(*args) -> tuple[str, str]:
@@ -57,8 +67,9 @@ def test_bad_paths_and_columns_are_command_errors(tmp_path):
     with pytest.raises(CommandError, match=r"nowhere\.csv: no such file \(nothing was loaded\)"):
         run(str(tmp_path / "nowhere.csv"))
     header, lines = season_lines()
-    short = write_lines(tmp_path / "short.csv", [line.rsplit(",", 2)[0] for line in lines[:20]],
-                        header=header.rsplit(",", 2)[0])
+    short = write_lines(
+        tmp_path / "short.csv", [line.rsplit(",", 2)[0] for line in lines[:20]], header=header.rsplit(",", 2)[0]
+    )
     with pytest.raises(CommandError, match="short.csv: missing column PLUS_MINUS"):
         run(str(short), "--json")
     with pytest.raises(CommandError, match="give one or more CSV paths, or --bundled"):
@@ -69,9 +80,14 @@ def test_bad_paths_and_columns_are_command_errors(tmp_path):
 @pytest.mark.django_db(transaction=True)
 def test_a_user_mistake_exits_1_with_one_line_and_no_traceback(tmp_path):
     env = worker_environment(DJANGO_SETTINGS_MODULE="nbaproject.settings")
-    result = subprocess.run([sys.executable, "manage.py", "load_gamelogs", str(tmp_path / "missing.csv.gz")],
-                            cwd=settings.BASE_DIR, env={**os.environ, **env}, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "load_gamelogs", str(tmp_path / "missing.csv.gz")],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == f"CommandError: {tmp_path / 'missing.csv.gz'}: no such file (nothing was loaded)"
     assert EtlRun.objects.get().status == EtlRun.Status.FAILED

@@ -1,5 +1,6 @@
 """etl.lines: the one upsert of game lines, and the one rule for which source's line wins,
 followed alike by the bulk loader (NBA.com files) and by upsert_lines (scraped lines)."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,12 @@ pytestmark = pytest.mark.django_db
 
 
 def as_values(log: PlayerGameLog, **changes) -> dict:
-    return {"player_id": log.player_id, "game_id": log.game_id,
-            **{field: getattr(log, field) for field in LINE_FIELDS}, **changes}
+    return {
+        "player_id": log.player_id,
+        "game_id": log.game_id,
+        **{field: getattr(log, field) for field in LINE_FIELDS},
+        **changes,
+    }
 
 
 def test_the_rule():

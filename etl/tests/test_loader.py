@@ -1,5 +1,6 @@
 """Loads of real slices: counts, idempotence, corrections, and how NBA.com lines meet rows
 other sources (basketball-reference scraping) created first."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,9 +26,17 @@ def test_load_then_reload_on_this_database(one_day):
     """Runs on the embedded default (SQLite) too: same counts on both backends."""
     lines = len(lines_between(*DAY))
     first = load_gamelogs([one_day])
-    assert first == {"read": lines, "inserted": lines, "updated": 0, "unchanged": 0, "rejected": 0,
-                     "teams_created": 0, "players_created": first["players_created"], "games_created": games_on_day(),
-                     "games_updated": 0}
+    assert first == {
+        "read": lines,
+        "inserted": lines,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 0,
+        "teams_created": 0,
+        "players_created": first["players_created"],
+        "games_created": games_on_day(),
+        "games_updated": 0,
+    }
     assert first["players_created"] == len({field(line, "PLAYER_ID") for line in lines_between(*DAY)})
     second = load_gamelogs([one_day])
     assert (second["inserted"], second["updated"], second["unchanged"]) == (0, 0, lines)
@@ -41,8 +50,11 @@ def test_load_then_reload_on_this_database(one_day):
 def test_a_corrected_line_is_the_only_update(tmp_path, late_january):
     load_gamelogs([late_january])
     lines = lines_between("2024-01-20", "2024-01-31")
-    index = next(i for i, line in enumerate(lines) if field(line, "PLAYER_NAME") == "Joel Embiid"
-                 and field(line, "GAME_DATE") == "2024-01-22")
+    index = next(
+        i
+        for i, line in enumerate(lines)
+        if field(line, "PLAYER_NAME") == "Joel Embiid" and field(line, "GAME_DATE") == "2024-01-22"
+    )
     corrected = lines[index]
     for column in ("FTM", "FTA", "PTS"):  # one more free throw made: 71 points, the score follows
         corrected = with_field(corrected, column, str(int(field(corrected, column)) + 1))
@@ -53,8 +65,10 @@ def test_a_corrected_line_is_the_only_update(tmp_path, late_january):
     embiid = PlayerGameLog.objects.select_related("game").get(player__name="Joel Embiid", date=dt.date(2024, 1, 22))
     assert (embiid.pts, embiid.ftm) == (71, int(field(corrected, "FTM")))
     assert embiid.game.home_score == sum(
-        int(field(line, "PTS")) for line in lines
-        if field(line, "GAME_ID") == embiid.game.nba_game_id and field(line, "TEAM_ABBREVIATION") == "PHI")
+        int(field(line, "PTS"))
+        for line in lines
+        if field(line, "GAME_ID") == embiid.game.nba_game_id and field(line, "TEAM_ABBREVIATION") == "PHI"
+    )
 
 
 def test_files_load_in_one_call_and_a_later_file_wins(tmp_path, one_day):
@@ -70,16 +84,23 @@ def test_files_load_in_one_call_and_a_later_file_wins(tmp_path, one_day):
 
 def test_a_scheduled_game_from_basketball_reference_becomes_final(one_day):
     atlanta, dallas = Team.objects.get(code="ATL"), Team.objects.get(code="DAL")
-    scheduled = Game.objects.create(season="2023-24", date=dt.date(2024, 1, 26), home=atlanta, away=dallas,
-                                    start_time="7:30p", bref_game_id="202401260ATL")
+    scheduled = Game.objects.create(
+        season="2023-24",
+        date=dt.date(2024, 1, 26),
+        home=atlanta,
+        away=dallas,
+        start_time="7:30p",
+        bref_game_id="202401260ATL",
+    )
     summary = load_gamelogs([one_day])
     assert summary["games_created"] == games_on_day() - 1 and summary["games_updated"] == 1
     scheduled.refresh_from_db()
     assert scheduled.status == Game.Status.FINAL
     assert (scheduled.away_score, scheduled.home_score) == (148, 143)
     assert scheduled.nba_game_id and scheduled.start_time == "7:30p"
-    assert scheduled.player_logs.count() == len([line for line in lines_between(*DAY)
-                                                 if field(line, "GAME_ID") == scheduled.nba_game_id])
+    assert scheduled.player_logs.count() == len(
+        [line for line in lines_between(*DAY) if field(line, "GAME_ID") == scheduled.nba_game_id]
+    )
 
 
 def test_a_player_known_only_to_basketball_reference_gets_his_nba_id(one_day):
@@ -106,7 +127,7 @@ def test_a_bulk_load_rebuilds_the_indexes_and_loads_the_same(late_january):
     def indexes():
         with connection.cursor() as cursor:
             cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'etl_playergamelog'")
-            return {name for name, in cursor.fetchall()}
+            return {name for (name,) in cursor.fetchall()}
 
     before = indexes()
     assert {"pgl_unique_game_player", "pgl_player_date", "pgl_team_date"} <= before
@@ -125,13 +146,16 @@ def test_a_bulk_load_checks_the_games_teams_at_the_end_and_keeps_their_foreign_k
 
     added_back = []
     add_foreign_keys = bulk.add_foreign_keys
-    monkeypatch.setattr(bulk, "add_foreign_keys", lambda model, keys: (added_back.extend(keys),
-                                                                       add_foreign_keys(model, keys)))
+    monkeypatch.setattr(
+        bulk, "add_foreign_keys", lambda model, keys: (added_back.extend(keys), add_foreign_keys(model, keys))
+    )
 
     def foreign_keys():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                           "WHERE conrelid = 'etl_game'::regclass AND contype = 'f'")
+            cursor.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = 'etl_game'::regclass AND contype = 'f'"
+            )
             return set(cursor.fetchall())
 
     before = foreign_keys()

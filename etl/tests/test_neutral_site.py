@@ -1,6 +1,7 @@
 """Neutral-site games (international games, the in-season tournament's knockout games): NBA.com
 gives both teams' lines the same MATCHUP text (`IND @ SAS` on the Spurs' lines too). The game's
 home and away come from that text; each line's own team decides its side."""
+
 from __future__ import annotations
 
 import pytest
@@ -39,14 +40,17 @@ def test_neutral_site_lines_load_with_home_and_away_from_the_matchup(tmp_path):
     assert summary["rejected"] == 0 and summary["inserted"] == len(lines)
     game = Game.objects.select_related("home", "away").get(nba_game_id=game_id)
     assert (game.home.code, game.away.code) == (home, away)
-    points = {side: sum(int(field(lines[i], "PTS")) for i in indexes)
-              for side, indexes in (("home", home_lines), ("away", away_lines))}
+    points = {
+        side: sum(int(field(lines[i], "PTS")) for i in indexes)
+        for side, indexes in (("home", home_lines), ("away", away_lines))
+    }
     assert (game.home_score, game.away_score) == (points["home"], points["away"])
     home_logs = PlayerGameLog.objects.filter(game=game, team__code=home)
     assert home_logs.count() == len(home_lines)
     assert set(home_logs.values_list("is_home", "opponent__code")) == {(True, away)}
-    assert set(PlayerGameLog.objects.filter(game=game, team__code=away).values_list("is_home", "opponent__code")) \
-        == {(False, home)}
+    assert set(PlayerGameLog.objects.filter(game=game, team__code=away).values_list("is_home", "opponent__code")) == {
+        (False, home)
+    }
 
 
 def test_neutral_site_text_written_the_other_way_round_also_loads(tmp_path):
@@ -60,11 +64,14 @@ def test_neutral_site_text_written_the_other_way_round_also_loads(tmp_path):
     assert (game.home.code, game.away.code) == (home, away)
 
 
-@pytest.mark.parametrize("case, reason", [
-    ("both sides claim home", "disagree on its date or teams"),
-    ("both sides claim away", "disagree on its date or teams"),
-    ("a line's team is not in the matchup", "is not in MATCHUP"),
-])
+@pytest.mark.parametrize(
+    "case, reason",
+    [
+        ("both sides claim home", "disagree on its date or teams"),
+        ("both sides claim away", "disagree on its date or teams"),
+        ("a line's team is not in the matchup", "is not in MATCHUP"),
+    ],
+)
 def test_lines_that_are_still_inconsistent_are_quarantined(tmp_path, case, reason):
     lines = lines_between(*DAY)
     game_id, away, home, away_lines, home_lines = split_game(lines)
@@ -73,8 +80,9 @@ def test_lines_that_are_still_inconsistent_are_quarantined(tmp_path, case, reaso
     elif case == "both sides claim away":
         as_neutral_site(lines, home_lines, f"{home} @ {away}")
     else:
-        other = next(field(line, "TEAM_ABBREVIATION") for line in lines
-                     if field(line, "TEAM_ABBREVIATION") not in (home, away))
+        other = next(
+            field(line, "TEAM_ABBREVIATION") for line in lines if field(line, "TEAM_ABBREVIATION") not in (home, away)
+        )
         lines[home_lines[0]] = with_field(lines[home_lines[0]], "MATCHUP", f"{other} vs. {away}")
         as_neutral_site(lines, home_lines[1:], f"{away} @ {home}")
 

@@ -1,4 +1,5 @@
 """Table and column names for raw SQL come from the models, and a wrong name fails loudly."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,8 +29,10 @@ def test_raw_sql_written_with_the_names_runs(one_day):
     load_gamelogs([one_day])
     refresh_warehouse_statistics()
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {LINES} l JOIN {GAMES} g ON g.{GAMES.id} = l.{LINES.game} "
-                       f"WHERE l.{LINES.team} = g.{GAMES.home}")
+        cursor.execute(
+            f"SELECT count(*) FROM {LINES} l JOIN {GAMES} g ON g.{GAMES.id} = l.{LINES.game} "
+            f"WHERE l.{LINES.team} = g.{GAMES.home}"
+        )
         home_lines = cursor.fetchone()[0]
     from etl.models import PlayerGameLog
 
@@ -41,5 +44,6 @@ def test_every_concrete_field_is_known():
     from etl.models import PlayerGameLog
 
     table = Table(PlayerGameLog)
-    assert [table.column(f.name) for f in PlayerGameLog._meta.concrete_fields] == \
-        [f.column for f in PlayerGameLog._meta.concrete_fields]
+    assert [table.column(f.name) for f in PlayerGameLog._meta.concrete_fields] == [
+        f.column for f in PlayerGameLog._meta.concrete_fields
+    ]

@@ -1,4 +1,5 @@
 """The real 2023-24 season, loaded from the bundled file, answers known facts exactly."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,7 +16,8 @@ pytestmark = pytest.mark.django_db
 
 def line_of(name: str, day: dt.date) -> PlayerGameLog:
     return PlayerGameLog.objects.select_related("team", "opponent", "game__home", "game__away").get(
-        player__name=name, date=day)
+        player__name=name, date=day
+    )
 
 
 def test_first_load_counts_every_line_of_the_file(loaded_season):
@@ -42,8 +44,16 @@ def test_embiid_scored_70_at_home_against_san_antonio(loaded_season):
     assert (line.team.code, line.opponent.code, line.is_home) == ("PHI", "SAS", True)
 
 
-@pytest.mark.parametrize("name,points", [("Luka Dončić", 2370), ("Joel Embiid", 1353), ("Nikola Jokić", 2085),
-                                         ("Giannis Antetokounmpo", 2222), ("Shai Gilgeous-Alexander", 2254)])
+@pytest.mark.parametrize(
+    "name,points",
+    [
+        ("Luka Dončić", 2370),
+        ("Joel Embiid", 1353),
+        ("Nikola Jokić", 2085),
+        ("Giannis Antetokounmpo", 2222),
+        ("Shai Gilgeous-Alexander", 2254),
+    ],
+)
 def test_season_points_match_basketball_reference_totals(loaded_season, name, points):
     total = PlayerGameLog.objects.filter(player__name=name, season="2023-24").aggregate(total=Sum("pts"))["total"]
     assert total == points
@@ -60,8 +70,12 @@ def test_home_away_and_opponent_come_from_the_matchup(loaded_season):
 
 
 def test_nba_com_codes_map_to_the_teams_basketball_reference_knows(loaded_season):
-    codes = {code for code, in Team.objects.filter(
-        id__in=PlayerGameLog.objects.filter(season="2023-24").values("team")).values_list("code")}
+    codes = {
+        code
+        for (code,) in Team.objects.filter(
+            id__in=PlayerGameLog.objects.filter(season="2023-24").values("team")
+        ).values_list("code")
+    }
     assert len(codes) == 30
     brooklyn = Team.objects.get(code="BKN")
     assert brooklyn.bref_code == "BRK"
@@ -75,7 +89,8 @@ def test_nba_com_codes_map_to_the_teams_basketball_reference_knows(loaded_season
 def test_final_scores_are_the_sums_of_the_players_points(loaded_season):
     games = Game.objects.filter(season="2023-24").annotate(
         home_points=Sum("player_logs__pts", filter=Q(player_logs__team=F("home"))),
-        away_points=Sum("player_logs__pts", filter=Q(player_logs__team=F("away"))))
+        away_points=Sum("player_logs__pts", filter=Q(player_logs__team=F("away"))),
+    )
     assert games.count() == 1230
     assert games.exclude(home_points=F("home_score"), away_points=F("away_score")).count() == 0
     assert set(games.values_list("status", flat=True)) == {Game.Status.FINAL}
@@ -86,8 +101,9 @@ def test_final_scores_are_the_sums_of_the_players_points(loaded_season):
 
 def test_overtimes_agree_with_the_team_minutes_of_another_source(loaded_season):
     # Counts from the team results file (rpcaraher/NBA-Data-325: team minutes per game), 2023-24.
-    counts = dict(Game.objects.filter(season="2023-24").values_list("overtimes").annotate(n=Sum(1)).values_list(
-        "overtimes", "n"))
+    counts = dict(
+        Game.objects.filter(season="2023-24").values_list("overtimes").annotate(n=Sum(1)).values_list("overtimes", "n")
+    )
     assert counts == {0: 1171, 1: 51, 2: 8}
     double = Game.objects.get(nba_game_id="0022300214")
     assert double.overtimes == 2

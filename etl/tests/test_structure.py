@@ -1,6 +1,7 @@
 """Structure checks of etl and scraping: data migrations carry their own data (an old
 migration does the same thing whatever the live code becomes), and etl's modules import each
 other one way only."""
+
 from __future__ import annotations
 
 import ast
@@ -41,9 +42,13 @@ def test_the_frozen_team_seed_gives_what_seed_teams_gives():
     from etl.models import Team, TeamAlias
     from etl.teams import seed_teams
 
-    migrated = (set(Team.objects.values_list("code", "bref_code", "nba_id", "name", "nickname")),
-                set(TeamAlias.objects.values_list("alias", "team__code")))
+    migrated = (
+        set(Team.objects.values_list("code", "bref_code", "nba_id", "name", "nickname")),
+        set(TeamAlias.objects.values_list("alias", "team__code")),
+    )
     assert len(migrated[0]) == 30
     seed_teams()
-    assert (set(Team.objects.values_list("code", "bref_code", "nba_id", "name", "nickname")),
-            set(TeamAlias.objects.values_list("alias", "team__code"))) == migrated
+    assert (
+        set(Team.objects.values_list("code", "bref_code", "nba_id", "name", "nickname")),
+        set(TeamAlias.objects.values_list("alias", "team__code")),
+    ) == migrated

@@ -1,5 +1,6 @@
 """The load as a Celery task through a real worker on the etl queue: EtlRun and TaskResult rows,
 progress visible while it runs, idempotent when delivered again."""
+
 from __future__ import annotations
 
 import pytest

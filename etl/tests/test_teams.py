@@ -1,17 +1,32 @@
 """Every source's code or name for a franchise resolves to the same Team."""
+
+import datetime as dt
+
 import pytest
 
 from etl.models import Team
 from etl.names import normalise_name
 from etl.seasons import season_end_year, season_for_date, season_label
-import datetime as dt
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("alias,code", [("BKN", "BKN"), ("BRK", "BKN"), ("NJN", "BKN"), ("CHO", "CHA"),
-                                        ("CHA", "CHA"), ("PHO", "PHX"), ("phx", "PHX"), ("NOH", "NOP"),
-                                        ("SEA", "OKC"), ("Los Angeles Clippers", "LAC"), ("knicks", "NYK")])
+@pytest.mark.parametrize(
+    "alias,code",
+    [
+        ("BKN", "BKN"),
+        ("BRK", "BKN"),
+        ("NJN", "BKN"),
+        ("CHO", "CHA"),
+        ("CHA", "CHA"),
+        ("PHO", "PHX"),
+        ("phx", "PHX"),
+        ("NOH", "NOP"),
+        ("SEA", "OKC"),
+        ("Los Angeles Clippers", "LAC"),
+        ("knicks", "NYK"),
+    ],
+)
 def test_aliases_resolve_to_one_team(alias, code):
     assert Team.objects.resolve(alias).code == code
 

@@ -4,6 +4,7 @@ Training fits every registered kind, serving loads the active version of each, t
 combines them, and the prediction pipeline runs one parallel step per kind. Adding a kind is one
 module (see mlmodels/kinds/base.py and docs/models.md) plus its dotted path in MODEL_KINDS.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -33,8 +34,10 @@ def _load(paths: tuple[str, ...]) -> dict[str, ModelKind]:
         if not isinstance(kind, ModelKind) or not kind.name:
             raise ImproperlyConfigured(f"MODEL_KINDS: {path!r} has no KIND (a named mlmodels.kinds.ModelKind)")
         if not kind.name.isidentifier() or len(kind.name) > 16:
-            raise ImproperlyConfigured(f"MODEL_KINDS: kind name {kind.name!r} of {path!r} must be an identifier "
-                                       "of at most 16 characters (it names a task and a ModelVersion.algorithm)")
+            raise ImproperlyConfigured(
+                f"MODEL_KINDS: kind name {kind.name!r} of {path!r} must be an identifier "
+                "of at most 16 characters (it names a task and a ModelVersion.algorithm)"
+            )
         if kind.name in kinds or kind.name in ("resolve", "features", "combine"):
             raise ImproperlyConfigured(f"MODEL_KINDS: kind name {kind.name!r} of {path!r} is used twice")
         kinds[kind.name] = kind

@@ -7,6 +7,7 @@ p10/p50/p90 arrays, before calibration) and how its files are written and read (
 (ModelVersion rows, MODEL_DIR/<kind>/v<id>-<random>/meta.json) and the prediction pipeline's
 Celery step `predictions.tasks.<kind>_step`, run on the kind's `queue`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ class Fitted:
     """A fitted model of one kind: `model` is the kind's own object (boosters, a network, ...),
     `state` the JSON-safe values it needs at prediction time (saved in meta.json)."""
 
-    kind: "ModelKind"
+    kind: ModelKind
     hyperparameters: dict
     calibration: dict | None = None
     model: object = None
@@ -52,14 +53,14 @@ class ModelKind:
     # MODEL_KINDS). "predictions": the workers that run the rest of the pipeline.
     queue: str = "predictions"
 
-    def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, *, quick: bool = False,
-            progress=None) -> Fitted:
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, *, quick: bool = False, progress=None
+    ) -> Fitted:
         """Fit on (X, y); (X_val, y_val) is the validation season (early stopping). `progress`
         (optional) takes stage=<the kind's name ...>, epoch/epochs or step/steps."""
         raise NotImplementedError
 
-    def refit(self, X: np.ndarray, y: np.ndarray, previous: Fitted, *, quick: bool = False,
-              progress=None) -> Fitted:
+    def refit(self, X: np.ndarray, y: np.ndarray, previous: Fitted, *, quick: bool = False, progress=None) -> Fitted:
         """Fit again on every row (training + validation) with what validation chose in
         `previous` (rounds, epochs). Default: `fit` without a validation set."""
         return self.fit(X, y, None, None, quick=quick, progress=progress)

@@ -4,6 +4,7 @@ quantiles on standardised features (unknown = the mean) and points / 10. It keep
 validation epoch (EarlyStopping restores its weights). At serving time a plain stack of Dense
 layers runs as a numpy forward pass (a single row in microseconds, a framework call a millisecond).
 """
+
 from __future__ import annotations
 
 import os
@@ -22,6 +23,7 @@ QUICK = {"hidden": [16], "dropout": 0.0, "epochs": 1, "batch_size": 1024, "learn
 
 
 # --- preprocessing: scikit-learn's scaler and imputer ----------------------------------------------
+
 
 def make_scaler(X: np.ndarray) -> dict:
     """Feature means and standard deviations (NaN ignored; a feature unknown everywhere: mean 0,
@@ -67,6 +69,7 @@ def standardise(X: np.ndarray, scaler: dict, steps=None) -> np.ndarray:
 
 # --- the network --------------------------------------------------------------------------------------
 
+
 def quantiles(out) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(p10, p50, p90) in points from the network's raw outputs (median, lower gap, upper gap)."""
     out = np.asarray(out, dtype=np.float64)
@@ -111,7 +114,7 @@ def _pinball_loss(y_true, y_pred):
     predicted = [mid - ops.softplus(y_pred[:, 1]), mid, mid + ops.softplus(y_pred[:, 2])]
     y = y_true[:, 0]
     total = 0.0
-    for q, alpha in zip(predicted, QUANTILES):
+    for q, alpha in zip(predicted, QUANTILES, strict=True):
         diff = y - q
         total = total + ops.mean(ops.maximum(alpha * diff, (alpha - 1.0) * diff))
     return total / len(QUANTILES)
@@ -142,8 +145,9 @@ class Keras(ModelKind):
     name = "keras"
     label = "Running the Keras model"
 
-    def fit(self, X, y, X_val, y_val, *, quick=False, progress=None, epochs: int | None = None,
-            scaler: dict | None = None) -> Fitted:
+    def fit(
+        self, X, y, X_val, y_val, *, quick=False, progress=None, epochs: int | None = None, scaler: dict | None = None
+    ) -> Fitted:
         """With `epochs` given (a refit) trains exactly that many epochs; otherwise trains the
         configured epochs and keeps the weights of the best validation epoch."""
         keras = _keras()
@@ -169,14 +173,30 @@ class Keras(ModelKind):
             # patience = every epoch: train them all, then restore the best one's weights
             best = keras.callbacks.EarlyStopping(monitor="val_loss", patience=n_epochs, restore_best_weights=True)
             callbacks.insert(0, best)
-        model.fit(standardise(X, scaler, steps), target, batch_size=params["batch_size"], epochs=n_epochs,
-                  shuffle=True, verbose=0, validation_data=validation, callbacks=callbacks)
+        model.fit(
+            standardise(X, scaler, steps),
+            target,
+            batch_size=params["batch_size"],
+            epochs=n_epochs,
+            shuffle=True,
+            verbose=0,
+            validation_data=validation,
+            callbacks=callbacks,
+        )
         trained = epochs or (best.best_epoch + 1 if best is not None and best.best_weights is not None else n_epochs)
         return Fitted(self, {**params, "epochs_trained": trained}, model=model, state={"scaler": scaler})
 
     def refit(self, X, y, previous: Fitted, *, quick=False, progress=None) -> Fitted:
-        return self.fit(X, y, None, None, quick=quick, progress=progress,
-                        epochs=previous.hyperparameters["epochs_trained"], scaler=previous.state["scaler"])
+        return self.fit(
+            X,
+            y,
+            None,
+            None,
+            quick=quick,
+            progress=progress,
+            epochs=previous.hyperparameters["epochs_trained"],
+            scaler=previous.state["scaler"],
+        )
 
     def predict_batch(self, fitted: Fitted, X: np.ndarray):
         cache = fitted.cache

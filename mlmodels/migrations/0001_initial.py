@@ -5,85 +5,154 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ModelVersion',
+            name="ModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('algorithm', models.CharField(choices=[('lightgbm', 'lightgbm'), ('keras', 'keras')], db_index=True, max_length=16)),
-                ('purpose', models.CharField(choices=[('serving', 'Serving (may be activated)'), ('backtest', 'Backtest (never activated)')], default='serving', max_length=8)),
-                ('feature_set_version', models.PositiveIntegerField()),
-                ('train_seasons', models.JSONField(default=list, help_text='Seasons the model was fitted on.')),
-                ('validation_season', models.CharField(blank=True, help_text='Held-out season for early stopping, calibration and activation.', max_length=7)),
-                ('data_from', models.DateField(blank=True, help_text='First game date of the training data.', null=True)),
-                ('data_until', models.DateField(blank=True, help_text='Last game date of the training data.', null=True)),
-                ('rows_train', models.PositiveIntegerField(default=0)),
-                ('rows_validation', models.PositiveIntegerField(default=0)),
-                ('hyperparameters', models.JSONField(blank=True, default=dict)),
-                ('metrics', models.JSONField(blank=True, default=dict, help_text='Validation-season metrics: mae, pinball, coverage_80, width_80, ...')),
-                ('artifacts', models.JSONField(blank=True, default=list, help_text='Files under MODEL_DIR.')),
-                ('plots', models.JSONField(blank=True, default=list, help_text='PNG files under MODEL_DIR.')),
-                ('active', models.BooleanField(default=False)),
-                ('training_seconds', models.FloatField(blank=True, null=True)),
-                ('task_id', models.CharField(blank=True, db_index=True, help_text='Celery task id when trained by a task (TaskResult.task_id).', max_length=255, null=True)),
-                ('notes', models.TextField(blank=True)),
-                ('created', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "algorithm",
+                    models.CharField(
+                        choices=[("lightgbm", "lightgbm"), ("keras", "keras")], db_index=True, max_length=16
+                    ),
+                ),
+                (
+                    "purpose",
+                    models.CharField(
+                        choices=[("serving", "Serving (may be activated)"), ("backtest", "Backtest (never activated)")],
+                        default="serving",
+                        max_length=8,
+                    ),
+                ),
+                ("feature_set_version", models.PositiveIntegerField()),
+                ("train_seasons", models.JSONField(default=list, help_text="Seasons the model was fitted on.")),
+                (
+                    "validation_season",
+                    models.CharField(
+                        blank=True,
+                        help_text="Held-out season for early stopping, calibration and activation.",
+                        max_length=7,
+                    ),
+                ),
+                (
+                    "data_from",
+                    models.DateField(blank=True, help_text="First game date of the training data.", null=True),
+                ),
+                (
+                    "data_until",
+                    models.DateField(blank=True, help_text="Last game date of the training data.", null=True),
+                ),
+                ("rows_train", models.PositiveIntegerField(default=0)),
+                ("rows_validation", models.PositiveIntegerField(default=0)),
+                ("hyperparameters", models.JSONField(blank=True, default=dict)),
+                (
+                    "metrics",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Validation-season metrics: mae, pinball, coverage_80, width_80, ...",
+                    ),
+                ),
+                ("artifacts", models.JSONField(blank=True, default=list, help_text="Files under MODEL_DIR.")),
+                ("plots", models.JSONField(blank=True, default=list, help_text="PNG files under MODEL_DIR.")),
+                ("active", models.BooleanField(default=False)),
+                ("training_seconds", models.FloatField(blank=True, null=True)),
+                (
+                    "task_id",
+                    models.CharField(
+                        blank=True,
+                        db_index=True,
+                        help_text="Celery task id when trained by a task (TaskResult.task_id).",
+                        max_length=255,
+                        null=True,
+                    ),
+                ),
+                ("notes", models.TextField(blank=True)),
+                ("created", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-created', '-id'],
+                "ordering": ["-created", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='TrainingRun',
+            name="TrainingRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(default='train', help_text='train or backtest', max_length=8)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], db_index=True, default='running', max_length=9)),
-                ('stage', models.CharField(blank=True, max_length=64)),
-                ('epoch', models.PositiveIntegerField(blank=True, null=True)),
-                ('percent', models.PositiveSmallIntegerField(default=0)),
-                ('seasons', models.JSONField(blank=True, default=list)),
-                ('quick', models.BooleanField(default=False)),
-                ('task_id', models.CharField(blank=True, help_text='Celery task id when run as a task (TaskResult.task_id).', max_length=255, null=True, unique=True)),
-                ('error', models.TextField(blank=True)),
-                ('started', models.DateTimeField(auto_now_add=True)),
-                ('finished', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(default="train", help_text="train or backtest", max_length=8)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("running", "Running"), ("succeeded", "Succeeded"), ("failed", "Failed")],
+                        db_index=True,
+                        default="running",
+                        max_length=9,
+                    ),
+                ),
+                ("stage", models.CharField(blank=True, max_length=64)),
+                ("epoch", models.PositiveIntegerField(blank=True, null=True)),
+                ("percent", models.PositiveSmallIntegerField(default=0)),
+                ("seasons", models.JSONField(blank=True, default=list)),
+                ("quick", models.BooleanField(default=False)),
+                (
+                    "task_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="Celery task id when run as a task (TaskResult.task_id).",
+                        max_length=255,
+                        null=True,
+                        unique=True,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("started", models.DateTimeField(auto_now_add=True)),
+                ("finished", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-started', '-id'],
+                "ordering": ["-started", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='BacktestReport',
+            name="BacktestReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('test_season', models.CharField(db_index=True, max_length=7)),
-                ('rows', models.PositiveIntegerField(default=0)),
-                ('result', models.JSONField(default=dict, help_text='The printed JSON: test_season, rows, models.')),
-                ('plots', models.JSONField(blank=True, default=list, help_text='PNG files under MODEL_DIR.')),
-                ('quick', models.BooleanField(default=False, help_text='Quick mode (few rounds/epochs): a smoke run.')),
-                ('seconds', models.FloatField(blank=True, null=True)),
-                ('task_id', models.CharField(blank=True, db_index=True, max_length=255, null=True)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('model_versions', models.ManyToManyField(blank=True, related_name='backtests', to='mlmodels.modelversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("test_season", models.CharField(db_index=True, max_length=7)),
+                ("rows", models.PositiveIntegerField(default=0)),
+                ("result", models.JSONField(default=dict, help_text="The printed JSON: test_season, rows, models.")),
+                ("plots", models.JSONField(blank=True, default=list, help_text="PNG files under MODEL_DIR.")),
+                ("quick", models.BooleanField(default=False, help_text="Quick mode (few rounds/epochs): a smoke run.")),
+                ("seconds", models.FloatField(blank=True, null=True)),
+                ("task_id", models.CharField(blank=True, db_index=True, max_length=255, null=True)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                (
+                    "model_versions",
+                    models.ManyToManyField(blank=True, related_name="backtests", to="mlmodels.modelversion"),
+                ),
             ],
             options={
-                'ordering': ['-created', '-id'],
+                "ordering": ["-created", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='training_run',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='versions', to='mlmodels.trainingrun'),
+            model_name="modelversion",
+            name="training_run",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="versions",
+                to="mlmodels.trainingrun",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='modelversion',
-            constraint=models.UniqueConstraint(condition=models.Q(('active', True)), fields=('algorithm',), name='modelversion_one_active_per_algorithm'),
+            model_name="modelversion",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("active", True)),
+                fields=("algorithm",),
+                name="modelversion_one_active_per_algorithm",
+            ),
         ),
     ]

@@ -5,15 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mlmodels', '0001_initial'),
+        ("mlmodels", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='modelversion',
-            name='training_run',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='versions', to='mlmodels.trainingrun'),
+            model_name="modelversion",
+            name="training_run",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="versions",
+                to="mlmodels.trainingrun",
+            ),
         ),
     ]

@@ -6,15 +6,19 @@ import mlmodels.kinds
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mlmodels', '0003_trainingrun_job_fields'),
+        ("mlmodels", "0003_trainingrun_job_fields"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='modelversion',
-            name='algorithm',
-            field=models.CharField(choices=mlmodels.kinds.choices, db_index=True, help_text='The model kind (settings.MODEL_KINDS): lightgbm, keras, ...', max_length=16),
+            model_name="modelversion",
+            name="algorithm",
+            field=models.CharField(
+                choices=mlmodels.kinds.choices,
+                db_index=True,
+                help_text="The model kind (settings.MODEL_KINDS): lightgbm, keras, ...",
+                max_length=16,
+            ),
         ),
     ]

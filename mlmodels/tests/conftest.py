@@ -3,6 +3,7 @@
 The module-scoped fixtures load (and train on) their slice once per test module inside a
 transaction rolled back after the module; each test adds its own savepoint through `db`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -69,7 +70,10 @@ def sample_rows(count: int = 40, seed: int = 3) -> list[dict]:
     """(player, game) rows of the 2023-24 slice whose player played before, with their keys."""
     from etl.models import PlayerGameLog
 
-    rows = list(PlayerGameLog.objects.filter(season="2023-24").order_by("game_id", "player_id")
-                .values("player_id", "game_id", "team_id", "opponent_id", "date", "is_home", "pts"))
+    rows = list(
+        PlayerGameLog.objects.filter(season="2023-24")
+        .order_by("game_id", "player_id")
+        .values("player_id", "game_id", "team_id", "opponent_id", "date", "is_home", "pts")
+    )
     rng = np.random.default_rng(seed)
     return [rows[i] for i in sorted(rng.choice(len(rows), size=min(count, len(rows)), replace=False))]

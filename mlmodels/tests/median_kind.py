@@ -4,6 +4,7 @@ It shows what a kind module needs (see mlmodels/kinds/base.py): a name, a label,
 (nothing to learn here), how it predicts a batch, and the Celery queue of its pipeline step.
 Registered by adding "mlmodels.tests.median_kind" to settings.MODEL_KINDS.
 """
+
 from __future__ import annotations
 
 import numpy as np

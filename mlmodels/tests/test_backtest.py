@@ -1,5 +1,6 @@
 """`manage.py backtest` (quick, small real slices): the JSON shape the issue fixes, baselines a
 fan could compute, the report with its PNG plots, and the admin pages showing it all."""
+
 from __future__ import annotations
 
 import io
@@ -33,8 +34,14 @@ def test_the_printed_json_has_exactly_the_issues_shape(backtest):
     result, progress = backtest
     assert set(result) == {"test_season", "rows", "models", "populations", "calibration", "with_out"}
     assert result["test_season"] == "2023-24"
-    assert set(result["models"]) == {"ensemble", "lightgbm", "keras", "baseline_last5", "baseline_last10",
-                                     "baseline_season_avg"}
+    assert set(result["models"]) == {
+        "ensemble",
+        "lightgbm",
+        "keras",
+        "baseline_last5",
+        "baseline_last10",
+        "baseline_season_avg",
+    }
     for name in ("ensemble", "lightgbm", "keras"):
         metrics = result["models"][name]
         assert set(metrics) == MODEL_KEYS and all(isinstance(v, float) for v in metrics.values())
@@ -42,8 +49,7 @@ def test_the_printed_json_has_exactly_the_issues_shape(backtest):
     for name in ("baseline_last5", "baseline_last10", "baseline_season_avg"):
         assert set(result["models"][name]) >= {"mae"}
     assert "%" in progress  # progress lines went to stderr, stdout is only the JSON
-    assert set(result["populations"]) == {"market", "minutes_0_15", "minutes_15_25", "minutes_25_32",
-                                          "minutes_32_plus"}
+    assert set(result["populations"]) == {"market", "minutes_0_15", "minutes_15_25", "minutes_25_32", "minutes_32_plus"}
     for name, population in result["populations"].items():
         assert population["rows"] > 0, name
         assert set(population["models"]) == set(result["models"])
@@ -57,7 +63,8 @@ def _minutes_last10_by_hand() -> list[float]:
     history: dict[int, list[float]] = {}
     averages = []
     for player, season, seconds in PlayerGameLog.objects.order_by("date", "player_id").values_list(
-            "player_id", "season", "seconds"):
+        "player_id", "season", "seconds"
+    ):
         previous = history.setdefault(player, [])
         if season == "2023-24" and previous:
             averages.append(float(np.mean(previous[-10:])) / 60)
@@ -71,8 +78,12 @@ def test_the_populations_follow_their_definitions_on_the_slice(backtest):
     populations = result["populations"]
     averages = np.array(_minutes_last10_by_hand())
     assert len(averages) == result["rows"]
-    for name, (low, high) in {"minutes_0_15": (0, 15), "minutes_15_25": (15, 25), "minutes_25_32": (25, 32),
-                              "minutes_32_plus": (32, 1e9)}.items():
+    for name, (low, high) in {
+        "minutes_0_15": (0, 15),
+        "minutes_15_25": (15, 25),
+        "minutes_25_32": (25, 32),
+        "minutes_32_plus": (32, 1e9),
+    }.items():
         assert populations[name]["rows"] == int(((averages >= low) & (averages < high)).sum()), name
     assert sum(populations[name]["rows"] for name in populations if name != "market") == result["rows"]
     assert populations["market"]["rows"] == round(0.74 * result["rows"])
@@ -109,8 +120,9 @@ def test_calibration_is_fitted_on_the_validation_season_not_the_test_rows(backte
     calibration = result["calibration"]
     first_test_day = PlayerGameLog.objects.filter(season="2023-24").order_by("date").first().date
     assert calibration["season"] == "2022-23" and calibration["last_date"] < str(first_test_day)
-    validation_lines = PlayerGameLog.objects.filter(date__gte=calibration["first_date"],
-                                                    date__lte=calibration["last_date"])
+    validation_lines = PlayerGameLog.objects.filter(
+        date__gte=calibration["first_date"], date__lte=calibration["last_date"]
+    )
     assert 0 < calibration["rows"] <= validation_lines.count()
     assert calibration["tiers"] == ["minutes_0_15", "minutes_15_25", "minutes_25_32", "minutes_32_plus"]
 
@@ -132,7 +144,8 @@ def test_baseline_last10_by_hand(backtest):
     history: dict[int, list[int]] = {}
     errors = []
     for player, season, pts in PlayerGameLog.objects.order_by("date", "player_id").values_list(
-            "player_id", "season", "pts"):
+        "player_id", "season", "pts"
+    ):
         previous = history.setdefault(player, [])
         if season == "2023-24" and previous:
             errors.append(abs(pts - np.mean(previous[-10:])))
@@ -200,8 +213,9 @@ def test_admin_shows_metrics_and_plots_and_activates_a_version(backtest, staff_c
     staff_client.post("/admin/mlmodels/modelversion/", {"action": "activate_versions", "_selected_action": [copy.pk]})
     assert ModelVersion.objects.get(active=True, algorithm="keras").pk == copy.pk
     backtest_version = report.model_versions.get(algorithm="keras")
-    staff_client.post("/admin/mlmodels/modelversion/",
-                      {"action": "activate_versions", "_selected_action": [backtest_version.pk]})
+    staff_client.post(
+        "/admin/mlmodels/modelversion/", {"action": "activate_versions", "_selected_action": [backtest_version.pk]}
+    )
     assert ModelVersion.objects.get(active=True, algorithm="keras").pk == copy.pk
 
 
@@ -226,10 +240,16 @@ def test_training_rows_know_who_is_out_on_half_the_rows_and_validation_never():
     from mlmodels.features import FEATURE_NAMES, OUT_FEATURES
 
     rows = 2000
-    frame = pd.DataFrame({"player_id": np.arange(rows) % 97, "game_id": np.arange(rows) + 10_000,
-                          "season": np.where(np.arange(rows) < 1500, "2021-22", "2022-23"),
-                          "date": np.datetime64("2022-01-01") + np.arange(rows) // 10, "pts": np.ones(rows),
-                          **{name: np.ones(rows) for name in FEATURE_NAMES}})
+    frame = pd.DataFrame(
+        {
+            "player_id": np.arange(rows) % 97,
+            "game_id": np.arange(rows) + 10_000,
+            "season": np.where(np.arange(rows) < 1500, "2021-22", "2022-23"),
+            "date": np.datetime64("2022-01-01") + np.arange(rows) // 10,
+            "pts": np.ones(rows),
+            **{name: np.ones(rows) for name in FEATURE_NAMES},
+        }
+    )
     hidden = hide_who_is_out(frame)
     known = hidden[OUT_FEATURES[0]].notna().to_numpy()
     assert 0.4 < known.mean() < 0.6

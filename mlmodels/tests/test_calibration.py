@@ -1,4 +1,5 @@
 """Calibration per minutes tier: fitted on some rows, checked on rows it did not see."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,10 @@ def _draw(rng, n):
 
 def _coverage_per_tier(y, p10, p90, minutes):
     tiers = training.tier_of(minutes)
-    return {name: float(np.mean((y[tiers == i] >= p10[tiers == i]) & (y[tiers == i] <= p90[tiers == i])))
-            for i, name in enumerate(training.TIERS)}
+    return {
+        name: float(np.mean((y[tiers == i] >= p10[tiers == i]) & (y[tiers == i] <= p90[tiers == i])))
+        for i, name in enumerate(training.TIERS)
+    }
 
 
 def test_tier_calibration_holds_on_rows_it_did_not_see():
@@ -68,6 +71,6 @@ def test_the_keras_inputs_of_a_few_rows_are_scikit_learns_standardisation():
     X[:, 4] = 3.0  # constant: std 1
     scaler = keras_kind.make_scaler(X)
     batch = keras_kind.standardise(X, scaler)
-    rows = np.vstack([keras_kind.standardise(X[i:i + 1], scaler) for i in range(len(X))])
+    rows = np.vstack([keras_kind.standardise(X[i : i + 1], scaler) for i in range(len(X))])
     np.testing.assert_allclose(rows, batch, rtol=1e-6, atol=1e-6)
     assert np.isfinite(batch).all() and np.abs(batch).max() <= keras_kind.CLIP

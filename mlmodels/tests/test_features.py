@@ -1,5 +1,6 @@
 """The shared features: no leakage from later games, the same numbers on the training path (whole
 table) and the inference path (a few indexed queries), and a hand check of the teammate features."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -64,11 +65,18 @@ def test_inference_path_builds_the_training_rows(arrays):
     rows = sample_rows(60)
     for row in rows:
         expected = frame.loc[(row["player_id"], row["game_id"]), FEATURE_NAMES].to_numpy(dtype=np.float64)
-        built = build_features_for(row["player_id"], row["date"], row["opponent_id"], row["is_home"],
-                                   team_id=row["team_id"])
+        built = build_features_for(
+            row["player_id"], row["date"], row["opponent_id"], row["is_home"], team_id=row["team_id"]
+        )
         got = np.array([np.nan if built[n] is None else built[n] for n in FEATURE_NAMES])
-        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9, equal_nan=True,
-                                   err_msg=f"player {row['player_id']} game {row['game_id']}")
+        np.testing.assert_allclose(
+            got,
+            expected,
+            rtol=1e-9,
+            atol=1e-9,
+            equal_nan=True,
+            err_msg=f"player {row['player_id']} game {row['game_id']}",
+        )
     assert sum(not np.isnan(frame.loc[(r["player_id"], r["game_id"]), "pts_mean_5"]) for r in rows) > 40
 
 
@@ -77,8 +85,12 @@ def test_the_team_defaults_to_the_players_team_in_his_last_game():
     from etl.models import PlayerGameLog
 
     row = sample_rows(1, seed=11)[0]
-    last_team = PlayerGameLog.objects.filter(player_id=row["player_id"], date__lt=row["date"]).order_by("-date") \
-        .values_list("team_id", flat=True).first()
+    last_team = (
+        PlayerGameLog.objects.filter(player_id=row["player_id"], date__lt=row["date"])
+        .order_by("-date")
+        .values_list("team_id", flat=True)
+        .first()
+    )
     explicit = build_features_for(row["player_id"], row["date"], row["opponent_id"], row["is_home"], team_id=last_team)
     assert build_features_for(row["player_id"], row["date"], row["opponent_id"], row["is_home"]) == explicit
 
@@ -89,8 +101,12 @@ def test_teammate_features_by_hand():
     from etl.models import PlayerGameLog
 
     row = next(r for r in sample_rows(80, seed=5) if r["date"] >= dt.date(2024, 4, 5))
-    team_games = list(PlayerGameLog.objects.filter(team_id=row["team_id"], date__lt=row["date"])
-                      .values_list("game_id", "date").distinct().order_by("-date")[:MATES_GAMES])
+    team_games = list(
+        PlayerGameLog.objects.filter(team_id=row["team_id"], date__lt=row["date"])
+        .values_list("game_id", "date")
+        .distinct()
+        .order_by("-date")[:MATES_GAMES]
+    )
     window = {game for game, _ in team_games}
     last_game = team_games[0][0]
     lines = list(PlayerGameLog.objects.filter(team_id=row["team_id"], game_id__in=window))
@@ -100,8 +116,9 @@ def test_teammate_features_by_hand():
     played_last = {line.player_id for line in lines if line.game_id == last_game}
     absent = sum(u for player, u in usage.items() if player not in played_last and player != row["player_id"])
     present = sum(u for player, u in usage.items() if player in played_last and player != row["player_id"])
-    built = build_features_for(row["player_id"], row["date"], row["opponent_id"], row["is_home"],
-                               team_id=row["team_id"])
+    built = build_features_for(
+        row["player_id"], row["date"], row["opponent_id"], row["is_home"], team_id=row["team_id"]
+    )
     assert built["mates_absent_usg"] == pytest.approx(absent / len(window))
     assert built["mates_present_usg"] == pytest.approx(present / len(window))
     assert built["roster_last"] == len(played_last)
@@ -117,15 +134,26 @@ def test_who_is_out_from_a_list_gives_the_backtests_who_actually_played(arrays):
     frame = build_training_frame(arrays, out="actual").set_index(["player_id", "game_id"])
     checked = 0
     for row in sample_rows(40, seed=9):
-        window = list(PlayerGameLog.objects.filter(team_id=row["team_id"], date__lt=row["date"])
-                      .values_list("game_id", "date").distinct().order_by("-date")[:MATES_GAMES])
-        recent = set(PlayerGameLog.objects.filter(team_id=row["team_id"], game_id__in=[g for g, _ in window])
-                     .values_list("player_id", flat=True))
-        played = set(PlayerGameLog.objects.filter(game_id=row["game_id"], team_id=row["team_id"])
-                     .values_list("player_id", flat=True))
+        window = list(
+            PlayerGameLog.objects.filter(team_id=row["team_id"], date__lt=row["date"])
+            .values_list("game_id", "date")
+            .distinct()
+            .order_by("-date")[:MATES_GAMES]
+        )
+        recent = set(
+            PlayerGameLog.objects.filter(team_id=row["team_id"], game_id__in=[g for g, _ in window]).values_list(
+                "player_id", flat=True
+            )
+        )
+        played = set(
+            PlayerGameLog.objects.filter(game_id=row["game_id"], team_id=row["team_id"]).values_list(
+                "player_id", flat=True
+            )
+        )
         out = sorted(recent - played) + [999_999_999]  # an unknown id counts for nothing
-        built = build_features_for(row["player_id"], row["date"], row["opponent_id"], row["is_home"],
-                                   team_id=row["team_id"], out=out)
+        built = build_features_for(
+            row["player_id"], row["date"], row["opponent_id"], row["is_home"], team_id=row["team_id"], out=out
+        )
         expected = frame.loc[(row["player_id"], row["game_id"]), OUT_FEATURES].to_numpy(dtype=np.float64)
         got = np.array([np.nan if built[n] is None else built[n] for n in OUT_FEATURES])
         np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9, equal_nan=True)
@@ -140,12 +168,16 @@ def test_who_is_out_unknown_empty_and_declared():
     unknown = build_features_for(*args, team_id=row["team_id"])
     nobody = build_features_for(*args, team_id=row["team_id"], out=[])
     assert unknown["out_usg"] is None and nobody["out_usg"] == 0.0
-    assert {k: v for k, v in unknown.items() if not k.startswith("out_")} == \
-        {k: v for k, v in nobody.items() if not k.startswith("out_")}
+    assert {k: v for k, v in unknown.items() if not k.startswith("out_")} == {
+        k: v for k, v in nobody.items() if not k.startswith("out_")
+    }
     from etl.models import PlayerGameLog
 
-    mate = PlayerGameLog.objects.filter(team_id=row["team_id"], date__lt=row["date"]).exclude(
-        player_id=row["player_id"]).order_by("-date", "-fga").first()
+    mate = (
+        PlayerGameLog.objects.filter(team_id=row["team_id"], date__lt=row["date"])
+        .exclude(player_id=row["player_id"])
+        .order_by("-date", "-fga")
+        .first()
+    )
     declared = build_features_for(*args, team_id=row["team_id"], out=[mate.player_id, row["player_id"]])
     assert declared["out_usg"] > 0 and declared["out_min"] > 0  # himself in the list counts for nothing
-

@@ -1,5 +1,6 @@
 """A training cut off with its worker (make run stopped mid-training) is not waited for forever:
 `bootstrap` marks it failed when no live worker serves the ml queue, and queues the training again."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def runs(settings, tmp_path):
     settings.VAR_DIR = tmp_path  # heartbeats live under VAR_DIR/workers: none yet
-    running = TrainingRun.objects.create(kind="train", status=TrainingRun.Status.RUNNING, task_id="t-running",
-                                         stage="lightgbm q10", percent=8)
+    running = TrainingRun.objects.create(
+        kind="train", status=TrainingRun.Status.RUNNING, task_id="t-running", stage="lightgbm q10", percent=8
+    )
     queued = TrainingRun.objects.create(kind="train", status=TrainingRun.Status.QUEUED, task_id="t-queued")
     return running, queued
 

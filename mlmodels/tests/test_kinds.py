@@ -1,5 +1,6 @@
 """The model kinds registry (settings.MODEL_KINDS): a third kind is one module plus one setting,
 and then trains, registers, serves and joins the ensemble like the two built-in ones."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,12 +28,15 @@ def test_the_built_in_kinds_are_registered_in_the_settings_order():
         assert [stage_span(name) for name in kinds.names()] == [(8, 32), (32, 56), (56, 80)]
 
 
-@pytest.mark.parametrize("paths, message", [
-    (["mlmodels.kinds.nope"], "cannot import 'mlmodels.kinds.nope'"),
-    (["mlmodels.kinds.base"], "has no KIND"),
-    ([*BUILT_IN, "mlmodels.kinds.lightgbm"], "used twice"),
-    ([], "MODEL_KINDS is empty"),
-])
+@pytest.mark.parametrize(
+    "paths, message",
+    [
+        (["mlmodels.kinds.nope"], "cannot import 'mlmodels.kinds.nope'"),
+        (["mlmodels.kinds.base"], "has no KIND"),
+        ([*BUILT_IN, "mlmodels.kinds.lightgbm"], "used twice"),
+        ([], "MODEL_KINDS is empty"),
+    ],
+)
 def test_a_wrong_setting_is_a_clear_error(paths, message):
     with override_settings(MODEL_KINDS=paths), pytest.raises(ImproperlyConfigured, match=message):
         kinds.registered()
@@ -59,8 +63,9 @@ def test_an_extra_kind_trains_registers_serves_and_joins_the_ensemble(slice_load
     assert [v.hyperparameters["ensemble_weight"] for v in versions.values()] == pytest.approx([1 / 3] * 3)
 
     row = sample_rows(1)[0]
-    features = build_features_for(row["player_id"], row["date"], row["opponent_id"], row["is_home"],
-                                  team_id=row["team_id"])
+    features = build_features_for(
+        row["player_id"], row["date"], row["opponent_id"], row["is_home"], team_id=row["team_id"]
+    )
     outputs = [inference.predict(name, features) for name in kinds.names()]
     assert [o["model_version"] for o in outputs] == [versions[name].pk for name in kinds.names()]
     assert outputs[2]["p50"] == pytest.approx(features["pts_median_10"])  # calibration moves the gaps only

@@ -1,6 +1,7 @@
 """`mlmodels.tasks.train` through a real worker on the ml queue: progress in the task state and
 on the TrainingRun row, the versions it made, the Pipeline page's job row; a redelivered task
 does not train twice."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,8 +28,10 @@ def test_the_train_task_reports_progress_and_registers_versions(celery_worker, s
     assert summary["run"] == run.pk and summary["seasons"] == ["2022-23", "2023-24"]
     assert {v["algorithm"] for v in summary["versions"]} == {"lightgbm", "keras"}
     assert all(v["active"] for v in summary["versions"])
-    assert set(ModelVersion.objects.filter(task_id=result.id).values_list("algorithm", flat=True)) == \
-        {"lightgbm", "keras"}
+    assert set(ModelVersion.objects.filter(task_id=result.id).values_list("algorithm", flat=True)) == {
+        "lightgbm",
+        "keras",
+    }
     # progress went through the task state: stages in order, an epoch of the Keras fit, rising percent
     assert progress, "no PROGRESS state seen"
     assert all({"stage", "epoch", "percent"} <= set(meta) for meta in progress)
@@ -45,8 +48,19 @@ def test_the_train_task_reports_progress_and_registers_versions(celery_worker, s
 
     # the Pipeline page's row for it, in the shape every job kind has
     job = next(j for j in jobs_of_model(TrainingRun) if j["id"] == str(run.pk))
-    assert set(job) >= {"kind", "id", "title", "status", "stage", "percent", "started_at", "finished_at", "message",
-                        "admin_url", "task_links"}
+    assert set(job) >= {
+        "kind",
+        "id",
+        "title",
+        "status",
+        "stage",
+        "percent",
+        "started_at",
+        "finished_at",
+        "message",
+        "admin_url",
+        "task_links",
+    }
     assert (job["kind"], job["status"], job["percent"]) == ("training", "succeeded", 100)
     assert job["task_links"][0]["task_id"] == result.id
 

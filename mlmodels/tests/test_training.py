@@ -1,6 +1,7 @@
 """Training on a small real slice (quick mode): registry rows and files, save / load round trip,
 quantiles that never cross, activation only when not worse, serving that loads a model once per
 process and reloads it when the active version changes."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,8 +34,10 @@ def serving(trained_run, monkeypatch):
 
 
 def features_sample(count=30):
-    return [build_features_for(r["player_id"], r["date"], r["opponent_id"], r["is_home"], team_id=r["team_id"])
-            for r in sample_rows(count)]
+    return [
+        build_features_for(r["player_id"], r["date"], r["opponent_id"], r["is_home"], team_id=r["team_id"])
+        for r in sample_rows(count)
+    ]
 
 
 def test_training_registers_both_models_with_files_and_activates_them(trained_run):
@@ -69,13 +72,18 @@ def test_save_load_round_trip_predicts_the_same(trained_run, tmp_path):
         files = training.save(fitted, tmp_path / fitted.algorithm)
         assert all(path.is_file() for path in files)
         loaded = training.load(tmp_path / fitted.algorithm)
-        np.testing.assert_allclose(np.column_stack(loaded.predict(X[cut:])),
-                                   np.column_stack(fitted.predict(X[cut:])), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(
+            np.column_stack(loaded.predict(X[cut:])), np.column_stack(fitted.predict(X[cut:])), rtol=1e-5, atol=1e-4
+        )
     # the numpy forward pass of the Keras model is the network itself
     keras_fit = kinds.get("keras").fit(X[:cut], y[:cut], X[cut:], y[cut:], quick=True)
-    Z = keras_kind.standardise(X[cut:cut + 200], keras_fit.state["scaler"])
-    np.testing.assert_allclose(keras_kind.forward(keras_kind.dense_layers(keras_fit.model), Z),
-                               np.asarray(keras_fit.model(Z)), rtol=1e-4, atol=1e-4)
+    Z = keras_kind.standardise(X[cut : cut + 200], keras_fit.state["scaler"])
+    np.testing.assert_allclose(
+        keras_kind.forward(keras_kind.dense_layers(keras_fit.model), Z),
+        np.asarray(keras_fit.model(Z)),
+        rtol=1e-4,
+        atol=1e-4,
+    )
 
 
 def test_a_model_of_another_feature_set_is_refused(trained_run, tmp_path, monkeypatch):
@@ -113,8 +121,10 @@ def test_served_quantiles_never_cross_even_for_odd_inputs(serving):
 
 def test_combine_uses_the_runs_weights_and_calibration(serving):
     versions = {v.algorithm: v for v in serving.versions.all()}
-    outputs = [{"p10": 4.0, "p50": 10.0, "p90": 16.0, "model_version": versions["lightgbm"].pk},
-               {"p10": 6.0, "p50": 14.0, "p90": 30.0, "model_version": versions["keras"].pk}]
+    outputs = [
+        {"p10": 4.0, "p50": 10.0, "p90": 16.0, "model_version": versions["lightgbm"].pk},
+        {"p10": 6.0, "p50": 14.0, "p90": 30.0, "model_version": versions["keras"].pk},
+    ]
     params = versions["lightgbm"].hyperparameters
     w = params["ensemble_weight"] / (params["ensemble_weight"] + versions["keras"].hyperparameters["ensemble_weight"])
     cal = params["ensemble_calibration"]
@@ -175,8 +185,7 @@ def test_a_worse_new_version_is_not_activated(serving):
     for version in run.versions.all():
         assert not version.active
         assert "not activated" in version.notes
-    assert {v.algorithm: v.pk for v in ModelVersion.objects.filter(active=True)} == \
-        {a: v.pk for a, v in active.items()}
+    assert {v.algorithm: v.pk for v in ModelVersion.objects.filter(active=True)} == {a: v.pk for a, v in active.items()}
 
 
 def test_single_season_training_validates_on_its_last_dates(slice_loaded):

@@ -1,4 +1,5 @@
 """Browser-test helpers shared by the apps' Chromium tests (the `browser` fixture is in conftest.py)."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Probes for the local PostgreSQL and RabbitMQ servers the tests use when they answer."""
+
 from __future__ import annotations
 
 import socket

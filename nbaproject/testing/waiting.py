@@ -1,4 +1,5 @@
 """Waiting on a condition instead of sleeping a fixed time (tests share a loaded machine)."""
+
 from __future__ import annotations
 
 import time
@@ -8,8 +9,13 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], T], timeout: float, what: str = "the condition", interval: float = 0.1,
-             describe: Callable[[], object] | None = None) -> T:
+def wait_for(
+    condition: Callable[[], T],
+    timeout: float,
+    what: str = "the condition",
+    interval: float = 0.1,
+    describe: Callable[[], object] | None = None,
+) -> T:
     """The first truthy value `condition()` returns within `timeout` seconds. On timeout an
     AssertionError names `what` and shows `describe()` (the state that kept it false), or the last value."""
     deadline = time.monotonic() + timeout

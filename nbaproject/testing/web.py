@@ -1,5 +1,6 @@
 """Run the production web server (gunicorn, the Procfile's command and nbaproject/gunicorn.py) as a
 child process of the test session, on the test database and broker."""
+
 from __future__ import annotations
 
 import json
@@ -41,9 +42,22 @@ class WebProcess:
     def start(self, timeout: float = 90) -> WebProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(Path(sys.executable).parent / "gunicorn"), "nbaproject.wsgi", "-c", "python:nbaproject.gunicorn",
-                 "--bind", f"127.0.0.1:{self.port}", "--access-logfile", "-"],
-                cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    str(Path(sys.executable).parent / "gunicorn"),
+                    "nbaproject.wsgi",
+                    "-c",
+                    "python:nbaproject.gunicorn",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--access-logfile",
+                    "-",
+                ],
+                cwd=BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             wait_for(self.answers, timeout, "gunicorn to answer /healthz", describe=lambda: self.log()[-3000:])
         except BaseException:
@@ -60,8 +74,9 @@ class WebProcess:
         if token:
             headers["Authorization"] = f"Token {token}"
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, headers=headers,
-                                         method=method)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", data=data, headers=headers, method=method
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             content = response.read()
             is_json = response.headers.get_content_type() == "application/json"

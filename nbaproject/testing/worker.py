@@ -1,4 +1,5 @@
 """Run a real Celery worker as a child process of the test session."""
+
 from __future__ import annotations
 
 import os
@@ -57,8 +58,9 @@ class CeleryProcess:
 
     def start(self, timeout: float = 60) -> CeleryProcess:
         log = self.log_path.open("wb")
-        self.process = subprocess.Popen(self.command(), cwd=BASE_DIR, env=self.env, stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command(), cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -125,16 +127,35 @@ class WorkerProcess(CeleryProcess):
         if connection.vendor != "postgresql":
             return []
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pid, state, backend_start, left(query, 200) FROM pg_stat_activity "
-                           "WHERE application_name = %s", [self.application_name])
-            return [{"pid": pid, "state": state, "backend_start": start.isoformat(), "last_query": query}
-                    for pid, state, start, query in cursor.fetchall()]
+            cursor.execute(
+                "SELECT pid, state, backend_start, left(query, 200) FROM pg_stat_activity WHERE application_name = %s",
+                [self.application_name],
+            )
+            return [
+                {"pid": pid, "state": state, "backend_start": start.isoformat(), "last_query": query}
+                for pid, state, start, query in cursor.fetchall()
+            ]
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "celery", "-A", "nbaproject", "worker",
-            "-Q", ",".join(self.queues), "-c", str(self.concurrency), "-P", self.pool,
-            "-n", f"{self.name}@%h", "-l", "info", "--without-mingle", "--without-gossip",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "nbaproject",
+            "worker",
+            "-Q",
+            ",".join(self.queues),
+            "-c",
+            str(self.concurrency),
+            "-P",
+            self.pool,
+            "-n",
+            f"{self.name}@%h",
+            "-l",
+            "info",
+            "--without-mingle",
+            "--without-gossip",
             *self.extra_args,
         ]
 
@@ -150,5 +171,17 @@ class BeatProcess(CeleryProcess):
         self.pidfile = Path(tempfile.mkdtemp(prefix="celerybeat-")) / "beat.pid"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "celery", "-A", "nbaproject", "beat", "-l", "info",
-                "--max-interval", str(self.max_interval), "--pidfile", str(self.pidfile)]
+        return [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "nbaproject",
+            "beat",
+            "-l",
+            "info",
+            "--max-interval",
+            str(self.max_interval),
+            "--pidfile",
+            str(self.pidfile),
+        ]

@@ -1,5 +1,6 @@
 """The embedded default's filesystem broker (nbaproject/broker.py): a consumer that polls while a
 message is being written sees the whole message or nothing, and the message is never lost."""
+
 from __future__ import annotations
 
 import json
@@ -18,10 +19,17 @@ def _connection(tmp_path, transport) -> Connection:
     folders = {name: tmp_path / name for name in ("queue", "processed", "control")}
     for folder in folders.values():
         folder.mkdir(exist_ok=True)
-    return Connection("filesystem://localhost//", transport=transport, transport_options={
-        "data_folder_in": str(folders["queue"]), "data_folder_out": str(folders["queue"]),
-        "processed_folder": str(folders["processed"]), "control_folder": str(folders["control"]),
-        "store_processed": False})
+    return Connection(
+        "filesystem://localhost//",
+        transport=transport,
+        transport_options={
+            "data_folder_in": str(folders["queue"]),
+            "data_folder_out": str(folders["queue"]),
+            "processed_folder": str(folders["processed"]),
+            "control_folder": str(folders["control"]),
+            "store_processed": False,
+        },
+    )
 
 
 def _poll_during_the_write(tmp_path, monkeypatch, transport, module):

@@ -4,6 +4,7 @@ The README is a short guide with a fixed set of sections; the reference lives in
 catch a renamed heading, a moved file, a link to a section that no longer exists, or a
 `manage.py <command>` / `celery -Q <queue>` in the text that the project does not have.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,17 @@ README_SECTIONS = [
     "Contributing",
     "License",
 ]
-TOPIC_PAGES = ["architecture", "data", "scraping", "models", "api", "dashboard", "reliability", "benchmarks",
-               "configuration"]
+TOPIC_PAGES = [
+    "architecture",
+    "data",
+    "scraping",
+    "models",
+    "api",
+    "dashboard",
+    "reliability",
+    "benchmarks",
+    "configuration",
+]
 
 FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
@@ -42,7 +52,7 @@ def prose(text: str) -> str:
 
 def headings(text: str, level: int) -> list[str]:
     marks = "#" * level
-    return [line[level + 1:].strip() for line in prose(text).splitlines() if re.match(rf"{marks} \S", line)]
+    return [line[level + 1 :].strip() for line in prose(text).splitlines() if re.match(rf"{marks} \S", line)]
 
 
 def github_anchor(heading: str) -> str:
@@ -63,8 +73,9 @@ def anchors(path: Path) -> set[str]:
 
 
 def relative_links(path: Path) -> list[str]:
-    return [target for target in LINK.findall(prose(path.read_text()))
-            if not re.match(r"[a-z][a-z0-9+.-]*:", target)]  # http:, https:, mailto: are not checked here
+    return [
+        target for target in LINK.findall(prose(path.read_text())) if not re.match(r"[a-z][a-z0-9+.-]*:", target)
+    ]  # http:, https:, mailto: are not checked here
 
 
 def test_readme_has_exactly_the_guide_sections_in_order():
@@ -107,8 +118,11 @@ def test_every_management_command_named_exists(path):
 
 
 def test_readme_commands_run_from_the_venv_without_activating_it():
-    commands = [line.strip() for block in re.findall(r"^```bash\n(.*?)^```", README.read_text(), re.S | re.M)
-                for line in block.splitlines()]
+    commands = [
+        line.strip()
+        for block in re.findall(r"^```bash\n(.*?)^```", README.read_text(), re.S | re.M)
+        for line in block.splitlines()
+    ]
     bare = [line for line in commands if re.match(r"(python|pytest|celery|gunicorn)\b", line)]
     assert not bare, f"README commands that need an activated virtualenv (use .venv/bin/...): {bare}"
 

@@ -1,4 +1,5 @@
 """The settings module refuses unsafe configurations with a one-line explanation."""
+
 import os
 import subprocess
 import sys
@@ -20,8 +21,14 @@ PRODUCTION_ENV = {
 def run_manage(*args, **env_overrides):
     env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL"}}
     env.update(env_overrides)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_production_without_secret_key_refuses_to_start():
@@ -67,7 +74,11 @@ def test_each_app_routes_its_tasks_to_its_own_queue():
     from nbaproject.celery import app, queue_name
 
     router = app.amqp.router
-    for task_name, queue in [("predictions.tasks.x", "predictions"), ("mlmodels.tasks.train", "ml"),
-                             ("scraping.tasks.crawl", "scraping"), ("etl.tasks.load", "etl"),
-                             ("operations.tasks.ping", "default")]:
+    for task_name, queue in [
+        ("predictions.tasks.x", "predictions"),
+        ("mlmodels.tasks.train", "ml"),
+        ("scraping.tasks.crawl", "scraping"),
+        ("etl.tasks.load", "etl"),
+        ("operations.tasks.ping", "default"),
+    ]:
         assert router.route({}, task_name)["queue"].name == queue_name(queue)

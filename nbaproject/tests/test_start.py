@@ -1,5 +1,6 @@
 """`make run`'s start (nbaproject/start.py): every process honcho starts sees one configuration, the
 environment winning over `.env`; the banner names the address gunicorn binds; start-up noise is gone."""
+
 from __future__ import annotations
 
 import os
@@ -12,26 +13,48 @@ from django.conf import settings
 
 # Each process reports what it sees through Django's settings, then stays up (honcho stops every
 # process when one exits).
-PROBE = ("python manage.py shell -v0 -c \"import os; from django.conf import settings; "
-         "print('{name}', settings.DEBUG, settings.CELERY_QUEUE_PREFIX, os.environ['WEB_BIND'], "
-         "repr(os.environ.get('WEB_CONCURRENCY')), flush=True)\" "
-         "&& sleep 120")
+PROBE = (
+    'python manage.py shell -v0 -c "import os; from django.conf import settings; '
+    "print('{name}', settings.DEBUG, settings.CELERY_QUEUE_PREFIX, os.environ['WEB_BIND'], "
+    "repr(os.environ.get('WEB_CONCURRENCY')), flush=True)\" "
+    "&& sleep 120"
+)
 
 
 def test_every_process_sees_exported_variables_over_dotenv(tmp_path):
     dotenv = tmp_path / ".env"
-    dotenv.write_text("DEBUG=0\nSECRET_KEY=from-dotenv-secret\nCELERY_QUEUE_PREFIX=dotenv.\n"
-                      "WEB_BIND=127.0.0.1:18391\nWEB_CONCURRENCY=\nVAR_DIR=" + str(tmp_path / "var") + "\n")
+    dotenv.write_text(
+        "DEBUG=0\nSECRET_KEY=from-dotenv-secret\nCELERY_QUEUE_PREFIX=dotenv.\n"
+        "WEB_BIND=127.0.0.1:18391\nWEB_CONCURRENCY=\nVAR_DIR=" + str(tmp_path / "var") + "\n"
+    )
     procfile = tmp_path / "Procfile"
     names = ("web", "worker", "batch", "beat")  # the Procfile's processes
     procfile.write_text("".join(f"{name}: {PROBE.format(name=name)}\n" for name in names))
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "CELERY_QUEUE_PREFIX", "WEB_BIND", "VAR_DIR",
-                                                               "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "WEB_CONCURRENCY"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "DEBUG",
+            "CELERY_QUEUE_PREFIX",
+            "WEB_BIND",
+            "VAR_DIR",
+            "SECRET_KEY",
+            "DJANGO_SETTINGS_MODULE",
+            "WEB_CONCURRENCY",
+        }
+    }
     env.update(ENV_FILE=str(dotenv), DEBUG="1", CELERY_QUEUE_PREFIX="exported.")
 
-    start = subprocess.Popen([sys.executable, "-m", "nbaproject.start", "--procfile", str(procfile), "--no-banner"],
-                             cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True, start_new_session=True)
+    start = subprocess.Popen(
+        [sys.executable, "-m", "nbaproject.start", "--procfile", str(procfile), "--no-banner"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     seen: dict[str, list[str]] = {}
     lines = []
     try:
@@ -59,12 +82,26 @@ def test_every_process_sees_exported_variables_over_dotenv(tmp_path):
 def test_a_management_command_and_the_models_start_without_noise(tmp_path):
     """No `No hostname was supplied` from kombu on the embedded broker, no JAX probe of a TPU."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
-    env.update(ENV_FILE=os.devnull, DEBUG="1", VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="nbaproject.settings",
-               KERAS_BACKEND="jax", LOG_LEVEL="INFO")
-    code = ("from nbaproject.celery import app; conn = app.connection_for_write(); print(conn.as_uri()); "
-            "import jax; print(jax.devices())")
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-v0", "-c", code], cwd=settings.BASE_DIR,
-                            env=env, capture_output=True, text=True, timeout=120)
+    env.update(
+        ENV_FILE=os.devnull,
+        DEBUG="1",
+        VAR_DIR=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="nbaproject.settings",
+        KERAS_BACKEND="jax",
+        LOG_LEVEL="INFO",
+    )
+    code = (
+        "from nbaproject.celery import app; conn = app.connection_for_write(); print(conn.as_uri()); "
+        "import jax; print(jax.devices())"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v0", "-c", code],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "filesystem://" in result.stdout and "CpuDevice" in result.stdout
     assert "No hostname was supplied" not in result.stderr

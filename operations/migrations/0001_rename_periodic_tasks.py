@@ -1,5 +1,6 @@
 """Housekeeping tasks moved from nbaproject.tasks to operations.tasks: point existing beat
 entries at the new names. Frozen strings, no live code: this migration's effect never changes."""
+
 from django.db import migrations
 
 RENAMED = {

@@ -1,4 +1,5 @@
 """Staff enable a periodic task in admin and beat (DatabaseScheduler) runs it."""
+
 import pytest
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from django_celery_results.models import TaskResult
@@ -11,14 +12,19 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pyt
 
 def test_enabled_periodic_task_runs_and_disabled_one_does_not(celery_worker):
     every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.create(name="ping every second", task="operations.tasks.ping",
-                                interval=every_second, args='["beat"]', enabled=True)
-    PeriodicTask.objects.create(name="disabled ping", task="operations.tasks.ping",
-                                interval=every_second, args='["never"]', enabled=False)
+    PeriodicTask.objects.create(
+        name="ping every second", task="operations.tasks.ping", interval=every_second, args='["beat"]', enabled=True
+    )
+    PeriodicTask.objects.create(
+        name="disabled ping", task="operations.tasks.ping", interval=every_second, args='["never"]', enabled=False
+    )
 
     with BeatProcess():
-        wait_for(lambda: TaskResult.objects.filter(periodic_task_name="ping every second",
-                                                   status="SUCCESS").count() >= 2, 30, "two beats of the enabled task")
+        wait_for(
+            lambda: TaskResult.objects.filter(periodic_task_name="ping every second", status="SUCCESS").count() >= 2,
+            30,
+            "two beats of the enabled task",
+        )
 
     assert not TaskResult.objects.filter(periodic_task_name="disabled ping").exists()
     assert PeriodicTask.objects.get(name="ping every second").total_run_count >= 2
@@ -26,18 +32,25 @@ def test_enabled_periodic_task_runs_and_disabled_one_does_not(celery_worker):
 
 def test_enabling_a_task_while_beat_runs_takes_effect(celery_worker):
     every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    task = PeriodicTask.objects.create(name="enabled later", task="operations.tasks.ping",
-                                       interval=every_second, enabled=False)
+    task = PeriodicTask.objects.create(
+        name="enabled later", task="operations.tasks.ping", interval=every_second, enabled=False
+    )
     # A task beat does run, so "not sent yet" is checked after beat has surely ticked, not after a sleep.
     PeriodicTask.objects.create(name="witness", task="operations.tasks.ping", interval=every_second)
     with BeatProcess():
-        wait_for(lambda: TaskResult.objects.filter(periodic_task_name="witness", status="SUCCESS").count() >= 2, 30,
-                 "beat sending the witness task twice")
+        wait_for(
+            lambda: TaskResult.objects.filter(periodic_task_name="witness", status="SUCCESS").count() >= 2,
+            30,
+            "beat sending the witness task twice",
+        )
         assert not TaskResult.objects.filter(periodic_task_name="enabled later").exists()
         task.enabled = True
         task.save()  # what the admin's save does
-        wait_for(lambda: TaskResult.objects.filter(periodic_task_name="enabled later").exists(), 30,
-                 "the task enabled while beat runs being sent")
+        wait_for(
+            lambda: TaskResult.objects.filter(periodic_task_name="enabled later").exists(),
+            30,
+            "the task enabled while beat runs being sent",
+        )
 
 
 def sent_lines(beat: BeatProcess) -> int:
@@ -76,8 +89,13 @@ def test_every_schedule_is_created_once_and_staff_changes_survive():
     first = ensure_all_schedules()
     names = [spec["name"] for spec in registry.schedules()]
     # each app's jobs.py registered its own (found by autodiscovery: operations names no app)
-    assert {"Clean up old task results", "Load new game-log files", "Scrape yesterday's box scores",
-            "Scrape this and next month's schedule", "Retrain the models weekly"} <= set(names)
+    assert {
+        "Clean up old task results",
+        "Load new game-log files",
+        "Scrape yesterday's box scores",
+        "Scrape this and next month's schedule",
+        "Retrain the models weekly",
+    } <= set(names)
     assert "predictions: re-queue stuck prediction requests" in {name for name, _ in first}
     assert all(created for _, created in first) and set(names) <= {name for name, _ in first}
     cleanup = PeriodicTask.objects.get(name="Clean up old task results")

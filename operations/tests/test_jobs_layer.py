@@ -1,6 +1,7 @@
 """The jobs layer: every app plugs its job kind in through its own jobs.py (operations names no
 app), progress is one UPDATE of the given fields, a TaskResult links back to the job of any kind,
 and the beat rows of the renamed housekeeping tasks follow them."""
+
 from __future__ import annotations
 
 import importlib
@@ -18,8 +19,14 @@ from operations.models import Job
 pytestmark = [pytest.mark.django_db]
 
 # Named by label: operations (and its tests' imports) name no app.
-JOB_MODELS = {"etl.EtlRun", "scraping.ScrapeRun", "mlmodels.TrainingRun", "predictions.PredictionRequest",
-              "predictions.Slate", "predictions.DailyRun"}
+JOB_MODELS = {
+    "etl.EtlRun",
+    "scraping.ScrapeRun",
+    "mlmodels.TrainingRun",
+    "predictions.PredictionRequest",
+    "predictions.Slate",
+    "predictions.DailyRun",
+}
 
 
 def test_each_app_registers_its_job_kind_schedules_and_actions_in_its_jobs_module():
@@ -27,10 +34,17 @@ def test_each_app_registers_its_job_kind_schedules_and_actions_in_its_jobs_modul
     assert all(issubclass(kind.model, Job) for kind in registry.job_kinds())
     actions = registry.actions()
     assert (actions["load-bundled"].task, actions["retrain"].task, actions["daily"].task) == (
-        "etl.tasks.load_gamelogs", "mlmodels.tasks.train", "predictions.tasks.daily_pipeline")
+        "etl.tasks.load_gamelogs",
+        "mlmodels.tasks.train",
+        "predictions.tasks.daily_pipeline",
+    )
     assert {spec["task"] for spec in registry.schedules()} >= {
-        "operations.tasks.cleanup_task_results", "etl.tasks.load_gamelogs", "scraping.tasks.crawl",
-        "mlmodels.tasks.train", "predictions.tasks.daily_pipeline"}
+        "operations.tasks.cleanup_task_results",
+        "etl.tasks.load_gamelogs",
+        "scraping.tasks.crawl",
+        "mlmodels.tasks.train",
+        "predictions.tasks.daily_pipeline",
+    }
 
 
 def test_progress_report_is_one_update_of_only_the_given_fields(django_assert_num_queries):
@@ -65,8 +79,9 @@ def test_start_keeps_the_first_start_and_succeed_completes():
 
 
 def test_a_task_result_links_back_to_the_job_of_every_kind():
-    EtlRun, ScrapeRun, PredictionRequest = (apps.get_model(label) for label in (
-        "etl.EtlRun", "scraping.ScrapeRun", "predictions.PredictionRequest"))
+    EtlRun, ScrapeRun, PredictionRequest = (
+        apps.get_model(label) for label in ("etl.EtlRun", "scraping.ScrapeRun", "predictions.PredictionRequest")
+    )
     load = EtlRun.objects.create(source="a.csv", task_id="task-1")
     scrape = ScrapeRun.objects.create(spider="boxscores", task_id="crawl-1", load_task_id="task-1")
     user = User.objects.create_user("carol")
@@ -79,7 +94,8 @@ def test_a_task_result_links_back_to_the_job_of_every_kind():
     rows = {(row["kind"], row["id"]): row for row in collect_jobs()}
     assert rows[("scrape", str(scrape.pk))]["task_links"][1]["label"] == "load"
     assert rows[("prediction", str(request.pk))]["task_links"] == [
-        {"label": "keras", "task_id": "task-1", "url": "/admin/django_celery_results/taskresult/?q=task-1"}]
+        {"label": "keras", "task_id": "task-1", "url": "/admin/django_celery_results/taskresult/?q=task-1"}
+    ]
 
 
 def test_beat_rows_of_the_moved_housekeeping_tasks_are_renamed():
@@ -93,11 +109,14 @@ def test_beat_rows_of_the_moved_housekeeping_tasks_are_renamed():
 
 
 def test_every_job_admin_lists_and_shows_its_task_results(client):
-    EtlRun, ScrapeRun, TrainingRun = (apps.get_model(label) for label in (
-        "etl.EtlRun", "scraping.ScrapeRun", "mlmodels.TrainingRun"))
-    jobs = [EtlRun.objects.create(source="a.csv", task_id="etl-task"),
-            ScrapeRun.objects.create(spider="schedule", task_id="crawl-task", load_task_id="load-task"),
-            TrainingRun.objects.create(task_id="train-task", status=Job.Status.RUNNING, stage="keras", percent=50)]
+    EtlRun, ScrapeRun, TrainingRun = (
+        apps.get_model(label) for label in ("etl.EtlRun", "scraping.ScrapeRun", "mlmodels.TrainingRun")
+    )
+    jobs = [
+        EtlRun.objects.create(source="a.csv", task_id="etl-task"),
+        ScrapeRun.objects.create(spider="schedule", task_id="crawl-task", load_task_id="load-task"),
+        TrainingRun.objects.create(task_id="train-task", status=Job.Status.RUNNING, stage="keras", percent=50),
+    ]
     client.force_login(User.objects.create_superuser("boss", password="pw"))
     for job in jobs:
         meta = job._meta

@@ -1,4 +1,5 @@
 """LOG_FORMAT=json: one JSON object per line, from the web process's handlers and a real worker's."""
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,7 @@ def test_a_real_worker_with_log_format_json_writes_only_json_lines():
         lines = [line for line in worker.log().splitlines() if line.strip()]  # before the shutdown's print
     entries = [json.loads(line) for line in lines if line.startswith("{")]
     # Celery's banner is printed (not logged) before logging starts; every logged line is JSON.
-    logged = lines[lines.index(next(line for line in lines if line.startswith("{"))):]
+    logged = lines[lines.index(next(line for line in lines if line.startswith("{"))) :]
     assert len(entries) == len(logged), [line for line in logged if not line.startswith("{")]
     assert any(e["message"].endswith(" ready.") for e in entries)
     done = [e for e in entries if "succeeded" in e["message"]]

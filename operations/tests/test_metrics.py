@@ -1,4 +1,5 @@
 """/metrics: Prometheus text for staff and the allowed addresses, 403 for the public."""
+
 from __future__ import annotations
 
 import pytest
@@ -65,6 +66,9 @@ def test_product_figures_come_from_the_broker_and_every_job_kind():
     assert samples(found["nba_jobs_queued"], kind="etl") == [0]
     # every app's contribution answered the scrape
     sources = {s.labels["source"]: s.value for s in found["nba_metrics_source_up"].samples}
-    assert set(sources) >= {"etl.jobs.freshness_metrics", "mlmodels.jobs.model_metrics",
-                            "predictions.jobs.prediction_metrics"}
+    assert set(sources) >= {
+        "etl.jobs.freshness_metrics",
+        "mlmodels.jobs.model_metrics",
+        "predictions.jobs.prediction_metrics",
+    }
     assert all(sources.values()), sources

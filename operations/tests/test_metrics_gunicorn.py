@@ -1,6 +1,7 @@
 """/metrics behind gunicorn with several worker processes (nbaproject/gunicorn.py): the web tier's
 counters are the sum over every process (prometheus_client multiprocess mode), whichever process
 answers the scrape, and a new gunicorn starts from zero (the directory is emptied at start)."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,12 @@ VIEW = "healthz"
 
 def served_by_view(scrape: bytes) -> float:
     """The request counter of VIEW in one /metrics answer (summed over methods and transports)."""
-    return sum(sample.value for family in text_string_to_metric_families(scrape.decode())
-               for sample in family.samples if sample.name == REQUESTS and sample.labels.get("view") == VIEW)
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(scrape.decode())
+        for sample in family.samples
+        if sample.name == REQUESTS and sample.labels.get("view") == VIEW
+    )
 
 
 def served_per_process(metrics_dir: Path) -> Counter:
@@ -54,8 +59,9 @@ def test_metrics_sum_the_requests_of_every_gunicorn_worker(tmp_path):
             per_pid = served_per_process(metrics_dir)
             return per_pid if sum(1 for n in per_pid.values() if n) >= 2 else None
 
-        per_pid = wait_for(burst, 60, "requests served by two processes",
-                           describe=lambda: served_per_process(metrics_dir))
+        per_pid = wait_for(
+            burst, 60, "requests served by two processes", describe=lambda: served_per_process(metrics_dir)
+        )
         assert sum(per_pid.values()) == sent
         # Every scrape, whichever process answers it, gives the sum (/metrics counts under its own view).
         assert [served_by_view(web.get("/metrics")) for _ in range(6)] == [sent] * 6

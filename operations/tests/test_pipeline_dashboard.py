@@ -1,4 +1,5 @@
 """The staff Pipeline page: staff only, live JSON from TaskResults, the broker and the workers."""
+
 import datetime as dt
 
 import pytest
@@ -92,8 +93,13 @@ def test_unreachable_broker_is_reported_not_raised():
 @pytest.mark.django_db
 def test_task_result_admin_lists_runtime_and_queue(staff_client):
     now = timezone.now()
-    TaskResult.objects.create(task_id="t-1", task_name="operations.tasks.ping", status="SUCCESS",
-                              meta='{"queue": "predictions"}', worker="w@h")
+    TaskResult.objects.create(
+        task_id="t-1",
+        task_name="operations.tasks.ping",
+        status="SUCCESS",
+        meta='{"queue": "predictions"}',
+        worker="w@h",
+    )
     TaskResult.objects.filter(task_id="t-1").update(date_started=now - dt.timedelta(seconds=2), date_done=now)
     page = staff_client.get("/admin/django_celery_results/taskresult/?q=t-1").content.decode()
     assert "2.000" in page and "predictions" in page

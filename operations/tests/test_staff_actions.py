@@ -1,5 +1,6 @@
 """Staff actions from admin: each starts a real task on the worker, is recorded, and shows on
 the Pipeline page with the task's state; the TaskResult links back to the job it ran."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,8 +32,13 @@ def snapshot_until(client, predicate, timeout=120):
         data = client.get("/admin/pipeline/data/").json()
         return data if predicate(data) else None
 
-    return wait_for(snapshot, timeout, "the Pipeline page showing it", interval=0.3,
-                    describe=lambda: client.get("/admin/pipeline/data/").json()["staff_actions"])
+    return wait_for(
+        snapshot,
+        timeout,
+        "the Pipeline page showing it",
+        interval=0.3,
+        describe=lambda: client.get("/admin/pipeline/data/").json()["staff_actions"],
+    )
 
 
 def test_pipeline_page_offers_the_buttons_the_user_may_use(client, staff_client):
@@ -67,8 +73,11 @@ def test_load_bundled_data_now_runs_on_the_worker_and_is_followed_on_pipeline(st
     assert entry.user == staff and "Load the bundled seasons now" in entry.change_message
 
     def finished(d):  # the snapshot's parts are read one after another: wait for both
-        return d["staff_actions"] and d["staff_actions"][0]["states"] == ["SUCCESS"] and \
-            any(j["kind"] == "etl" and j["status"] != "running" for j in d["jobs"])
+        return (
+            d["staff_actions"]
+            and d["staff_actions"][0]["states"] == ["SUCCESS"]
+            and any(j["kind"] == "etl" and j["status"] != "running" for j in d["jobs"])
+        )
 
     data = snapshot_until(staff_client, finished, timeout=240)
     action = data["staff_actions"][0]
@@ -90,8 +99,9 @@ def test_run_a_periodic_task_now_from_admin(staff_client, celery_worker):
     ensure_periodic_tasks(OPERATIONS_SCHEDULES)
     cleanup = PeriodicTask.objects.get(name="Clean up old task results")
 
-    response = staff_client.post("/admin/django_celery_beat/periodictask/",
-                                 {"action": "run_tasks", "_selected_action": [cleanup.pk]})
+    response = staff_client.post(
+        "/admin/django_celery_beat/periodictask/", {"action": "run_tasks", "_selected_action": [cleanup.pk]}
+    )
     assert response.status_code == 302
 
     data = snapshot_until(staff_client, lambda d: d["staff_actions"] and d["staff_actions"][0]["states"] == ["SUCCESS"])

@@ -1,5 +1,6 @@
 """A task travels through the broker to a real worker process and its result is read
 back from a TaskResult row in the database."""
+
 import json
 
 import pytest

@@ -1,4 +1,5 @@
 """A long-lived worker survives lost database connections, and time limits fail clearly."""
+
 import json
 
 import pytest
@@ -14,14 +15,19 @@ pytestmark = [pytest.mark.services, pytest.mark.reliability, pytest.mark.django_
 def terminate_other_backends() -> int:
     """pg_terminate_backend every other session on the test database (the worker's)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         return cursor.fetchone()[0]
 
 
 def wait_for_state(task_id, state, timeout=30):
-    wait_for(lambda: TaskResult.objects.filter(task_id=task_id, status=state).exists(), timeout,
-             f"task {task_id} in state {state}")
+    wait_for(
+        lambda: TaskResult.objects.filter(task_id=task_id, status=state).exists(),
+        timeout,
+        f"task {task_id} in state {state}",
+    )
 
 
 def test_idle_worker_holds_no_database_session_so_a_restart_between_tasks_costs_nothing(celery_worker):
@@ -30,8 +36,12 @@ def test_idle_worker_holds_no_database_session_so_a_restart_between_tasks_costs_
     # autovacuum worker or another test's client is no session of the worker. The pool process
     # closes its connection after the task (Celery's Django fix-up) and after warming up
     # (predictions.worker), which on a loaded machine can come a while after the result is stored.
-    wait_for(lambda: not celery_worker.database_sessions(), 30, "no database session held by the idle worker",
-             describe=celery_worker.database_sessions)
+    wait_for(
+        lambda: not celery_worker.database_sessions(),
+        30,
+        "no database session held by the idle worker",
+        describe=celery_worker.database_sessions,
+    )
     terminate_other_backends()
 
     assert ping.delay("after restart").get(timeout=30)["database"] is True
@@ -65,8 +75,9 @@ def test_staff_revoke_action_terminates_a_running_task(celery_worker, client):
     wait_for_state(result.id, "STARTED")
     row = TaskResult.objects.get(task_id=result.id)
 
-    response = client.post("/admin/django_celery_results/taskresult/",
-                           {"action": "revoke_tasks", "_selected_action": [row.pk]})
+    response = client.post(
+        "/admin/django_celery_results/taskresult/", {"action": "revoke_tasks", "_selected_action": [row.pk]}
+    )
     assert response.status_code == 302
     wait_for_state(result.id, "REVOKED", timeout=20)
     assert LogEntry.objects.filter(object_id=str(row.pk), change_message__contains="Revoked").exists()

@@ -1,6 +1,7 @@
 """The Pipeline page's Workers table on any broker: workers write heartbeat files, the page lists
 them (with what the database records them running), Procfile workers that never beat, and how to
 get live inspection when the broker cannot broadcast."""
+
 from __future__ import annotations
 
 import json
@@ -34,12 +35,15 @@ def embedded_broker(settings, tmp_path):
 
 @pytest.mark.django_db
 def test_embedded_broker_lists_heartbeat_workers_what_they_run_and_how_to_inspect_live(
-        var_dir, embedded_broker, client):
+    var_dir, embedded_broker, client
+):
     started = datetime.now(UTC) - timedelta(minutes=5)
-    heartbeats.write_heartbeat(f"predictions@{HOST}", [queue_name("predictions"), queue_name("default")], PID, 2,
-                               started)
-    TaskResult.objects.create(task_id="running-1", task_name="predictions.tasks.features_step", status="STARTED",
-                              worker=f"predictions@{HOST}")
+    heartbeats.write_heartbeat(
+        f"predictions@{HOST}", [queue_name("predictions"), queue_name("default")], PID, 2, started
+    )
+    TaskResult.objects.create(
+        task_id="running-1", task_name="predictions.tasks.features_step", status="STARTED", worker=f"predictions@{HOST}"
+    )
     TaskResult.objects.create(task_id="elsewhere", task_name="etl.tasks.load", status="STARTED", worker="other@x")
 
     client.force_login(User.objects.create_superuser("ops", password="pw"))
@@ -60,8 +64,7 @@ def test_embedded_broker_lists_heartbeat_workers_what_they_run_and_how_to_inspec
 
 @pytest.mark.django_db
 def test_a_silent_worker_is_not_responding_and_no_running_worker_is_a_warning(var_dir, embedded_broker, settings):
-    heartbeats.write_heartbeat(f"predictions@{HOST}", [queue_name("predictions")], PID, 2,
-                               datetime.now(UTC))
+    heartbeats.write_heartbeat(f"predictions@{HOST}", [queue_name("predictions")], PID, 2, datetime.now(UTC))
     path = next((var_dir / "workers").glob("*.json"))
     record = json.loads(path.read_text())
     record["last_seen"] = (datetime.now(UTC) - timedelta(seconds=4 * settings.WORKER_HEARTBEAT_SECONDS)).isoformat()
@@ -92,8 +95,9 @@ def test_heartbeats_of_another_queue_prefix_and_day_old_files_are_left_out(var_d
 def test_the_pipeline_page_has_the_workers_columns_and_a_place_for_the_note(client, db):
     client.force_login(User.objects.create_superuser("ops", password="pw"))
     page = client.get("/admin/pipeline/").content.decode()
-    assert ("<th>Worker</th><th>State</th><th>Queues</th><th>Running now</th><th>Last heartbeat</th>"
-            "<th>Process</th>") in page
+    assert (
+        "<th>Worker</th><th>State</th><th>Queues</th><th>Running now</th><th>Last heartbeat</th><th>Process</th>"
+    ) in page
     assert 'id="workers-note"' in page
 
 
@@ -106,22 +110,30 @@ def test_a_real_worker_beats_while_it_runs_and_removes_its_file_when_it_stops(tm
         first = json.loads(path.read_text())
         assert first["hostname"] == worker.hostname and first["pid"] == worker.process.pid
         assert first["queues"] == [queue_name("default")]
-        wait_for(lambda: json.loads(path.read_text())["last_seen"] > first["last_seen"], 10,
-                 "the heartbeat was not renewed")
+        wait_for(
+            lambda: json.loads(path.read_text())["last_seen"] > first["last_seen"], 10, "the heartbeat was not renewed"
+        )
     assert not path.exists(), "a stopped worker left its heartbeat behind"
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_embedded_default_page_shows_the_heartbeat_workers_and_the_note_not_a_warning(
-        var_dir, embedded_broker, live_server, browser, screenshots):
+    var_dir, embedded_broker, live_server, browser, screenshots
+):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    heartbeats.write_heartbeat(f"predictions@{HOST}", [queue_name("predictions"), queue_name("default")], PID, 2,
-                               datetime.now(UTC) - timedelta(minutes=3))
-    TaskResult.objects.create(task_id="running-1", task_name="predictions.tasks.keras_step", status="STARTED",
-                              worker=f"predictions@{HOST}")
+    heartbeats.write_heartbeat(
+        f"predictions@{HOST}",
+        [queue_name("predictions"), queue_name("default")],
+        PID,
+        2,
+        datetime.now(UTC) - timedelta(minutes=3),
+    )
+    TaskResult.objects.create(
+        task_id="running-1", task_name="predictions.tasks.keras_step", status="STARTED", worker=f"predictions@{HOST}"
+    )
     User.objects.create_superuser("ops", password="ops-pw-123")
     browser.set_window_size(1400, 1000)
     browser.get(f"{live_server.url}/admin/login/?next=/admin/pipeline/")
@@ -129,7 +141,8 @@ def test_the_embedded_default_page_shows_the_heartbeat_workers_and_the_note_not_
     browser.find_element(By.NAME, "password").send_keys("ops-pw-123")
     browser.find_element(By.CSS_SELECTOR, "[type=submit]").click()
     WebDriverWait(browser, 30).until(
-        lambda d: d.execute_script("return document.querySelectorAll('#workers tbody tr:not(.muted)').length") == 2)
+        lambda d: d.execute_script("return document.querySelectorAll('#workers tbody tr:not(.muted)').length") == 2
+    )
     browser.execute_script("document.getElementById('workers').scrollIntoView()")
     screenshots(browser, "pipeline-embedded-workers", full_page=True)
 

@@ -1,12 +1,14 @@
 """The beat entry that runs predictions.tasks.sweep_stuck_requests every 30 s."""
+
 from django.db import migrations
 
 
 def create_schedule(apps, schema_editor):
     from predictions.pipeline import ensure_sweeper_schedule
 
-    ensure_sweeper_schedule(apps.get_model("django_celery_beat", "PeriodicTask"),
-                            apps.get_model("django_celery_beat", "IntervalSchedule"))
+    ensure_sweeper_schedule(
+        apps.get_model("django_celery_beat", "PeriodicTask"), apps.get_model("django_celery_beat", "IntervalSchedule")
+    )
 
 
 class Migration(migrations.Migration):

@@ -4,20 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('predictions', '0002_sweeper_schedule'),
+        ("predictions", "0002_sweeper_schedule"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='predictionrequest',
-            name='attempts',
-            field=models.PositiveSmallIntegerField(default=0, help_text='Runs of the pipeline published to the broker.'),
+            model_name="predictionrequest",
+            name="attempts",
+            field=models.PositiveSmallIntegerField(
+                default=0, help_text="Runs of the pipeline published to the broker."
+            ),
         ),
         migrations.AlterField(
-            model_name='predictionrequest',
-            name='enqueued_at',
-            field=models.DateTimeField(blank=True, help_text='When the last run was published.', null=True),
+            model_name="predictionrequest",
+            name="enqueued_at",
+            field=models.DateTimeField(blank=True, help_text="When the last run was published.", null=True),
         ),
     ]

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('predictions', '0003_attempts_help'),
+        ("predictions", "0003_attempts_help"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='predictionrequest',
-            name='step_starts',
-            field=models.JSONField(blank=True, default=dict, help_text='Starts of each step in the current run: a step that keeps dying with its worker process is given up on.'),
+            model_name="predictionrequest",
+            name="step_starts",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="Starts of each step in the current run: a step that keeps dying with its worker process is given up on.",
+            ),
         ),
     ]

@@ -4,15 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('predictions', '0008_prediction_data_through'),
+        ("predictions", "0008_prediction_data_through"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='predictionrequest',
-            name='failure_kind',
-            field=models.CharField(blank=True, choices=[('input', 'User input'), ('system', 'System')], help_text="Set when failed: the user's input had no answer, or the system failed.", max_length=6),
+            model_name="predictionrequest",
+            name="failure_kind",
+            field=models.CharField(
+                blank=True,
+                choices=[("input", "User input"), ("system", "System")],
+                help_text="Set when failed: the user's input had no answer, or the system failed.",
+                max_length=6,
+            ),
         ),
     ]

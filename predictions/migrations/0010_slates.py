@@ -6,80 +6,146 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('etl', '0006_etlrun_job_fields'),
-        ('predictions', '0009_predictionrequest_failure_kind'),
+        ("etl", "0006_etlrun_job_fields"),
+        ("predictions", "0009_predictionrequest_failure_kind"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Slate',
+            name="Slate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], db_index=True, default='queued', max_length=9)),
-                ('stage', models.CharField(blank=True, help_text='What the job is doing (or did last).', max_length=64)),
-                ('step_index', models.PositiveSmallIntegerField(default=0, help_text='1-based index of the current step.')),
-                ('step_count', models.PositiveSmallIntegerField(default=0, help_text='Steps in all (0: not counted in steps).')),
-                ('percent', models.PositiveSmallIntegerField(default=0)),
-                ('message', models.TextField(blank=True, help_text='Why the job failed, or a short note.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('date', models.DateField(help_text='The day whose games the slate covers.')),
-                ('model_versions', models.JSONField(default=dict, help_text='{algorithm: model version id} used.')),
-                ('versions_key', models.CharField(help_text='The versions as text (unique with the date).', max_length=200)),
-                ('task_id', models.CharField(blank=True, help_text='Celery id of the planning task.', max_length=64)),
-                ('games_total', models.PositiveIntegerField(default=0)),
-                ('games_done', models.PositiveIntegerField(default=0)),
-                ('players_done', models.PositiveIntegerField(default=0)),
-                ('coverage_80', models.FloatField(blank=True, help_text="Share of the played games' actual points inside p10-p90.", null=True)),
-                ('seconds', models.FloatField(blank=True, help_text='From creation to success.', null=True)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=9,
+                    ),
+                ),
+                (
+                    "stage",
+                    models.CharField(blank=True, help_text="What the job is doing (or did last).", max_length=64),
+                ),
+                (
+                    "step_index",
+                    models.PositiveSmallIntegerField(default=0, help_text="1-based index of the current step."),
+                ),
+                (
+                    "step_count",
+                    models.PositiveSmallIntegerField(default=0, help_text="Steps in all (0: not counted in steps)."),
+                ),
+                ("percent", models.PositiveSmallIntegerField(default=0)),
+                ("message", models.TextField(blank=True, help_text="Why the job failed, or a short note.")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("date", models.DateField(help_text="The day whose games the slate covers.")),
+                ("model_versions", models.JSONField(default=dict, help_text="{algorithm: model version id} used.")),
+                (
+                    "versions_key",
+                    models.CharField(help_text="The versions as text (unique with the date).", max_length=200),
+                ),
+                ("task_id", models.CharField(blank=True, help_text="Celery id of the planning task.", max_length=64)),
+                ("games_total", models.PositiveIntegerField(default=0)),
+                ("games_done", models.PositiveIntegerField(default=0)),
+                ("players_done", models.PositiveIntegerField(default=0)),
+                (
+                    "coverage_80",
+                    models.FloatField(
+                        blank=True, help_text="Share of the played games' actual points inside p10-p90.", null=True
+                    ),
+                ),
+                ("seconds", models.FloatField(blank=True, help_text="From creation to success.", null=True)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='SlateGame',
+            name="SlateGame",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('done', models.BooleanField(default=False)),
-                ('players', models.PositiveIntegerField(default=0)),
-                ('game', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='etl.game')),
-                ('slate', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='games', to='predictions.slate')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("done", models.BooleanField(default=False)),
+                ("players", models.PositiveIntegerField(default=0)),
+                (
+                    "game",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="etl.game"),
+                ),
+                (
+                    "slate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="games", to="predictions.slate"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SlatePrediction',
+            name="SlatePrediction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('p10', models.FloatField()),
-                ('p50', models.FloatField()),
-                ('p90', models.FloatField()),
-                ('data_through', models.DateField(blank=True, help_text='Date of the last game the features used.', null=True)),
-                ('actual', models.PositiveSmallIntegerField(blank=True, help_text='Points scored, once played.', null=True)),
-                ('game', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='etl.game')),
-                ('player', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='etl.player')),
-                ('slate', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='predictions', to='predictions.slate')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='etl.team')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("p10", models.FloatField()),
+                ("p50", models.FloatField()),
+                ("p90", models.FloatField()),
+                (
+                    "data_through",
+                    models.DateField(blank=True, help_text="Date of the last game the features used.", null=True),
+                ),
+                (
+                    "actual",
+                    models.PositiveSmallIntegerField(blank=True, help_text="Points scored, once played.", null=True),
+                ),
+                (
+                    "game",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="etl.game"),
+                ),
+                (
+                    "player",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="etl.player"),
+                ),
+                (
+                    "slate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="predictions", to="predictions.slate"
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="etl.team"),
+                ),
             ],
             options={
-                'ordering': ['game_id', '-p50'],
+                "ordering": ["game_id", "-p50"],
             },
         ),
         migrations.AddConstraint(
-            model_name='slate',
-            constraint=models.UniqueConstraint(fields=('date', 'versions_key'), name='slate_unique_date_versions'),
+            model_name="slate",
+            constraint=models.UniqueConstraint(fields=("date", "versions_key"), name="slate_unique_date_versions"),
         ),
         migrations.AddConstraint(
-            model_name='slategame',
-            constraint=models.UniqueConstraint(fields=('slate', 'game'), name='slategame_unique'),
+            model_name="slategame",
+            constraint=models.UniqueConstraint(fields=("slate", "game"), name="slategame_unique"),
         ),
         migrations.AddConstraint(
-            model_name='slateprediction',
-            constraint=models.UniqueConstraint(fields=('slate', 'player'), name='slateprediction_unique_player'),
+            model_name="slateprediction",
+            constraint=models.UniqueConstraint(fields=("slate", "player"), name="slateprediction_unique_player"),
         ),
     ]

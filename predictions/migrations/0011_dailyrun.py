@@ -6,39 +6,114 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('predictions', '0010_slates'),
-        ('scraping', '0004_scraperun_job_fields'),
+        ("predictions", "0010_slates"),
+        ("scraping", "0004_scraperun_job_fields"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DailyRun',
+            name="DailyRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], db_index=True, default='queued', max_length=9)),
-                ('stage', models.CharField(blank=True, help_text='What the job is doing (or did last).', max_length=64)),
-                ('step_index', models.PositiveSmallIntegerField(default=0, help_text='1-based index of the current step.')),
-                ('step_count', models.PositiveSmallIntegerField(default=0, help_text='Steps in all (0: not counted in steps).')),
-                ('percent', models.PositiveSmallIntegerField(default=0)),
-                ('message', models.TextField(blank=True, help_text='Why the job failed, or a short note.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('date', models.DateField(help_text="The product's today: the slate's day. The box scores crawled are those of the day before.", unique=True)),
-                ('token', models.CharField(blank=True, help_text="The current attempt's token: a step of an older attempt stops quietly.", max_length=36)),
-                ('attempts', models.PositiveSmallIntegerField(default=0, help_text='How many times this day was run.')),
-                ('crawl_args', models.JSONField(blank=True, default=dict, help_text='Extra spider arguments (base_url of a mirror).')),
-                ('task_ids', models.JSONField(blank=True, default=dict, help_text='Celery task id of each step.')),
-                ('summary', models.JSONField(blank=True, default=dict, help_text='What each step did: pages and games crawled, warehouse counts, slate size.')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('scrape_run', models.ForeignKey(blank=True, help_text="The crawl of yesterday's box scores.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='scraping.scraperun')),
-                ('slate', models.ForeignKey(blank=True, help_text="Today's slate, computed in the last step.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='predictions.slate')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=9,
+                    ),
+                ),
+                (
+                    "stage",
+                    models.CharField(blank=True, help_text="What the job is doing (or did last).", max_length=64),
+                ),
+                (
+                    "step_index",
+                    models.PositiveSmallIntegerField(default=0, help_text="1-based index of the current step."),
+                ),
+                (
+                    "step_count",
+                    models.PositiveSmallIntegerField(default=0, help_text="Steps in all (0: not counted in steps)."),
+                ),
+                ("percent", models.PositiveSmallIntegerField(default=0)),
+                ("message", models.TextField(blank=True, help_text="Why the job failed, or a short note.")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "date",
+                    models.DateField(
+                        help_text="The product's today: the slate's day. The box scores crawled are those of the day before.",
+                        unique=True,
+                    ),
+                ),
+                (
+                    "token",
+                    models.CharField(
+                        blank=True,
+                        help_text="The current attempt's token: a step of an older attempt stops quietly.",
+                        max_length=36,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0, help_text="How many times this day was run.")),
+                (
+                    "crawl_args",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="Extra spider arguments (base_url of a mirror)."
+                    ),
+                ),
+                ("task_ids", models.JSONField(blank=True, default=dict, help_text="Celery task id of each step.")),
+                (
+                    "summary",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="What each step did: pages and games crawled, warehouse counts, slate size.",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "scrape_run",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The crawl of yesterday's box scores.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="scraping.scraperun",
+                    ),
+                ),
+                (
+                    "slate",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Today's slate, computed in the last step.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="predictions.slate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-date'],
+                "ordering": ["-date"],
             },
         ),
     ]

@@ -5,39 +5,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('predictions', '0012_slate_sweeper'),
+        ("predictions", "0012_slate_sweeper"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='slate',
-            name='slate_unique_date_versions',
+            model_name="slate",
+            name="slate_unique_date_versions",
         ),
         migrations.AddField(
-            model_name='predictionrequest',
-            name='out_input',
-            field=models.JSONField(blank=True, help_text='Who is out, as given: the names or ids of players who will not play (empty: not given, not known).', null=True),
+            model_name="predictionrequest",
+            name="out_input",
+            field=models.JSONField(
+                blank=True,
+                help_text="Who is out, as given: the names or ids of players who will not play (empty: not given, not known).",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='predictionrequest',
-            name='out_players',
-            field=models.JSONField(blank=True, help_text='Who is out, resolved: [{id, name, team, ignored}]; team and ignored (on neither team of the game) once the game is known.', null=True),
+            model_name="predictionrequest",
+            name="out_players",
+            field=models.JSONField(
+                blank=True,
+                help_text="Who is out, resolved: [{id, name, team, ignored}]; team and ignored (on neither team of the game) once the game is known.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='slate',
-            name='out_key',
-            field=models.CharField(blank=True, default='', help_text="The out set as text (unique with the date and versions; '': none given).", max_length=64),
+            model_name="slate",
+            name="out_key",
+            field=models.CharField(
+                blank=True,
+                default="",
+                help_text="The out set as text (unique with the date and versions; '': none given).",
+                max_length=64,
+            ),
         ),
         migrations.AddField(
-            model_name='slate',
-            name='out_players',
-            field=models.JSONField(blank=True, help_text='Who is out: [{id, name, team, ignored}] (empty: not given, not known).', null=True),
+            model_name="slate",
+            name="out_players",
+            field=models.JSONField(
+                blank=True,
+                help_text="Who is out: [{id, name, team, ignored}] (empty: not given, not known).",
+                null=True,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='slate',
-            constraint=models.UniqueConstraint(fields=('date', 'versions_key', 'out_key'), name='slate_unique_date_versions_out'),
+            model_name="slate",
+            constraint=models.UniqueConstraint(
+                fields=("date", "versions_key", "out_key"), name="slate_unique_date_versions_out"
+            ),
         ),
     ]

@@ -3,6 +3,7 @@
 Transactional tests TRUNCATE every table afterwards (warehouse and model registry included),
 so the fixtures below check what is there and load it again when it is gone.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -135,10 +136,12 @@ class TriggerHold:
             cursor.execute(
                 f"CREATE OR REPLACE FUNCTION {self.name}() RETURNS trigger AS $$ BEGIN "
                 f"IF {self.condition} THEN PERFORM pg_advisory_xact_lock_shared({self.lock}); END IF; "
-                "RETURN NEW; END $$ LANGUAGE plpgsql")
+                "RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
             cursor.execute(f"DROP TRIGGER IF EXISTS {self.name} ON {self.table}")
-            cursor.execute(f"CREATE TRIGGER {self.name} BEFORE INSERT ON {self.table} "
-                           f"FOR EACH ROW EXECUTE FUNCTION {self.name}()")
+            cursor.execute(
+                f"CREATE TRIGGER {self.name} BEFORE INSERT ON {self.table} FOR EACH ROW EXECUTE FUNCTION {self.name}()"
+            )
             cursor.execute("SELECT pg_advisory_lock(%s)", [self.lock])
         self.held = True
         return self
@@ -148,9 +151,12 @@ class TriggerHold:
         from django.db import connection
 
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                           "AND objid = %s AND database = (SELECT oid FROM pg_database "
-                           "WHERE datname = current_database())", [self.lock])
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND objid = %s AND database = (SELECT oid FROM pg_database "
+                "WHERE datname = current_database())",
+                [self.lock],
+            )
             return cursor.fetchone()[0]
 
     def release(self):

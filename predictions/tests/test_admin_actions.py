@@ -1,5 +1,6 @@
 """Staff retry a failed prediction from admin: the pipeline runs again from the start on the
 worker, the request ends with exactly one Prediction, and the action is on the Pipeline page."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,18 +19,29 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 
 def test_retry_a_failed_request_after_the_missing_game_was_scheduled(pipeline, client, settings):
     settings.AS_OF_DATE = "2024-04-15"  # the day after the season: no next game yet
-    accepted = client_for(make_user("alice")).post("/api/v1/predictions/", data=json.dumps({"player": "LeBron James"}),
-                                                   content_type="application/json")
+    accepted = client_for(make_user("alice")).post(
+        "/api/v1/predictions/", data=json.dumps({"player": "LeBron James"}), content_type="application/json"
+    )
     failed = wait_until_done(accepted.json()["id"])
     assert failed.status == "failed" and "no game found" in failed.message
 
-    last = PlayerGameLog.objects.filter(player=Player.objects.get(normalised_name="lebron james")) \
-        .select_related("team").order_by("-date").first()
-    Game.objects.create(season="2024-25", date=last.date + dt.timedelta(days=190), home=last.team,
-                        away=Team.objects.get(code="DEN"), status=Game.Status.SCHEDULED)
+    last = (
+        PlayerGameLog.objects.filter(player=Player.objects.get(normalised_name="lebron james"))
+        .select_related("team")
+        .order_by("-date")
+        .first()
+    )
+    Game.objects.create(
+        season="2024-25",
+        date=last.date + dt.timedelta(days=190),
+        home=last.team,
+        away=Team.objects.get(code="DEN"),
+        status=Game.Status.SCHEDULED,
+    )
     client.force_login(User.objects.create_superuser("ops", password="pw"))
-    response = client.post("/admin/predictions/predictionrequest/",
-                           {"action": "retry_failed", "_selected_action": [str(failed.pk)]})
+    response = client.post(
+        "/admin/predictions/predictionrequest/", {"action": "retry_failed", "_selected_action": [str(failed.pk)]}
+    )
     assert response.status_code == 302
 
     done = wait_until_done(failed.pk)
@@ -43,11 +55,13 @@ def test_retry_a_failed_request_after_the_missing_game_was_scheduled(pipeline, c
 
 
 def test_retry_skips_requests_that_did_not_fail(pipeline, client):
-    request = PredictionRequest.objects.create(user=make_user("bob"), player_input="Nobody",
-                                               status=PredictionRequest.Status.SUCCEEDED)
+    request = PredictionRequest.objects.create(
+        user=make_user("bob"), player_input="Nobody", status=PredictionRequest.Status.SUCCEEDED
+    )
     client.force_login(User.objects.create_superuser("ops", password="pw"))
-    client.post("/admin/predictions/predictionrequest/",
-                {"action": "retry_failed", "_selected_action": [str(request.pk)]})
+    client.post(
+        "/admin/predictions/predictionrequest/", {"action": "retry_failed", "_selected_action": [str(request.pk)]}
+    )
     request.refresh_from_db()
     assert request.status == "succeeded" and request.attempts == 0
     assert not LogEntry.objects.exists()

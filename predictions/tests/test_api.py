@@ -1,6 +1,7 @@
 """The API's contract without a worker: validation, suggestions, isolation, abuse limits,
 idempotency, the catalog endpoints and the OpenAPI schema. (Nothing is published here: in a
 non-transactional test the commit, and so the queueing, never happens.)"""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,12 @@ def as_of_the_day_after_the_loaded_data(settings):
 
 
 def post(client, body, **headers):
-    return client.post(URL, data=json.dumps(body) if not isinstance(body, (bytes, str)) else body,
-                       content_type="application/json", **headers)
+    return client.post(
+        URL,
+        data=json.dumps(body) if not isinstance(body, (bytes, str)) else body,
+        content_type="application/json",
+        **headers,
+    )
 
 
 def test_post_answers_202_with_status_url_and_stores_a_queued_request(recent_games, alice_client):
@@ -41,7 +46,11 @@ def test_post_answers_202_with_status_url_and_stores_a_queued_request(recent_gam
     assert body["status_url"].endswith(f"/api/v1/predictions/{body['id']}/")
     job = PredictionRequest.objects.get(pk=body["id"])
     assert (job.player_input, job.opponent_input, str(job.date_input), job.home_input) == (
-        "Luka Doncic", "ATL", "2024-04-20", None)
+        "Luka Doncic",
+        "ATL",
+        "2024-04-20",
+        None,
+    )
     detail = alice_client.get(body["status_url"]).json()
     assert detail["status"] == "queued" and detail["percent"] == 0 and detail["result"] is None
     assert detail["step_label"] == "Waiting for a worker"
@@ -91,7 +100,11 @@ def test_player_is_found_ignoring_accents_case_and_given_names(recent_games, ali
     doncic = Player.objects.get(normalised_name="luka doncic")
     assert post(alice_client, {"player": doncic.pk}).status_code == 202
     assert set(PredictionRequest.objects.values_list("player_input", flat=True)) == {
-        "luka DONCIC", "Luka Dončić", "doncic", str(doncic.pk)}
+        "luka DONCIC",
+        "Luka Dončić",
+        "doncic",
+        str(doncic.pk),
+    }
 
 
 def test_a_name_matching_several_players_lists_them(recent_games, alice_client):
@@ -121,13 +134,18 @@ def test_bad_fields_get_400_with_field_errors(recent_games, alice_client):
 
 def test_a_day_not_on_the_calendar_is_told_as_such_not_as_a_wrong_format(recent_games, alice_client):
     assert post(alice_client, {"player": "Luka Doncic", "date": "2024-02-30"}).json() == {
-        "date": ["2024-02-30 does not exist: February 2024 has 29 days."]}
+        "date": ["2024-02-30 does not exist: February 2024 has 29 days."]
+    }
     assert post(alice_client, {"player": "Luka Doncic", "date": "2024-13-01"}).json()["date"] == [
-        "2024-13-01 does not exist: there is no month 13 (months are 01 to 12)."]
+        "2024-13-01 does not exist: there is no month 13 (months are 01 to 12)."
+    ]
     assert "wrong format" in post(alice_client, {"player": "Luka Doncic", "date": "tomorrow"}).json()["date"][0]
-    leap_day = post(alice_client, {"player": "Luka Doncic", "date": "2024-02-29"})  # a real day: checked against the data
+    leap_day = post(
+        alice_client, {"player": "Luka Doncic", "date": "2024-02-29"}
+    )  # a real day: checked against the data
     assert leap_day.status_code == 422 and leap_day.json()["detail"].startswith(
-        "The data begins on 2024-03-31, after 2024-02-29")
+        "The data begins on 2024-03-31, after 2024-02-29"
+    )
 
 
 def test_the_predict_command_says_a_date_does_not_exist():
@@ -139,8 +157,18 @@ def test_the_predict_command_says_a_date_does_not_exist():
 
 
 def test_malformed_bodies_never_yield_a_500(recent_games, alice_client):
-    for raw in ['{"player": ', "[1, 2]", '"just a string"', "null", "NaN", '{"player": NaN}', "\xff\xfe", "",
-                '{"player": {"nested": true}}', '{"player": ["a"]}']:
+    for raw in [
+        '{"player": ',
+        "[1, 2]",
+        '"just a string"',
+        "null",
+        "NaN",
+        '{"player": NaN}',
+        "\xff\xfe",
+        "",
+        '{"player": {"nested": true}}',
+        '{"player": ["a"]}',
+    ]:
         response = alice_client.post(URL, data=raw, content_type="application/json")
         assert response.status_code == 400, (raw, response.status_code, response.content)
 
@@ -191,8 +219,10 @@ def test_idempotency_key_returns_the_same_request(recent_games, alice_client):
 
 
 def test_submissions_are_throttled_per_user_with_retry_after(recent_games, alice_client, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
-        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "predictions": "3/min"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "predictions": "3/min"},
+    }
     codes = [post(alice_client, {"player": "Luka Doncic"}).status_code for _ in range(4)]
     limited = post(alice_client, {"player": "Luka Doncic"})
 
@@ -222,8 +252,10 @@ def test_games_filter_by_date_range_team_and_status(recent_games):
     client = APIClient()
     response = client.get("/api/v1/games/?team=Celtics&date_after=2024-04-01&date_before=2024-04-07&status=final")
     games = response.json()["results"]
-    expected = Game.objects.filter(date__range=("2024-04-01", "2024-04-07")).filter(
-        home__code="BOS").count() + Game.objects.filter(date__range=("2024-04-01", "2024-04-07"), away__code="BOS").count()
+    expected = (
+        Game.objects.filter(date__range=("2024-04-01", "2024-04-07")).filter(home__code="BOS").count()
+        + Game.objects.filter(date__range=("2024-04-01", "2024-04-07"), away__code="BOS").count()
+    )
     assert len(games) == expected > 0
     assert all("BOS" in (g["home"], g["away"]) and "2024-04-01" <= g["date"] <= "2024-04-07" for g in games)
     assert client.get("/api/v1/games/?team=Atoms").status_code == 400
@@ -244,8 +276,13 @@ def test_openapi_schema_validates(tmp_path):
     target = tmp_path / "schema.yml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
     schema = target.read_text()
-    for path in ("/api/v1/predictions/", "/api/v1/predictions/{id}/events/", "/api/v1/players/{id}/gamelogs/",
-                 "/api/v1/games/", "/api/v1/teams/"):
+    for path in (
+        "/api/v1/predictions/",
+        "/api/v1/predictions/{id}/events/",
+        "/api/v1/players/{id}/gamelogs/",
+        "/api/v1/games/",
+        "/api/v1/teams/",
+    ):
         assert f"  {path}:" in schema
 
 
@@ -270,11 +307,21 @@ def test_the_user_page_needs_a_sign_in_then_shows_the_form(recent_games, client,
 
 def test_odd_query_strings_on_every_endpoint_never_yield_a_500(recent_games, alice_client):
     odd = ["%00", "x" * 5000, "-1", "99999999999999999999999", "'; drop table etl_player; --", "%C0%AF", "[]"]
-    paths = ["/api/v1/players/?search={}", "/api/v1/players/?ordering={}", "/api/v1/players/{}/",
-             "/api/v1/players/{}/gamelogs/", "/api/v1/games/?season={}", "/api/v1/games/?team={}",
-             "/api/v1/games/?status={}", "/api/v1/games/?date_after={}", "/api/v1/games/?page={}",
-             "/api/v1/teams/?search={}", "/api/v1/predictions/?status={}", "/api/v1/predictions/{}/",
-             "/api/v1/predictions/{}/events/"]
+    paths = [
+        "/api/v1/players/?search={}",
+        "/api/v1/players/?ordering={}",
+        "/api/v1/players/{}/",
+        "/api/v1/players/{}/gamelogs/",
+        "/api/v1/games/?season={}",
+        "/api/v1/games/?team={}",
+        "/api/v1/games/?status={}",
+        "/api/v1/games/?date_after={}",
+        "/api/v1/games/?page={}",
+        "/api/v1/teams/?search={}",
+        "/api/v1/predictions/?status={}",
+        "/api/v1/predictions/{}/",
+        "/api/v1/predictions/{}/events/",
+    ]
     for path in paths:
         for value in odd:
             response = alice_client.get(path.format(value))
@@ -330,8 +377,14 @@ def _superuser():
 def test_browsable_api_pages_render_for_a_signed_in_user(recent_games, client, alice):
     client.force_login(alice)
     job_id = post(client, {"player": "Luka Doncic"}).json()["id"]
-    for path in ("/api/v1/", "/api/v1/predictions/", f"/api/v1/predictions/{job_id}/", "/api/v1/players/?search=luka",
-                 "/api/v1/games/?team=DAL", "/api/docs/"):
+    for path in (
+        "/api/v1/",
+        "/api/v1/predictions/",
+        f"/api/v1/predictions/{job_id}/",
+        "/api/v1/players/?search=luka",
+        "/api/v1/games/?team=DAL",
+        "/api/docs/",
+    ):
         response = client.get(path, HTTP_ACCEPT="text/html")
         assert response.status_code == 200, path
         assert b"<html" in response.content.lower()

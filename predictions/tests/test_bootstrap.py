@@ -1,5 +1,6 @@
 """`manage.py bootstrap`, the first-run steps of `make run`: real bundled data, schedules, the demo
 user and token; a second run skips what is done and prints the same credentials."""
+
 from __future__ import annotations
 
 import io

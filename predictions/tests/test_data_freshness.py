@@ -2,6 +2,7 @@
 product's today (AS_OF_DATE), a request whose answer would rest on missing or stale data is refused
 at submit with a 422 that says what to do, an answer says how fresh its data was, and the page
 says when it replays a season. Real bundled 2023-24 game logs; no worker needed."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,11 +42,15 @@ def first_game_on_or_after(team: Team, day: dt.date, opponent: Team | None = Non
 
 
 def games_before(who: Player, day: dt.date, days: int = 365) -> list[dt.date]:
-    return list(PlayerGameLog.objects.filter(player=who, date__lt=day, date__gte=day - dt.timedelta(days=days))
-                .order_by("date").values_list("date", flat=True))
+    return list(
+        PlayerGameLog.objects.filter(player=who, date__lt=day, date__gte=day - dt.timedelta(days=days))
+        .order_by("date")
+        .values_list("date", flat=True)
+    )
 
 
 # --- 1. A player alone means his next game after the product's today -----------------------------------
+
 
 def test_a_player_alone_means_his_teams_next_game_on_or_after_as_of_date(recent_games, settings):
     settings.AS_OF_DATE = "2024-04-05"
@@ -70,8 +75,9 @@ def test_a_player_and_an_opponent_without_a_date_mean_their_next_meeting(recent_
     expected = first_game_on_or_after(boston, day, opponent)
     assert expected != later[0]
 
-    resolved = resolve_matchup(PredictionRequest(user=make_user("alice"), player_input="Jayson Tatum",
-                                                 opponent_input=opponent.code, as_of=day))
+    resolved = resolve_matchup(
+        PredictionRequest(user=make_user("alice"), player_input="Jayson Tatum", opponent_input=opponent.code, as_of=day)
+    )
 
     assert (resolved["game"], resolved["opponent"]) == (expected, opponent)
 
@@ -92,8 +98,8 @@ def test_submit_records_the_products_today_the_request_is_resolved_against(recen
 
 # --- 2. Refused at submit: missing or stale data -----------------------------------------------------
 
-def test_a_date_long_after_the_data_ends_is_refused_with_when_it_ends_and_how_to_load_more(recent_games,
-                                                                                         alice_client):
+
+def test_a_date_long_after_the_data_ends_is_refused_with_when_it_ends_and_how_to_load_more(recent_games, alice_client):
     response = post(alice_client, {"player": "Victor Wembanyama", "opponent": "LAL", "date": "2026-12-05"})
 
     assert response.status_code == 422
@@ -102,7 +108,8 @@ def test_a_date_long_after_the_data_ends_is_refused_with_when_it_ends_and_how_to
     assert body["detail"].startswith(
         f"The data ends on 2024-04-14, {(dt.date(2026, 12, 5) - DATA_ENDS).days} days before 2026-12-05 "
         "(more than 200): a prediction would rest on stale data. To predict, load fresh game logs first: "
-        "`.venv/bin/python manage.py load_gamelogs FILE.csv`")
+        "`.venv/bin/python manage.py load_gamelogs FILE.csv`"
+    )
     assert "manage.py crawl boxscores date=YYYY-MM-DD" in body["detail"]
     assert body["detail"].endswith("or ask about a date up to 200 days after 2024-04-14.")
     assert not PredictionRequest.objects.exists()
@@ -141,11 +148,14 @@ def test_a_player_with_too_few_recent_games_is_refused_with_how_many_and_his_las
     games = f"{len(played)} game{'s' * (len(played) != 1)}"
     assert response.json() == {
         "detail": f"Not enough recent data for Jayson Tatum: {games} in the 365 days before 2024-04-05 (at least 5 "
-                  f"needed), his last was on {played[-1].isoformat()}. Ask about a date closer to his games, or "
-                  "load fresh game logs first: `.venv/bin/python manage.py load_gamelogs FILE.csv` for files in the "
-                  "bundled format, or `.venv/bin/python manage.py crawl boxscores date=YYYY-MM-DD` to crawl a "
-                  "day's box scores from basketball-reference.com and load them.",
-        "data_ends": data_ends.isoformat(), "recent_games": len(played), "last_game": played[-1].isoformat()}
+        f"needed), his last was on {played[-1].isoformat()}. Ask about a date closer to his games, or "
+        "load fresh game logs first: `.venv/bin/python manage.py load_gamelogs FILE.csv` for files in the "
+        "bundled format, or `.venv/bin/python manage.py crawl boxscores date=YYYY-MM-DD` to crawl a "
+        "day's box scores from basketball-reference.com and load them.",
+        "data_ends": data_ends.isoformat(),
+        "recent_games": len(played),
+        "last_game": played[-1].isoformat(),
+    }
 
 
 def test_the_recent_games_thresholds_are_settings(recent_games, alice_client, settings):
@@ -164,16 +174,18 @@ def test_the_recent_games_thresholds_are_settings(recent_games, alice_client, se
 def test_the_user_page_form_gets_the_refusal_as_its_sentence(recent_games, client):
     """The page's form posts to the API with the session (the page shows `detail`)."""
     client.force_login(make_user("alice"))
-    response = client.post(URL, data=json.dumps({"player": "Victor Wembanyama", "opponent": "LAL",
-                                                 "date": "2026-12-05"}), content_type="application/json")
+    response = client.post(
+        URL,
+        data=json.dumps({"player": "Victor Wembanyama", "opponent": "LAL", "date": "2026-12-05"}),
+        content_type="application/json",
+    )
     assert response.status_code == 422
     assert response.json()["detail"].startswith("The data ends on 2024-04-14")
 
 
 def test_the_predict_command_refuses_with_the_sentence(recent_games):
     with pytest.raises(CommandError) as error:
-        call_command("predict", "Victor Wembanyama", "--opponent", "LAL", "--date", "2026-12-05",
-                     stdout=io.StringIO())
+        call_command("predict", "Victor Wembanyama", "--opponent", "LAL", "--date", "2026-12-05", stdout=io.StringIO())
     assert str(error.value).startswith("The data ends on 2024-04-14, 965 days before 2026-12-05")
     assert not PredictionRequest.objects.exists()
 
@@ -187,17 +199,21 @@ def test_an_empty_warehouse_says_to_load_the_bundled_seasons(db):
 
 # --- 3. How fresh the data behind an answer is ---------------------------------------------------------
 
+
 def test_data_through_is_the_players_last_game_before_the_game(recent_games):
     tatum = player("jayson tatum")
     played = games_before(tatum, dt.date(2024, 4, 12))
 
     assert data_freshness(tatum.pk, dt.date(2024, 4, 12)) == {
-        "data_through": played[-1], "days_since_last_game": (dt.date(2024, 4, 12) - played[-1]).days}
+        "data_through": played[-1],
+        "days_since_last_game": (dt.date(2024, 4, 12) - played[-1]).days,
+    }
     # Lines outside the features' horizon (the previous season's start) were not used.
     assert data_freshness(tatum.pk, dt.date(2027, 1, 1)) == {"data_through": None, "days_since_last_game": None}
 
 
 # --- 4. The page says it replays a season --------------------------------------------------------------
+
 
 def test_the_page_says_it_replays_the_bundled_season_as_of_as_of_date(client, settings):
     client.force_login(make_user("alice"))

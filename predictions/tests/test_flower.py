@@ -1,6 +1,7 @@
 """Flower (a dev dependency) on the test broker shows the pipeline's five tasks with their names,
 arguments and workers, from the events of a worker started with CELERY_TASK_EVENTS=1 (the only
 worker on the queues this test uses)."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,16 @@ class FlowerProcess(CeleryProcess):
         self.port = port
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "celery", "-A", "nbaproject", "flower", "--address=127.0.0.1",
-                f"--port={self.port}"]
+        return [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "nbaproject",
+            "flower",
+            "--address=127.0.0.1",
+            f"--port={self.port}",
+        ]
 
     def api(self, path: str):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as response:
@@ -56,17 +65,40 @@ def test_flower_lists_the_pipelines_tasks_with_names_args_and_workers(trained_mo
     # must not take a step. Flower turns events on in such a worker only with its broadcast every
     # 5 s, so a step it ran before that had no events, and Flower never heard of it.
     own_queues = {"CELERY_QUEUE_PREFIX": "flowertest."}
-    with FlowerProcess(free_port()) as flower, \
-            WorkerProcess(queues=["predictions", "default"], name="events", CELERY_TASK_EVENTS="1",
-                          **own_queues) as worker:
+    with (
+        FlowerProcess(free_port()) as flower,
+        WorkerProcess(queues=["predictions", "default"], name="events", CELERY_TASK_EVENTS="1", **own_queues) as worker,
+    ):
         # Known from its own events (heartbeats), so Flower's event receiver is listening.
-        wait_for(lambda: flower.api("/api/workers?status=1").get(worker.hostname), 60,
-                 "Flower to receive the worker's events", describe=lambda: flower.api("/api/workers?status=1"))
+        wait_for(
+            lambda: flower.api("/api/workers?status=1").get(worker.hostname),
+            60,
+            "Flower to receive the worker's events",
+            describe=lambda: flower.api("/api/workers?status=1"),
+        )
         # Submitted like the API does (submit_prediction), from a process publishing to those queues.
         predict = subprocess.run(
-            [sys.executable, "manage.py", "predict", "luka doncic", "--opponent", "ATL", "--date", "2024-01-26",
-             "--user", "alice", "--json", "--timeout", "120"],
-            cwd=BASE_DIR, env=worker_environment(**own_queues), capture_output=True, text=True, timeout=300)
+            [
+                sys.executable,
+                "manage.py",
+                "predict",
+                "luka doncic",
+                "--opponent",
+                "ATL",
+                "--date",
+                "2024-01-26",
+                "--user",
+                "alice",
+                "--json",
+                "--timeout",
+                "120",
+            ],
+            cwd=BASE_DIR,
+            env=worker_environment(**own_queues),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert predict.returncode == 0, predict.stderr[-3000:]
         job = PredictionRequest.objects.get(pk=json.loads(predict.stdout)["id"])
         assert job.status == "succeeded", job.message
@@ -76,9 +108,15 @@ def test_flower_lists_the_pipelines_tasks_with_names_args_and_workers(trained_mo
             found = {step: tasks.get(job.task_ids[step]) for step in STEP_NAMES}
             return found if all(t and t.get("state") == "SUCCESS" for t in found.values()) else None
 
-        found = wait_for(seen, 30, "the five tasks in Flower", describe=lambda: {
-            task_id: (task.get("name"), task.get("state"), task.get("worker"))
-            for task_id, task in flower.api("/api/tasks").items()})
+        found = wait_for(
+            seen,
+            30,
+            "the five tasks in Flower",
+            describe=lambda: {
+                task_id: (task.get("name"), task.get("state"), task.get("worker"))
+                for task_id, task in flower.api("/api/tasks").items()
+            },
+        )
     for step, task in found.items():
         assert task["name"] == f"predictions.tasks.{step}_step"
         assert task["args"] not in ("", "()", "[]")  # its arguments

@@ -5,20 +5,20 @@ response may be a 500, and every response must match the schema (documented stat
 content type, body). Path ids are drawn half the time from rows that exist, so detail pages are
 exercised, not only their 404s. Bounded: a few dozen examples per operation (FUZZ_EXAMPLES).
 """
+
 from __future__ import annotations
 
 import os
 import zlib
-
 from pathlib import Path
 
 import pytest
 import schemathesis
-from schemathesis.config import SchemathesisConfig
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
+from schemathesis.config import SchemathesisConfig
 
 from etl.models import Game, Player, Team
 from predictions.models import PredictionRequest
@@ -66,10 +66,16 @@ def fuzz_data(wsgi_in_test_transaction, recent_slice, settings):
     alice = make_user("fuzz-alice")
     token = Token.objects.create(user=alice).key
     now = timezone.now()
-    jobs = [PredictionRequest.objects.create(user=alice, player_input="Luka Doncic", status=state,
-                                             finished_at=now if state in ("succeeded", "failed") else None,
-                                             message="no game" if state == "failed" else "")
-            for state in ("queued", "running", "failed")]
+    jobs = [
+        PredictionRequest.objects.create(
+            user=alice,
+            player_input="Luka Doncic",
+            status=state,
+            finished_at=now if state in ("succeeded", "failed") else None,
+            message="no game" if state == "failed" else "",
+        )
+        for state in ("queued", "running", "failed")
+    ]
     ids = {
         "players": list(Player.objects.values_list("pk", flat=True)[:20]),
         "teams": list(Team.objects.values_list("pk", flat=True)[:20]),
@@ -98,9 +104,14 @@ def call_and_validate(case, **kwargs):
 
 
 # Reproducible by default; FUZZ_RANDOM=1 (with a larger FUZZ_EXAMPLES) explores new inputs.
-FUZZ_SETTINGS = hypothesis_settings(max_examples=EXAMPLES, deadline=None, database=None,
-                                    derandomize=os.environ.get("FUZZ_RANDOM") != "1",
-                                    phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+FUZZ_SETTINGS = hypothesis_settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=os.environ.get("FUZZ_RANDOM") != "1",
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 
 
 @pytest.mark.django_db
@@ -122,6 +133,7 @@ def test_api_anonymous(case, fuzz_data):
 
 # Regressions of what the fuzzing found (each failed before its fix).
 
+
 @pytest.mark.django_db
 def test_an_unknown_status_filter_is_a_400_not_every_request(alice_client):
     PredictionRequest.objects.create(user=make_user("alice"), player_input="Luka Doncic")
@@ -132,8 +144,13 @@ def test_an_unknown_status_filter_is_a_400_not_every_request(alice_client):
 
 @pytest.mark.django_db
 def test_malformed_ids_get_a_json_404_like_unknown_ones(alice_client):
-    for path in ("/api/v1/players/0.5/", "/api/v1/games/1e-07/", "/api/v1/teams/x.y/",
-                 "/api/v1/players/0.5/gamelogs/", "/api/v1/predictions/6.%C3%AE/"):
+    for path in (
+        "/api/v1/players/0.5/",
+        "/api/v1/games/1e-07/",
+        "/api/v1/teams/x.y/",
+        "/api/v1/players/0.5/gamelogs/",
+        "/api/v1/predictions/6.%C3%AE/",
+    ):
         response = alice_client.get(path)
         assert response.status_code == 404, path
         assert response["Content-Type"] == "application/json" and "detail" in response.json(), path
@@ -144,10 +161,15 @@ def test_the_schema_documents_error_answers_and_the_event_stream():
     ops = spec["paths"]
     assert {"401", "404", "429"} <= set(ops["/api/v1/players/{id}/"]["get"]["responses"])
     assert {"202", "400", "401", "403", "413", "415", "422", "429"} <= set(
-        ops["/api/v1/predictions/"]["post"]["responses"])
+        ops["/api/v1/predictions/"]["post"]["responses"]
+    )
     events = ops["/api/v1/predictions/{id}/events/"]["get"]["responses"]
     assert events["200"]["content"]["text/event-stream"]["schema"]["properties"]["event"]["enum"] == [
-        "progress", "result", "timeout", "error"]
+        "progress",
+        "result",
+        "timeout",
+        "error",
+    ]
     key = next(p for p in ops["/api/v1/predictions/"]["post"]["parameters"] if p["name"] == "Idempotency-Key")
     assert (key["schema"]["minLength"], key["schema"]["maxLength"]) == (1, 255)
 
@@ -156,10 +178,19 @@ def test_the_schema_documents_error_answers_and_the_event_stream():
 def test_empty_or_malformed_typed_query_values_are_a_400_as_the_schema_says(recent_games, alice_client):
     player = Player.objects.get(normalised_name="luka doncic").pk
     PredictionRequest.objects.create(user=make_user("alice"), player_input="Luka Doncic")
-    for path in ("/api/v1/games/?date_before=", "/api/v1/games/?date_after=", "/api/v1/games/?status=",
-                 "/api/v1/games/?team=", "/api/v1/games/?page=", "/api/v1/games/?page=abc",
-                 f"/api/v1/players/{player}/gamelogs/?date_before=", f"/api/v1/players/{player}/gamelogs/?page=",
-                 "/api/v1/predictions/?status=", "/api/v1/predictions/?page=", "/api/v1/teams/?page=1.5"):
+    for path in (
+        "/api/v1/games/?date_before=",
+        "/api/v1/games/?date_after=",
+        "/api/v1/games/?status=",
+        "/api/v1/games/?team=",
+        "/api/v1/games/?page=",
+        "/api/v1/games/?page=abc",
+        f"/api/v1/players/{player}/gamelogs/?date_before=",
+        f"/api/v1/players/{player}/gamelogs/?page=",
+        "/api/v1/predictions/?status=",
+        "/api/v1/predictions/?page=",
+        "/api/v1/teams/?page=1.5",
+    ):
         response = alice_client.get(path)
         assert response.status_code == 400, (path, response.status_code, response.content)
         name = path.rsplit("?", 1)[1].split("=")[0]
@@ -191,8 +222,9 @@ def test_every_team_the_schema_offers_is_accepted_by_the_games_filter(recent_gam
 @pytest.mark.django_db
 def test_a_last_event_id_that_is_no_event_id_or_an_empty_format_is_a_400(recent_games, alice_client):
     job = PredictionRequest.objects.create(user=make_user("alice"), player_input="Luka Doncic")
-    response = alice_client.get(f"/api/v1/predictions/{job.pk}/events/", HTTP_LAST_EVENT_ID="D&6H=",
-                                HTTP_ACCEPT="application/json")
+    response = alice_client.get(
+        f"/api/v1/predictions/{job.pk}/events/", HTTP_LAST_EVENT_ID="D&6H=", HTTP_ACCEPT="application/json"
+    )
     assert response.status_code == 400 and "Last-Event-ID" in response.json()
     empty_format = alice_client.get(f"/api/v1/predictions/{job.pk}/events/?format=", HTTP_ACCEPT="application/json")
     assert empty_format.status_code == 400 and "format" in empty_format.json()

@@ -1,6 +1,7 @@
 """Following one prediction through the logs: `grep <request id>` over the output of the web server
 (gunicorn, as the Procfile runs it) and of a worker tells the request's story from the POST to its
 result, in plain lines and with LOG_FORMAT=json."""
+
 from __future__ import annotations
 
 import json
@@ -44,26 +45,40 @@ def test_grep_the_request_id_over_the_web_and_worker_logs_tells_its_story(log_fo
     port = free_port(PORTS) or pytest.skip(f"no free port in {PORTS}")
     # Queues of its own, so this worker (whose output is read) runs every step.
     environment = {"CELERY_QUEUE_PREFIX": "logstest.", "LOG_FORMAT": log_format}
-    with WorkerProcess(queues=["predictions", "default"], name="logstory", **environment) as worker, \
-            WebProcess(port, **environment) as web:
-        status, accepted = web.request("POST", "/api/v1/predictions/", {
-            "player": "luka doncic", "opponent": "Hawks", "date": "2024-01-26"}, token=token)
+    with (
+        WorkerProcess(queues=["predictions", "default"], name="logstory", **environment) as worker,
+        WebProcess(port, **environment) as web,
+    ):
+        status, accepted = web.request(
+            "POST",
+            "/api/v1/predictions/",
+            {"player": "luka doncic", "opponent": "Hawks", "date": "2024-01-26"},
+            token=token,
+        )
         assert status == 202, accepted
         request_id = accepted["id"]
         job = wait_until_done(request_id, timeout=120)
         assert job.status == "succeeded", job.message
         web.request("GET", f"/api/v1/predictions/{request_id}/", token=token)  # the client reads the result
         combine_ended = f"task predictions.tasks.combine_step[{job.task_ids['combine']}] ended: SUCCESS"
-        wait_for(lambda: combine_ended in worker.log(), 30, "the combine step's last line",
-                 describe=lambda: worker.log()[-2000:])
+        wait_for(
+            lambda: combine_ended in worker.log(),
+            30,
+            "the combine step's last line",
+            describe=lambda: worker.log()[-2000:],
+        )
         # gunicorn writes the access line after the response has gone out
-        wait_for(lambda: f"GET /api/v1/predictions/{request_id}/ HTTP/1.1" in web.log(), 30, "the GET's access line",
-                 describe=lambda: web.log()[-2000:])
+        wait_for(
+            lambda: f"GET /api/v1/predictions/{request_id}/ HTTP/1.1" in web.log(),
+            30,
+            "the GET's access line",
+            describe=lambda: web.log()[-2000:],
+        )
         web_log, worker_log = web.log(), worker.log()
 
     if log_format == "json":  # every line the web server and the worker logged is one JSON object
         for output in (web_log, worker_log):
-            logged = output[output.index("{"):].splitlines()  # (a worker's banner is printed before logging)
+            logged = output[output.index("{") :].splitlines()  # (a worker's banner is printed before logging)
             assert all(line.startswith("{") for line in logged if line.strip()), logged
     web_story = story_lines(request_id, log_format, web_log)
     worker_story = story_lines(request_id, log_format, worker_log)
@@ -83,8 +98,9 @@ def test_grep_the_request_id_over_the_web_and_worker_logs_tells_its_story(log_fo
     assert told(rf"^prediction {request_id} succeeded: \d+-\d+ points"), messages
     assert told(rf'"GET /api/v1/predictions/{request_id}/ HTTP/1.1" 200'), messages
     # Every application line about it names it as its job (the access line is gunicorn's own).
-    assert all(line["job_id"] == request_id for line in web_story + worker_story
-               if "HTTP/1.1" not in line["message"]), web_story + worker_story
+    assert all(
+        line["job_id"] == request_id for line in web_story + worker_story if "HTTP/1.1" not in line["message"]
+    ), web_story + worker_story
 
 
 def test_a_worker_line_outside_any_request_names_none(pipeline):

@@ -1,4 +1,5 @@
 """/metrics after real predictions: the product's figures move with the rows the pipeline wrote."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,11 @@ def scrape() -> dict[tuple, float]:
     """{(sample name, sorted labels): value} of one scrape from an allowed address."""
     response = Client().get("/metrics", REMOTE_ADDR="127.0.0.1")
     assert response.status_code == 200
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(response.content.decode()) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for s in family.samples
+    }
 
 
 def post(client, body):
@@ -30,8 +34,9 @@ def test_counts_and_latency_move_after_real_predictions(pipeline, settings):
     client = client_for(make_user("alice"))
     before = scrape()
 
-    answered = wait_until_done(post(client, {"player": "luka doncic", "opponent": "Hawks", "date": "2024-01-26"})
-                               .json()["id"])
+    answered = wait_until_done(
+        post(client, {"player": "luka doncic", "opponent": "Hawks", "date": "2024-01-26"}).json()["id"]
+    )
     no_game = wait_until_done(post(client, {"player": "lebron james"}).json()["id"])  # no next game: user input
     after = scrape()
 
@@ -59,8 +64,11 @@ def test_a_system_failure_is_counted_as_such(worker_with_season):
     """No model is active: the model step fails the request, a system failure."""
     ModelVersion.objects.update(active=False)
     before = scrape()
-    job = wait_until_done(post(client_for(make_user("bob")), {"player": "luka doncic", "opponent": "Hawks",
-                                                              "date": "2024-01-26"}).json()["id"])
+    job = wait_until_done(
+        post(client_for(make_user("bob")), {"player": "luka doncic", "opponent": "Hawks", "date": "2024-01-26"}).json()[
+            "id"
+        ]
+    )
     after = scrape()
 
     assert (job.status, job.failure_kind) == ("failed", "system")

@@ -4,6 +4,7 @@ features and the combine, its output in the prediction, its place in the step co
 The extra kind (mlmodels/tests/median_kind.py) names its own queue, served by a worker started
 here with MODEL_KINDS listing it (a worker reads its settings from the environment); the
 session worker runs the other steps."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,11 @@ def median_worker(pipeline, settings):
 
 def test_an_extra_model_kind_runs_as_a_pipeline_step(median_worker):
     client = client_for(make_user("alice"))
-    accepted = client.post("/api/v1/predictions/", data=json.dumps(
-        {"player": "luka doncic", "opponent": "Hawks", "date": "2024-01-26"}), content_type="application/json")
+    accepted = client.post(
+        "/api/v1/predictions/",
+        data=json.dumps({"player": "luka doncic", "opponent": "Hawks", "date": "2024-01-26"}),
+        content_type="application/json",
+    )
     job = wait_until_done(accepted.json()["id"])
 
     assert job.status == "succeeded", job.error

@@ -1,5 +1,6 @@
 """The whole prediction pipeline through a real worker, RabbitMQ and PostgreSQL, with real
 2023-24 game logs and real (quickly trained) LightGBM and Keras models."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,8 +41,11 @@ def test_post_to_result_for_the_players_next_game_after_as_of_date(pipeline, set
     settings.AS_OF_DATE = "2024-03-15"
     lebron = Player.objects.get(normalised_name="lebron james")
     lakers = Team.objects.get(code="LAL")
-    next_game = Game.objects.filter(models.Q(home=lakers) | models.Q(away=lakers),
-                                    date__gte=dt.date(2024, 3, 15)).order_by("date").first()
+    next_game = (
+        Game.objects.filter(models.Q(home=lakers) | models.Q(away=lakers), date__gte=dt.date(2024, 3, 15))
+        .order_by("date")
+        .first()
+    )
     before = PlayerGameLog.objects.filter(player=lebron, date__lt=next_game.date).order_by("-date").first()
     client = client_for(make_user("alice"))
 
@@ -60,8 +64,10 @@ def test_post_to_result_for_the_players_next_game_after_as_of_date(pipeline, set
     assert set(result["model_outputs"]) == {"lightgbm", "keras"}
     assert all(result["model_versions"][name] for name in ("lightgbm", "keras"))
     assert result["features"]
-    assert result["actual_points"] == PlayerGameLog.objects.filter(player=lebron, game=next_game).values_list(
-        "pts", flat=True).first()
+    assert (
+        result["actual_points"]
+        == PlayerGameLog.objects.filter(player=lebron, game=next_game).values_list("pts", flat=True).first()
+    )
     assert set(STEP_NAMES) <= set(result["timings"]) and result["timings"]["total"] > 0
     assert (detail["percent"], detail["step_index"], detail["step_count"]) == (100, 5, 5)
     assert set(detail["task_ids"]) == set(STEP_NAMES)
@@ -102,15 +108,20 @@ def test_no_upcoming_game_is_an_answer_with_the_reason_not_a_task_failure(worker
     job = wait_until_done(accepted.json()["id"])
 
     assert job.status == "failed"
-    assert job.message == ("no game found for LeBron James (LAL) on or after 2024-04-15 (today) in the database: "
-                           "give an opponent and a date")
+    assert job.message == (
+        "no game found for LeBron James (LAL) on or after 2024-04-15 (today) in the database: "
+        "give an opponent and a date"
+    )
     detail = client.get(accepted["Location"]).json()
     assert detail["error"] == job.message and detail["result"] is None
     assert detail["label"] == "LeBron James" and detail["input"]["player"] == "lebron james"
     assert not Prediction.objects.exists()
     # The resolve step answered: its task succeeded (the dashboard counts no FAILURE), the chain stopped.
-    resolve = wait_for(lambda: TaskResult.objects.filter(task_id=job.task_ids["resolve"], status__in=[
-        "SUCCESS", "FAILURE"]).first(), 30, "the resolve step's result")
+    resolve = wait_for(
+        lambda: TaskResult.objects.filter(task_id=job.task_ids["resolve"], status__in=["SUCCESS", "FAILURE"]).first(),
+        30,
+        "the resolve step's result",
+    )
     assert resolve.status == "SUCCESS" and json.loads(resolve.result)["reason"] == job.message
     assert "FAILURE" not in task_counts_since(job.created_at - dt.timedelta(seconds=1))
     assert not TaskResult.objects.filter(task_id=job.task_ids["features"]).exists()
@@ -169,8 +180,15 @@ def test_sweeper_requeues_a_stranded_request_and_the_stale_run_changes_nothing(p
         job_id = post(client, {"player": "Anthony Edwards", "opponent": "DEN", "date": "2024-03-29"}).json()["id"]
     # A worker claimed it, then vanished with its message: running, no progress for 10 minutes.
     PredictionRequest.objects.filter(pk=job_id).update(
-        status="running", run_token="lost-run", stage="features", step_index=2, percent=20,
-        started_at=timezone.now() - dt.timedelta(minutes=10), enqueue_error="", attempts=1)
+        status="running",
+        run_token="lost-run",
+        stage="features",
+        step_index=2,
+        percent=20,
+        started_at=timezone.now() - dt.timedelta(minutes=10),
+        enqueue_error="",
+        attempts=1,
+    )
     PredictionRequest.objects.filter(pk=job_id).update(updated_at=timezone.now() - dt.timedelta(minutes=10))
 
     swept = tasks.sweep_stuck_requests.apply_async(kwargs={"running_after": 60}).get(timeout=30)
@@ -191,8 +209,7 @@ def test_sweeper_requeues_a_stranded_request_and_the_stale_run_changes_nothing(p
 
 def test_sweeper_leaves_healthy_requests_alone(pipeline):
     client = client_for(make_user("alice"))
-    job = wait_until_done(post(client, {"player": "Luka Doncic", "opponent": "BOS",
-                                        "date": "2024-03-01"}).json()["id"])
+    job = wait_until_done(post(client, {"player": "Luka Doncic", "opponent": "BOS", "date": "2024-03-01"}).json()["id"])
     fresh = post(client, {"player": "Jayson Tatum", "opponent": "NYK", "date": "2024-02-24"}).json()["id"]
 
     swept = tasks.sweep_stuck_requests.apply_async().get(timeout=30)
@@ -241,7 +258,9 @@ def parse_sse(text: str) -> list[dict]:
 
 def test_predict_command_prints_the_range(pipeline):
     out = io.StringIO()
-    call_command("predict", "Luka Doncic", "--opponent", "ATL", "--date", "2024-01-26", stdout=out, stderr=io.StringIO())
+    call_command(
+        "predict", "Luka Doncic", "--opponent", "ATL", "--date", "2024-01-26", stdout=out, stderr=io.StringIO()
+    )
     text = out.getvalue()
 
     assert "Luka Dončić (DAL) @ ATL, Fri 2024-01-26" in text
@@ -261,21 +280,31 @@ def test_sweeper_schedule_is_created_once(transactional_db):
 
 def test_impossible_matchups_fail_with_readable_reasons_and_the_stream_ends(worker_with_season):
     client = client_for(make_user("alice"))
-    dallas_days = set(Game.objects.filter(season="2023-24").filter(
-        models.Q(home__code="DAL") | models.Q(away__code="DAL")).values_list("date", flat=True))
-    idle_day = next(day for day in (dt.date(2024, 2, 1) + dt.timedelta(days=n) for n in range(30))
-                    if day not in dallas_days)
+    dallas_days = set(
+        Game.objects.filter(season="2023-24")
+        .filter(models.Q(home__code="DAL") | models.Q(away__code="DAL"))
+        .values_list("date", flat=True)
+    )
+    idle_day = next(
+        day for day in (dt.date(2024, 2, 1) + dt.timedelta(days=n) for n in range(30)) if day not in dallas_days
+    )
     no_game = post(client, {"player": "Luka Doncic", "date": idle_day.isoformat()}).json()
     too_early = post(client, {"player": "Luka Doncic", "opponent": "BOS", "date": "2023-10-01"})
 
     assert wait_until_done(no_game["id"]).message == (
-        f"no game found for Luka Dončić (DAL) on {idle_day.isoformat()}: give an opponent for a hypothetical matchup")
+        f"no game found for Luka Dončić (DAL) on {idle_day.isoformat()}: give an opponent for a hypothetical matchup"
+    )
     # Before the loaded data begins: refused at submit (nothing to base it on), never queued.
     assert too_early.status_code == 422
-    assert too_early.json()["detail"] == ("The data begins on 2023-10-24, after 2023-10-01, so there is nothing to "
-                                          "base a prediction on: ask about a later date.")
+    assert too_early.json()["detail"] == (
+        "The data begins on 2023-10-24, after 2023-10-01, so there is nothing to "
+        "base a prediction on: ask about a later date."
+    )
     frames = parse_sse(b"".join(client.get(no_game["events_url"]).streaming_content).decode())
     assert [f["event"] for f in frames][-1] == "result"
     assert [json.loads(f["data"])["status"] for f in frames if f["event"] == "progress"] == [
-        "queued", "running", "failed"]
+        "queued",
+        "running",
+        "failed",
+    ]
     assert json.loads(frames[-1]["data"])["player"]["name"] == "Luka Dončić"

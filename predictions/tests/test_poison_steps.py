@@ -7,6 +7,7 @@ request fails with a readable reason and the attempt stops (its message is ackno
 These call the step state machine (predictions.progress) directly, as each redelivered attempt does, on PostgreSQL (its
 one-statement path) and, as smoke tests, on SQLite (the locking transaction).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -46,7 +47,8 @@ def test_a_step_started_too_often_in_one_run_fails_the_request_with_the_reason()
     assert request.status == "failed"
     assert request.message == (
         "the step 'Running the Keras model' was started 3 times without finishing (its worker process stopped "
-        "each time); it was given up on and the team has the details. Please try again later.")
+        "each time); it was given up on and the team has the details. Please try again later."
+    )
     assert request.step_starts == {"resolve": 1, "keras": 3}
     last = PredictionEvent.objects.filter(request=request).last()
     assert (last.status, last.message) == ("failed", request.message)

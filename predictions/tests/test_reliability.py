@@ -16,6 +16,7 @@ over its time limit, the idle worker holding no session (operations/tests/test_w
 two beats send once (operations/tests/test_beat_schedules.py); the broker unreachable at submit
 and the sweeper re-queuing a stranded request (predictions/tests/test_pipeline.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -45,25 +46,31 @@ from predictions.models import (
 from predictions.pipeline import SWEEPER_SCHEDULE_NAME, ensure_sweeper_schedule
 from predictions.tests.conftest import TriggerHold, client_for, make_user, wait_until_done
 
-pytestmark = [pytest.mark.services, pytest.mark.reliability, pytest.mark.slow,
-              pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.reliability, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 URL = "/api/v1/predictions/"
 HOLD_LOCK = 80_842  # advisory lock key of the step hold
-MATCHUPS = [("Luka Doncic", "ATL", "2024-01-26"), ("Jayson Tatum", "NYK", "2024-02-24"),
-            ("Nikola Jokic", "BOS", "2024-03-07"), ("Anthony Edwards", "DEN", "2024-03-29"),
-            ("Shai Gilgeous-Alexander", "DAL", "2024-03-20"), ("Luka Doncic", "BOS", "2024-03-01")]
+MATCHUPS = [
+    ("Luka Doncic", "ATL", "2024-01-26"),
+    ("Jayson Tatum", "NYK", "2024-02-24"),
+    ("Nikola Jokic", "BOS", "2024-03-07"),
+    ("Anthony Edwards", "DEN", "2024-03-29"),
+    ("Shai Gilgeous-Alexander", "DAL", "2024-03-20"),
+    ("Luka Doncic", "BOS", "2024-03-01"),
+]
 
 
 def submit(client, n: int) -> str:
     player, opponent, day = MATCHUPS[n % len(MATCHUPS)]
-    response = client.post(URL, data=json.dumps({"player": player, "opponent": opponent, "date": day}),
-                           content_type="application/json")
+    response = client.post(
+        URL, data=json.dumps({"player": player, "opponent": opponent, "date": day}), content_type="application/json"
+    )
     assert response.status_code == 202, response.content
     return response.json()["id"]
 
 
 # --- Fixtures ------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def own_workers(pipeline):
@@ -85,10 +92,11 @@ def own_workers(pipeline):
     def consuming_again() -> bool:  # after a broker restart the worker may still be reconnecting
         try:  # a fresh connection: a pooled one may date from before a broker restart
             with app.connection_for_write() as conn:
-                app.control.add_consumer(queue, destination=[pipeline.hostname], reply=True, timeout=2,
-                                         connection=conn)
-                queues = (app.control.inspect(destination=[pipeline.hostname], timeout=2,
-                                              connection=conn).active_queues() or {})
+                app.control.add_consumer(queue, destination=[pipeline.hostname], reply=True, timeout=2, connection=conn)
+                queues = (
+                    app.control.inspect(destination=[pipeline.hostname], timeout=2, connection=conn).active_queues()
+                    or {}
+                )
         except (OSError, KombuOperationalError):
             return False
         return queue in [q["name"] for q in queues.get(pipeline.hostname, [])]
@@ -101,13 +109,18 @@ class StepHold(TriggerHold):
 
     def __init__(self, step: str):
         assert step in STEP_LABELS
-        super().__init__("test_hold_step", "predictions_predictionevent", HOLD_LOCK,
-                         condition=f"NEW.step = '{step}' AND NEW.message NOT LIKE '%: done'")
+        super().__init__(
+            "test_hold_step",
+            "predictions_predictionevent",
+            HOLD_LOCK,
+            condition=f"NEW.step = '{step}' AND NEW.message NOT LIKE '%: done'",
+        )
         self.step = step
 
 
 def running_pid(worker: WorkerProcess, task_id: str, timeout: float = 60, not_pid: int | None = None) -> int:
     """The pid of the worker's pool process executing `task_id` (as the worker itself reports it)."""
+
     def find():
         active = app.control.inspect(destination=[worker.hostname], timeout=1).active() or {}
         pids = [t["worker_pid"] for t in active.get(worker.hostname, []) if t["id"] == task_id]
@@ -131,6 +144,7 @@ def assert_one_result(job_id):
 
 
 # --- A worker killed mid-chain -----------------------------------------------------------------------------
+
 
 def test_kill_9_of_the_pool_process_running_a_step_redelivers_it_to_a_new_process(own_workers):
     worker = own_workers("a")
@@ -196,8 +210,11 @@ def test_kill_9_of_a_whole_worker_mid_chain_a_new_worker_finishes_the_request(ow
         os.killpg(first.process.pid, signal.SIGKILL)  # main process and its pool, no goodbye to the broker
         first.process.wait(10)
         # RabbitMQ saw the connection die and put the unacknowledged message back.
-        wait_for(lambda: queue_depths([features_queue])["queues"][0]["messages"] >= 1, 30,
-                 "the unacknowledged step back in its queue")
+        wait_for(
+            lambda: queue_depths([features_queue])["queues"][0]["messages"] >= 1,
+            30,
+            "the unacknowledged step back in its queue",
+        )
         second = own_workers("b")
         running_pid(second, task_id)
         hold.release()
@@ -209,6 +226,7 @@ def test_kill_9_of_a_whole_worker_mid_chain_a_new_worker_finishes_the_request(ow
 
 
 # --- RabbitMQ stopped while requests arrive -----------------------------------------------------------------
+
 
 class RabbitMQ:
     """The local RabbitMQ application, stopped and started with rabbitmqctl (the Erlang node stays up)."""
@@ -258,7 +276,8 @@ def test_rabbitmq_stopped_while_requests_arrive_every_accepted_request_finishes_
 
     every_2s, _ = IntervalSchedule.objects.get_or_create(every=2, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.filter(name=SWEEPER_SCHEDULE_NAME).update(
-        interval=every_2s, kwargs=json.dumps({"grace": 1, "queued_after": 20, "running_after": 30}))
+        interval=every_2s, kwargs=json.dumps({"grace": 1, "queued_after": 20, "running_after": 30})
+    )
     client = client_for(make_user("alice"))
 
     before = [submit(client, n) for n in range(3)]  # published; the worker is on them

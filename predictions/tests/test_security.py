@@ -7,6 +7,7 @@ the Pipeline page and its JSON refuse anonymous and non-staff users
 (operations/tests/test_pipeline_dashboard.py); the per-user submission limit
 (predictions/tests/test_api.py::test_submissions_are_throttled_per_user_with_retry_after).
 """
+
 from __future__ import annotations
 
 import json
@@ -41,16 +42,24 @@ def a_request_of(user, **fields) -> PredictionRequest:
 
 # --- Who may do what ----------------------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_anonymous_writes_are_refused_on_every_endpoint(recent_games):
     client = APIClient()
     job = a_request_of(make_user("alice"))
-    targets = [*API_PATHS, "/api/v1/players/1/", "/api/v1/teams/1/", "/api/v1/games/1/", f"{URL}{job.pk}/",
-               f"{URL}{job.pk}/events/"]
+    targets = [
+        *API_PATHS,
+        "/api/v1/players/1/",
+        "/api/v1/teams/1/",
+        "/api/v1/games/1/",
+        f"{URL}{job.pk}/",
+        f"{URL}{job.pk}/events/",
+    ]
     for path in targets:
         for method in ("post", "put", "patch", "delete"):
-            response = getattr(client, method)(path, data=json.dumps({"player": "Luka Doncic"}),
-                                               content_type="application/json")
+            response = getattr(client, method)(
+                path, data=json.dumps({"player": "Luka Doncic"}), content_type="application/json"
+            )
             assert response.status_code in (401, 403, 405), (method, path, response.status_code)
     assert PredictionRequest.objects.count() == 1
     assert PredictionRequest.objects.get().status == "queued"
@@ -89,7 +98,7 @@ def test_admin_pages_refuse_anonymous_and_non_staff_users():
     urls = ["/admin/", "/admin/pipeline/", "/admin/pipeline/data/"]
     for model in admin.site._registry:
         info = (model._meta.app_label, model._meta.model_name)
-        urls += [reverse("admin:%s_%s_changelist" % info), reverse("admin:%s_%s_add" % info)]
+        urls += [reverse("admin:{}_{}_changelist".format(*info)), reverse("admin:{}_{}_add".format(*info))]
     assert len(urls) > 15
     for client in (anonymous, signed_in):
         for url in urls:
@@ -109,6 +118,7 @@ def test_staff_without_model_permissions_get_403():
 
 
 # --- CSRF on session-authenticated writes -----------------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_session_writes_need_the_csrf_token_token_writes_do_not(recent_games, settings):
@@ -141,8 +151,10 @@ def test_sign_in_sign_out_and_admin_actions_need_the_csrf_token():
     assert client.post("/admin/login/", {"username": "root", "password": "pw-root-123"}).status_code == 403
     client.force_login(user)
     job = a_request_of(user, status="failed")
-    response = client.post(reverse("admin:predictions_predictionrequest_changelist"),
-                           {"action": "retry_failed", "_selected_action": [job.pk]})
+    response = client.post(
+        reverse("admin:predictions_predictionrequest_changelist"),
+        {"action": "retry_failed", "_selected_action": [job.pk]},
+    )
     assert response.status_code == 403
     assert client.post("/admin/pipeline/run/retrain/").status_code == 403
     assert client.post("/logout/").status_code == 403
@@ -151,14 +163,16 @@ def test_sign_in_sign_out_and_admin_actions_need_the_csrf_token():
 
 # --- Throttling ---------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def throttle_rates(monkeypatch):
     """Set the DRF throttle rates for one test (the throttle classes read them at import)."""
     cache.clear()
 
     def set_rates(**rates):
-        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES",
-                            {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates})
+        monkeypatch.setattr(
+            SimpleRateThrottle, "THROTTLE_RATES", {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates}
+        )
 
     yield set_rates
     cache.clear()
@@ -184,8 +198,10 @@ def test_a_forged_x_forwarded_for_does_not_escape_the_anonymous_throttle(throttl
 
     cache.clear()  # behind the TLS proxy (BEHIND_TLS_PROXY=1): the address the proxy appended counts
     with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}):
-        codes = [client.get("/api/v1/teams/", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}, 192.0.2.1").status_code
-                 for n in range(4)]
+        codes = [
+            client.get("/api/v1/teams/", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}, 192.0.2.1").status_code
+            for n in range(4)
+        ]
     assert codes == [200, 200, 200, 429]
 
 
@@ -198,6 +214,7 @@ def test_signed_in_reads_are_throttled_per_user(throttle_rates):
 
 
 # --- No secret in logs, task arguments or TaskResult rows ----------------------------------------------------
+
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
@@ -222,7 +239,8 @@ def test_tokens_and_the_secret_key_never_reach_logs_task_args_or_results(pipelin
     stored = {
         "TaskResult rows": json.dumps(rows, default=str),
         "prediction requests and events": json.dumps(
-            [list(PredictionRequest.objects.values()), list(PredictionEvent.objects.values())], default=str),
+            [list(PredictionRequest.objects.values()), list(PredictionEvent.objects.values())], default=str
+        ),
         "test-process log": caplog.text,
         "worker log": pipeline.log(),
     }

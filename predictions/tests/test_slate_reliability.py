@@ -6,6 +6,7 @@ test runs, against a broker of their own (RABBITMQ_NODENAME & co. exported so th
 on it, CELERY_BROKER_URL pointing at it). The game tasks are held inside their first write by a test-only trigger (as
 test_reliability.py holds a prediction step), so the kill lands mid-slate every time.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,7 @@ from predictions.models import Slate, SlateGame, SlatePrediction
 from predictions.tests.conftest import TriggerHold, client_for, make_user
 from predictions.tests.test_reliability import own_workers, rabbitmq, wait_for  # noqa: F401  (fixtures)
 
-pytestmark = [pytest.mark.services, pytest.mark.reliability, pytest.mark.slow,
-              pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.reliability, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 HOLD_LOCK = 80_843
 DAY = "2024-03-15"
@@ -35,8 +35,9 @@ def game_hold() -> TriggerHold:
 
 
 def submit_slate() -> int:
-    response = client_for(make_user("alice")).post("/api/v1/slates/", data=json.dumps({"date": DAY}),
-                                                   content_type="application/json")
+    response = client_for(make_user("alice")).post(
+        "/api/v1/slates/", data=json.dumps({"date": DAY}), content_type="application/json"
+    )
     assert response.status_code == 202, response.content
     return response.json()["id"]
 
@@ -60,8 +61,11 @@ def test_kill_9_of_a_whole_worker_mid_slate_a_new_worker_completes_it(own_worker
         wait_for(hold.waiting, 90, "game tasks held mid-run")
         os.killpg(first.process.pid, signal.SIGKILL)
         first.process.wait(10)
-        wait_for(lambda: queue_depths([queue_name("predictions")])["queues"][0]["messages"] >= 1, 30,
-                 "the unacknowledged game tasks back in their queue")
+        wait_for(
+            lambda: queue_depths([queue_name("predictions")])["queues"][0]["messages"] >= 1,
+            30,
+            "the unacknowledged game tasks back in their queue",
+        )
         own_workers("b")
         hold.release()
         assert_one_complete_slate(slate_id)
@@ -78,8 +82,11 @@ def test_rabbitmq_restarted_while_a_slate_runs_it_completes_once(own_workers, ra
         wait_for(hold.waiting, 90, "game tasks held mid-run")
         rabbitmq.stop()
         hold.release()
-        wait_for(lambda: SlateGame.objects.filter(slate_id=slate_id, done=True).count() >= 1, 60,
-                 "the held games committed while the broker was down")
+        wait_for(
+            lambda: SlateGame.objects.filter(slate_id=slate_id, done=True).count() >= 1,
+            60,
+            "the held games committed while the broker was down",
+        )
         rabbitmq.start()
         with BeatProcess():  # the sweeper takes over what the outage lost
             assert_one_complete_slate(slate_id)
@@ -95,4 +102,5 @@ def fast_sweeper(stuck_after: float) -> None:
     ensure_sweeper_schedule()
     every_2s, _ = IntervalSchedule.objects.get_or_create(every=2, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.filter(name=SWEEPER_SCHEDULE_NAME).update(
-        interval=every_2s, kwargs=json.dumps({"stuck_after": stuck_after, "grace": 1}))
+        interval=every_2s, kwargs=json.dumps({"stuck_after": stuck_after, "grace": 1})
+    )

@@ -1,5 +1,6 @@
 """Slates: expected players, one job per day through the real worker, numbers equal to single
 predictions, idempotent game tasks, one slate under concurrent POSTs, CSV, SSE and the command."""
+
 from __future__ import annotations
 
 import csv
@@ -32,8 +33,12 @@ def post(client, body):
 def wait_slate(slate_id, timeout: float = 120) -> Slate:
     from nbaproject.testing.waiting import wait_for
 
-    wait_for(lambda: Slate.objects.get(pk=slate_id).is_finished, timeout, f"slate {slate_id} finished",
-             describe=lambda: Slate.objects.get(pk=slate_id).progress_text)
+    wait_for(
+        lambda: Slate.objects.get(pk=slate_id).is_finished,
+        timeout,
+        f"slate {slate_id} finished",
+        describe=lambda: Slate.objects.get(pk=slate_id).progress_text,
+    )
     return Slate.objects.get(pk=slate_id)
 
 
@@ -56,12 +61,22 @@ def test_expected_players_played_recently_for_that_team(pipeline):
 
     assert expected and {team for _, team in expected} == {game.home_id, game.away_id}
     for team in (game.home_id, game.away_id):
-        recent = list(Game.objects.filter(date__lt=game.date, player_logs__team_id=team).distinct()
-                      .order_by("-date").values_list("id", flat=True)[:3])
-        played = set(PlayerGameLog.objects.filter(game_id__in=recent, team_id=team, seconds__gt=0)
-                     .values_list("player_id", flat=True))
-        still_there = {p for p in played if PlayerGameLog.objects.filter(player_id=p, date__lt=game.date)
-                       .order_by("-date").first().team_id == team}
+        recent = list(
+            Game.objects.filter(date__lt=game.date, player_logs__team_id=team)
+            .distinct()
+            .order_by("-date")
+            .values_list("id", flat=True)[:3]
+        )
+        played = set(
+            PlayerGameLog.objects.filter(game_id__in=recent, team_id=team, seconds__gt=0).values_list(
+                "player_id", flat=True
+            )
+        )
+        still_there = {
+            p
+            for p in played
+            if PlayerGameLog.objects.filter(player_id=p, date__lt=game.date).order_by("-date").first().team_id == team
+        }
         assert {p for p, t in expected if t == team} == still_there
 
 
@@ -71,10 +86,13 @@ def test_slate_numbers_equal_single_predictions(pipeline):
 
     assert len(rows) >= 16
     for row in rows:
-        assert (row["p10"], row["p50"], row["p90"]) == pytest.approx(single_range(row["player_id"], game),
-                                                                     rel=1e-6, abs=1e-6)
-        assert row["actual"] == PlayerGameLog.objects.filter(game=game, player_id=row["player_id"]) \
-            .values_list("pts", flat=True).first()
+        assert (row["p10"], row["p50"], row["p90"]) == pytest.approx(
+            single_range(row["player_id"], game), rel=1e-6, abs=1e-6
+        )
+        assert (
+            row["actual"]
+            == PlayerGameLog.objects.filter(game=game, player_id=row["player_id"]).values_list("pts", flat=True).first()
+        )
 
 
 def test_slate_through_the_worker_then_the_same_numbers_as_a_prediction_request(pipeline):
@@ -98,12 +116,16 @@ def test_slate_through_the_worker_then_the_same_numbers_as_a_prediction_request(
     # The same player and game through the single-prediction pipeline: the same range.
     row = SlatePrediction.objects.filter(slate=slate).select_related("player", "game__home", "game__away").first()
     opponent = row.game.away if row.team_id == row.game.home_id else row.game.home
-    single = client.post("/api/v1/predictions/", data=json.dumps(
-        {"player": str(row.player_id), "opponent": opponent.code, "date": DAY}), content_type="application/json")
+    single = client.post(
+        "/api/v1/predictions/",
+        data=json.dumps({"player": str(row.player_id), "opponent": opponent.code, "date": DAY}),
+        content_type="application/json",
+    )
     job = wait_until_done(single.json()["id"])
     assert job.status == "succeeded", job.message and job.game_id == row.game_id
-    assert (job.prediction.p10, job.prediction.p50, job.prediction.p90) == \
-        pytest.approx((row.p10, row.p50, row.p90), rel=1e-6, abs=1e-6)
+    assert (job.prediction.p10, job.prediction.p50, job.prediction.p90) == pytest.approx(
+        (row.p10, row.p50, row.p90), rel=1e-6, abs=1e-6
+    )
 
     # CSV: the same rows.
     text = client.get(body["status_url"] + "?format=csv").content.decode()
@@ -188,12 +210,24 @@ def test_the_staff_pipeline_lists_a_slate_with_its_progress_and_admin_page(trans
 
     from operations.dashboard import jobs_of_model
 
-    Slate.objects.create(date="2024-03-15", versions_key="keras=1,lightgbm=2", status="running",
-                         games_total=11, games_done=3, players_done=80, percent=27, task_id="abc-123")
+    Slate.objects.create(
+        date="2024-03-15",
+        versions_key="keras=1,lightgbm=2",
+        status="running",
+        games_total=11,
+        games_done=3,
+        players_done=80,
+        percent=27,
+        task_id="abc-123",
+    )
     [row] = jobs_of_model(Slate)
 
-    assert (row["kind"], row["title"], row["stage"], row["percent"]) == \
-        ("slate", "slate of 2024-03-15", "3 of 11 games, 80 players", 27)
+    assert (row["kind"], row["title"], row["stage"], row["percent"]) == (
+        "slate",
+        "slate of 2024-03-15",
+        "3 of 11 games, 80 players",
+        27,
+    )
     assert [link["task_id"] for link in row["task_links"]] == ["abc-123"]
     staff = Client()
     staff.force_login(_superuser())
@@ -224,8 +258,9 @@ def test_the_sweeper_publishes_a_running_slates_lost_games_and_it_completes_once
     # before its commit was acknowledged), the summary never ran.
     part = SlateGame.objects.filter(slate=slate).order_by("-game_id").first()
     SlateGame.objects.filter(pk=part.pk).update(done=False)
-    Slate.objects.filter(pk=slate.pk).update(status="running", games_done=F("games_done") - 1, finished_at=None,
-                                             coverage_80=None)
+    Slate.objects.filter(pk=slate.pk).update(
+        status="running", games_done=F("games_done") - 1, finished_at=None, coverage_80=None
+    )
     assert slate_services.summarize(slate.pk)["pending"] == 1  # an early summary changes nothing
     assert Slate.objects.get(pk=slate.pk).status == "running"
     assert slate_services.sweep_stuck_slates()["swept"] == []  # not silent long enough
@@ -245,15 +280,21 @@ def test_the_sweeper_publishes_a_running_slates_lost_games_and_it_completes_once
 def test_the_sweeper_plans_a_slate_never_published_and_gives_up_after_max_sweeps(pipeline):
     day = Game.objects.order_by("-date").values_list("date", flat=True).first()
     versions = slate_services.active_versions()
-    lost = Slate.objects.create(date=day, versions_key=slate_services.versions_key(versions),
-                                model_versions=versions, task_id="lost", message="not queued yet (broker down)")
+    lost = Slate.objects.create(
+        date=day,
+        versions_key=slate_services.versions_key(versions),
+        model_versions=versions,
+        task_id="lost",
+        message="not queued yet (broker down)",
+    )
     Slate.objects.filter(pk=lost.pk).update(created_at=F("created_at") - timedelta(seconds=10))
     assert slate_services.sweep_stuck_slates()["swept"] == [lost.pk]  # a failed publish: after the grace
     lost = wait_slate(lost.pk)
     assert lost.status == "succeeded" and lost.task_id != "lost" and lost.games_done == lost.games_total > 0
 
-    hopeless = Slate.objects.create(date="2024-03-14", versions_key="x", model_versions=versions,
-                                    sweeps=slate_services.MAX_SWEEPS)
+    hopeless = Slate.objects.create(
+        date="2024-03-14", versions_key="x", model_versions=versions, sweeps=slate_services.MAX_SWEEPS
+    )
     _silence(hopeless.pk)
     assert slate_services.sweep_stuck_slates()["failed"] == [hopeless.pk]
     assert "gave up" in Slate.objects.get(pk=hopeless.pk).message
@@ -277,8 +318,9 @@ def test_metrics_count_slates_players_seconds_and_sweeps(transactional_db):
     from predictions.tests.test_metrics import scrape
 
     before = scrape()
-    Slate.objects.create(date="2024-03-15", versions_key="a", status="succeeded", players_done=240, seconds=4.5,
-                         sweeps=1)
+    Slate.objects.create(
+        date="2024-03-15", versions_key="a", status="succeeded", players_done=240, seconds=4.5, sweeps=1
+    )
     Slate.objects.create(date="2024-03-16", versions_key="a", status="failed", sweeps=5)
     Slate.objects.create(date="2024-03-17", versions_key="a", status="running", players_done=30)
     after = scrape()

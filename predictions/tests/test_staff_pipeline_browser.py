@@ -1,6 +1,7 @@
 """The staff Pipeline page in a real headless Chromium: a staff member starts a prediction on the
 user page and watches its progress bar on Pipeline advance to done without reloading; a
 non-staff user is refused. Screenshots go to test-artifacts/."""
+
 from __future__ import annotations
 
 import time
@@ -17,12 +18,15 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pyt
 
 def job_row(browser, request_id: str) -> dict | None:
     """The Pipeline page's row of the request as the page shows it now (None: not listed)."""
-    return browser.execute_script("""
+    return browser.execute_script(
+        """
         var link = document.querySelector('#jobs a[href*="' + arguments[0] + '"]');
         if (!link) return null;
         var cells = link.closest('tr').children, bar = link.closest('tr').querySelector('.bar');
         return {status: cells[2].textContent, percent: Number(bar.dataset.percent), stage: cells[4].textContent};
-    """, request_id)
+    """,
+        request_id,
+    )
 
 
 def test_staff_watch_a_prediction_on_pipeline_until_done(pipeline, live_server, browser, screenshots):
@@ -33,8 +37,10 @@ def test_staff_watch_a_prediction_on_pipeline_until_done(pipeline, live_server, 
     User.objects.create_superuser("ops", password="ops-pw-123")
     sign_in(browser, f"{live_server.url}/admin/login/?next=/admin/", "ops", "ops-pw-123")
     WebDriverWait(browser, 10).until(ec.presence_of_element_located((By.PARTIAL_LINK_TEXT, "Live pipeline"))).click()
-    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "updated").text not in ("", "–"),
-                                     message=f"Pipeline never updated: {browser.current_url}")
+    WebDriverWait(browser, 30).until(
+        lambda d: d.find_element(By.ID, "updated").text not in ("", "–"),
+        message=f"Pipeline never updated: {browser.current_url}",
+    )
     browser.execute_script("window.sameDocument = true")  # gone if the page reloads
     pipeline_tab = browser.current_window_handle
 
@@ -76,17 +82,21 @@ def test_staff_watch_a_prediction_on_pipeline_until_done(pipeline, live_server, 
     # The pages staff and users read, with this data, at a laptop's width (1400 px).
     browser.set_window_size(1400, 1000)
     WebDriverWait(browser, 10).until(
-        lambda d: d.execute_script("return document.querySelectorAll('#tasks tbody tr:not(.muted)').length") >= 5)
+        lambda d: d.execute_script("return document.querySelectorAll('#tasks tbody tr:not(.muted)').length") >= 5
+    )
     widths = browser.execute_script("""
         var table = document.getElementById('tasks');
         return {table: table.scrollWidth, room: table.parentElement.clientWidth,
                 page: document.documentElement.scrollWidth, window: document.documentElement.clientWidth};""")
     assert widths["table"] <= widths["room"] and widths["page"] <= widths["window"], widths
-    worker = browser.execute_script("""
+    worker = browser.execute_script(
+        """
         var name = arguments[0];
         var row = Array.prototype.find.call(document.querySelectorAll('#workers tbody tr'),
                                             function (tr) { return tr.children[0].textContent === name; });
-        return row ? row.children[1].textContent : null;""", pipeline.hostname)
+        return row ? row.children[1].textContent : null;""",
+        pipeline.hostname,
+    )
     assert worker == "answering"
     screenshots(browser, "3-pipeline-1400px", full_page=True)
 
@@ -99,7 +109,10 @@ def test_staff_watch_a_prediction_on_pipeline_until_done(pipeline, live_server, 
     browser.switch_to.window(user_tab)
     browser.set_window_size(1400, 1000)
     assert [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#models thead th")] == [
-        "model", "p10 / p50 / p90", "version"]
+        "model",
+        "p10 / p50 / p90",
+        "version",
+    ]
     screenshots(browser, "5-user-page-1400px", full_page=True)
 
 

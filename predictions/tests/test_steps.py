@@ -1,4 +1,5 @@
 """The resolve step's answers to requests it cannot serve, without a worker (predictions.steps called directly)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,15 +29,19 @@ AFTER_THE_DATA = dt.date(2024, 4, 15)  # the product's today (as_of) the day aft
 def test_a_player_alone_without_a_scheduled_game_asks_for_an_opponent_and_a_date(recent_games):
     with pytest.raises(Unanswerable) as answer:
         resolve_matchup(request_for(player_input="Jayson Tatum", as_of=AFTER_THE_DATA))
-    assert str(answer.value) == ("no game found for Jayson Tatum (BOS) on or after 2024-04-15 (today) in the "
-                                 "database: give an opponent and a date")
+    assert str(answer.value) == (
+        "no game found for Jayson Tatum (BOS) on or after 2024-04-15 (today) in the "
+        "database: give an opponent and a date"
+    )
 
 
 def test_a_player_and_an_opponent_without_a_scheduled_game_asks_only_for_the_date(recent_games):
     with pytest.raises(Unanswerable) as answer:
         resolve_matchup(request_for(player_input="Jayson Tatum", opponent_input="NYK", as_of=AFTER_THE_DATA))
-    assert str(answer.value) == ("no game found for Jayson Tatum (BOS) against NYK on or after 2024-04-15 (today) "
-                                 "in the database: give a date for that matchup")
+    assert str(answer.value) == (
+        "no game found for Jayson Tatum (BOS) against NYK on or after 2024-04-15 (today) "
+        "in the database: give a date for that matchup"
+    )
     assert "give an opponent" not in str(answer.value)
 
 

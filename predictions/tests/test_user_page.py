@@ -1,4 +1,5 @@
 """The user page in a real headless Chromium: sign in, ask, watch the progress, see the range."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,7 +35,8 @@ def test_sign_in_ask_watch_progress_and_see_the_range(pipeline, live_server, bro
 
     browser.find_element(By.ID, "player").send_keys("Doncic")
     WebDriverWait(browser, 10).until(
-        lambda d: d.execute_script("return document.querySelectorAll('#player-options option').length") > 0)
+        lambda d: d.execute_script("return document.querySelectorAll('#player-options option').length") > 0
+    )
     assert browser.execute_script("return document.querySelector('#player-options option').value") == "Luka Dončić"
     browser.find_element(By.ID, "player").clear()
     browser.find_element(By.ID, "player").send_keys("Luka Dončić")
@@ -52,10 +54,14 @@ def test_sign_in_ask_watch_progress_and_see_the_range(pipeline, live_server, bro
     days = job.prediction.days_since_last_game
     assert browser.find_element(By.ID, "result-data").text == (  # next to the range: how fresh its data is
         f"data through {job.prediction.data_through.isoformat()} (his last game, {days} day{'s' * (days != 1)} "
-        "before this one)")
+        "before this one)"
+    )
     assert len(browser.find_elements(By.CSS_SELECTOR, "#chart rect.range")) == 1
     assert [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#models thead th")] == [
-        "model", "p10 / p50 / p90", "version"]
+        "model",
+        "p10 / p50 / p90",
+        "version",
+    ]
     model_rows = browser.find_elements(By.CSS_SELECTOR, "#models tbody tr")
     assert model_rows and all(len(row.find_elements(By.TAG_NAME, "td")) == 3 for row in model_rows)
     WebDriverWait(browser, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#recent tbody tr")) == 10)
@@ -63,8 +69,9 @@ def test_sign_in_ask_watch_progress_and_see_the_range(pipeline, live_server, bro
     WebDriverWait(browser, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history li")) == 1)
 
 
-def test_a_request_without_an_answer_shows_the_reason_once_without_a_progress_bar(worker_with_season, live_server,
-                                                                                  browser, screenshots, settings):
+def test_a_request_without_an_answer_shows_the_reason_once_without_a_progress_bar(
+    worker_with_season, live_server, browser, screenshots, settings
+):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -95,5 +102,6 @@ def test_a_request_without_an_answer_shows_the_reason_once_without_a_progress_ba
     browser.find_element(By.ID, "submit").click()
     WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "errors").text.startswith("The data ends on"))
     assert browser.find_element(By.ID, "errors").text.startswith(
-        "The data ends on 2024-04-14, 965 days before 2026-12-05 (more than 200)")
+        "The data ends on 2024-04-14, 965 days before 2026-12-05 (more than 200)"
+    )
     assert PredictionRequest.objects.count() == 1

@@ -1,4 +1,5 @@
 """The user page's markup as the server sends it (the browser test drives its script)."""
+
 from __future__ import annotations
 
 import re
@@ -41,13 +42,29 @@ def test_a_finished_slate_draws_each_player_once_with_inside_and_outside_marks(c
 
     game = Game.objects.filter(date="2024-04-05").order_by("id").first()
     lines = list(PlayerGameLog.objects.filter(game=game, seconds__gt=0).order_by("-pts")[:4])
-    slate = Slate.objects.create(date=game.date, versions_key="test", status="succeeded", games_total=1,
-                                 games_done=1, players_done=len(lines), coverage_80=0.5, seconds=1.0)
+    slate = Slate.objects.create(
+        date=game.date,
+        versions_key="test",
+        status="succeeded",
+        games_total=1,
+        games_done=1,
+        players_done=len(lines),
+        coverage_80=0.5,
+        seconds=1.0,
+    )
     # two ranges around the actual score (inside), two above it (outside)
     for n, line in enumerate(lines):
         low = line.pts - 5 if n % 2 == 0 else line.pts + 3
-        SlatePrediction.objects.create(slate=slate, game=game, player_id=line.player_id, team_id=line.team_id,
-                                       p10=max(low, 0), p50=low + 5, p90=low + 10, actual=line.pts)
+        SlatePrediction.objects.create(
+            slate=slate,
+            game=game,
+            player_id=line.player_id,
+            team_id=line.team_id,
+            p10=max(low, 0),
+            p50=low + 5,
+            p90=low + 10,
+            actual=line.pts,
+        )
     client.force_login(make_user("alice"))
 
     page = client.get(f"/slates/{slate.pk}/").content.decode()

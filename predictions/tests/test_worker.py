@@ -1,4 +1,5 @@
 """Pool processes of a worker on the predictions queue: warmed, and holding no database session."""
+
 from __future__ import annotations
 
 import os
@@ -14,11 +15,19 @@ pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(tran
 def test_warmed_pool_processes_hold_no_database_session(celery_worker):
     worker = WorkerProcess(queues=["predictions"], concurrency=2, name=f"warm-idle-{os.getpid()}").start()
     try:
-        wait_for(lambda: worker.log().count("pool process warmed") == 2, 90, "both pool processes warmed",
-                 describe=lambda: worker.log()[-2000:])
+        wait_for(
+            lambda: worker.log().count("pool process warmed") == 2,
+            90,
+            "both pool processes warmed",
+            describe=lambda: worker.log()[-2000:],
+        )
         # The warm-up's model lookup opened a connection in each process; nothing closes it until
         # that process runs a task, unless the warm-up does.
-        wait_for(lambda: not worker.database_sessions(), 10, "no database session held by the idle worker",
-                 describe=worker.database_sessions)
+        wait_for(
+            lambda: not worker.database_sessions(),
+            10,
+            "no database session held by the idle worker",
+            describe=worker.database_sessions,
+        )
     finally:
         worker.stop()

@@ -4,6 +4,7 @@
 themselves, so a user mistake is reported in plain words before any process is started, and
 the arguments recorded on the ScrapeRun are concrete (e.g. the date "yesterday" stood for).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +19,20 @@ SPIDERS = ("schedule", "boxscores", "gamelog")
 # NBA dates are US dates: "yesterday" is yesterday on the US east coast.
 NBA_TZ = ZoneInfo("America/New_York")
 
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
-          "october", "november", "december")
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 GAME_ID_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})0([A-Z]{3})$")
 PLAYER_ID_RE = re.compile(r"^[a-z0-9.'-]{2,16}$")
 ALLOWED = {
@@ -50,7 +63,9 @@ def _season(value, name="season") -> int:
         try:
             year = season_end_year(text)
         except ValueError:
-            raise BadArguments(f"{name}={value!r}: use the year the season ends (2018) or a label like 2017-18") from None
+            raise BadArguments(
+                f"{name}={value!r}: use the year the season ends (2018) or a label like 2017-18"
+            ) from None
     if not 1947 <= year <= nba_today().year + 1:
         raise BadArguments(f"{name}={year}: no NBA season ends in that year")
     return year
@@ -138,7 +153,7 @@ def normalise_args(spider: str, args: dict | None, today: dt.date | None = None)
             if "season" not in args:
                 raise BadArguments(f"schedule needs season=; arguments: {HELP[spider]}")
             months = []
-            for token in ([] if tokens == ["none"] else tokens):
+            for token in [] if tokens == ["none"] else tokens:
                 name = _month(token)
                 if name not in months:
                     months.append(name)

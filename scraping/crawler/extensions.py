@@ -3,6 +3,7 @@
 Every RUN_PROGRESS_INTERVAL seconds the pages/items/errors counts are written to the run, so
 `manage.py crawl`, the Celery task state and the admin all see the crawl advance.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -4,6 +4,7 @@ Tables are found by id whether they are normal markup or wrapped in an HTML comm
 ships `line_score`, `four_factors` and others commented out and un-comments them with
 JavaScript). Cells are read by their `data-stat` name, never by column position.
 """
+
 from __future__ import annotations
 
 import re

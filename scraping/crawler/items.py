@@ -3,12 +3,28 @@
 A box score is one `GameItem` holding every line of both teams, so a game and its lines are
 validated and staged together: never half a game.
 """
+
 from __future__ import annotations
 
 import scrapy
 
-STAT_FIELDS = ("pts", "fgm", "fga", "fg3m", "fg3a", "ftm", "fta", "oreb", "dreb", "reb",
-               "ast", "stl", "blk", "tov", "pf")
+STAT_FIELDS = (
+    "pts",
+    "fgm",
+    "fga",
+    "fg3m",
+    "fg3a",
+    "ftm",
+    "fta",
+    "oreb",
+    "dreb",
+    "reb",
+    "ast",
+    "stl",
+    "blk",
+    "tov",
+    "pf",
+)
 
 
 class PlayerLineItem(scrapy.Item):

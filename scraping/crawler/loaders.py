@@ -3,6 +3,7 @@
 Every value is looked up by `data-stat` name (`./*[@data-stat="pts"]`), so column order,
 extra columns (GmSc, 2P...) and newer layouts do not matter.
 """
+
 from __future__ import annotations
 
 from itemloaders.processors import Identity, MapCompose, TakeFirst

@@ -10,6 +10,7 @@ A site that cannot be reached at all (its name does not resolve, or it refuses t
 is not worth minutes of retries: the crawl stops at once, its run failing with one readable
 line (`cannot reach www.basketball-reference.com: DNS lookup failed`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,9 +28,11 @@ logger = logging.getLogger(__name__)
 
 # Failures that say the site cannot be reached from here (no use retrying them for minutes).
 # (Scrapy's download handlers raise their own exceptions; Twisted's are kept for older handlers.)
-UNREACHABLE = (((CannotResolveHostError, DNSLookupError), "DNS lookup failed"),
-               ((DownloadConnectionRefusedError, ConnectionRefusedError), "connection refused"),
-               (NoRouteError, "no route to host"))
+UNREACHABLE = (
+    ((CannotResolveHostError, DNSLookupError), "DNS lookup failed"),
+    ((DownloadConnectionRefusedError, ConnectionRefusedError), "connection refused"),
+    (NoRouteError, "no route to host"),
+)
 
 
 def unreachable_reason(exception: BaseException) -> str | None:
@@ -99,15 +102,20 @@ class BackoffRetryMiddleware(RetryMiddleware):
         attempt = request.meta.get("retry_times", 0) + 1
         advised = retry_after_seconds(response.headers.get("Retry-After"))
         if advised is not None and advised > self.retry_after_max:
-            logger.warning("%s: Retry-After %.0f s is longer than %.0f s, giving up this page",
-                           request.url, advised, self.retry_after_max)
+            logger.warning(
+                "%s: Retry-After %.0f s is longer than %.0f s, giving up this page",
+                request.url,
+                advised,
+                self.retry_after_max,
+            )
             return response
         wait = advised if advised is not None else self.backoff(attempt)
         retry = self._retry(request, response_status_message(response.status))
         if retry is None:
             return response
-        self._announce(request, wait, attempt, f"HTTP {response.status}" + (" (Retry-After)" if advised is not None
-                                                                         else ""))
+        self._announce(
+            request, wait, attempt, f"HTTP {response.status}" + (" (Retry-After)" if advised is not None else "")
+        )
         self.crawler.stats.inc_value("retry/waited_seconds", wait)
         self._hold_slot(request, wait)
         return retry if await self._wait(wait) else response

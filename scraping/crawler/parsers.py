@@ -4,6 +4,7 @@ Pure functions, no network and no database, so saved pages can be parsed in test
 held-back page of the same kind goes through the same code. A page without the expected
 tables raises LayoutError with the reason.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,7 +29,7 @@ from scraping.crawler.html import (
     to_int,
 )
 from scraping.crawler.items import GameItem, GameLogLineItem, PlayerLineItem
-from scraping.crawler.loaders import GameLogLineLoader, LineLoader, cell_xpath
+from scraping.crawler.loaders import GameLogLineLoader, LineLoader
 
 BOX_BASIC_RE = re.compile(r"^box-([A-Z0-9]{2,3})-game-basic$")
 OT_TABLE_RE = re.compile(r"^box-([A-Z0-9]{2,3})-(q[5-9]|q1\d|ot\d+)-basic$")
@@ -65,6 +66,7 @@ def start_time_label(text: str) -> str:
 
 # --- daily index ----------------------------------------------------------------------------
 
+
 def parse_daily_index(sel: Selector, day: dt.date) -> list[str]:
     """Game ids linked from /boxscores/?month=&day=&year= for that date (in page order)."""
     prefix = f"{day:%Y%m%d}"
@@ -79,6 +81,7 @@ def parse_daily_index(sel: Selector, day: dt.date) -> list[str]:
 
 
 # --- box score -----------------------------------------------------------------------------
+
 
 def parse_line_score(table: Selector) -> list[dict]:
     """Rows of the line score as [{team, periods: [(label, pts)], total}] (away first).
@@ -112,7 +115,7 @@ def parse_line_score(table: Selector) -> list[dict]:
         else:
             if len(labels) != len(row_cells):
                 raise LayoutError("line score header and rows do not line up")
-            for label, cell in zip(labels[1:], row_cells[1:]):
+            for label, cell in zip(labels[1:], row_cells[1:], strict=True):
                 value = to_int(text_of(cell))
                 if label == "T":
                     total = value
@@ -138,7 +141,8 @@ def parse_box_table(table: Selector, team: str, opponent: str, is_home: bool) ->
         if player_cell is None:
             continue
         bref_id = player_cell.attrib.get("data-append-csv") or first_match(
-            PLAYER_HREF_RE, player_cell.xpath(".//a/@href").getall())
+            PLAYER_HREF_RE, player_cell.xpath(".//a/@href").getall()
+        )
         if not bref_id:  # "Team Totals" and similar rows
             continue
         loader = LineLoader(selector=row)
@@ -202,8 +206,7 @@ def parse_boxscore(sel: Selector, url: str, bref_game_id: str, fetched_at: str) 
         raise LayoutError(f"line score has {periods} periods")
     ot_tables = {m[2] for tid in tables if (m := OT_TABLE_RE.match(tid))}
 
-    lines = (parse_box_table(basic[away], away, home, False)
-             + parse_box_table(basic[home], home, away, True))
+    lines = parse_box_table(basic[away], away, home, False) + parse_box_table(basic[home], home, away, True)
     listed = {line["player_bref_id"] for line in lines}
     for code, players in parse_inactive(sel).items():
         if code not in (home, away):
@@ -212,26 +215,45 @@ def parse_boxscore(sel: Selector, url: str, bref_game_id: str, fetched_at: str) 
             if bref_id in listed:
                 continue
             listed.add(bref_id)
-            lines.append(dict(PlayerLineItem(
-                player_bref_id=bref_id, player_name=name, team_code=code,
-                opponent_code=away if code == home else home, is_home=code == home,
-                played="inactive", reason="Inactive", raw={"inactive_list": name})))
+            lines.append(
+                dict(
+                    PlayerLineItem(
+                        player_bref_id=bref_id,
+                        player_name=name,
+                        team_code=code,
+                        opponent_code=away if code == home else home,
+                        is_home=code == home,
+                        played="inactive",
+                        reason="Inactive",
+                        raw={"inactive_list": name},
+                    )
+                )
+            )
 
     title = text_of(sel.xpath("//h1")[0]) if sel.xpath("//h1") else ""
     meta = sel.xpath('//div[contains(@class, "scorebox_meta")]/div[1]')
     return GameItem(
-        kind="boxscore", source_url=url, fetched_at=fetched_at, bref_game_id=bref_game_id,
-        date=day.isoformat(), season=season_for_date(day),
+        kind="boxscore",
+        source_url=url,
+        fetched_at=fetched_at,
+        bref_game_id=bref_game_id,
+        date=day.isoformat(),
+        season=season_for_date(day),
         season_type="playoffs" if PLAYOFF_TITLE_RE.search(title) else "",
         start_time=start_time_label(text_of(meta[0]) if meta else ""),
-        home_code=home, away_code=away, home_score=home_row["total"], away_score=away_row["total"],
-        overtimes=periods - 4, status="final",
+        home_code=home,
+        away_code=away,
+        home_score=home_row["total"],
+        away_score=away_row["total"],
+        overtimes=periods - 4,
+        status="final",
         raw={"title": title, "line_score": line_score, "overtime_tables": sorted(ot_tables)},
         lines=lines,
     )
 
 
 # --- schedule --------------------------------------------------------------------------------
+
 
 def schedule_month_links(sel: Selector, season: int) -> list[str]:
     """Month names of the season's schedule pages, in the order the page links them."""
@@ -274,27 +296,41 @@ def parse_schedule(sel: Selector, url: str, fetched_at: str) -> list[GameItem]:
         if day is None:
             raise LayoutError(f"unreadable schedule date {text_of(date_cell)!r}")
         home, away = team_code(named.get("home_team_name")), team_code(named.get("visitor_team_name"))
-        bref_id = (first_match(BOX_HREF_RE, row.xpath(".//a/@href").getall())
-                   or (date_cell.attrib.get("csk") if GAME_ID_RE.match(date_cell.attrib.get("csk", "")) else None)
-                   or f"{day:%Y%m%d}0{home}")
+        bref_id = (
+            first_match(BOX_HREF_RE, row.xpath(".//a/@href").getall())
+            or (date_cell.attrib.get("csk") if GAME_ID_RE.match(date_cell.attrib.get("csk", "")) else None)
+            or f"{day:%Y%m%d}0{home}"
+        )
         home_pts = to_int(text_of(named.get("home_pts")))
         away_pts = to_int(text_of(named.get("visitor_pts")))
         final = home_pts is not None and away_pts is not None
         overtimes = overtime_count(text_of(named.get("overtimes"))) if final else None
         remarks = text_of(named.get("game_remarks"))
-        games.append(GameItem(
-            kind="schedule", source_url=url, fetched_at=fetched_at, bref_game_id=bref_id,
-            date=day.isoformat(), season=season_for_date(day),
-            season_type="playoffs" if season_type == "playoffs" or "play-in" in remarks.lower() else "regular",
-            start_time=text_of(named.get("game_start_time")), home_code=home, away_code=away,
-            home_score=home_pts if final else None, away_score=away_pts if final else None,
-            overtimes=overtimes, status="final" if final else "scheduled",
-            raw=raw_values(row), lines=[],
-        ))
+        games.append(
+            GameItem(
+                kind="schedule",
+                source_url=url,
+                fetched_at=fetched_at,
+                bref_game_id=bref_id,
+                date=day.isoformat(),
+                season=season_for_date(day),
+                season_type="playoffs" if season_type == "playoffs" or "play-in" in remarks.lower() else "regular",
+                start_time=text_of(named.get("game_start_time")),
+                home_code=home,
+                away_code=away,
+                home_score=home_pts if final else None,
+                away_score=away_pts if final else None,
+                overtimes=overtimes,
+                status="final" if final else "scheduled",
+                raw=raw_values(row),
+                lines=[],
+            )
+        )
     return games
 
 
 # --- player game log ---------------------------------------------------------------------------
+
 
 def gamelog_player_name(sel: Selector) -> str:
     heading = text_of(sel.xpath("//h1")[0]) if sel.xpath("//h1") else ""
@@ -305,8 +341,10 @@ def gamelog_player_name(sel: Selector) -> str:
 def parse_gamelog(sel: Selector, url: str, player_id: str, fetched_at: str) -> list[GameLogLineItem]:
     """A player's season game log -> one item per row (games played and Inactive/DNP rows)."""
     tables = tables_by_id(sel)
-    sources = [(tables.get("player_game_log_reg") or tables.get("pgl_basic"), "regular"),
-               (tables.get("player_game_log_post") or tables.get("pgl_playoffs"), "playoffs")]
+    sources = [
+        (tables.get("player_game_log_reg") or tables.get("pgl_basic"), "regular"),
+        (tables.get("player_game_log_post") or tables.get("pgl_playoffs"), "playoffs"),
+    ]
     sources = [(table, kind) for table, kind in sources if table is not None]
     if not sources:
         raise LayoutError("no game log table (player_game_log_reg): unknown player or changed layout")

@@ -3,6 +3,7 @@
 The ORM is synchronous and Scrapy runs on an asyncio event loop, so database work goes through
 `sync_to_async` (one dedicated thread, its own connection), never blocking or breaking the loop.
 """
+
 from __future__ import annotations
 
 from asgiref.sync import sync_to_async
@@ -20,8 +21,9 @@ class ValidationPipeline:
         problems = validate_item(data)
         if problems:
             more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
-            raise DropItem(f"invalid {data.get('kind', 'item')} from {data.get('source_url')}: "
-                           + "; ".join(problems[:3]) + more)
+            raise DropItem(
+                f"invalid {data.get('kind', 'item')} from {data.get('source_url')}: " + "; ".join(problems[:3]) + more
+            )
         return item
 
 

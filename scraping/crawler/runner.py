@@ -5,6 +5,7 @@
 Started by scraping.services.run_crawl (from `manage.py crawl` and the Celery task) in a fresh
 process each time: Twisted's reactor cannot be restarted inside a long-lived worker process.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -5,6 +5,7 @@ at least 3 s between requests (no random jitter below that), AutoThrottle slowin
 when the site is slow, robots.txt obeyed, and 429/5xx answers retried with backoff that
 honours Retry-After (scraping.crawler.middlewares.BackoffRetryMiddleware).
 """
+
 from __future__ import annotations
 
 import os

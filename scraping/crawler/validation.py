@@ -4,6 +4,7 @@ Besides required fields and types, box-score arithmetic is checked (points = 2*F
 rebounds = ORB + DRB, each team's player points add up to its line-score total), which also
 catches a page whose layout changed in a way the parser did not notice.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,8 +49,13 @@ def validate_line(line: dict) -> list[str]:
         problems.append(f"{who}: {line['pts']} pts != 2*FG + 3P + FT")
     if line["reb"] != line["oreb"] + line["dreb"]:
         problems.append(f"{who}: TRB != ORB + DRB")
-    if not (line["fgm"] <= line["fga"] and line["fg3m"] <= line["fg3a"] and line["ftm"] <= line["fta"]
-            and line["fg3m"] <= line["fgm"] and line["fg3a"] <= line["fga"]):
+    if not (
+        line["fgm"] <= line["fga"]
+        and line["fg3m"] <= line["fg3a"]
+        and line["ftm"] <= line["fta"]
+        and line["fg3m"] <= line["fgm"]
+        and line["fg3a"] <= line["fga"]
+    ):
         problems.append(f"{who}: made > attempted")
     plus_minus = line.get("plus_minus")
     if plus_minus is not None and (isinstance(plus_minus, bool) or not isinstance(plus_minus, int)):

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('scraping', '0002_setup_schedules'),
+        ("scraping", "0002_setup_schedules"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='scraperun',
-            name='load_task_id',
-            field=models.CharField(blank=True, help_text='Celery task id of the load step (etl queue).', max_length=255),
+            model_name="scraperun",
+            name="load_task_id",
+            field=models.CharField(
+                blank=True, help_text="Celery task id of the load step (etl queue).", max_length=255
+            ),
         ),
     ]

@@ -4,6 +4,7 @@ Pages live gzipped under fixtures/pages/ and are mapped to the URL (path and que
 saved from. Unknown URLs get bref's real 404 page with status 404. Tests can queue one-off
 answers for a URL (e.g. a 429 with Retry-After before the page) and read the request log.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -94,7 +95,7 @@ class BrefServer:
             return 404, {}, page(NOT_FOUND_PAGE)
         return 200, {}, route if isinstance(route, bytes) else page(route)
 
-    def start(self) -> "BrefServer":
+    def start(self) -> BrefServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -1,4 +1,5 @@
 """Fixtures of the scraping tests: the local bref server, saved pages, teams, bundled-style rows."""
+
 from __future__ import annotations
 
 import csv
@@ -50,16 +51,45 @@ def bundled_game_0021700545(teams):
     rows = list(csv.DictReader((FIXTURES / "nba_logs_0021700545.csv").open()))
     home, away = Team.objects.get(code="BKN"), Team.objects.get(code="ORL")
     points = {code: sum(int(r["PTS"]) for r in rows if r["TEAM_ABBREVIATION"] == code) for code in ("BKN", "ORL")}
-    game = Game.objects.create(season="2017-18", date=dt.date(2018, 1, 1), home=home, away=away,
-                               home_score=points["BKN"], away_score=points["ORL"], status=Game.Status.FINAL,
-                               nba_game_id=rows[0]["GAME_ID"])
+    game = Game.objects.create(
+        season="2017-18",
+        date=dt.date(2018, 1, 1),
+        home=home,
+        away=away,
+        home_score=points["BKN"],
+        away_score=points["ORL"],
+        status=Game.Status.FINAL,
+        nba_game_id=rows[0]["GAME_ID"],
+    )
     for row in rows:
         player = Player.objects.create(name=row["PLAYER_NAME"], nba_id=int(row["PLAYER_ID"]))
         team = home if row["TEAM_ABBREVIATION"] == "BKN" else away
         PlayerGameLog.objects.create(
-            player=player, game=game, team=team, opponent=away if team == home else home, date=game.date,
-            season=game.season, is_home=team == home, starter=None, seconds=int(row["MIN"]) * 60,
-            pts=row["PTS"], oreb=row["OREB"], dreb=row["DREB"], reb=row["REB"], ast=row["AST"], stl=row["STL"],
-            blk=row["BLK"], tov=row["TOV"], pf=row["PF"], fgm=row["FGM"], fga=row["FGA"], fg3m=row["FG3M"],
-            fg3a=row["FG3A"], ftm=row["FTM"], fta=row["FTA"], plus_minus=row["PLUS_MINUS"], source="nba")
+            player=player,
+            game=game,
+            team=team,
+            opponent=away if team == home else home,
+            date=game.date,
+            season=game.season,
+            is_home=team == home,
+            starter=None,
+            seconds=int(row["MIN"]) * 60,
+            pts=row["PTS"],
+            oreb=row["OREB"],
+            dreb=row["DREB"],
+            reb=row["REB"],
+            ast=row["AST"],
+            stl=row["STL"],
+            blk=row["BLK"],
+            tov=row["TOV"],
+            pf=row["PF"],
+            fgm=row["FGM"],
+            fga=row["FGA"],
+            fg3m=row["FG3M"],
+            fg3a=row["FG3A"],
+            ftm=row["FTM"],
+            fta=row["FTA"],
+            plus_minus=row["PLUS_MINUS"],
+            source="nba",
+        )
     return game

@@ -1,4 +1,5 @@
 """Staff see scrape runs, their errors, log tail, linked task and staged rows in admin."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,9 @@ def staff_client(client, db):
 
 @pytest.mark.django_db
 def test_scrape_run_pages_show_progress_errors_and_staged_rows(staff_client, saved_page, teams):
-    game = parse_boxscore(saved_page("boxscores/201801010BRK.html"), "https://x/boxscores/201801010BRK.html",
-                          "201801010BRK", NOW)
+    game = parse_boxscore(
+        saved_page("boxscores/201801010BRK.html"), "https://x/boxscores/201801010BRK.html", "201801010BRK", NOW
+    )
     run = staged_run("boxscores", [game])
     run.args = {"game": "201801010BRK"}
     run.error_list = [{"url": "https://x/boxscores/201801010CHI.html", "reason": "HTTP 404"}]

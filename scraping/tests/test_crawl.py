@@ -1,4 +1,5 @@
 """Real crawls (child processes) against a local server that serves the saved real pages."""
+
 from __future__ import annotations
 
 import os
@@ -44,12 +45,24 @@ def test_crawl_command_fills_the_warehouse_with_the_days_games(bref_server, team
 
     brk = Game.objects.get(bref_game_id="201801010BRK")
     assert (brk.away.code, brk.away_score, brk.home.code, brk.home_score, brk.overtimes, brk.status) == (
-        "ORL", 95, "BKN", 98, 0, "final")
+        "ORL",
+        95,
+        "BKN",
+        98,
+        0,
+        "final",
+    )
     tor = Game.objects.get(bref_game_id="201801010TOR")
     assert (tor.away_score, tor.home_score, tor.overtimes) == (127, 131, 1)
     gordon = PlayerGameLog.objects.get(player__bref_id="gordoaa01", game=brk)
     assert (gordon.pts, gordon.seconds, gordon.reb, gordon.ast, gordon.starter, gordon.is_home) == (
-        20, 2436, 12, 0, True, False)
+        20,
+        2436,
+        12,
+        0,
+        True,
+        False,
+    )
     for game in (brk, tor):  # every player who played, and his points add up to the final score
         logs = PlayerGameLog.objects.filter(game=game)
         assert logs.count() == 20 and logs.filter(starter=True).count() == 10
@@ -85,7 +98,12 @@ def test_an_overtime_game_from_a_2019_capture(bref_server, teams):
     services.load_staged(run)
     game = Game.objects.get(bref_game_id="201701010ATL")
     assert (game.away.code, game.away_score, game.home.code, game.home_score, game.overtimes) == (
-        "SAS", 112, "ATL", 114, 1)
+        "SAS",
+        112,
+        "ATL",
+        114,
+        1,
+    )
     aldridge = PlayerGameLog.objects.get(game=game, player__name="LaMarcus Aldridge")
     assert (aldridge.pts, aldridge.seconds) == (27, 43 * 60 + 27)
 
@@ -137,9 +155,10 @@ def test_a_changed_layout_or_inconsistent_page_is_counted_and_nothing_half_writt
     tor = page("boxscores/201801010TOR.html").decode()
     row = tor.index(">Giannis Antetokounmpo</a>")
     end = tor.index("</tr>", row)
-    bref_server.route("/boxscores/201801010TOR.html",
-                      body=(tor[:row] + tor[row:end].replace('data-stat="pts" >26<', 'data-stat="pts" >62<')
-                            + tor[end:]).encode())
+    bref_server.route(
+        "/boxscores/201801010TOR.html",
+        body=(tor[:row] + tor[row:end].replace('data-stat="pts" >26<', 'data-stat="pts" >62<') + tor[end:]).encode(),
+    )
 
     run = crawl(bref_server, "boxscores", game="201801010BRK,201801010TOR,201701010ATL")
     assert (run.status, run.pages, run.items, run.errors) == ("succeeded", 3, 1, 2)
@@ -171,7 +190,11 @@ def test_future_schedule_games_become_scheduled_games(bref_server, teams):
     assert Game.objects.filter(status="scheduled", home_score__isnull=True).count() == 79
     game = Game.objects.get(bref_game_id="201904010BOS")
     assert (game.date.isoformat(), game.start_time, game.away.code, game.home.code) == (
-        "2019-04-01", "7:30p", "MIA", "BOS")
+        "2019-04-01",
+        "7:30p",
+        "MIA",
+        "BOS",
+    )
 
 
 def test_game_log_crawl_keeps_inactive_rows_in_staging(bref_server, teams):
@@ -201,8 +224,12 @@ def test_a_crawl_whose_starting_process_dies_stops_on_its_own(bref_server, teams
     run = services.create_run("boxscores", {"base_url": bref_server.base_url, "game": "201801010BRK"})
     env = dict(os.environ, DATABASE_URL=services.database_url())
     env.pop("TEST_EMBEDDED", None)
-    parent = subprocess.Popen(["sh", "-c", f"{sys.executable} -m scraping.crawler.runner {run.pk} >/dev/null 2>&1"],
-                              cwd=settings.BASE_DIR, env=env, start_new_session=True)
+    parent = subprocess.Popen(
+        ["sh", "-c", f"{sys.executable} -m scraping.crawler.runner {run.pk} >/dev/null 2>&1"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while not bref_server.hits(target) and time.monotonic() < deadline:

@@ -1,4 +1,5 @@
 """The page parsers on real saved basketball-reference pages (no server, no database)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,8 +20,12 @@ from scraping.tests.bref_server import page
 
 
 def box(saved_page, game_id, name=None):
-    return parse_boxscore(saved_page(name or f"boxscores/{game_id}.html"), f"https://x/boxscores/{game_id}.html",
-                          game_id, "2026-01-01T00:00:00+00:00")
+    return parse_boxscore(
+        saved_page(name or f"boxscores/{game_id}.html"),
+        f"https://x/boxscores/{game_id}.html",
+        game_id,
+        "2026-01-01T00:00:00+00:00",
+    )
 
 
 def line_of(game, name):
@@ -39,7 +44,13 @@ def test_boxscore_201801010BRK_scores_and_named_players(saved_page):
     assert game["overtimes"] == 0 and game["status"] == "final" and game["date"] == "2018-01-01"
     assert game["season"] == "2017-18" and game["start_time"] == "7:30p"
     gordon = line_of(game, "Aaron Gordon")
-    assert (gordon["pts"], gordon["seconds"], gordon["reb"], gordon["ast"], gordon["plus_minus"]) == (20, 2436, 12, 0, -5)
+    assert (gordon["pts"], gordon["seconds"], gordon["reb"], gordon["ast"], gordon["plus_minus"]) == (
+        20,
+        2436,
+        12,
+        0,
+        -5,
+    )
     assert gordon["starter"] is True and gordon["team_code"] == "ORL" and gordon["is_home"] is False
     levert = line_of(game, "Caris LeVert")
     assert (levert["pts"], levert["seconds"], levert["plus_minus"], levert["starter"]) == (15, 1626, 2, False)
@@ -99,8 +110,13 @@ def test_schedule_month_counts_and_playoffs(saved_page):
     assert len(october) == 104
     assert all(game["status"] == "final" for game in october)
     opener = october[0]
-    assert (opener["bref_game_id"], opener["away_code"], opener["away_score"], opener["home_code"],
-            opener["home_score"]) == ("201710170CLE", "BOS", 99, "CLE", 102)
+    assert (
+        opener["bref_game_id"],
+        opener["away_code"],
+        opener["away_score"],
+        opener["home_code"],
+        opener["home_score"],
+    ) == ("201710170CLE", "BOS", 99, "CLE", 102)
     april = parse_schedule(saved_page("schedule_months/NBA_2018_games-april.html"), "u", "2026-01-01T00:00:00")
     regular = [g for g in april if g["season_type"] == "regular"]
     playoffs = [g for g in april if g["season_type"] == "playoffs"]
@@ -114,7 +130,12 @@ def test_schedule_future_games_have_no_scores(saved_page):
     assert len(games) == 79
     first = games[0]
     assert (first["bref_game_id"], first["date"], first["start_time"], first["away_code"], first["home_code"]) == (
-        "201904010BOS", "2019-04-01", "7:30p", "MIA", "BOS")
+        "201904010BOS",
+        "2019-04-01",
+        "7:30p",
+        "MIA",
+        "BOS",
+    )
     assert all(g["status"] == "scheduled" and g["home_score"] is None and g["away_score"] is None for g in games)
     assert all(validate_item(dict(game)) == [] for game in games)
 
@@ -133,8 +154,15 @@ def test_gamelog_2025_layout_keeps_inactive_rows(saved_page):
     assert len(played) == 73 and sum(r["pts"] for r in played) == 1675  # 22.9 points a game
     assert sorted({r["reason"] for r in regular if r["played"] != "played"}) == ["Inactive", "Not With Team"]
     first = rows[0]
-    assert (first["date"], first["played"], first["team_code"], first["opponent_code"], first["is_home"],
-            first["team_score"], first["opponent_score"]) == ("2018-10-16", "inactive", "OKC", "GSW", False, 100, 108)
+    assert (
+        first["date"],
+        first["played"],
+        first["team_code"],
+        first["opponent_code"],
+        first["is_home"],
+        first["team_score"],
+        first["opponent_score"],
+    ) == ("2018-10-16", "inactive", "OKC", "GSW", False, 100, 108)
     assert len([r for r in rows if r["season_type"] == "playoffs"]) == 5
     assert all(validate_item(dict(row)) == [] for row in rows)
 

@@ -1,4 +1,5 @@
 """Retry-After values, as seconds or an HTTP date."""
+
 from __future__ import annotations
 
 import email.utils

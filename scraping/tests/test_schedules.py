@@ -1,4 +1,5 @@
 """Scheduled scrapes in django-celery-beat: created disabled, idempotent, staff edits kept."""
+
 from __future__ import annotations
 
 import json

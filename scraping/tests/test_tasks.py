@@ -1,4 +1,5 @@
 """The Celery path: crawl tasks through a real worker, each crawl in a fresh child process."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,8 +39,7 @@ def test_two_crawls_in_a_row_in_the_same_worker_then_the_etl_load(celery_worker,
     loads = [AsyncResult(result["load_task_id"]) for result in (first_result, second_result)]
     summaries = [load.get(timeout=180) for load in loads]
     assert summaries[0]["lines_created"] == 20 and summaries[1]["games_created"] == 79
-    assert all(json.loads(TaskResult.objects.get(task_id=load.id).meta)["queue"] == queue_name("etl")
-               for load in loads)
+    assert all(json.loads(TaskResult.objects.get(task_id=load.id).meta)["queue"] == queue_name("etl") for load in loads)
     assert PlayerGameLog.objects.filter(game__bref_game_id="201801010BRK").count() == 20
     assert Game.objects.filter(status="scheduled").count() == 79
     assert ScrapeRun.objects.filter(loaded_at__isnull=False).count() == 2
@@ -70,5 +70,7 @@ def test_the_scheduled_box_score_task_scrapes_yesterday(celery_worker, bref_serv
     yesterday = nba_today() - dt.timedelta(days=1)
     assert run.args["date"] == yesterday.isoformat()
     assert (run.errors, run.error_list[0]["url"]) == (
-        1, f"{bref_server.base_url}/boxscores/?month={yesterday.month}&day={yesterday.day}&year={yesterday.year}")
+        1,
+        f"{bref_server.base_url}/boxscores/?month={yesterday.month}&day={yesterday.day}&year={yesterday.year}",
+    )
     assert TaskResult.objects.get(task_id=sent.id).status == "FAILURE"

@@ -1,4 +1,5 @@
 """The load step: staged rows from real pages -> the same warehouse rows as the bundled data."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,9 @@ def staged_run(spider, items) -> ScrapeRun:
 
 
 def brk_game(saved_page):
-    return parse_boxscore(saved_page("boxscores/201801010BRK.html"), "https://x/boxscores/201801010BRK.html",
-                          "201801010BRK", NOW)
+    return parse_boxscore(
+        saved_page("boxscores/201801010BRK.html"), "https://x/boxscores/201801010BRK.html", "201801010BRK", NOW
+    )
 
 
 @pytest.mark.django_db
@@ -33,16 +35,30 @@ def test_box_score_lands_on_the_bundled_game_players_and_lines(saved_page, bundl
     assert Game.objects.filter(date=game.date).count() == 1
     game.refresh_from_db()
     assert (game.bref_game_id, game.nba_game_id, game.home_score, game.away_score, game.overtimes) == (
-        "201801010BRK", "0021700545", 98, 95, 0)
+        "201801010BRK",
+        "0021700545",
+        98,
+        95,
+        0,
+    )
     assert Player.objects.count() == players_before  # DNP/inactive players are not created
     gordon = Player.objects.get(nba_id=203932)
     assert gordon.bref_id == "gordoaa01"
     line = PlayerGameLog.objects.get(player=gordon, game=game)
     assert (line.seconds, line.pts, line.starter, line.source, line.plus_minus) == (2436, 20, True, "bref", -5)
     assert PlayerGameLog.objects.filter(game=game).count() == 20
-    assert summary == {"games_created": 0, "games_updated": 1, "games_unchanged": 0, "players_created": 0,
-                       "players_linked": 20, "lines_created": 0, "lines_updated": 20, "lines_unchanged": 0,
-                       "not_played": 14, "errors": 0}
+    assert summary == {
+        "games_created": 0,
+        "games_updated": 1,
+        "games_unchanged": 0,
+        "players_created": 0,
+        "players_linked": 20,
+        "lines_created": 0,
+        "lines_updated": 20,
+        "lines_unchanged": 0,
+        "not_played": 14,
+        "errors": 0,
+    }
 
 
 @pytest.mark.django_db
@@ -80,7 +96,12 @@ def test_future_games_are_scheduled_then_a_final_result_updates_the_same_row(sav
     assert summary["games_created"] == 79
     game = Game.objects.get(bref_game_id="201904010BOS")
     assert (game.status, game.home_score, game.away_score, game.start_time, game.away.code) == (
-        "scheduled", None, None, "7:30p", "MIA")
+        "scheduled",
+        None,
+        None,
+        "7:30p",
+        "MIA",
+    )
 
     played = dict(next(g for g in april if g["bref_game_id"] == "201904010BOS"))
     played.update(status="final", home_score=110, away_score=102, overtimes=0)

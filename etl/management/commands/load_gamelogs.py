@@ -1,4 +1,5 @@
 """`manage.py load_gamelogs PATH... [--bundled] [--skip-loaded] [--json]`"""
+
 from __future__ import annotations
 
 import json
@@ -12,14 +13,19 @@ from etl.services import SUMMARY_KEYS, bundled_gamelog_paths, loaded_paths, run_
 
 
 class Command(BaseCommand):
-    help = ("Validate and load NBA.com player game-log CSVs (gzipped or not) into the warehouse. "
-            "Idempotent: loading the same file again changes nothing. Bad rows are quarantined.")
+    help = (
+        "Validate and load NBA.com player game-log CSVs (gzipped or not) into the warehouse. "
+        "Idempotent: loading the same file again changes nothing. Bad rows are quarantined."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="*", help="CSV or CSV.gz files in the NBA.com leaguegamelog format")
         parser.add_argument("--bundled", action="store_true", help="also load the nine seasons shipped in etl/data")
-        parser.add_argument("--skip-loaded", action="store_true",
-                            help="leave out files whose content (sha256) a successful earlier run loaded")
+        parser.add_argument(
+            "--skip-loaded",
+            action="store_true",
+            help="leave out files whose content (sha256) a successful earlier run loaded",
+        )
         parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
     def handle(self, *args, **options):
@@ -49,14 +55,18 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(summary))
             return
-        self.stdout.write(f"{len(paths)} file(s) loaded" +
-                          (f", {len(skipped)} already loaded and skipped" if skipped else ""))
+        self.stdout.write(
+            f"{len(paths)} file(s) loaded" + (f", {len(skipped)} already loaded and skipped" if skipped else "")
+        )
         width = max(len(key) for key in summary)
         for key, value in summary.items():
             self.stdout.write(f"  {key:<{width}}  {value:>9,}")
         if summary["rejected"]:
-            self.stdout.write(self.style.WARNING(
-                f"{summary['rejected']:,} row(s) quarantined (each with its line and reason in the admin, "
-                f"ETL > Quarantined rows):"))
+            self.stdout.write(
+                self.style.WARNING(
+                    f"{summary['rejected']:,} row(s) quarantined (each with its line and reason in the admin, "
+                    f"ETL > Quarantined rows):"
+                )
+            )
             for reason, rows in counts.get("rejected_by_reason", {}).items():
                 self.stdout.write(f"  {rows:>5,}  {reason}")

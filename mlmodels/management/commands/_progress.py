@@ -1,4 +1,5 @@
 """Progress lines on stderr for the training commands (stdout stays clean for --json)."""
+
 from __future__ import annotations
 
 import time

@@ -6,6 +6,7 @@ batch worker (the ml queue; prediction workers switch to the full models when th
 creates the beat schedules and the demo staff user. Each step skips itself when its work is already
 done, so running it again is cheap.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -24,18 +25,24 @@ QUICK_SEASONS = 3
 
 
 class Command(BaseCommand):
-    help = ("First-run setup for `make run`: load the bundled seasons, train quick models if none is active "
-            "and queue the full training on the batch worker, create the beat schedules and the demo staff "
-            "user with an API token. Idempotent.")
+    help = (
+        "First-run setup for `make run`: load the bundled seasons, train quick models if none is active "
+        "and queue the full training on the batch worker, create the beat schedules and the demo staff "
+        "user with an API token. Idempotent."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--no-data", action="store_true", help="skip loading the bundled seasons")
         parser.add_argument("--no-train", action="store_true", help="skip training when no model is active")
-        parser.add_argument("--quick", action="store_true",
-                            help="quick (small, less accurate) models only: no full training is queued")
-        parser.add_argument("--full-now", action="store_true",
-                            help="train the full models here and now (minutes) instead of quick ones now and "
-                                 "the full ones on the batch worker")
+        parser.add_argument(
+            "--quick", action="store_true", help="quick (small, less accurate) models only: no full training is queued"
+        )
+        parser.add_argument(
+            "--full-now",
+            action="store_true",
+            help="train the full models here and now (minutes) instead of quick ones now and "
+            "the full ones on the batch worker",
+        )
 
     def handle(self, *args, **options):
         if not options["no_data"]:
@@ -67,8 +74,11 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING("No game logs loaded: cannot train (load data first)."))
             return
         seasons = loaded_seasons()[-QUICK_SEASONS:] if quick else None
-        self.step(f"Training quick LightGBM and Keras models on {', '.join(seasons)} (seconds)" if quick else
-                  "Training LightGBM and Keras on every loaded season (once; a few minutes)")
+        self.step(
+            f"Training quick LightGBM and Keras models on {', '.join(seasons)} (seconds)"
+            if quick
+            else "Training LightGBM and Keras on every loaded season (once; a few minutes)"
+        )
         started, last = time.monotonic(), [""]
 
         def progress(stage=None, percent=None, **extra):
@@ -80,8 +90,10 @@ class Command(BaseCommand):
         run = train_models(seasons=seasons, quick=quick, progress=progress)
         for version in run.versions.order_by("algorithm"):
             metrics = version.metrics or {}
-            self.stdout.write(f"  {version}: validation mae {metrics.get('mae', float('nan')):.2f}, "
-                              f"80% coverage {metrics.get('coverage_80', float('nan')):.3f}")
+            self.stdout.write(
+                f"  {version}: validation mae {metrics.get('mae', float('nan')):.2f}, "
+                f"80% coverage {metrics.get('coverage_80', float('nan')):.3f}"
+            )
 
     def queue_full_training(self) -> None:
         """When the quick models answer, have the batch worker train the full ones (once)."""
@@ -95,8 +107,10 @@ class Command(BaseCommand):
             self.step(f"Training run {interrupted.pk} was cut off (no batch worker is running): marked failed")
         run, queued = queue_full_training_once()
         if queued:
-            self.step(f"Full training queued for the batch worker (training run {run.pk}); the site answers "
-                      "with the quick models until it is registered")
+            self.step(
+                f"Full training queued for the batch worker (training run {run.pk}); the site answers "
+                "with the quick models until it is registered"
+            )
         elif run is not None:
             self.step(f"Full training already queued or running (training run {run.pk}), not queued again")
 

@@ -1,4 +1,5 @@
 """`manage.py create_api_user NAME [--staff]`: a user for the API; prints their token."""
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -23,6 +24,8 @@ class Command(BaseCommand):
             raise CommandError(f"invalid user name {name!r}: {' '.join(exc.messages)}") from None
         user, token, created = create_api_user(name, staff=staff)
         if options["verbosity"] > 1 or created:
-            self.stderr.write(f"{'created' if created else 'existing'} user {user.get_username()}"
-                              f"{' (staff)' if user.is_staff else ''}")
+            self.stderr.write(
+                f"{'created' if created else 'existing'} user {user.get_username()}"
+                f"{' (staff)' if user.is_staff else ''}"
+            )
         self.stdout.write(token)

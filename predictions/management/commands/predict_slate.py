@@ -4,6 +4,7 @@ Submits the slate through the same queue as the API (the existing slate when it 
 before), shows a progress bar over the games in a terminal, then prints each game's players (or,
 with --json, one object). Needs a worker on the predictions queue.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,11 +22,30 @@ from predictions.slate_models import Slate
 
 def slate_json(slate: Slate) -> dict:
     """The --json object: date, games with their players, the night's coverage."""
-    return {"date": slate.date.isoformat(), "coverage_80": slate.coverage_80, "out": slate.out_players, "games": [
-        {"game": game["game"], "home": game["home"], "away": game["away"], "players": [
-            {"player": p["name"], "team": p["team"], "p10": round(p["p10"], 2), "p50": round(p["p50"], 2),
-             "p90": round(p["p90"], 2), "actual": p["actual"]} for p in game["players"]]}
-        for game in slate_services.slate_games(slate)]}
+    return {
+        "date": slate.date.isoformat(),
+        "coverage_80": slate.coverage_80,
+        "out": slate.out_players,
+        "games": [
+            {
+                "game": game["game"],
+                "home": game["home"],
+                "away": game["away"],
+                "players": [
+                    {
+                        "player": p["name"],
+                        "team": p["team"],
+                        "p10": round(p["p10"], 2),
+                        "p50": round(p["p50"], 2),
+                        "p90": round(p["p90"], 2),
+                        "actual": p["actual"],
+                    }
+                    for p in game["players"]
+                ],
+            }
+            for game in slate_services.slate_games(slate)
+        ],
+    }
 
 
 class Command(BaseCommand):
@@ -33,9 +53,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--date", default=None, help="the day, YYYY-MM-DD (default: today, AS_OF_DATE)")
-        parser.add_argument("--out", nargs="+", action="extend", default=None, metavar="NAME",
-                            help="who is out: players who will not play that day (names or ids, or one "
-                                 "comma-separated list); they get no row and their teammates' features use it")
+        parser.add_argument(
+            "--out",
+            nargs="+",
+            action="extend",
+            default=None,
+            metavar="NAME",
+            help="who is out: players who will not play that day (names or ids, or one "
+            "comma-separated list); they get no row and their teammates' features use it",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
         parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the slate")
 
@@ -61,8 +87,10 @@ class Command(BaseCommand):
             if slate.is_finished:
                 break
             if time.monotonic() > deadline:
-                raise CommandError(f"the slate of {day} is not done after {options['timeout']:.0f} s "
-                                   f"({slate.progress_text}): is a worker consuming the predictions queue?")
+                raise CommandError(
+                    f"the slate of {day} is not done after {options['timeout']:.0f} s "
+                    f"({slate.progress_text}): is a worker consuming the predictions queue?"
+                )
             time.sleep(0.2)
         if bar is not None:
             bar.close()
@@ -78,7 +106,9 @@ class Command(BaseCommand):
             self.stdout.write(f"{game['away']} at {game['home']} (game {game['game']})")
             for p in game["players"]:
                 actual = "" if p["actual"] is None else f"  actual {p['actual']}"
-                self.stdout.write(f"  {p['player']:<28} {p['team']}  {p['p10']:5.1f} - {p['p90']:5.1f}  "
-                                  f"(median {p['p50']:.1f}){actual}")
+                self.stdout.write(
+                    f"  {p['player']:<28} {p['team']}  {p['p10']:5.1f} - {p['p90']:5.1f}  "
+                    f"(median {p['p50']:.1f}){actual}"
+                )
         if printed["coverage_80"] is not None:
             self.stdout.write(f"Coverage of the 80% ranges: {printed['coverage_80']:.0%}")

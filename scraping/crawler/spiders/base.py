@@ -1,4 +1,5 @@
 """What every basketball-reference spider shares: arguments, URLs, page and error accounting."""
+
 from __future__ import annotations
 
 import logging

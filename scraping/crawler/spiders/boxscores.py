@@ -4,6 +4,7 @@
     game=<id>[,<id>] -> /boxscores/<id>.html
 Each box score yields one GameItem: line score (scores, overtimes) and every player's line.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,8 +23,9 @@ class BoxScoresSpider(BrefSpider):
                 yield self.request(f"/boxscores/{game_id}.html", self.parse_boxscore, bref_game_id=game_id)
         else:
             day = dt.date.fromisoformat(self.args["date"])
-            yield self.request(f"/boxscores/?month={day.month}&day={day.day}&year={day.year}",
-                               self.parse_index, day=day)
+            yield self.request(
+                f"/boxscores/?month={day.month}&day={day.day}&year={day.year}", self.parse_index, day=day
+            )
 
     def parse_index(self, response, day: dt.date):
         if not self.text_response(response):

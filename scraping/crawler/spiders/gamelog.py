@@ -4,6 +4,7 @@
 Rows of games played become lines; Inactive / Did Not Play / Not With Team rows are kept as
 such in staging (they never become PlayerGameLog rows).
 """
+
 from __future__ import annotations
 
 from scraping.crawler.html import LayoutError

@@ -5,6 +5,7 @@
     month=current,next          -> this and next month (the season is worked out)
 Played games come with scores; future games with date, start time and teams only.
 """
+
 from __future__ import annotations
 
 from scraping.crawler.html import LayoutError

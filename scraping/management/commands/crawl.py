@@ -1,4 +1,5 @@
 """manage.py crawl SPIDER [--base-url URL] [key=value ...]: one crawl from the terminal."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
@@ -10,8 +11,7 @@ from scraping.crawler.arguments import HELP, SPIDERS, BadArguments, parse_key_va
 class Command(BaseCommand):
     help = (
         "Crawl basketball-reference with one spider in a child process, record a ScrapeRun, then load "
-        "what was staged into the warehouse.\n"
-        + "\n".join(f"  {name}: {HELP[name]}" for name in SPIDERS)
+        "what was staged into the warehouse.\n" + "\n".join(f"  {name}: {HELP[name]}" for name in SPIDERS)
     )
 
     def create_parser(self, prog_name, subcommand, **kwargs):
@@ -25,8 +25,14 @@ class Command(BaseCommand):
         parser.add_argument("spider_args", nargs="*", metavar="key=value", help="spider arguments")
         parser.add_argument("--base-url", help="site to crawl (default https://www.basketball-reference.com)")
         parser.add_argument("--no-load", action="store_true", help="stage only; do not load into the warehouse")
-        parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
-                            help="override a Scrapy setting, e.g. -s DOWNLOAD_DELAY=5")
+        parser.add_argument(
+            "-s",
+            "--set",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="override a Scrapy setting, e.g. -s DOWNLOAD_DELAY=5",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -38,8 +44,9 @@ class Command(BaseCommand):
         except BadArguments as exc:
             raise CommandError(str(exc)) from None
         verbosity = options["verbosity"]
-        self.stdout.write(f"Scrape run #{run.pk}: {run.spider} "
-                          + " ".join(f"{key}={value}" for key, value in run.args.items()))
+        self.stdout.write(
+            f"Scrape run #{run.pk}: {run.spider} " + " ".join(f"{key}={value}" for key, value in run.args.items())
+        )
 
         told = {"message": ""}
 
@@ -52,8 +59,9 @@ class Command(BaseCommand):
                     self.stdout.write(f"  {current.pages} pages, {current.items} items, {current.errors} errors")
 
         echo = (lambda line: self.stderr.write(line)) if verbosity >= 2 else None
-        run = services.run_crawl(run, settings_overrides={k.upper(): v for k, v in overrides.items()},
-                                 on_progress=progress, echo=echo)
+        run = services.run_crawl(
+            run, settings_overrides={k.upper(): v for k, v in overrides.items()}, on_progress=progress, echo=echo
+        )
         if run.items and not options["no_load"]:
             self.stdout.write("Loading staged rows into the warehouse...")
             services.load_staged(run)
