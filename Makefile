@@ -6,7 +6,7 @@ export KERAS_BACKEND := jax
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test install install-dev bootstrap bench-etl bench-inference bench-api soak clean
+.PHONY: run test install install-dev bootstrap bench-etl bench-inference bench-api bench-slate soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ bench-inference: $(VENV)/.installed-dev
 
 bench-api: $(VENV)/.installed-dev
 	$(BIN)/python bench/api_load.py
+
+bench-slate: $(VENV)/.installed-dev
+	$(BIN)/python bench/slate.py
 
 soak: $(VENV)/.installed-dev
 	$(BIN)/python bench/soak.py

@@ -98,6 +98,23 @@ def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None
     raise SystemExit(f"{what}: not ready after {timeout:.0f} s" + (f"; see {proc.logfile}" if proc else ""))
 
 
+def bench_environment(**overrides) -> dict:
+    """The environment of the bench's web and worker processes: production settings (DEBUG off) on
+    this database and broker, the throttles out of the way, unbuffered output."""
+    from django.conf import settings
+
+    return dict(
+        os.environ,
+        DEBUG="0",
+        SECRET_KEY=settings.SECRET_KEY,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        THROTTLE_PREDICTIONS="100000000/min",
+        THROTTLE_USER="100000000/min",
+        PYTHONUNBUFFERED="1",
+        **overrides,
+    )
+
+
 def start_web(procs: Processes, port: int, env: dict) -> subprocess.Popen:
     """The production server (gunicorn with the Procfile's settings, nbaproject/gunicorn.py) on the
     loopback; returns once /healthz answers."""
@@ -425,16 +442,7 @@ def main() -> None:
     users, tokens = zip(*[create_api_user(f"bench-{number}")[:2] for number in range(args.clients)], strict=True)
     token = tokens[0]
     port = free_port()
-    env = dict(
-        os.environ,
-        DEBUG="0",
-        SECRET_KEY=settings.SECRET_KEY,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        THROTTLE_PREDICTIONS="100000000/min",
-        THROTTLE_USER="100000000/min",
-        PYTHONUNBUFFERED="1",
-        LOG_LEVEL="WARNING",
-    )
+    env = bench_environment(LOG_LEVEL="WARNING")
     procs = Processes()
     try:
         start_web(procs, port, env)

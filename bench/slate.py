@@ -28,6 +28,7 @@ sys.path[:0] = [str(BASE_DIR), str(BASE_DIR / "bench")]
 
 from api_load import (  # noqa: E402
     Processes,
+    bench_environment,
     free_port,
     log,
     prepare_data,
@@ -125,15 +126,7 @@ def main() -> None:
     day = dt.date.fromisoformat(args.date) if args.date else busiest_date()
     _user, token, _ = create_api_user("bench-slate")
     port = free_port()
-    env = dict(
-        os.environ,
-        DEBUG="0",
-        SECRET_KEY=settings.SECRET_KEY,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        THROTTLE_USER="100000000/min",
-        PYTHONUNBUFFERED="1",
-        LOG_LEVEL="WARNING",
-    )
+    env = bench_environment(LOG_LEVEL="WARNING")
     procs = Processes()
     try:
         start_web(procs, port, env)

@@ -44,6 +44,7 @@ sys.path.insert(0, str(BASE_DIR))
 from bench.api_load import (  # noqa: E402
     Client,
     Processes,
+    bench_environment,
     free_port,
     log,
     percentile,
@@ -373,15 +374,7 @@ def main() -> int:
     PredictionRequest.objects.filter(user=user).delete()
 
     port = free_port()
-    env = dict(
-        os.environ,
-        DEBUG="0",
-        SECRET_KEY=settings.SECRET_KEY,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        THROTTLE_PREDICTIONS="100000000/min",
-        THROTTLE_USER="100000000/min",
-        PYTHONUNBUFFERED="1",
-    )
+    env = bench_environment()
     procs = Processes()
     broker = Broker(broker_url) if args.restart_broker else None
     soak = Soak(args, port, token, env, procs)

@@ -19,8 +19,8 @@ from etl.models import PlayerGameLog
 # a higher one. basketball-reference box scores carry exact seconds and starters, the NBA.com
 # logs whole minutes and no starters, so a scraped line is not overwritten by a bundled one.
 SOURCE_RANK = {"nba": 1, "bref": 2}
-STAT_FIELDS = (
-    "seconds",
+# The counted statistics of a player's line (the warehouse's columns): a box score's, and the seconds played.
+BOX_STATS = (
     "pts",
     "oreb",
     "dreb",
@@ -37,6 +37,7 @@ STAT_FIELDS = (
     "ftm",
     "fta",
 )
+STAT_FIELDS = ("seconds", *BOX_STATS)
 # What an upsert writes and compares on an existing line (the key is player + game).
 LINE_FIELDS = ("team_id", "opponent_id", "date", "season", "is_home", "starter", *STAT_FIELDS, "plus_minus")
 

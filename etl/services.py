@@ -36,7 +36,7 @@ from etl.gamelogs import (
     parse_gamelog_file,
     read_gamelog_file,
 )
-from etl.lines import sources_kept_from
+from etl.lines import STAT_FIELDS, sources_kept_from
 from etl.models import EtlRun, Game, PlayerGameLog, QuarantinedRow, Team, TeamAlias
 from etl.names import normalise_name
 from etl.teams import FRANCHISES, seed_teams
@@ -56,24 +56,7 @@ SUMMARY_KEYS = (
     "games_created",
     "games_updated",
 )
-LOG_STATS = [
-    "seconds",
-    "pts",
-    "oreb",
-    "dreb",
-    "reb",
-    "ast",
-    "stl",
-    "blk",
-    "tov",
-    "pf",
-    "fgm",
-    "fga",
-    "fg3m",
-    "fg3a",
-    "ftm",
-    "fta",
-]
+LOG_STATS = list(STAT_FIELDS)  # etl.lines: the warehouse line's counted statistics
 # What a reload compares and may change on an existing line (the key is player + game).
 LOG_UPDATABLE = ["team_id", "opponent_id", "date", "season", "is_home", *LOG_STATS, "plus_minus"]
 SOURCE = "nba"  # the lines' source (etl.lines.SOURCE_RANK decides which source's line wins)

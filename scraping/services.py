@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from operations import progress as job_progress
 from scraping.crawler.arguments import BadArguments, normalise_args  # noqa: F401  (re-exported)
+from scraping.crawler.items import PlayerLineItem
 from scraping.models import LoadStatus, ScrapeRun, StagedGame, StagedLine
 from scraping.warehouse import load_staged  # noqa: F401  (re-exported: scraping.services.load_staged)
 
@@ -290,33 +291,8 @@ def _stop(child: subprocess.Popen, grace: float = 10) -> None:
 
 # --- staging (called in the child process, from the item pipeline) -----------------------------
 
-LINE_FIELDS = (
-    "player_bref_id",
-    "player_name",
-    "team_code",
-    "opponent_code",
-    "is_home",
-    "played",
-    "reason",
-    "starter",
-    "seconds",
-    "pts",
-    "fgm",
-    "fga",
-    "fg3m",
-    "fg3a",
-    "ftm",
-    "fta",
-    "oreb",
-    "dreb",
-    "reb",
-    "ast",
-    "stl",
-    "blk",
-    "tov",
-    "pf",
-    "plus_minus",
-)
+# A player line's staged columns: every field of the crawler's item but the raw cells (kept apart).
+LINE_FIELDS = tuple(field for field in PlayerLineItem.fields if field != "raw")
 
 
 def _line_values(line: dict) -> dict:

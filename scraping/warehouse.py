@@ -22,7 +22,7 @@ from collections import Counter
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from etl.lines import upsert_lines
+from etl.lines import BOX_STATS, upsert_lines
 from etl.models import Game, Player, PlayerGameLog, Team
 from etl.names import normalise_name
 from scraping.models import LoadStatus, ScrapeRun, StagedGame, StagedLine
@@ -42,23 +42,6 @@ SUMMARY_KEYS = (
     "errors",
 )
 SOURCE = "bref"
-STAT_FIELDS = (
-    "pts",
-    "oreb",
-    "dreb",
-    "reb",
-    "ast",
-    "stl",
-    "blk",
-    "tov",
-    "pf",
-    "fgm",
-    "fga",
-    "fg3m",
-    "fg3a",
-    "ftm",
-    "fta",
-)
 FINGERPRINT = ("pts", "fgm", "fga", "fg3m", "fg3a", "ftm", "fta", "reb", "ast", "stl", "blk", "tov", "pf")
 SUFFIX_RE = re.compile(r"\s+(jr|sr|ii|iii|iv|v)$")
 NEARBY_DAYS = 60
@@ -221,7 +204,7 @@ class Loader:
             "starter": line.starter,
             "seconds": line.seconds,
             "plus_minus": line.plus_minus,
-            **{field: getattr(line, field) for field in STAT_FIELDS},
+            **{field: getattr(line, field) for field in BOX_STATS},
         }
 
     def write_lines(self, values: list[dict | None]) -> None:

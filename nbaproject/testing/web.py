@@ -4,8 +4,6 @@ child process of the test session, on the test database and broker."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from nbaproject.testing.waiting import wait_for
-from nbaproject.testing.worker import BASE_DIR, worker_environment
+from nbaproject.testing.worker import BASE_DIR, ProcessGroup, worker_environment
 
 
 def free_port(ports: range) -> int | None:
@@ -29,9 +27,11 @@ def free_port(ports: range) -> int | None:
     return None
 
 
-class WebProcess:
+class WebProcess(ProcessGroup):
     """`gunicorn nbaproject.wsgi -c python:nbaproject.gunicorn --access-logfile -` on 127.0.0.1:`port`;
     `start()` returns once /healthz answers. Its output (error and access logs) goes to `log_path`."""
+
+    stop_timeout = 30
 
     def __init__(self, port: int, workers: int = 2, threads: int = 4, **env_overrides):
         self.port = port
@@ -92,19 +92,3 @@ class WebProcess:
             return self.request("GET", "/healthz")[1]["status"] == "ok"
         except OSError:
             return False
-
-    def stop(self, timeout: float = 30) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()

@@ -43,7 +43,36 @@ def worker_environment(**overrides) -> dict[str, str]:
     return env
 
 
-class CeleryProcess:
+class ProcessGroup:
+    """A child process started in a session of its own (`start_new_session=True`), so stopping it
+    reaches its children too: SIGTERM to the group, SIGKILL after `stop_timeout`. A context manager
+    around `start()` and `stop()`."""
+
+    process: subprocess.Popen | None = None
+    stop_timeout: float = 20
+
+    def start(self):
+        raise NotImplementedError
+
+    def stop(self, timeout: float | None = None) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        timeout = self.stop_timeout if timeout is None else timeout
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class CeleryProcess(ProcessGroup):
     """A `celery` child process; `start()` returns once its log shows `ready_marker`."""
 
     ready_marker = ""
@@ -78,22 +107,6 @@ class CeleryProcess:
         """Pids of the children of the main process (a worker's pool processes)."""
         out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
         return [int(pid) for pid in out.split()]
-
-    def stop(self, timeout: float = 20) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 class WorkerProcess(CeleryProcess):

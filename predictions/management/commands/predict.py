@@ -29,6 +29,11 @@ def parse_date(value: str) -> dt.date:
         raise CommandError(f"--date: {exc}") from None
 
 
+def add_out_argument(parser, help_text: str) -> None:
+    """`--out NAME ...` (repeatable; each value may be a comma-separated list): read with out_option."""
+    parser.add_argument("--out", nargs="+", action="extend", default=None, metavar="NAME", help=help_text)
+
+
 def out_option(values: list[str] | None) -> list[str] | None:
     """--out's names (each value may be a comma-separated list); None when not given."""
     return None if values is None else [name for value in values for name in split_names(value)]
@@ -44,13 +49,9 @@ class Command(BaseCommand):
         venue = parser.add_mutually_exclusive_group()
         venue.add_argument("--home", dest="home", action="store_true", default=None, help="a home game")
         venue.add_argument("--away", dest="home", action="store_false", help="an away game")
-        parser.add_argument(
-            "--out",
-            nargs="+",
-            action="extend",
-            default=None,
-            metavar="NAME",
-            help="who is out: players who will not play (names or ids; several, or one "
+        add_out_argument(
+            parser,
+            "who is out: players who will not play (names or ids; several, or one "
             "comma-separated list: --out 'Kyrie Irving, Dereck Lively II')",
         )
         parser.add_argument("--user", default="cli", help="owner of the request (created if missing; default cli)")

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from predictions import slate_services, who_is_out
 from predictions.dates import product_today
-from predictions.management.commands.predict import out_option, parse_date
+from predictions.management.commands.predict import add_out_argument, out_option, parse_date
 from predictions.slate_models import Slate
 
 
@@ -53,13 +53,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--date", default=None, help="the day, YYYY-MM-DD (default: today, AS_OF_DATE)")
-        parser.add_argument(
-            "--out",
-            nargs="+",
-            action="extend",
-            default=None,
-            metavar="NAME",
-            help="who is out: players who will not play that day (names or ids, or one "
+        add_out_argument(
+            parser,
+            "who is out: players who will not play that day (names or ids, or one "
             "comma-separated list); they get no row and their teammates' features use it",
         )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
