@@ -23,7 +23,7 @@ from predictions.tests.test_pipeline import parse_sse
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 
 URL = "/api/v1/slates/"
-DAY = "2024-03-15"  # 11 games in the bundled 2023-24 season
+DAY = "2024-03-15"  # 6 games in the bundled 2023-24 season
 
 
 def post(client, body):
@@ -95,6 +95,7 @@ def test_slate_numbers_equal_single_predictions(pipeline):
         )
 
 
+@pytest.mark.smoke  # also on the embedded default: SQLite and the filesystem broker (make run's setup)
 def test_slate_through_the_worker_then_the_same_numbers_as_a_prediction_request(pipeline):
     client = client_for(make_user("alice"))
     accepted = post(client, {"date": DAY})
