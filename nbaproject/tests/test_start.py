@@ -91,7 +91,8 @@ def test_a_management_command_and_the_models_start_without_noise(tmp_path):
         LOG_LEVEL="INFO",
     )
     code = (
-        "from nbaproject.celery import app; conn = app.connection_for_write(); print(conn.as_uri()); "
+        "from nbaproject.celery import app; conn = app.connection_for_write(); print(app.conf.broker_url); "
+        "print(type(conn.transport).__mro__[1].__module__); "
         "import jax; print(jax.devices())"
     )
     result = subprocess.run(
@@ -103,6 +104,8 @@ def test_a_management_command_and_the_models_start_without_noise(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "filesystem://" in result.stdout and "CpuDevice" in result.stdout
+    # the embedded default: the filesystem broker, through its atomic-write subclass (nbaproject/broker.py)
+    assert "filesystem://" in result.stdout and "kombu.transport.filesystem" in result.stdout
+    assert "CpuDevice" in result.stdout
     assert "No hostname was supplied" not in result.stderr
     assert "Unable to initialize backend" not in result.stderr

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
+from mlmodels import inference
 from mlmodels.models import ModelVersion
+from nbaproject.testing.waiting import wait_for
 from predictions.tests.conftest import client_for, make_user, wait_until_done
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
@@ -63,6 +66,10 @@ def test_counts_and_latency_move_after_real_predictions(pipeline, settings):
 def test_a_system_failure_is_counted_as_such(worker_with_season):
     """No model is active: the model step fails the request, a system failure."""
     ModelVersion.objects.update(active=False)
+    # A worker re-reads which versions are active at most every CHECK_SECONDS (mlmodels.inference):
+    # until then it may still answer with the versions it read before (an earlier test's).
+    deactivated = time.monotonic()
+    wait_for(lambda: time.monotonic() - deactivated > 2 * inference.CHECK_SECONDS, 10, "the workers' active-set window")
     before = scrape()
     job = wait_until_done(
         post(client_for(make_user("bob")), {"player": "luka doncic", "opponent": "Hawks", "date": "2024-01-26"}).json()[
