@@ -72,6 +72,17 @@ def celery_worker(django_db_setup, django_db_blocker):
     worker.stop()
 
 
+@pytest.fixture(autouse=True)
+def no_job_bound():
+    """Each test starts with no job bound to its log lines, as each HTTP request does (the web's
+    JobContextMiddleware): a service called directly by an earlier test binds its job in this thread."""
+    from operations import logs
+
+    logs.clear()
+    yield
+    logs.clear()
+
+
 @pytest.fixture
 def api_client():
     from rest_framework.test import APIClient
