@@ -246,7 +246,7 @@ class SlateViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrie
             slate, created = services.submit_slate(request.user, day, out=given.validated_data.get("out"))
         except who_is_out.OutListError as exc:
             return Response({"out": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
-        except services.NoActiveModels as exc:
+        except services.SlateRefused as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         status_url = request.build_absolute_uri(reverse("slate-detail", args=[slate.pk]))
         body = {

@@ -38,8 +38,29 @@ def stuck_timeout() -> float:
     return float(settings.SLATES_STUCK_TIMEOUT)
 
 
-class NoActiveModels(Exception):
+class SlateRefused(Exception):
+    """A slate that cannot be answered; the message says what to do (HTTP 422, a command error)."""
+
+
+class NoActiveModels(SlateRefused):
     """No complete active model set: the slate cannot be computed (train first)."""
+
+
+class NoGames(SlateRefused):
+    """The warehouse has no game on the slate's date: an empty slate would say nothing."""
+
+
+def check_games(day: dt.date) -> None:
+    """Refuse a date the warehouse has no game on, saying where its games end and what loads more."""
+    if Game.objects.filter(date=day).exists():
+        return
+    last = Game.objects.order_by("-date").values_list("date", flat=True).first()
+    where = f"its games end on {last.isoformat()}" if last else "it has no game at all"
+    raise NoGames(
+        f"no game on {day.isoformat()} in the warehouse ({where}): pick a date with games, or load the "
+        'schedule first (`.venv/bin/python manage.py crawl schedule month=current,next`, or the "Scrape this and '
+        "next month's schedule\" entry in admin)"
+    )
 
 
 # --- reads --------------------------------------------------------------------------------------
@@ -146,6 +167,7 @@ def submit_slate(user, day: dt.date, out: list[str] | None = None) -> tuple[Slat
     name raises who_is_out.OutListError. Each is placed on his team then, `ignored` when it has no
     game that day."""
     versions = active_versions()
+    check_games(day)
     out_players = who_is_out.resolve(out)
     if out_players is not None:
         playing = Game.objects.filter(date=day).values_list("home_id", "away_id")

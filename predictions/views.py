@@ -53,7 +53,7 @@ def slates(request):
             error, status = str(exc), 400
         except OutListError as exc:
             error, status = f"Who is out: {exc}", 400
-        except slate_services.NoActiveModels as exc:
+        except slate_services.SlateRefused as exc:
             error, status = str(exc), 422
     return render(
         request,

@@ -194,6 +194,18 @@ def test_bad_dates_are_400_and_no_models_is_422(worker_with_season):
     assert answer.status_code == 422 and "manage.py train" in answer.json()["detail"]
 
 
+def test_a_date_without_games_is_refused_with_what_to_do(pipeline):
+    """An empty slate would say nothing: a date the warehouse has no game on is a 422 naming where
+    its games end and what loads more, and no slate is stored."""
+    response = post(client_for(make_user("alice")), {"date": "2031-01-01"})
+
+    assert response.status_code == 422, response.content
+    last = Game.objects.order_by("-date").first().date
+    assert response.json()["detail"].startswith(f"no game on 2031-01-01 in the warehouse (its games end on {last}")
+    assert "manage.py crawl schedule" in response.json()["detail"]
+    assert not Slate.objects.filter(date="2031-01-01").exists()
+
+
 def test_predict_slate_command_prints_one_json_object(pipeline):
     out = io.StringIO()
     call_command("predict_slate", "--date", DAY, "--json", stdout=out)

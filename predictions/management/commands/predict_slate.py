@@ -67,7 +67,7 @@ class Command(BaseCommand):
             slate, _ = slate_services.submit_slate(None, day, out=out_option(options["out"]))
         except who_is_out.OutListError as exc:
             raise CommandError(f"--out: {exc}") from None
-        except slate_services.NoActiveModels as exc:
+        except slate_services.SlateRefused as exc:
             raise CommandError(str(exc)) from None
         bar = None
         if not options["json"] and sys.stderr.isatty():
