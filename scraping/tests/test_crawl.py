@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from etl.models import Game, Player, PlayerGameLog
+from nbaproject.testing.waiting import wait_for
 from scraping import services
 from scraping.models import ScrapeRun, StagedGame, StagedLine
 from scraping.tests.bref_server import page
@@ -231,18 +232,11 @@ def test_a_crawl_whose_starting_process_dies_stops_on_its_own(bref_server, teams
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while not bref_server.hits(target) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert bref_server.hits(target), "the crawler never fetched the page"
+        wait_for(lambda: bref_server.hits(target), 60, "the crawler fetching the page")
         parent.kill()  # like a worker process killed by the OOM killer or a hard time limit
         parent.wait()
         started = time.monotonic()
-        while time.monotonic() - started < 30:
-            run.refresh_from_db()
-            if run.is_finished:
-                break
-            time.sleep(0.2)
+        wait_for(lambda: run.refresh_from_db() or run.is_finished, 30, "the run finishing", interval=0.2)
         assert (run.status, run.message) == ("failed", "crawl stopped: parent_gone")
         assert time.monotonic() - started < 30  # well before the 120 s Retry-After
     finally:
