@@ -24,6 +24,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from nbaproject.celery import app, queue_name
+from predictions.conf import max_attempts, queued_timeout, running_timeout
 from predictions.models import PredictionRequest, pipeline_steps
 from predictions.progress import record_event
 
@@ -36,20 +37,6 @@ PUBLISH_CONNECT_TIMEOUT = 2.0
 SWEEP_EVERY_SECONDS = 30
 SWEEPER_TASK = "predictions.tasks.sweep_stuck_requests"
 SWEEPER_SCHEDULE_NAME = "predictions: re-queue stuck prediction requests"
-
-
-def queued_timeout() -> float:
-    """Seconds a published request may wait queued before the sweeper publishes it again."""
-    return float(settings.PREDICTIONS_QUEUED_TIMEOUT)
-
-
-def running_timeout() -> float:
-    """Seconds without progress after which a running request is taken over (above any step's time limit)."""
-    return float(settings.PREDICTIONS_RUNNING_TIMEOUT)
-
-
-def max_attempts() -> int:
-    return int(settings.PREDICTIONS_MAX_ATTEMPTS)
 
 
 def model_step_task(kind_name: str) -> str:

@@ -24,10 +24,10 @@ from __future__ import annotations
 import json
 import logging
 
-from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from predictions.conf import max_step_starts
 from predictions.models import STEP_LABELS, STEP_NAMES, PredictionEvent, PredictionRequest
 
 logger = logging.getLogger(__name__)
@@ -37,13 +37,6 @@ FailureKind = PredictionRequest.FailureKind
 
 class StaleRun(Exception):
     """This step belongs to a chain run that no longer owns the request (it was re-queued or is done)."""
-
-
-def max_step_starts() -> int:
-    """Starts of one step within one run before the request is failed (PREDICTIONS_MAX_STEP_STARTS):
-    above the step's own retries (3), so only a step that keeps dying with its worker process
-    (acks_late redelivers it each time: a poison message) reaches it."""
-    return int(settings.PREDICTIONS_MAX_STEP_STARTS)
 
 
 # --- SQL of the two databases: the JSON functions ---------------------------------------------------------

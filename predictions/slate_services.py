@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 import uuid
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Now
@@ -22,6 +21,7 @@ from etl.models import Game, PlayerGameLog
 from etl.schema import GAMES, LINES
 from operations import logs, progress
 from predictions import who_is_out
+from predictions.conf import stuck_timeout
 from predictions.slate_models import Slate, SlateGame, SlatePrediction
 
 logger = logging.getLogger(__name__)
@@ -31,11 +31,6 @@ SWEEP_EVERY_SECONDS = 30
 SWEEPER_TASK = "predictions.tasks.sweep_stuck_slates"
 SWEEPER_SCHEDULE_NAME = "predictions: re-publish stuck slates"
 NO_OUT_LIST = who_is_out.out_key(None)  # the out_key of a slate asked without an out list (who is out not known)
-
-
-def stuck_timeout() -> float:
-    """Seconds a slate may stay silent before the sweeper re-publishes its lost work."""
-    return float(settings.SLATES_STUCK_TIMEOUT)
 
 
 class SlateRefused(Exception):
