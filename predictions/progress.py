@@ -21,6 +21,7 @@ transaction. Only the JSON functions differ between the two (`_Dialect`).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
@@ -45,12 +46,13 @@ class StaleRun(Exception):
 class _Dialect:
     """One database's JSON functions as SQL templates: `{0}`, `{1}`, `{2}` are the arguments (SQL
     text: a column, a parameter, an expression). Each template is a method of the dialect
-    (`sql.append("steps_done", "%(step)s")`); `least` is the name of its two-argument minimum."""
+    (`sql.append("steps_done", "%(step)s")`); `least` is the name of its two-argument minimum. The
+    transitions call them with the same few arguments every time, so each text is built once."""
 
     def __init__(self, *, least: str, **templates: str):
         self.least = least
         for name, template in templates.items():
-            setattr(self, name, template.format)
+            setattr(self, name, functools.cache(template.format))
 
 
 _SQLITE_KEY = "'$.\"' || {1} || '\"'"  # the JSON path of an object's key, from a text parameter
