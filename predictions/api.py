@@ -235,6 +235,11 @@ class OutPlayerSerializer(serializers.Serializer):
     )
 
 
+def out_players_field(help_text: str) -> OutPlayerSerializer:
+    """`out`: who is out as resolved (a prediction's and a slate's `out_players`), read only."""
+    return OutPlayerSerializer(source="out_players", many=True, read_only=True, allow_null=True, help_text=help_text)
+
+
 class PredictionResultSerializer(serializers.ModelSerializer):
     actual_in_range = serializers.SerializerMethodField()
 
@@ -267,9 +272,38 @@ class PredictionResultSerializer(serializers.ModelSerializer):
         return obj.p10 <= obj.actual_points <= obj.p90
 
 
-class PredictionRequestSerializer(serializers.ModelSerializer):
+def job_url(request, route: str, pk, page: str = "detail") -> str:
+    """The URL of a job's page (`<route>-detail`) or its events (`<route>-events`), absolute when
+    the HTTP request is known."""
+    path = reverse(f"{route}-{page}", args=[pk])
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+# `url` and `events_url` of a job (a prediction request, a slate) whose URL names start with ROUTE. (No
+# docstring: the OpenAPI schema would give it to every serializer made with it.)
+class JobLinksSerializer(serializers.Serializer):
+    ROUTE = ""
     url = serializers.SerializerMethodField()
     events_url = serializers.SerializerMethodField()
+
+    def get_url(self, obj) -> str:
+        return job_url(self.context.get("request"), self.ROUTE, obj.pk)
+
+    def get_events_url(self, obj) -> str:
+        return job_url(self.context.get("request"), self.ROUTE, obj.pk, "events")
+
+
+def accepted(request, route: str, body: dict, replayed: bool) -> Response:
+    """202 Accepted for a stored job (`body` holds its id): its status and events URLs added, the
+    status URL in Location, and `Idempotent-Replayed: true` when the job already existed."""
+    status_url = job_url(request, route, body["id"])
+    body = {**body, "status_url": status_url, "events_url": job_url(request, route, body["id"], "events")}
+    headers = {"Location": status_url, **({"Idempotent-Replayed": "true"} if replayed else {})}
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+
+class PredictionRequestSerializer(JobLinksSerializer, serializers.ModelSerializer):
+    ROUTE = "prediction"
     user = serializers.CharField(source="user.get_username", read_only=True)
     step_label = serializers.CharField(read_only=True)
     label = serializers.CharField(
@@ -292,13 +326,7 @@ class PredictionRequestSerializer(serializers.ModelSerializer):
         help_text="The product's today when it was asked (AS_OF_DATE, or today in UTC); "
         "without a date, the request means the next game on or after it.",
     )
-    out = OutPlayerSerializer(
-        source="out_players",
-        many=True,
-        read_only=True,
-        allow_null=True,
-        help_text="Who is out, resolved (null: no list given, not known).",
-    )
+    out = out_players_field("Who is out, resolved (null: no list given, not known).")
     result = PredictionResultSerializer(source="prediction", read_only=True, allow_null=True)
     # The API keeps its field names; the job row calls them stage and message (operations.models.Job).
     step = serializers.CharField(source="stage", read_only=True, help_text="The step running (or last run).")
@@ -337,16 +365,6 @@ class PredictionRequestSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
-
-    def get_url(self, obj) -> str:
-        return _absolute(self.context.get("request"), reverse("prediction-detail", args=[obj.pk]))
-
-    def get_events_url(self, obj) -> str:
-        return _absolute(self.context.get("request"), reverse("prediction-events", args=[obj.pk]))
-
-
-def _absolute(request, path: str) -> str:
-    return request.build_absolute_uri(path) if request is not None else path
 
 
 # --- Views ----------------------------------------------------------------------------------------------
@@ -498,17 +516,7 @@ class PredictionViewSet(
             )
         except submission.IdempotencyConflict as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
-        status_url = request.build_absolute_uri(reverse("prediction-detail", args=[job.pk]))
-        body = {
-            "id": job.pk,
-            "status": job.status,
-            "status_url": status_url,
-            "events_url": request.build_absolute_uri(reverse("prediction-events", args=[job.pk])),
-        }
-        headers = {"Location": status_url}
-        if not _created:
-            headers["Idempotent-Replayed"] = "true"
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
+        return accepted(request, "prediction", {"id": job.pk, "status": job.status}, replayed=not _created)
 
     @extend_schema(
         parameters=[

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 
 from operations.models import Job
+from predictions.fields import json_object, link
 
 STEPS = ("crawl", "load", "slate")
 
@@ -29,30 +30,12 @@ class DailyRun(Job):
         max_length=36, blank=True, help_text="The current attempt's token: a step of an older attempt stops quietly."
     )
     attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times this day was run.")
-    crawl_args = models.JSONField(default=dict, blank=True, help_text="Extra spider arguments (base_url of a mirror).")
-    task_ids = models.JSONField(default=dict, blank=True, help_text="Celery task id of each step.")
-    scrape_run = models.ForeignKey(
-        "scraping.ScrapeRun",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="The crawl of yesterday's box scores.",
-    )
-    slate = models.ForeignKey(
-        "predictions.Slate",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="Today's slate, computed in the last step.",
-    )
-    summary = models.JSONField(
-        default=dict, blank=True, help_text="What each step did: pages and games crawled, warehouse counts, slate size."
-    )
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    crawl_args = json_object("Extra spider arguments (base_url of a mirror).")
+    task_ids = json_object("Celery task id of each step.")
+    scrape_run = link("scraping.ScrapeRun", "The crawl of yesterday's box scores.")
+    slate = link("predictions.Slate", "Today's slate, computed in the last step.")
+    summary = json_object("What each step did: pages and games crawled, warehouse counts, slate size.")
+    requested_by = link(settings.AUTH_USER_MODEL)
 
     class Meta:
         ordering = ["-date"]

@@ -63,34 +63,30 @@ def daily_pipeline(self, date: str | None = None, base_url: str | None = None):
     }
 
 
-@shared_task(
-    bind=True,
-    name="predictions.tasks.daily_crawl",
-    queue=queue_name("scraping"),
-    soft_time_limit=CRAWL_SOFT_LIMIT,
-    time_limit=CRAWL_HARD_LIMIT,
-)
-def daily_crawl(self, run_id: int, token: str):
-    return _step(self, run_id, token, 1, "crawl box scores", lambda run: services.crawl(run, task_id=self.request.id))
+# Each step's task: its label, soft and hard time limits, and the work (given the run and this task's
+# id); it is named and queued as predictions.daily_services publishes it (STEP_TASKS, STEP_QUEUES).
+STEP_SPECS = {
+    "crawl": ("crawl box scores", CRAWL_SOFT_LIMIT, CRAWL_HARD_LIMIT, services.crawl),
+    "load": ("load into the warehouse", LOAD_SOFT_LIMIT, LOAD_HARD_LIMIT, lambda run, _task_id: services.load(run)),
+    "slate": ("today's slate", SLATE_SOFT_LIMIT, SLATE_HARD_LIMIT, services.slate),
+}
 
 
-@shared_task(
-    bind=True,
-    name="predictions.tasks.daily_load",
-    queue=queue_name("etl"),
-    soft_time_limit=LOAD_SOFT_LIMIT,
-    time_limit=LOAD_HARD_LIMIT,
-)
-def daily_load(self, run_id: int, token: str):
-    return _step(self, run_id, token, 2, "load into the warehouse", services.load)
+def _step_task(index: int, name: str):
+    """The task of step `index` (1-3) of the chain."""
+    label, soft_limit, hard_limit, work = STEP_SPECS[name]
+
+    @shared_task(
+        bind=True,
+        name=services.STEP_TASKS[name],
+        queue=queue_name(services.STEP_QUEUES[name]),
+        soft_time_limit=soft_limit,
+        time_limit=hard_limit,
+    )
+    def step_task(self, run_id: int, token: str):
+        return _step(self, run_id, token, index, label, lambda run: work(run, self.request.id))
+
+    return step_task
 
 
-@shared_task(
-    bind=True,
-    name="predictions.tasks.daily_slate",
-    queue=queue_name("predictions"),
-    soft_time_limit=SLATE_SOFT_LIMIT,
-    time_limit=SLATE_HARD_LIMIT,
-)
-def daily_slate(self, run_id: int, token: str):
-    return _step(self, run_id, token, 3, "today's slate", lambda run: services.slate(run, task_id=self.request.id))
+daily_crawl, daily_load, daily_slate = (_step_task(index, name) for index, name in enumerate(services.STEPS, start=1))

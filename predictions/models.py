@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import models
 
 from operations.models import Job
+from predictions.fields import json_object, link, optional
 
 # The pipeline's steps in order: (name, label shown to users). The model steps in between are one
 # per model kind of settings.MODEL_KINDS (mlmodels.kinds), run in parallel.
@@ -61,55 +62,42 @@ class PredictionRequest(Job):
     opponent_input = models.CharField(max_length=64, blank=True)
     date_input = models.DateField(null=True, blank=True)
     home_input = models.BooleanField(null=True, blank=True)
-    out_input = models.JSONField(
-        null=True,
-        blank=True,
-        help_text="Who is out, as given: the names or ids of players who will not play (empty: not given, not known).",
+    out_input = optional(
+        models.JSONField,
+        "Who is out, as given: the names or ids of players who will not play (empty: not given, not known).",
     )
-    as_of = models.DateField(
-        null=True,
-        blank=True,
-        help_text="The product's today when it was asked (AS_OF_DATE, or today in UTC): "
+    as_of = optional(
+        models.DateField,
+        "The product's today when it was asked (AS_OF_DATE, or today in UTC): "
         "without a date, the request means the next game on or after it.",
     )
 
     # What the resolve step made of it.
-    player = models.ForeignKey("etl.Player", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    team = models.ForeignKey("etl.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    opponent = models.ForeignKey("etl.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    game = models.ForeignKey(
-        "etl.Game",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="The game in the database; empty for a hypothetical matchup.",
-    )
-    game_date = models.DateField(null=True, blank=True)
-    is_home = models.BooleanField(null=True, blank=True)
-    out_players = models.JSONField(
-        null=True,
-        blank=True,
-        help_text="Who is out, resolved: [{id, name, team, ignored}]; team and ignored "
+    player = link("etl.Player")
+    team = link("etl.Team")
+    opponent = link("etl.Team")
+    game = link("etl.Game", "The game in the database; empty for a hypothetical matchup.")
+    game_date = optional(models.DateField)
+    is_home = optional(models.BooleanField)
+    out_players = optional(
+        models.JSONField,
+        "Who is out, resolved: [{id, name, team, ignored}]; team and ignored "
         "(on neither team of the game) once the game is known.",
     )
-    features = models.JSONField(null=True, blank=True, help_text="Features built for the models.")
+    features = optional(models.JSONField, "Features built for the models.")
 
     # Progress (status, stage = the step running or last run, step i of n, percent, message = the
     # human-readable reason of a failure, timestamps: operations.models.Job).
     step_count = models.PositiveSmallIntegerField(default=step_count)
     steps_done = models.JSONField(default=list, blank=True)
-    timings = models.JSONField(default=dict, blank=True, help_text="Seconds per finished step.")
-    step_starts = models.JSONField(
-        default=dict,
-        blank=True,
-        help_text="Starts of each step in the current run: a step that keeps dying "
-        "with its worker process is given up on.",
+    timings = json_object("Seconds per finished step.")
+    step_starts = json_object(
+        "Starts of each step in the current run: a step that keeps dying with its worker process is given up on."
     )
 
     # Queueing: every (re-)queue is a new chain run with its own token and task ids.
     run_token = models.CharField(max_length=64, blank=True, help_text="Token of the chain run that owns the request.")
-    task_ids = models.JSONField(default=dict, blank=True, help_text="Celery task id of each step of the current run.")
+    task_ids = json_object("Celery task id of each step of the current run.")
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Runs of the pipeline published to the broker.")
     enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When the last run was published.")
     failure_kind = models.CharField(

@@ -24,6 +24,8 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from nbaproject.celery import app, queue_name
+from predictions import sweeping
+from predictions.conf import max_attempts, queued_timeout, running_timeout
 from predictions.models import PredictionRequest, pipeline_steps
 from predictions.progress import record_event
 
@@ -36,20 +38,6 @@ PUBLISH_CONNECT_TIMEOUT = 2.0
 SWEEP_EVERY_SECONDS = 30
 SWEEPER_TASK = "predictions.tasks.sweep_stuck_requests"
 SWEEPER_SCHEDULE_NAME = "predictions: re-queue stuck prediction requests"
-
-
-def queued_timeout() -> float:
-    """Seconds a published request may wait queued before the sweeper publishes it again."""
-    return float(settings.PREDICTIONS_QUEUED_TIMEOUT)
-
-
-def running_timeout() -> float:
-    """Seconds without progress after which a running request is taken over (above any step's time limit)."""
-    return float(settings.PREDICTIONS_RUNNING_TIMEOUT)
-
-
-def max_attempts() -> int:
-    return int(settings.PREDICTIONS_MAX_ATTEMPTS)
 
 
 def model_step_task(kind_name: str) -> str:
@@ -209,38 +197,9 @@ def sweep_stuck_requests(
     safe to run from several places at once."""
     queued_after = queued_timeout() if queued_after is None else queued_after
     running_after = running_timeout() if running_after is None else running_after
-    now = timezone.now()
-    stuck = _stuck_filter(now, grace, queued_after, running_after)
-    candidates = list(
-        PredictionRequest.objects.filter(stuck).order_by("created_at").values_list("pk", flat=True)[:limit]
-    )
-    requeued, failed, not_published = [], [], []
-    for pk in candidates:
-        with transaction.atomic():
-            request = PredictionRequest.objects.select_for_update(skip_locked=True).filter(stuck, pk=pk).first()
-            if request is None:  # it moved on meanwhile, or another sweeper holds it
-                continue
-            if request.status == Status.RUNNING:
-                if request.attempts >= max_attempts():
-                    request.status, request.failure_kind = Status.FAILED, PredictionRequest.FailureKind.SYSTEM
-                    request.message = (
-                        f"gave up after {request.attempts} attempts: the workers did not finish "
-                        "this prediction; please ask again"
-                    )
-                    request.finished_at = timezone.now()
-                    request.save()
-                    record_event(request, request.message)
-                    failed.append(str(pk))
-                    continue
-                stalled = f"no progress since {request.updated_at:%H:%M:%S} in step {request.stage or '?'}"
-                request.status, request.run_token, request.percent = Status.QUEUED, "", 0
-                request.stage, request.step_index, request.steps_done = "", 0, []
-                request.save()
-                record_event(request, f"queued again ({stalled})")
-        if enqueue(pk):
-            requeued.append(str(pk))
-        else:
-            not_published.append(str(pk))
+    stuck = _stuck_filter(timezone.now(), grace, queued_after, running_after)
+    swept = sweeping.sweep(PredictionRequest, stuck, limit, _requeue, lambda request, _: enqueue(request.pk))
+    requeued, failed, not_published = ([str(pk) for pk in pks] for pks in swept)
     if requeued or failed or not_published:
         logger.info(
             "sweeper: requeued %d, gave up on %d, could not publish %d", len(requeued), len(failed), len(not_published)
@@ -248,20 +207,36 @@ def sweep_stuck_requests(
     return {"requeued": requeued, "failed": failed, "not_published": not_published}
 
 
+def _requeue(request: PredictionRequest):
+    """A stuck request, under its row lock: a stalled one back to queued, or failed after
+    PREDICTIONS_MAX_ATTEMPTS runs (sweeping.GAVE_UP); a queued one is published again as it is."""
+    if request.status != Status.RUNNING:
+        return None
+    if request.attempts >= max_attempts():
+        request.status, request.failure_kind = Status.FAILED, PredictionRequest.FailureKind.SYSTEM
+        request.message = (
+            f"gave up after {request.attempts} attempts: the workers did not finish this prediction; please ask again"
+        )
+        request.finished_at = timezone.now()
+        request.save()
+        record_event(request, request.message)
+        return sweeping.GAVE_UP
+    stalled = f"no progress since {request.updated_at:%H:%M:%S} in step {request.stage or '?'}"
+    request.status, request.run_token, request.percent = Status.QUEUED, "", 0
+    request.stage, request.step_index, request.steps_done = "", 0, []
+    request.save()
+    record_event(request, f"queued again ({stalled})")
+    return None
+
+
 def ensure_sweeper_schedule(periodic_task_model=None, interval_model=None) -> None:
     """Create or update the beat entry running the sweeper every 30 s (idempotent). Called by a
     data migration (with historical models); call it again after a database flush."""
-    if periodic_task_model is None:
-        from django_celery_beat.models import IntervalSchedule as interval_model
-        from django_celery_beat.models import PeriodicTask as periodic_task_model
-    interval, _ = interval_model.objects.get_or_create(every=SWEEP_EVERY_SECONDS, period="seconds")
-    periodic_task_model.objects.update_or_create(
-        name=SWEEPER_SCHEDULE_NAME,
-        defaults={
-            "task": SWEEPER_TASK,
-            "interval": interval,
-            "enabled": True,
-            "expire_seconds": SWEEP_EVERY_SECONDS * 2,
-            "description": "Re-publishes prediction requests stuck queued or running (predictions.pipeline).",
-        },
+    sweeping.ensure_every(
+        SWEEPER_SCHEDULE_NAME,
+        SWEEPER_TASK,
+        SWEEP_EVERY_SECONDS,
+        "Re-publishes prediction requests stuck queued or running (predictions.pipeline).",
+        periodic_task_model,
+        interval_model,
     )

@@ -21,13 +21,14 @@ transaction. Only the JSON functions differ between the two (`_Dialect`).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
-from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from predictions.conf import max_step_starts
 from predictions.models import STEP_LABELS, STEP_NAMES, PredictionEvent, PredictionRequest
 
 logger = logging.getLogger(__name__)
@@ -39,90 +40,45 @@ class StaleRun(Exception):
     """This step belongs to a chain run that no longer owns the request (it was re-queued or is done)."""
 
 
-def max_step_starts() -> int:
-    """Starts of one step within one run before the request is failed (PREDICTIONS_MAX_STEP_STARTS):
-    above the step's own retries (3), so only a step that keeps dying with its worker process
-    (acks_late redelivers it each time: a poison message) reaches it."""
-    return int(settings.PREDICTIONS_MAX_STEP_STARTS)
-
-
 # --- SQL of the two databases: the JSON functions ---------------------------------------------------------
 
 
-class _Postgres:
-    @staticmethod
-    def json(param: str) -> str:
-        return f"{param}::jsonb"
+class _Dialect:
+    """One database's JSON functions as SQL templates: `{0}`, `{1}`, `{2}` are the arguments (SQL
+    text: a column, a parameter, an expression). Each template is a method of the dialect
+    (`sql.append("steps_done", "%(step)s")`); `least` is the name of its two-argument minimum. The
+    transitions call them with the same few arguments every time, so each text is built once."""
 
-    @staticmethod
-    def get_int(column: str, key: str) -> str:
-        return f"coalesce(({column} ->> {key})::int, 0)"
-
-    @staticmethod
-    def set_key(column: str, key: str, value: str) -> str:
-        return f"jsonb_set({column}, ARRAY[{key}], to_jsonb({value}))"
-
-    @staticmethod
-    def object1(key: str, value: str) -> str:
-        return f"jsonb_build_object({key}, {value})"
-
-    @staticmethod
-    def has(column: str, item: str) -> str:
-        return f"{column} @> jsonb_build_array({item}::text)"
-
-    @staticmethod
-    def length(column: str) -> str:
-        return f"jsonb_array_length({column})"
-
-    @staticmethod
-    def append(column: str, item: str) -> str:
-        return f"{column} || jsonb_build_array({item}::text)"
-
-    @staticmethod
-    def merge(column: str, obj: str) -> str:
-        return f"{column} || {obj}::jsonb"
-
-    least = "least"
+    def __init__(self, *, least: str, **templates: str):
+        self.least = least
+        for name, template in templates.items():
+            setattr(self, name, functools.cache(template.format))
 
 
-class _Sqlite:
-    @staticmethod
-    def json(param: str) -> str:
-        return f"json({param})"
+_SQLITE_KEY = "'$.\"' || {1} || '\"'"  # the JSON path of an object's key, from a text parameter
 
-    @staticmethod
-    def _path(key: str) -> str:
-        return f"'$.\"' || {key} || '\"'"
-
-    @classmethod
-    def get_int(cls, column: str, key: str) -> str:
-        return f"coalesce(json_extract({column}, {cls._path(key)}), 0)"
-
-    @classmethod
-    def set_key(cls, column: str, key: str, value: str) -> str:
-        return f"json_set({column}, {cls._path(key)}, {value})"
-
-    @staticmethod
-    def object1(key: str, value: str) -> str:
-        return f"json_object({key}, {value})"
-
-    @staticmethod
-    def has(column: str, item: str) -> str:
-        return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value = {item})"
-
-    @staticmethod
-    def length(column: str) -> str:
-        return f"json_array_length({column})"
-
-    @staticmethod
-    def append(column: str, item: str) -> str:
-        return f"json_insert({column}, '$[#]', {item})"
-
-    @staticmethod
-    def merge(column: str, obj: str) -> str:
-        return f"json_patch({column}, {obj})"
-
-    least = "min"
+_Postgres = _Dialect(
+    least="least",
+    json="{0}::jsonb",  # a JSON parameter
+    get_int="coalesce(({0} ->> {1})::int, 0)",  # column's integer at key (0 when absent)
+    set_key="jsonb_set({0}, ARRAY[{1}], to_jsonb({2}))",  # column with key set to value
+    object1="jsonb_build_object({0}, {1})",  # {key: value}
+    has="{0} @> jsonb_build_array({1}::text)",  # the column's array holds the text item
+    length="jsonb_array_length({0})",
+    append="{0} || jsonb_build_array({1}::text)",
+    merge="{0} || {1}::jsonb",  # the column's object updated with a JSON parameter's keys
+)
+_Sqlite = _Dialect(
+    least="min",
+    json="json({0})",
+    get_int=f"coalesce(json_extract({{0}}, {_SQLITE_KEY}), 0)",
+    set_key=f"json_set({{0}}, {_SQLITE_KEY}, {{2}})",
+    object1="json_object({0}, {1})",
+    has="EXISTS (SELECT 1 FROM json_each({0}) WHERE value = {1})",
+    length="json_array_length({0})",
+    append="json_insert({0}, '$[#]', {1})",
+    merge="json_patch({0}, {1})",
+)
 
 
 def _sql():

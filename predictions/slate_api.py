@@ -14,7 +14,6 @@ import time
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, parsers, renderers, serializers, status, viewsets
@@ -27,11 +26,14 @@ from predictions import who_is_out
 from predictions.api import (
     CalendarDateField,
     EventStreamRenderer,
+    JobLinksSerializer,
     LimitedJSONParser,
     OutPlayerSerializer,
     PayloadTooLarge,
+    accepted,
     max_body_bytes,
     out_input_field,
+    out_players_field,
 )
 from predictions.dates import product_today
 from predictions.events import sse
@@ -103,19 +105,12 @@ class SlateGameSerializer(serializers.Serializer):
     players = SlatePlayerSerializer(many=True)
 
 
-class SlateSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField()
-    events_url = serializers.SerializerMethodField()
+class SlateSerializer(JobLinksSerializer, serializers.ModelSerializer):
+    ROUTE = "slate"
     progress = serializers.CharField(source="progress_text", read_only=True, help_text="'k of n games, m players'.")
     error = serializers.CharField(source="message", read_only=True)
     games = serializers.SerializerMethodField()
-    out = OutPlayerSerializer(
-        source="out_players",
-        many=True,
-        read_only=True,
-        allow_null=True,
-        help_text="Who is out, resolved (null: none given); `ignored`: his team has no game that day.",
-    )
+    out = out_players_field("Who is out, resolved (null: none given); `ignored`: his team has no game that day.")
 
     class Meta:
         model = Slate
@@ -142,22 +137,12 @@ class SlateSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_url(self, obj) -> str:
-        return _absolute(self.context.get("request"), reverse("slate-detail", args=[obj.pk]))
-
-    def get_events_url(self, obj) -> str:
-        return _absolute(self.context.get("request"), reverse("slate-events", args=[obj.pk]))
-
     @extend_schema_field(SlateGameSerializer(many=True))
     def get_games(self, obj):
         """Per game its players (only once finished: the rows of a running slate are partial)."""
         if obj.status != Slate.Status.SUCCEEDED:
             return []
         return SlateGameSerializer(services.slate_games(obj), many=True).data
-
-
-def _absolute(request, path: str) -> str:
-    return request.build_absolute_uri(path) if request is not None else path
 
 
 class CSVRenderer(renderers.BaseRenderer):
@@ -248,19 +233,8 @@ class SlateViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrie
             return Response({"out": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
         except services.SlateRefused as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
-        status_url = request.build_absolute_uri(reverse("slate-detail", args=[slate.pk]))
-        body = {
-            "id": slate.pk,
-            "date": slate.date,
-            "status": slate.status,
-            "status_url": status_url,
-            "events_url": request.build_absolute_uri(reverse("slate-events", args=[slate.pk])),
-            "out": slate.out_players,
-        }
-        headers = {"Location": status_url}
-        if not created:
-            headers["Idempotent-Replayed"] = "true"
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
+        body = {"id": slate.pk, "date": slate.date, "status": slate.status, "out": slate.out_players}
+        return accepted(request, "slate", body, replayed=not created)
 
     @extend_schema(responses={(200, "application/json"): SlateSerializer, (200, "text/csv"): CSV_BODY})
     def retrieve(self, request, *args, **kwargs):

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 
 from operations.models import Job
+from predictions.fields import link, optional
 
 
 class Slate(Job):
@@ -29,9 +30,7 @@ class Slate(Job):
         default="",
         help_text="The out set as text (unique with the date and versions; '': none given).",
     )
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    requested_by = link(settings.AUTH_USER_MODEL)
     task_id = models.CharField(max_length=64, blank=True, help_text="Celery id of the planning task.")
     games_total = models.PositiveIntegerField(default=0)
     games_done = models.PositiveIntegerField(default=0)
@@ -40,10 +39,9 @@ class Slate(Job):
         null=True, blank=True, help_text="Share of the played games' actual points inside p10-p90."
     )
     seconds = models.FloatField(null=True, blank=True, help_text="From creation to success.")
-    progressed_at = models.DateTimeField(
-        null=True,
-        blank=True,
-        help_text="Last sign of life (queued, planned, a game done, swept): the "
+    progressed_at = optional(
+        models.DateTimeField,
+        "Last sign of life (queued, planned, a game done, swept): the "
         "sweeper takes over a slate silent for SLATES_STUCK_TIMEOUT s.",
     )
     sweeps = models.PositiveSmallIntegerField(default=0, help_text="Times the sweeper re-published its lost work.")

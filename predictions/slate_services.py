@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 import uuid
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Now
@@ -21,7 +20,8 @@ from django.utils import timezone
 from etl.models import Game, PlayerGameLog
 from etl.schema import GAMES, LINES
 from operations import logs, progress
-from predictions import who_is_out
+from predictions import sweeping, who_is_out
+from predictions.conf import stuck_timeout
 from predictions.slate_models import Slate, SlateGame, SlatePrediction
 
 logger = logging.getLogger(__name__)
@@ -31,11 +31,6 @@ SWEEP_EVERY_SECONDS = 30
 SWEEPER_TASK = "predictions.tasks.sweep_stuck_slates"
 SWEEPER_SCHEDULE_NAME = "predictions: re-publish stuck slates"
 NO_OUT_LIST = who_is_out.out_key(None)  # the out_key of a slate asked without an out list (who is out not known)
-
-
-def stuck_timeout() -> float:
-    """Seconds a slate may stay silent before the sweeper re-publishes its lost work."""
-    return float(settings.SLATES_STUCK_TIMEOUT)
 
 
 class SlateRefused(Exception):
@@ -369,36 +364,34 @@ def sweep_stuck_slates(stuck_after: float | None = None, grace: float = 5.0, lim
     a game re-run replaces its rows and counts once, a second summary does nothing. A slate
     swept MAX_SWEEPS times is failed (asking again starts it over)."""
     stuck_after = stuck_timeout() if stuck_after is None else stuck_after
-    silent = _silent(timezone.now(), stuck_after, grace)
-    candidates = list(Slate.objects.filter(silent).order_by("created_at").values_list("pk", flat=True)[:limit])
-    swept, failed, not_published = [], [], []
-    for pk in candidates:
-        with transaction.atomic():
-            slate = Slate.objects.select_for_update(skip_locked=True).filter(silent, pk=pk).first()
-            if slate is None:  # it moved on meanwhile, or another sweeper holds it
-                continue
-            if slate.sweeps >= MAX_SWEEPS:
-                progress.fail(
-                    slate,
-                    f"gave up after {slate.sweeps} re-publications: the workers did not finish "
-                    "this slate; ask for it again",
-                )
-                failed.append(pk)
-                continue
-            missing = list(
-                SlateGame.objects.filter(slate=slate, done=False).order_by("game_id").values_list("game_id", flat=True)
-            )
-            running = slate.status == Slate.Status.RUNNING
+
+    def publish(slate: Slate, missing: list[int] | None) -> bool:
         try:
-            what = _republish(slate, missing if running else None)
+            what = _republish(slate, missing)
         except Exception as exc:  # broker still down: the next sweep tries again
-            logger.warning("slate sweeper: slate %s not published: %s", pk, exc)
-            not_published.append(pk)
-            continue
-        Slate.objects.filter(pk=pk).update(sweeps=F("sweeps") + 1, progressed_at=Now())  # next: a full timeout
-        logger.info("slate sweeper: slate %s silent for %ss: re-published %s", pk, int(stuck_after), what)
-        swept.append(pk)
+            logger.warning("slate sweeper: slate %s not published: %s", slate.pk, exc)
+            return False
+        Slate.objects.filter(pk=slate.pk).update(sweeps=F("sweeps") + 1, progressed_at=Now())  # next: a full timeout
+        logger.info("slate sweeper: slate %s silent for %ss: re-published %s", slate.pk, int(stuck_after), what)
+        return True
+
+    silent = _silent(timezone.now(), stuck_after, grace)
+    swept, failed, not_published = sweeping.sweep(Slate, silent, limit, _missing_games, publish)
     return {"swept": swept, "failed": failed, "not_published": not_published}
+
+
+def _missing_games(slate: Slate):
+    """A silent slate, under its row lock: failed after MAX_SWEEPS (sweeping.GAVE_UP), else what to
+    publish again: a running one's unfinished games, or None (a queued one: its planning)."""
+    if slate.sweeps >= MAX_SWEEPS:
+        progress.fail(
+            slate,
+            f"gave up after {slate.sweeps} re-publications: the workers did not finish this slate; ask for it again",
+        )
+        return sweeping.GAVE_UP
+    if slate.status != Slate.Status.RUNNING:
+        return None
+    return list(SlateGame.objects.filter(slate=slate, done=False).order_by("game_id").values_list("game_id", flat=True))
 
 
 def _republish(slate: Slate, missing: list[int] | None) -> str:
@@ -425,20 +418,14 @@ def _republish(slate: Slate, missing: list[int] | None) -> str:
 def ensure_sweeper_schedule(periodic_task_model=None, interval_model=None) -> list[tuple[str, bool]]:
     """The slate sweeper's beat entry (every 30 s), created or brought up to date: [(name, created)].
     Registered as a schedule setup (predictions/jobs.py); its migration passes historical models."""
-    if periodic_task_model is None:
-        from django_celery_beat.models import IntervalSchedule as interval_model
-        from django_celery_beat.models import PeriodicTask as periodic_task_model
-    interval, _ = interval_model.objects.get_or_create(every=SWEEP_EVERY_SECONDS, period="seconds")
-    _, created = periodic_task_model.objects.update_or_create(
-        name=SWEEPER_SCHEDULE_NAME,
-        defaults={
-            "task": SWEEPER_TASK,
-            "interval": interval,
-            "enabled": True,
-            "expire_seconds": SWEEP_EVERY_SECONDS * 2,
-            "description": "Re-publishes the lost game tasks or summary of slates silent for SLATES_STUCK_TIMEOUT "
-            "seconds (predictions.slate_services.sweep_stuck_slates).",
-        },
+    created = sweeping.ensure_every(
+        SWEEPER_SCHEDULE_NAME,
+        SWEEPER_TASK,
+        SWEEP_EVERY_SECONDS,
+        "Re-publishes the lost game tasks or summary of slates silent for SLATES_STUCK_TIMEOUT "
+        "seconds (predictions.slate_services.sweep_stuck_slates).",
+        periodic_task_model,
+        interval_model,
     )
     return [(SWEEPER_SCHEDULE_NAME, created)]
 

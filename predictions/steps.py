@@ -92,6 +92,20 @@ def no_next_game_message(player_name: str, team_code: str, today: dt.date, oppon
     )
 
 
+def _team_before(player, day, found: dict, advice: str):
+    """The player's team in his last game before `day` (also put in `found`); Unanswerable, saying
+    `advice`, when he has no game before it."""
+    latest = selectors.last_log(player, before=day)
+    if latest is None:
+        raise Unanswerable(
+            f"{player.name} has no games before {day.isoformat()} in the database, so there "
+            f"is nothing to base a prediction on: {advice}.",
+            found,
+        )
+    found["team"] = latest.team
+    return latest.team
+
+
 def resolve_matchup(request: PredictionRequest) -> dict:
     """What a request refers to, as fields of the request; PredictionFailed with the reason if nothing.
 
@@ -104,26 +118,12 @@ def resolve_matchup(request: PredictionRequest) -> dict:
     game = None
     if day is None:
         today = request.as_of or product_today()
-        latest = selectors.last_log(player, before=today)
-        if latest is None:
-            raise Unanswerable(
-                f"{player.name} has no games before {today.isoformat()} in the database, so there "
-                "is nothing to base a prediction on: give an opponent and a later date.",
-                found,
-            )
-        team = found["team"] = latest.team
+        team = _team_before(player, today, found, "give an opponent and a later date")
         game = selectors.next_game(team, today, opponent)
         if game is None:
             raise Unanswerable(no_next_game_message(player.name, team.code, today, opponent), found)
     else:
-        before = selectors.last_log(player, before=day)
-        if before is None:
-            raise Unanswerable(
-                f"{player.name} has no games before {day.isoformat()} in the database, so "
-                "there is nothing to base a prediction on: pick a later date.",
-                found,
-            )
-        team = found["team"] = before.team
+        team = _team_before(player, day, found, "pick a later date")
         game = selectors.game_on(team, day, opponent)
         if game is None and opponent is None:
             raise Unanswerable(

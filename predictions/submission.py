@@ -12,12 +12,12 @@ import datetime as dt
 import logging
 from contextlib import nullcontext
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from operations import logs
 from predictions import selectors, who_is_out
+from predictions.conf import min_recent_games, recent_games_window_days, stale_data_days
 from predictions.dates import product_today
 from predictions.models import PredictionRequest
 from predictions.pipeline import new_run, publish_run
@@ -134,18 +134,6 @@ LOAD_FRESH_DATA = (
     "bundled format, or `.venv/bin/python manage.py crawl boxscores date=YYYY-MM-DD` to crawl a "
     "day's box scores from basketball-reference.com and load them"
 )
-
-
-def stale_data_days() -> int:
-    return int(settings.PREDICTIONS_STALE_DATA_DAYS)
-
-
-def min_recent_games() -> int:
-    return int(settings.PREDICTIONS_MIN_RECENT_GAMES)
-
-
-def recent_games_window_days() -> int:
-    return int(settings.PREDICTIONS_RECENT_GAMES_WINDOW_DAYS)
 
 
 def check_data_is_fresh(

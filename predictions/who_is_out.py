@@ -17,11 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from django.conf import settings
 from django.db.models import OuterRef, Subquery
 
 from etl.models import Player, PlayerGameLog
 from predictions import selectors
+from predictions.conf import max_out_players
 
 
 class OutListError(ValueError):
@@ -30,10 +30,6 @@ class OutListError(ValueError):
     def __init__(self, messages: list[str]):
         super().__init__(" ".join(messages))
         self.messages = messages
-
-
-def max_out_players() -> int:
-    return int(settings.PREDICTIONS_MAX_OUT_PLAYERS)
 
 
 def split_names(text: str | None) -> list[str]:

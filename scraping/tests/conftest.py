@@ -46,6 +46,7 @@ def teams(db):
 def bundled_game_0021700545(teams):
     """ORL @ BKN, 2018-01-01 as the bundled NBA.com logs have it (real rows of that game):
     a Game with its NBA.com id, players with NBA.com ids and names, lines with whole minutes."""
+    from etl.lines import BOX_STATS
     from etl.models import Game, Player, PlayerGameLog, Team
 
     rows = list(csv.DictReader((FIXTURES / "nba_logs_0021700545.csv").open()))
@@ -74,21 +75,7 @@ def bundled_game_0021700545(teams):
             is_home=team == home,
             starter=None,
             seconds=int(row["MIN"]) * 60,
-            pts=row["PTS"],
-            oreb=row["OREB"],
-            dreb=row["DREB"],
-            reb=row["REB"],
-            ast=row["AST"],
-            stl=row["STL"],
-            blk=row["BLK"],
-            tov=row["TOV"],
-            pf=row["PF"],
-            fgm=row["FGM"],
-            fga=row["FGA"],
-            fg3m=row["FG3M"],
-            fg3a=row["FG3A"],
-            ftm=row["FTM"],
-            fta=row["FTA"],
+            **{stat: row[stat.upper()] for stat in BOX_STATS},  # the NBA.com columns are the names in capitals
             plus_minus=row["PLUS_MINUS"],
             source="nba",
         )

@@ -29,9 +29,17 @@ def parse_date(value: str) -> dt.date:
         raise CommandError(f"--date: {exc}") from None
 
 
-def add_out_argument(parser, help_text: str) -> None:
-    """`--out NAME ...` (repeatable; each value may be a comma-separated list): read with out_option."""
-    parser.add_argument("--out", nargs="+", action="extend", default=None, metavar="NAME", help=help_text)
+def add_out_argument(parser, note: str) -> None:
+    """`--out NAME ...` (repeatable; each value may be a comma-separated list): read with out_option.
+    `note` ends its help: what the list does in this command."""
+    parser.add_argument(
+        "--out",
+        nargs="+",
+        action="extend",
+        default=None,
+        metavar="NAME",
+        help=f"who is out: players who will not play (names or ids; several, or one comma-separated list){note}",
+    )
 
 
 def out_option(values: list[str] | None) -> list[str] | None:
@@ -49,11 +57,7 @@ class Command(BaseCommand):
         venue = parser.add_mutually_exclusive_group()
         venue.add_argument("--home", dest="home", action="store_true", default=None, help="a home game")
         venue.add_argument("--away", dest="home", action="store_false", help="an away game")
-        add_out_argument(
-            parser,
-            "who is out: players who will not play (names or ids; several, or one "
-            "comma-separated list: --out 'Kyrie Irving, Dereck Lively II')",
-        )
+        add_out_argument(parser, ": --out 'Kyrie Irving, Dereck Lively II'")
         parser.add_argument("--user", default="cli", help="owner of the request (created if missing; default cli)")
         parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for the answer")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")

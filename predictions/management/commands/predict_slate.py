@@ -53,11 +53,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--date", default=None, help="the day, YYYY-MM-DD (default: today, AS_OF_DATE)")
-        add_out_argument(
-            parser,
-            "who is out: players who will not play that day (names or ids, or one "
-            "comma-separated list); they get no row and their teammates' features use it",
-        )
+        add_out_argument(parser, "; they get no row and their teammates' features use it")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
         parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the slate")
 
