@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -51,10 +50,12 @@ from bench.api_load import (  # noqa: E402
     prepare_data,
     purge_queues,
     sample_bodies,
+    setup_django,
     start_web,
     wait_for,
 )
 from bench.etl_load import server_url  # noqa: E402
+from nbaproject.testing.commands import celery_command, worker_command  # noqa: E402
 
 JSON_KEYS = [
     "accepted",
@@ -137,26 +138,13 @@ class Soak:
         prefix = self.env["CELERY_QUEUE_PREFIX"]
         self.worker_name = f"soak{tag}-{os.getpid()}@{socket.gethostname()}"
         self.worker = self.procs.start(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "nbaproject",
-                "worker",
-                "-Q",
-                f"{prefix}predictions,{prefix}default",
-                "-c",
-                str(self.args.worker_processes),
-                "-P",
+            worker_command(
+                [f"{prefix}predictions", f"{prefix}default"],
+                self.args.worker_processes,
                 "prefork",
-                "-n",
                 self.worker_name,
-                "-l",
                 "warning",
-                "--without-mingle",
-                "--without-gossip",
-            ],
+            ),
             self.env,
             f"worker{tag}",
         )
@@ -343,19 +331,12 @@ def main() -> int:
     broker_url = os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
     if not broker_url.startswith("amqp"):
         parser.error("CELERY_BROKER_URL must point at RabbitMQ")
-    prefix = os.environ.get("CELERY_QUEUE_PREFIX", "") + "soak."
-    os.environ.update(
+    setup_django(
+        "soak.",
         DATABASE_URL=ensure_database(base_url, args.database),
         CELERY_BROKER_URL=broker_url,
-        CELERY_QUEUE_PREFIX=prefix,
-        DJANGO_SETTINGS_MODULE="nbaproject.settings",
         LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
     )
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    import django
-
-    django.setup()
     from django.conf import settings
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
@@ -382,18 +363,9 @@ def main() -> int:
         start_web(procs, port, env)
         soak.start_worker("1")
         procs.start(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "nbaproject",
-                "beat",
-                "-l",
-                "warning",
-                "--pidfile",
-                str(Path(settings.VAR_DIR) / f"soak-beat-{os.getpid()}.pid"),
-            ],
+            celery_command(
+                "beat", "-l", "warning", "--pidfile", str(Path(settings.VAR_DIR) / f"soak-beat-{os.getpid()}.pid")
+            ),
             env,
             "beat",
         )

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from etl.models import EtlRun, PlayerGameLog, QuarantinedRow
 from etl.tests.conftest import lines_between, season_lines, with_field, write_lines
+from nbaproject.testing.commands import run_manage
 from nbaproject.testing.worker import worker_environment
 
 SUMMARY_KEYS = [
@@ -80,14 +77,7 @@ def test_bad_paths_and_columns_are_command_errors(tmp_path):
 @pytest.mark.django_db(transaction=True)
 def test_a_user_mistake_exits_1_with_one_line_and_no_traceback(tmp_path):
     env = worker_environment(DJANGO_SETTINGS_MODULE="nbaproject.settings")
-    result = subprocess.run(
-        [sys.executable, "manage.py", "load_gamelogs", str(tmp_path / "missing.csv.gz")],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_manage("load_gamelogs", str(tmp_path / "missing.csv.gz"), env=env)
     assert result.returncode == 1
     assert result.stderr.strip() == f"CommandError: {tmp_path / 'missing.csv.gz'}: no such file (nothing was loaded)"
     assert EtlRun.objects.get().status == EtlRun.Status.FAILED
