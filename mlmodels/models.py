@@ -18,13 +18,6 @@ class TrainingRun(Job):
     epoch = models.PositiveIntegerField(null=True, blank=True)
     seasons = models.JSONField(default=list, blank=True)
     quick = models.BooleanField(default=False)
-    task_id = models.CharField(
-        max_length=255,
-        null=True,
-        blank=True,
-        unique=True,
-        help_text="Celery task id when run as a task (TaskResult.task_id).",
-    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

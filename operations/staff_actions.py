@@ -35,6 +35,23 @@ def start_task(
     return task_id
 
 
+def start_task_each(user, objs, task_name: str, *, description, args=None, kwargs=None) -> int:
+    """`start_task` once for each of `objs` (an admin action's selection), recorded on the object:
+    `description`, `args` and `kwargs` are functions of the object. Returns how many were sent."""
+    sent = 0
+    for obj in objs:
+        start_task(
+            user,
+            task_name,
+            args=args(obj) if args else (),
+            kwargs=kwargs(obj) if kwargs else None,
+            obj=obj,
+            description=description(obj),
+        )
+        sent += 1
+    return sent
+
+
 def record(user, message: str, obj=None) -> LogEntry:
     """An admin history entry (on `obj` when given, so it also shows in that object's history)."""
     return LogEntry.objects.create(

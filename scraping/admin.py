@@ -107,32 +107,30 @@ class ScrapeRunAdmin(JobAdminMixin, ReadOnlyAdmin):
 
     @admin.action(description="Crawl again with the same arguments")
     def crawl_again(self, request, queryset):
-        from operations.staff_actions import start_task
+        from operations.staff_actions import start_task_each
 
-        for run in queryset:
-            start_task(
-                request.user,
-                "scraping.tasks.crawl",
-                args=[run.spider],
-                kwargs=run.args,
-                obj=run,
-                description=f"Crawl {run.spider} again",
-            )
-        self.message_user(request, f"{queryset.count()} crawl(s) queued; they appear as new runs.", messages.SUCCESS)
+        sent = start_task_each(
+            request.user,
+            queryset,
+            "scraping.tasks.crawl",
+            args=lambda run: [run.spider],
+            kwargs=lambda run: run.args,
+            description=lambda run: f"Crawl {run.spider} again",
+        )
+        self.message_user(request, f"{sent} crawl(s) queued; they appear as new runs.", messages.SUCCESS)
 
     @admin.action(description="Load the staged rows into the warehouse now")
     def load_now(self, request, queryset):
-        from operations.staff_actions import start_task
+        from operations.staff_actions import start_task_each
 
-        for run in queryset:
-            start_task(
-                request.user,
-                "scraping.tasks.load_staged",
-                args=[run.pk],
-                obj=run,
-                description=f"Load the staged rows of scrape run {run.pk}",
-            )
-        self.message_user(request, f"{queryset.count()} load(s) queued on the etl queue.", messages.SUCCESS)
+        sent = start_task_each(
+            request.user,
+            queryset,
+            "scraping.tasks.load_staged",
+            args=lambda run: [run.pk],
+            description=lambda run: f"Load the staged rows of scrape run {run.pk}",
+        )
+        self.message_user(request, f"{sent} load(s) queued on the etl queue.", messages.SUCCESS)
 
 
 @admin.register(StagedGame)

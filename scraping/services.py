@@ -303,9 +303,24 @@ def _line_values(line: dict) -> dict:
     return values
 
 
+# A staged row not loaded yet (a row staged again starts over).
+PENDING = {"load_status": LoadStatus.PENDING, "load_message": ""}
+
+
+def _page_values(item: dict) -> dict:
+    """The fields every staged row takes from its item (StagedRow): the page, when, the game's date and season."""
+    return {
+        "source_url": item["source_url"],
+        "fetched_at": dt.datetime.fromisoformat(item["fetched_at"]),
+        "date": item["date"],
+        "season": item["season"],
+        "season_type": item.get("season_type") or "",
+    }
+
+
 def stage_item(run_id: int, item: dict) -> None:
     """Write one validated item as staging rows: a game with all its lines in one transaction."""
-    fetched_at = dt.datetime.fromisoformat(item["fetched_at"])
+    page = _page_values(item)
     with transaction.atomic():
         if item.get("kind") == "gamelog":
             StagedLine.objects.update_or_create(
@@ -315,15 +330,10 @@ def stage_item(run_id: int, item: dict) -> None:
                 player_bref_id=item["player_bref_id"],
                 defaults={
                     **_line_values(item),
-                    "source_url": item["source_url"],
-                    "fetched_at": fetched_at,
-                    "date": item["date"],
-                    "season": item["season"],
-                    "season_type": item.get("season_type") or "",
+                    **page,
                     "team_score": item.get("team_score"),
                     "opponent_score": item.get("opponent_score"),
-                    "load_status": LoadStatus.PENDING,
-                    "load_message": "",
+                    **PENDING,
                 },
             )
             return
@@ -332,11 +342,7 @@ def stage_item(run_id: int, item: dict) -> None:
             kind=item["kind"],
             bref_game_id=item["bref_game_id"],
             defaults={
-                "source_url": item["source_url"],
-                "fetched_at": fetched_at,
-                "date": item["date"],
-                "season": item["season"],
-                "season_type": item.get("season_type") or "",
+                **page,
                 "start_time": item.get("start_time") or "",
                 "home_code": item["home_code"],
                 "away_code": item["away_code"],
@@ -345,31 +351,22 @@ def stage_item(run_id: int, item: dict) -> None:
                 "overtimes": item.get("overtimes"),
                 "status": item["status"],
                 "raw": item.get("raw") or {},
-                "load_status": LoadStatus.PENDING,
-                "load_message": "",
+                **PENDING,
                 "game": None,
             },
         )
         if not created:
             game.lines.all().delete()
-        if not item.get("lines"):
-            return
         StagedLine.objects.bulk_create(
-            [
-                StagedLine(
-                    run_id=run_id,
-                    staged_game=game,
-                    kind=StagedLine.Kind.BOXSCORE,
-                    source_url=item["source_url"],
-                    fetched_at=fetched_at,
-                    bref_game_id=item["bref_game_id"],
-                    date=item["date"],
-                    season=item["season"],
-                    season_type=item.get("season_type") or "",
-                    **_line_values(line),
-                )
-                for line in item.get("lines") or []
-            ]
+            StagedLine(
+                run_id=run_id,
+                staged_game=game,
+                kind=StagedLine.Kind.BOXSCORE,
+                bref_game_id=item["bref_game_id"],
+                **page,
+                **_line_values(line),
+            )
+            for line in item.get("lines") or []
         )
 
 

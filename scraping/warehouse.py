@@ -25,7 +25,7 @@ from django.utils import timezone
 from etl.lines import BOX_STATS, upsert_lines
 from etl.models import Game, Player, PlayerGameLog, Team
 from etl.names import normalise_name
-from scraping.models import LoadStatus, ScrapeRun, StagedGame, StagedLine
+from scraping.models import LoadStatus, ScrapeRun, StagedGame, StagedLine, StagedRow
 
 logger = logging.getLogger(__name__)
 
@@ -122,13 +122,10 @@ class Loader:
     # --- games -------------------------------------------------------------------------------
     def upsert_game(
         self,
+        staged: StagedRow,
         *,
-        bref_game_id: str,
-        date: dt.date,
         home: Team,
         away: Team,
-        season: str,
-        season_type: str,
         start_time: str,
         final: bool,
         home_score,
@@ -136,6 +133,8 @@ class Loader:
         overtimes,
         authoritative_type: bool,
     ) -> Game:
+        """The warehouse game of a staged row (its id, date, season and type), created or updated."""
+        bref_game_id, date, season, season_type = staged.bref_game_id, staged.date, staged.season, staged.season_type
         game = (
             Game.objects.select_for_update().filter(bref_game_id=bref_game_id).first()
             or Game.objects.select_for_update().filter(date=date, home=home).first()
@@ -218,12 +217,9 @@ class Loader:
     def load_game(self, staged: StagedGame) -> None:
         home, away = self.team(staged.home_code), self.team(staged.away_code)
         game = self.upsert_game(
-            bref_game_id=staged.bref_game_id,
-            date=staged.date,
+            staged,
             home=home,
             away=away,
-            season=staged.season,
-            season_type=staged.season_type,
             start_time=staged.start_time,
             final=staged.status == "final",
             home_score=staged.home_score,
@@ -245,12 +241,9 @@ class Loader:
         home, away = (team, opponent) if line.is_home else (opponent, team)
         final = line.team_score is not None and line.opponent_score is not None
         game = self.upsert_game(
-            bref_game_id=line.bref_game_id,
-            date=line.date,
+            line,
             home=home,
             away=away,
-            season=line.season,
-            season_type=line.season_type,
             start_time="",
             final=final,
             home_score=line.team_score if line.is_home else line.opponent_score,
