@@ -101,6 +101,16 @@ def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None
     raise SystemExit(f"{what}: not ready after {timeout:.0f} s" + (f"; see {proc.logfile}" if proc else ""))
 
 
+def bench_arguments(doc: str, workers: bool = False) -> argparse.ArgumentParser:
+    """The command line every bench shares: its docstring's first paragraph as the description, --json,
+    and --worker-processes (2) for a bench that starts a Celery worker."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    if workers:
+        parser.add_argument("--worker-processes", type=int, default=2, help="Celery worker (pool) processes (2)")
+    return parser
+
+
 def bench_environment(**overrides) -> dict:
     """The environment of the bench's web and worker processes: production settings (DEBUG off) on
     this database and broker, the throttles out of the way, unbuffered output."""
@@ -424,18 +434,16 @@ def noop_figures(samples: int, backlog: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_arguments(__doc__, workers=True)
     parser.add_argument("--clients", type=int, default=32, help="concurrent POST clients (32)")
     parser.add_argument("--posts", type=int, default=640, help="POSTs in the load phase (640)")
     parser.add_argument("--samples", type=int, default=40, help="single predictions timed end to end (40)")
     parser.add_argument("--noop-chains", type=int, default=640, help="no-op chains in the throughput run (640)")
-    parser.add_argument("--worker-processes", type=int, default=2, help="Celery worker processes (2)")
     parser.add_argument(
         "--no-prepare",
         action="store_true",
         help="use the database as it is (do not migrate, load the bundled season or train quick models)",
     )
-    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
 
     prefix = setup_django()

@@ -13,7 +13,6 @@ ratio_to_floor <= 2 and predictions_per_s >= 100. Uses DATABASE_URL/CELERY_BROKE
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(BASE_DIR), str(BASE_DIR / "bench")]
 
-from api_load import log, prepare_data, serving, setup_django  # noqa: E402
+from api_load import bench_arguments, log, prepare_data, serving, setup_django  # noqa: E402
 
 
 def busiest_date():
@@ -88,11 +87,9 @@ def floor_seconds(day, versions) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--worker-processes", type=int, default=2, help="Celery worker processes (2)")
+    parser = bench_arguments(__doc__, workers=True)
     parser.add_argument("--date", default=None, help="the date (default: the busiest of the latest season)")
     parser.add_argument("--no-prepare", action="store_true", help="use the database as it is")
-    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
 
     setup_django()

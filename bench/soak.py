@@ -25,7 +25,6 @@ processes) after the warm-up and at the end. `--json` prints exactly those figur
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -43,6 +42,7 @@ sys.path.insert(0, str(BASE_DIR))
 from bench.api_load import (  # noqa: E402
     Client,
     Processes,
+    bench_arguments,
     bench_environment,
     free_port,
     log,
@@ -298,11 +298,10 @@ def count_outcome(accepted: list[str], user, drain_timeout: float) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_arguments(__doc__, workers=True)
     parser.add_argument("--requests", "-n", type=int, default=2000, help="predictions to submit (2000)")
     parser.add_argument("--minutes", "-m", type=float, default=10, help="spread over this many minutes (10)")
     parser.add_argument("--clients", type=int, default=4, help="submitting threads (4)")
-    parser.add_argument("--worker-processes", type=int, default=2, help="Celery pool processes (2)")
     parser.add_argument(
         "--kill-worker",
         nargs="?",
@@ -322,7 +321,6 @@ def main() -> int:
     parser.add_argument("--drain-timeout", type=float, default=600, help="wait this long for the backlog (600 s)")
     parser.add_argument("--database", default="nba_soak", help="own database on DATABASE_URL's server (nba_soak)")
     parser.add_argument("--drop", action="store_true", help="drop the database afterwards (default: kept for reuse)")
-    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
 
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")

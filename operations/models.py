@@ -14,6 +14,11 @@ from typing import ClassVar
 from django.db import models
 
 
+def task_id_field(help_text: str = "Celery task id when run as a task (TaskResult.task_id).", **options):
+    """A field holding one Celery task id (a TaskResult's), empty when the work ran outside Celery."""
+    return models.CharField(max_length=255, null=True, blank=True, help_text=help_text, **options)
+
+
 class Job(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -36,13 +41,7 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    task_id = models.CharField(
-        max_length=255,
-        null=True,
-        blank=True,
-        unique=True,
-        help_text="Celery task id when run as a task (TaskResult.task_id).",
-    )
+    task_id = task_id_field(unique=True)
 
     class Meta:
         abstract = True

@@ -54,10 +54,20 @@ class LoadStatus(models.TextChoices):
     ERROR = "error", "Error"
 
 
-class StagedRow(models.Model):
-    """What every staged row carries: where it was read (page, time) and which game it belongs to, its
-    cells as found, and how loading it into the warehouse went."""
+class PageKind(models.TextChoices):
+    """The kind of page a staged row was read from."""
 
+    BOXSCORE = "boxscore", "Box score"
+    SCHEDULE = "schedule", "Schedule"
+    GAMELOG = "gamelog", "Game log"
+
+
+class StagedRow(models.Model):
+    """What every staged row carries: what kind of page it was read from, where and when, which game
+    it belongs to, its cells as found, and how loading it into the warehouse went (as the crawler's
+    items' PageGameFields)."""
+
+    kind = models.CharField(max_length=8, choices=PageKind.choices)
     source_url = models.URLField(max_length=500)
     fetched_at = models.DateTimeField()
     bref_game_id = models.CharField(max_length=12, db_index=True)
@@ -75,12 +85,7 @@ class StagedRow(models.Model):
 class StagedGame(StagedRow):
     """A game as one page showed it (a box score's line score, or a schedule row)."""
 
-    class Kind(models.TextChoices):
-        BOXSCORE = "boxscore", "Box score"
-        SCHEDULE = "schedule", "Schedule"
-
     run = models.ForeignKey(ScrapeRun, on_delete=models.CASCADE, related_name="staged_games")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
     start_time = models.CharField(max_length=16, blank=True)
     home_code = models.CharField(max_length=64)
     away_code = models.CharField(max_length=64)
@@ -103,10 +108,6 @@ class StagedGame(StagedRow):
 class StagedLine(StagedRow):
     """One player's row for one game: a box-score line or a game-log row, played or not."""
 
-    class Kind(models.TextChoices):
-        BOXSCORE = "boxscore", "Box score"
-        GAMELOG = "gamelog", "Game log"
-
     class Played(models.TextChoices):
         PLAYED = "played", "Played"
         DNP = "dnp", "Did not play"
@@ -114,7 +115,6 @@ class StagedLine(StagedRow):
 
     run = models.ForeignKey(ScrapeRun, on_delete=models.CASCADE, related_name="staged_lines")
     staged_game = models.ForeignKey(StagedGame, null=True, blank=True, on_delete=models.CASCADE, related_name="lines")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
     player_bref_id = models.CharField(max_length=16, db_index=True)
     player_name = models.CharField(max_length=128)
     team_code = models.CharField(max_length=64)

@@ -27,7 +27,7 @@ from django.utils import timezone
 from operations import progress as job_progress
 from scraping.crawler.arguments import BadArguments, normalise_args  # noqa: F401  (re-exported)
 from scraping.crawler.items import PlayerLineItem
-from scraping.models import LoadStatus, ScrapeRun, StagedGame, StagedLine
+from scraping.models import LoadStatus, PageKind, ScrapeRun, StagedGame, StagedLine
 from scraping.warehouse import load_staged  # noqa: F401  (re-exported: scraping.services.load_staged)
 
 logger = logging.getLogger(__name__)
@@ -70,19 +70,20 @@ def run_for_task(spider: str, args: dict, task_id: str) -> ScrapeRun:
     return run
 
 
+def _start_over(run: ScrapeRun) -> dict:
+    """Drop the staging rows of a run's earlier attempt; returns its crawl counts as they start."""
+    run.staged_lines.all().delete()
+    run.staged_games.all().delete()
+    return {"percent": 0, "pages": 0, "items": 0, "errors": 0, "error_list": []}
+
+
 def reset_run(run: ScrapeRun) -> None:
     """Forget a run's earlier attempt (redelivered task): staging rows and counts."""
     with transaction.atomic():
-        run.staged_lines.all().delete()
-        run.staged_games.all().delete()
         ScrapeRun.objects.filter(pk=run.pk).update(
+            **_start_over(run),
             status=ScrapeRun.Status.QUEUED,
             stage="",
-            percent=0,
-            pages=0,
-            items=0,
-            errors=0,
-            error_list=[],
             message="",
             started_at=None,
             finished_at=None,
@@ -98,17 +99,11 @@ def mark_running(run_id: int, pid: int | None = None) -> ScrapeRun:
     """Called by the child process as it starts; staging rows of an earlier attempt are dropped."""
     run = ScrapeRun.objects.get(pk=run_id)
     with transaction.atomic():
-        run.staged_lines.all().delete()
-        run.staged_games.all().delete()
         job_progress.start(
             run,
+            **_start_over(run),
             started_at=timezone.now(),
             stage="crawling",
-            percent=0,
-            pages=0,
-            items=0,
-            errors=0,
-            error_list=[],
             message=f"crawler process {pid}" if pid else "",
         )
     run.refresh_from_db()
@@ -325,7 +320,7 @@ def stage_item(run_id: int, item: dict) -> None:
         if item.get("kind") == "gamelog":
             StagedLine.objects.update_or_create(
                 run_id=run_id,
-                kind=StagedLine.Kind.GAMELOG,
+                kind=PageKind.GAMELOG,
                 bref_game_id=item["bref_game_id"],
                 player_bref_id=item["player_bref_id"],
                 defaults={
@@ -361,7 +356,7 @@ def stage_item(run_id: int, item: dict) -> None:
             StagedLine(
                 run_id=run_id,
                 staged_game=game,
-                kind=StagedLine.Kind.BOXSCORE,
+                kind=PageKind.BOXSCORE,
                 bref_game_id=item["bref_game_id"],
                 **page,
                 **_line_values(line),

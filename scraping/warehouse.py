@@ -25,7 +25,7 @@ from django.utils import timezone
 from etl.lines import BOX_STATS, upsert_lines
 from etl.models import Game, Player, PlayerGameLog, Team
 from etl.names import normalise_name
-from scraping.models import LoadStatus, ScrapeRun, StagedGame, StagedLine, StagedRow
+from scraping.models import LoadStatus, PageKind, ScrapeRun, StagedGame, StagedLine, StagedRow
 
 logger = logging.getLogger(__name__)
 
@@ -225,9 +225,9 @@ class Loader:
             home_score=staged.home_score,
             away_score=staged.away_score,
             overtimes=staged.overtimes,
-            authoritative_type=staged.kind == StagedGame.Kind.SCHEDULE,
+            authoritative_type=staged.kind == PageKind.SCHEDULE,
         )
-        lines = list(staged.lines.all()) if staged.kind == StagedGame.Kind.BOXSCORE else []
+        lines = list(staged.lines.all()) if staged.kind == PageKind.BOXSCORE else []
         self.write_lines(
             [self.line_values(line, game, home if line.team_code == staged.home_code else away) for line in lines]
         )
@@ -258,7 +258,7 @@ class Loader:
         staged_games = self.run.staged_games.order_by("date", "pk")
         for staged in staged_games:
             self._guarded(staged, self.load_game)
-        for line in self.run.staged_lines.filter(kind=StagedLine.Kind.GAMELOG).order_by("date", "pk"):
+        for line in self.run.staged_lines.filter(kind=PageKind.GAMELOG).order_by("date", "pk"):
             self._guarded(line, self.load_gamelog_line)
         return dict(self.counts)
 
