@@ -37,10 +37,13 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+
+from nbaproject.testing.commands import worker_command  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -96,6 +99,16 @@ def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None
             return
         time.sleep(0.2)
     raise SystemExit(f"{what}: not ready after {timeout:.0f} s" + (f"; see {proc.logfile}" if proc else ""))
+
+
+def bench_arguments(doc: str, workers: bool = False) -> argparse.ArgumentParser:
+    """The command line every bench shares: its docstring's first paragraph as the description, --json,
+    and --worker-processes (2) for a bench that starts a Celery worker."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    if workers:
+        parser.add_argument("--worker-processes", type=int, default=2, help="Celery worker (pool) processes (2)")
+    return parser
 
 
 def bench_environment(**overrides) -> dict:
@@ -162,31 +175,44 @@ def start_prediction_worker(
     """A prefork worker on the predictions and default queues; returns once it answers a ping."""
     prefix = env.get("CELERY_QUEUE_PREFIX", "")
     worker = procs.start(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "nbaproject",
-            "worker",
-            "-Q",
-            f"{prefix}predictions,{prefix}default",
-            "-c",
-            str(processes),
-            "-P",
-            "prefork",
-            "-n",
-            name,
-            "-l",
-            "warning",
-            "--without-mingle",
-            "--without-gossip",
-        ],
+        worker_command([f"{prefix}predictions", f"{prefix}default"], processes, "prefork", name, "warning"),
         env,
         "worker",
     )
     wait_for(lambda: bool(app.control.ping(destination=[name], timeout=0.5)), timeout, "celery worker", worker)
     return worker
+
+
+def setup_django(queues: str = "bench.", **environ) -> str:
+    """Django set up for a bench on queues of its own (`<CELERY_QUEUE_PREFIX><queues>`, so a running
+    app is not disturbed), `environ` exported first; returns the queue prefix."""
+    prefix = os.environ.get("CELERY_QUEUE_PREFIX", "") + queues
+    os.environ.update(CELERY_QUEUE_PREFIX=prefix, DJANGO_SETTINGS_MODULE="nbaproject.settings", **environ)
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))  # unless .env gives one (read by settings)
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import django
+
+    django.setup()
+    return prefix
+
+
+@contextmanager
+def serving(tag: str, processes: int, timeout: float):
+    """gunicorn on a free port and a prediction worker of `processes` pool processes named
+    `bench<tag><pid>@<host>`, for the `with` block: yields (port, worker name, worker); stops both and
+    empties the queues on the way out."""
+    from nbaproject.celery import app
+
+    port = free_port()
+    env = bench_environment(LOG_LEVEL="WARNING")
+    procs = Processes()
+    try:
+        start_web(procs, port, env)
+        name = f"bench{tag}{os.getpid()}@{socket.gethostname()}"
+        yield port, name, start_prediction_worker(procs, env, app, name, processes, timeout=timeout)
+    finally:
+        procs.stop()
+        purge_queues(app)
 
 
 def prepare_data() -> None:
@@ -408,27 +434,19 @@ def noop_figures(samples: int, backlog: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_arguments(__doc__, workers=True)
     parser.add_argument("--clients", type=int, default=32, help="concurrent POST clients (32)")
     parser.add_argument("--posts", type=int, default=640, help="POSTs in the load phase (640)")
     parser.add_argument("--samples", type=int, default=40, help="single predictions timed end to end (40)")
     parser.add_argument("--noop-chains", type=int, default=640, help="no-op chains in the throughput run (640)")
-    parser.add_argument("--worker-processes", type=int, default=2, help="Celery worker processes (2)")
     parser.add_argument(
         "--no-prepare",
         action="store_true",
         help="use the database as it is (do not migrate, load the bundled season or train quick models)",
     )
-    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
 
-    prefix = os.environ.get("CELERY_QUEUE_PREFIX", "") + "bench."
-    os.environ.update(CELERY_QUEUE_PREFIX=prefix, DJANGO_SETTINGS_MODULE="nbaproject.settings")
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))  # unless .env gives one (read by settings)
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    import django
-
-    django.setup()
+    prefix = setup_django()
     from django.conf import settings
 
     from nbaproject.celery import app
@@ -441,45 +459,38 @@ def main() -> None:
     # submission throttle on, its limit raised above what one client can send here).
     users, tokens = zip(*[create_api_user(f"bench-{number}")[:2] for number in range(args.clients)], strict=True)
     token = tokens[0]
-    port = free_port()
-    env = bench_environment(LOG_LEVEL="WARNING")
-    procs = Processes()
     try:
-        start_web(procs, port, env)
-        worker_name = f"bench{os.getpid()}@{socket.gethostname()}"
-        worker = start_prediction_worker(procs, env, app, worker_name, args.worker_processes, timeout=60)
-        log(f"server on 127.0.0.1:{port}, worker with {args.worker_processes} processes; warming up")
-        warm = e2e_predictions(port, token, sample_bodies(args.worker_processes * 3))
-        if not warm["samples"]:
-            raise SystemExit(
-                f"warm-up predictions did not succeed: check the models and the worker log {worker.logfile}"
-            )
+        with serving("", args.worker_processes, 60) as (port, worker_name, worker):
+            log(f"server on 127.0.0.1:{port}, worker with {args.worker_processes} processes; warming up")
+            warm = e2e_predictions(port, token, sample_bodies(args.worker_processes * 3))
+            if not warm["samples"]:
+                raise SystemExit(
+                    f"warm-up predictions did not succeed: check the models and the worker log {worker.logfile}"
+                )
 
-        # The web tier is measured on its own (the worker stops consuming, staying warm), then the
-        # worker drains the backlog the POSTs left: the pipeline's throughput from a full queue.
-        queue = f"{prefix}predictions"
-        app.control.cancel_consumer(queue, destination=[worker_name], reply=True)
-        log(f"POST load: {args.posts} requests, {args.clients} clients (worker paused), after a warm-up")
-        warm_posts = post_load(port, tokens, sample_bodies(args.clients * 4), args.clients)  # connections, caches
-        posts = post_load(port, tokens, sample_bodies(args.posts), args.clients)
-        single = post_load(port, tokens, sample_bodies(min(200, args.posts)), 1)  # the cost of one POST alone
-        # The framework's own floor in the same run: the cheapest authenticated endpoint, same load.
-        from etl.models import Team
+            # The web tier is measured on its own (the worker stops consuming, staying warm), then the
+            # worker drains the backlog the POSTs left: the pipeline's throughput from a full queue.
+            queue = f"{prefix}predictions"
+            app.control.cancel_consumer(queue, destination=[worker_name], reply=True)
+            log(f"POST load: {args.posts} requests, {args.clients} clients (worker paused), after a warm-up")
+            warm_posts = post_load(port, tokens, sample_bodies(args.clients * 4), args.clients)  # connections, caches
+            posts = post_load(port, tokens, sample_bodies(args.posts), args.clients)
+            single = post_load(port, tokens, sample_bodies(min(200, args.posts)), 1)  # the cost of one POST alone
+            # The framework's own floor in the same run: the cheapest authenticated endpoint, same load.
+            from etl.models import Team
 
-        team_path = f"/api/v1/teams/{Team.objects.order_by('pk').values_list('pk', flat=True).first()}/"
-        post_load(port, tokens, [{}] * (args.clients * 4), args.clients, get_path=team_path)  # warm-up
-        bare = post_load(port, tokens, [{}] * args.posts, args.clients, get_path=team_path)
-        bare.pop("ids")
-        log("draining the pipeline backlog")
-        app.control.add_consumer(queue, destination=[worker_name], reply=True)
-        drained = drain_figures(wait_requests(warm_posts.pop("ids") + posts.pop("ids") + single.pop("ids"), 900))
-        log(f"end to end: {args.samples} single predictions")
-        e2e = e2e_predictions(port, token, sample_bodies(args.samples))
-        log("no-op chains of the same shape")
-        floor = noop_figures(args.samples, args.noop_chains)
+            team_path = f"/api/v1/teams/{Team.objects.order_by('pk').values_list('pk', flat=True).first()}/"
+            post_load(port, tokens, [{}] * (args.clients * 4), args.clients, get_path=team_path)  # warm-up
+            bare = post_load(port, tokens, [{}] * args.posts, args.clients, get_path=team_path)
+            bare.pop("ids")
+            log("draining the pipeline backlog")
+            app.control.add_consumer(queue, destination=[worker_name], reply=True)
+            drained = drain_figures(wait_requests(warm_posts.pop("ids") + posts.pop("ids") + single.pop("ids"), 900))
+            log(f"end to end: {args.samples} single predictions")
+            e2e = e2e_predictions(port, token, sample_bodies(args.samples))
+            log("no-op chains of the same shape")
+            floor = noop_figures(args.samples, args.noop_chains)
     finally:
-        procs.stop()
-        purge_queues(app)
         PredictionRequest.objects.filter(user__in=users).delete()
 
     ratio = (drained["predictions_per_s"] or 0) / floor["chains_per_s"] if floor["chains_per_s"] else None

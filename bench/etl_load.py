@@ -27,7 +27,6 @@ so neither timed phase pays for the other's writes.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import os
@@ -40,6 +39,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+
+from bench.api_load import bench_arguments  # noqa: E402
 
 BARE_COLUMNS = (
     "season_id integer, player_id bigint, player_name text, team_id bigint, team_abbreviation text, "
@@ -147,15 +148,9 @@ def measure(database_url: str, name: str) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser = bench_arguments(__doc__)
     parser.add_argument("--database", default="nba_bench_etl", help="name of the scratch database (dropped!)")
-    parser.add_argument(
-        "--repeat",
-        type=int,
-        default=1,
-        help="measure N times: the median run's figures and the median of the runs' ratios",
-    )
+    parser.add_argument("--repeat", type=int, default=1, help="measure N times: the median run's figures and ratio")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
     args = parser.parse_args()
 

@@ -24,7 +24,6 @@ to report). `--json` prints the figures as one JSON object.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -34,6 +33,8 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+
+from bench.api_load import bench_arguments  # noqa: E402
 
 TARGET_MS = 10.0
 
@@ -169,12 +170,11 @@ def measure(rows: list[dict], warmup: int) -> dict[str, list[float]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_arguments(__doc__)
     parser.add_argument("--n", type=int, default=1000, help="measured predictions (default 1000)")
     parser.add_argument("--warmup", type=int, default=50, help="unmeasured predictions first (default 50)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="train quick models when none is active")
-    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument(
         "--out",
         type=int,

@@ -13,12 +13,8 @@ ratio_to_floor <= 2 and predictions_per_s >= 100. Uses DATABASE_URL/CELERY_BROKE
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
-import os
-import secrets
-import socket
 import sys
 import time
 from pathlib import Path
@@ -26,16 +22,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(BASE_DIR), str(BASE_DIR / "bench")]
 
-from api_load import (  # noqa: E402
-    Processes,
-    bench_environment,
-    free_port,
-    log,
-    prepare_data,
-    purge_queues,
-    start_prediction_worker,
-    start_web,
-)
+from api_load import bench_arguments, log, prepare_data, serving, setup_django  # noqa: E402
 
 
 def busiest_date():
@@ -100,38 +87,23 @@ def floor_seconds(day, versions) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--worker-processes", type=int, default=2, help="Celery worker processes (2)")
+    parser = bench_arguments(__doc__, workers=True)
     parser.add_argument("--date", default=None, help="the date (default: the busiest of the latest season)")
     parser.add_argument("--no-prepare", action="store_true", help="use the database as it is")
-    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
 
-    prefix = os.environ.get("CELERY_QUEUE_PREFIX", "") + "bench."
-    os.environ.update(CELERY_QUEUE_PREFIX=prefix, DJANGO_SETTINGS_MODULE="nbaproject.settings")
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
-    os.environ.setdefault("KERAS_BACKEND", "jax")
+    setup_django()
     import datetime as dt
 
-    import django
-
-    django.setup()
     from django.conf import settings
 
-    from nbaproject.celery import app
     from predictions.accounts import create_api_user
 
     if not args.no_prepare:
         prepare_data()
     day = dt.date.fromisoformat(args.date) if args.date else busiest_date()
     _user, token, _ = create_api_user("bench-slate")
-    port = free_port()
-    env = bench_environment(LOG_LEVEL="WARNING")
-    procs = Processes()
-    try:
-        start_web(procs, port, env)
-        worker_name = f"benchslate{os.getpid()}@{socket.gethostname()}"
-        start_prediction_worker(procs, env, app, worker_name, args.worker_processes, timeout=90)
+    with serving("slate", args.worker_processes, 90) as (port, _name, _worker):
         # Warm-up slates of the days before: every web process and pool process has served one
         # (imports, broker and database connections, models) before the measured run.
         for back in (1, 2, 3):
@@ -139,9 +111,6 @@ def main() -> None:
             run_slate(port, token, day - dt.timedelta(days=back))
         log(f"measured slate of {day}")
         seconds, slate = run_slate(port, token, day)
-    finally:
-        procs.stop()
-        purge_queues(app)
     floor, floor_players = floor_seconds(day, slate.model_versions)
     figures = {
         "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],

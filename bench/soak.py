@@ -25,10 +25,8 @@ processes) after the warm-up and at the end. `--json` prints exactly those figur
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -44,6 +42,7 @@ sys.path.insert(0, str(BASE_DIR))
 from bench.api_load import (  # noqa: E402
     Client,
     Processes,
+    bench_arguments,
     bench_environment,
     free_port,
     log,
@@ -51,10 +50,12 @@ from bench.api_load import (  # noqa: E402
     prepare_data,
     purge_queues,
     sample_bodies,
+    setup_django,
     start_web,
     wait_for,
 )
 from bench.etl_load import server_url  # noqa: E402
+from nbaproject.testing.commands import celery_command, worker_command  # noqa: E402
 
 JSON_KEYS = [
     "accepted",
@@ -137,26 +138,13 @@ class Soak:
         prefix = self.env["CELERY_QUEUE_PREFIX"]
         self.worker_name = f"soak{tag}-{os.getpid()}@{socket.gethostname()}"
         self.worker = self.procs.start(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "nbaproject",
-                "worker",
-                "-Q",
-                f"{prefix}predictions,{prefix}default",
-                "-c",
-                str(self.args.worker_processes),
-                "-P",
+            worker_command(
+                [f"{prefix}predictions", f"{prefix}default"],
+                self.args.worker_processes,
                 "prefork",
-                "-n",
                 self.worker_name,
-                "-l",
                 "warning",
-                "--without-mingle",
-                "--without-gossip",
-            ],
+            ),
             self.env,
             f"worker{tag}",
         )
@@ -310,11 +298,10 @@ def count_outcome(accepted: list[str], user, drain_timeout: float) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_arguments(__doc__, workers=True)
     parser.add_argument("--requests", "-n", type=int, default=2000, help="predictions to submit (2000)")
     parser.add_argument("--minutes", "-m", type=float, default=10, help="spread over this many minutes (10)")
     parser.add_argument("--clients", type=int, default=4, help="submitting threads (4)")
-    parser.add_argument("--worker-processes", type=int, default=2, help="Celery pool processes (2)")
     parser.add_argument(
         "--kill-worker",
         nargs="?",
@@ -334,7 +321,6 @@ def main() -> int:
     parser.add_argument("--drain-timeout", type=float, default=600, help="wait this long for the backlog (600 s)")
     parser.add_argument("--database", default="nba_soak", help="own database on DATABASE_URL's server (nba_soak)")
     parser.add_argument("--drop", action="store_true", help="drop the database afterwards (default: kept for reuse)")
-    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
 
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -343,19 +329,12 @@ def main() -> int:
     broker_url = os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
     if not broker_url.startswith("amqp"):
         parser.error("CELERY_BROKER_URL must point at RabbitMQ")
-    prefix = os.environ.get("CELERY_QUEUE_PREFIX", "") + "soak."
-    os.environ.update(
+    setup_django(
+        "soak.",
         DATABASE_URL=ensure_database(base_url, args.database),
         CELERY_BROKER_URL=broker_url,
-        CELERY_QUEUE_PREFIX=prefix,
-        DJANGO_SETTINGS_MODULE="nbaproject.settings",
         LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
     )
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    import django
-
-    django.setup()
     from django.conf import settings
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
@@ -382,18 +361,9 @@ def main() -> int:
         start_web(procs, port, env)
         soak.start_worker("1")
         procs.start(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "nbaproject",
-                "beat",
-                "-l",
-                "warning",
-                "--pidfile",
-                str(Path(settings.VAR_DIR) / f"soak-beat-{os.getpid()}.pid"),
-            ],
+            celery_command(
+                "beat", "-l", "warning", "--pidfile", str(Path(settings.VAR_DIR) / f"soak-beat-{os.getpid()}.pid")
+            ),
             env,
             "beat",
         )

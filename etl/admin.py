@@ -110,6 +110,16 @@ class QuarantinedRowInline(admin.TabularInline):
         return super().get_queryset(request).order_by("source_file", "line_number")
 
 
+def run_count(run: EtlRun, key: str):
+    """One of a run's counts (read, inserted, ...); "–" when it has none (not finished)."""
+    return (run.counts or {}).get(key, "–")
+
+
+def count_column(key: str):
+    """A changelist column showing the run's count `key`."""
+    return admin.display(description=key)(lambda self, obj: run_count(obj, key))
+
+
 @admin.register(EtlRun)
 class EtlRunAdmin(JobAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -144,28 +154,14 @@ class EtlRunAdmin(JobAdminMixin, admin.ModelAdmin):
             return [QuarantinedRowInline]
         return []
 
-    def _count(self, obj, key):
-        return (obj.counts or {}).get(key, "–")
-
-    @admin.display(description="read")
-    def rows_read(self, obj):
-        return self._count(obj, "read")
-
-    @admin.display(description="inserted")
-    def inserted(self, obj):
-        return self._count(obj, "inserted")
-
-    @admin.display(description="updated")
-    def updated(self, obj):
-        return self._count(obj, "updated")
-
-    @admin.display(description="unchanged")
-    def unchanged(self, obj):
-        return self._count(obj, "unchanged")
+    rows_read = count_column("read")
+    inserted = count_column("inserted")
+    updated = count_column("updated")
+    unchanged = count_column("unchanged")
 
     @admin.display(description="rejected")
     def rejected(self, obj):
-        count = self._count(obj, "rejected")
+        count = run_count(obj, "rejected")
         if not count or count == "–":
             return count
         url = reverse("admin:etl_quarantinedrow_changelist") + f"?run__id__exact={obj.pk}"

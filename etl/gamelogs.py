@@ -23,41 +23,8 @@ import pandas as pd
 
 from etl.seasons import season_end_year, season_for_date
 
-REQUIRED_COLUMNS = [
-    "PLAYER_ID",
-    "PLAYER_NAME",
-    "TEAM_ABBREVIATION",
-    "GAME_ID",
-    "GAME_DATE",
-    "MATCHUP",
-    "MIN",
-    "PTS",
-    "FGM",
-    "FGA",
-    "FG3M",
-    "FG3A",
-    "FTM",
-    "FTA",
-    "OREB",
-    "DREB",
-    "REB",
-    "AST",
-    "STL",
-    "BLK",
-    "TOV",
-    "PF",
-    "PLUS_MINUS",
-]
-STRING_COLUMNS = [
-    "PLAYER_ID",
-    "PLAYER_NAME",
-    "TEAM_ABBREVIATION",
-    "GAME_ID",
-    "GAME_DATE",
-    "MATCHUP",
-    "SEASON_LABEL",
-    "MIN",
-]
+# Which line it is: the player, the team, the game.
+LINE_KEY_COLUMNS = ["PLAYER_ID", "PLAYER_NAME", "TEAM_ABBREVIATION", "GAME_ID", "GAME_DATE", "MATCHUP"]
 # Highest believable value of each count in one game ("absurd" above it: a typo or a shifted column).
 MAXIMUM = {
     "PTS": 100,
@@ -77,6 +44,8 @@ MAXIMUM = {
     "PF": 10,
 }
 COUNT_COLUMNS = list(MAXIMUM)
+REQUIRED_COLUMNS = [*LINE_KEY_COLUMNS, "MIN", *COUNT_COLUMNS, "PLUS_MINUS"]
+STRING_COLUMNS = [*LINE_KEY_COLUMNS, "SEASON_LABEL", "MIN"]  # read as text, not numbers
 USED_COLUMNS = {*REQUIRED_COLUMNS, "SEASON_LABEL"}
 MAX_MINUTES = 75  # a quadruple-overtime game is 68 minutes long
 MAX_PLUS_MINUS = 100

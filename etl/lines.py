@@ -19,24 +19,11 @@ from etl.models import PlayerGameLog
 # a higher one. basketball-reference box scores carry exact seconds and starters, the NBA.com
 # logs whole minutes and no starters, so a scraped line is not overwritten by a bundled one.
 SOURCE_RANK = {"nba": 1, "bref": 2}
-# The counted statistics of a player's line (the warehouse's columns): a box score's, and the seconds played.
-BOX_STATS = (
-    "pts",
-    "oreb",
-    "dreb",
-    "reb",
-    "ast",
-    "stl",
-    "blk",
-    "tov",
-    "pf",
-    "fgm",
-    "fga",
-    "fg3m",
-    "fg3a",
-    "ftm",
-    "fta",
-)
+# Made and attempted: field goals, three-pointers, free throws.
+SHOOTING = ("fgm", "fga", "fg3m", "fg3a", "ftm", "fta")
+# The counted statistics of a player's line (the warehouse's columns), in a box score's order;
+# STAT_FIELDS adds the seconds played.
+BOX_STATS = ("pts", *SHOOTING, "oreb", "dreb", "reb", "ast", "stl", "blk", "tov", "pf")
 STAT_FIELDS = ("seconds", *BOX_STATS)
 # What an upsert writes and compares on an existing line (the key is player + game).
 LINE_FIELDS = ("team_id", "opponent_id", "date", "season", "is_home", "starter", *STAT_FIELDS, "plus_minus")

@@ -184,13 +184,6 @@ class EtlRun(Job):
     rows_total = models.PositiveIntegerField(default=0)
     rows_done = models.PositiveIntegerField(default=0)
     counts = models.JSONField(default=dict, blank=True)
-    task_id = models.CharField(
-        max_length=255,
-        null=True,
-        blank=True,
-        unique=True,
-        help_text="Celery task id when run as a task (TaskResult.task_id).",
-    )
 
     class Meta:
         ordering = ["-created_at"]

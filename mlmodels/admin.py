@@ -227,6 +227,21 @@ class TrainingRunAdmin(JobAdminMixin, ReadOnlyAdmin):
         )
 
 
+def backtest_metric(report: BacktestReport, model: str, metric: str):
+    """A metric of one model of a backtest's result (None when it has none)."""
+    return (((report.result or {}).get("models") or {}).get(model) or {}).get(metric)
+
+
+def backtest_metric_column(model: str, metric: str, description: str):
+    """A changelist column showing `metric` of `model` in the backtest's result, to 3 decimals."""
+
+    def column(self, report):
+        value = backtest_metric(report, model, metric)
+        return "–" if value is None else f"{value:.3f}"
+
+    return admin.display(description=description)(column)
+
+
 @admin.register(BacktestReport)
 class BacktestReportAdmin(PlotsMixin, ReadOnlyAdmin):
     list_display = [
@@ -252,28 +267,15 @@ class BacktestReportAdmin(PlotsMixin, ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("model_versions")
 
-    def _model(self, obj, name):
-        return ((obj.result or {}).get("models") or {}).get(name) or {}
-
-    @admin.display(description="ensemble mae")
-    def ensemble_mae(self, obj):
-        value = self._model(obj, "ensemble").get("mae")
-        return "–" if value is None else f"{value:.3f}"
-
-    @admin.display(description="last-10 mae")
-    def last10_mae(self, obj):
-        value = self._model(obj, "baseline_last10").get("mae")
-        return "–" if value is None else f"{value:.3f}"
+    ensemble_mae = backtest_metric_column("ensemble", "mae", "ensemble mae")
+    last10_mae = backtest_metric_column("baseline_last10", "mae", "last-10 mae")
 
     @admin.display(description="ensemble / last-10")
     def ratio_vs_last10(self, obj):
-        ours, base = self._model(obj, "ensemble").get("mae"), self._model(obj, "baseline_last10").get("mae")
+        ours, base = backtest_metric(obj, "ensemble", "mae"), backtest_metric(obj, "baseline_last10", "mae")
         return "–" if not ours or not base else f"{ours / base:.3f}"
 
-    @admin.display(description="coverage 80")
-    def ensemble_coverage(self, obj):
-        value = self._model(obj, "ensemble").get("coverage_80")
-        return "–" if value is None else f"{value:.3f}"
+    ensemble_coverage = backtest_metric_column("ensemble", "coverage_80", "coverage 80")
 
     @admin.display(description="models")
     def result_table(self, obj):

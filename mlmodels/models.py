@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from mlmodels import kinds
-from operations.models import Job
+from operations.models import Job, task_id_field
 
 
 class TrainingRun(Job):
@@ -18,13 +18,6 @@ class TrainingRun(Job):
     epoch = models.PositiveIntegerField(null=True, blank=True)
     seasons = models.JSONField(default=list, blank=True)
     quick = models.BooleanField(default=False)
-    task_id = models.CharField(
-        max_length=255,
-        null=True,
-        blank=True,
-        unique=True,
-        help_text="Celery task id when run as a task (TaskResult.task_id).",
-    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -66,13 +59,7 @@ class ModelVersion(models.Model):
     plots = models.JSONField(default=list, blank=True, help_text="PNG files under MODEL_DIR.")
     active = models.BooleanField(default=False)
     training_seconds = models.FloatField(null=True, blank=True)
-    task_id = models.CharField(
-        max_length=255,
-        null=True,
-        blank=True,
-        db_index=True,
-        help_text="Celery task id when trained by a task (TaskResult.task_id).",
-    )
+    task_id = task_id_field("Celery task id when trained by a task (TaskResult.task_id).", db_index=True)
     # No database constraint: a version stays usable (and its row restorable from a dump) when
     # old training runs are pruned; `training_run` is then just an unknown id.
     training_run = models.ForeignKey(
@@ -107,7 +94,7 @@ class BacktestReport(models.Model):
     quick = models.BooleanField(default=False, help_text="Quick mode (few rounds/epochs): a smoke run.")
     model_versions = models.ManyToManyField(ModelVersion, blank=True, related_name="backtests")
     seconds = models.FloatField(null=True, blank=True)
-    task_id = models.CharField(max_length=255, null=True, blank=True, db_index=True)
+    task_id = task_id_field("", db_index=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

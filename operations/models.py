@@ -14,6 +14,11 @@ from typing import ClassVar
 from django.db import models
 
 
+def task_id_field(help_text: str = "Celery task id when run as a task (TaskResult.task_id).", **options):
+    """A field holding one Celery task id (a TaskResult's), empty when the work ran outside Celery."""
+    return models.CharField(max_length=255, null=True, blank=True, help_text=help_text, **options)
+
+
 class Job(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -22,8 +27,9 @@ class Job(models.Model):
         FAILED = "failed", "Failed"
 
     TERMINAL: ClassVar[tuple[str, ...]] = (Status.SUCCEEDED, Status.FAILED)
-    # {label: field} of the fields holding Celery task ids (TaskResult.task_id). A JSONField maps
-    # labels to ids itself (a prediction's task id per step): name it as {"*": field}.
+    # {label: field} of the fields holding Celery task ids (TaskResult.task_id): by default the one
+    # task in `task_id`. A JSONField maps labels to ids itself (a prediction's task id per step): name
+    # it as {"*": field}, and drop `task_id` (`task_id = None`) when the job has no single task.
     TASK_FIELDS: ClassVar[dict[str, str]] = {"task": "task_id"}
 
     status = models.CharField(max_length=9, choices=Status.choices, default=Status.QUEUED, db_index=True)
@@ -35,6 +41,7 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    task_id = task_id_field(unique=True)
 
     class Meta:
         abstract = True

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
@@ -33,6 +34,23 @@ def start_task(
     transaction.on_commit(lambda: signature.apply_async(task_id=task_id))
     record(user, f"{description} [task {task_id}]", obj)
     return task_id
+
+
+def task_action(description: str, task_name: str, call, done: str):
+    """An admin action that sends `task_name` for each selected row (`start_task`, recorded on the
+    row): `call(row)` gives its (args, kwargs, history line); `done`, formatted with how many were
+    sent, is the message shown."""
+
+    @admin.action(description=description)
+    def action(modeladmin, request, queryset):
+        sent = 0
+        for row in queryset:
+            args, kwargs, line = call(row)
+            start_task(request.user, task_name, args=args, kwargs=kwargs, obj=row, description=line)
+            sent += 1
+        modeladmin.message_user(request, done.format(sent), messages.SUCCESS)
+
+    return action
 
 
 def record(user, message: str, obj=None) -> LogEntry:

@@ -13,6 +13,7 @@ from rest_framework import filters, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 
+from etl.lines import SHOOTING
 from etl.models import Game, Player, PlayerGameLog, Team
 from etl.teams import FRANCHISES
 from predictions.dates import NotADate, parse_iso_date
@@ -84,12 +85,7 @@ class GameLogSerializer(serializers.ModelSerializer):
             "stl",
             "blk",
             "tov",
-            "fgm",
-            "fga",
-            "fg3m",
-            "fg3a",
-            "ftm",
-            "fta",
+            *SHOOTING,
             "plus_minus",
         ]
 

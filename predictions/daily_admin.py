@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from operations.job_admin import JobAdminMixin
+from operations.job_admin import JOB_FIELDS, JobAdminMixin
 from operations.staff_actions import start_task
 from predictions.daily_models import DailyRun
 
@@ -15,12 +15,7 @@ class DailyRunAdmin(JobAdminMixin, admin.ModelAdmin):
     list_filter = ["status"]
     readonly_fields = [
         "date",
-        "status",
-        "stage",
-        "step_index",
-        "step_count",
-        "percent",
-        "message",
+        *JOB_FIELDS,
         "attempts",
         "scrape_link",
         "slate_link",
@@ -28,9 +23,6 @@ class DailyRunAdmin(JobAdminMixin, admin.ModelAdmin):
         "task_results",
         "crawl_args",
         "requested_by",
-        "created_at",
-        "started_at",
-        "finished_at",
     ]
     fields = readonly_fields
     actions = ["run_again"]

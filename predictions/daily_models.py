@@ -21,6 +21,7 @@ class DailyRun(Job):
     # {step: Celery task id}: "start" (the scheduled or admin task that submitted the run), then one per step.
     TASK_FIELDS = {"*": "task_ids"}
     TASK_KEYS = ("start", *STEPS)
+    task_id = None
 
     date = models.DateField(
         unique=True,

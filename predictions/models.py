@@ -44,6 +44,7 @@ STEP_LABELS = dict(STEPS)
 
 class PredictionRequest(Job):
     TASK_FIELDS = {"*": "task_ids"}  # {step: task id} of the current run
+    task_id = None
 
     class FailureKind(models.TextChoices):
         """Whose a failure is: the request had no answer (the user's input), or the system failed."""

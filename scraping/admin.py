@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from operations.job_admin import JobAdminMixin
+from operations.staff_actions import task_action
 from scraping.models import ScrapeRun, StagedGame, StagedLine
 
 
@@ -105,39 +106,37 @@ class ScrapeRunAdmin(JobAdminMixin, ReadOnlyAdmin):
             '<pre style="white-space: pre-wrap; max-height: 30em; overflow: auto">{}</pre>', run.log_tail or ""
         )
 
-    @admin.action(description="Crawl again with the same arguments")
-    def crawl_again(self, request, queryset):
-        from operations.staff_actions import start_task
+    crawl_again = task_action(
+        "Crawl again with the same arguments",
+        "scraping.tasks.crawl",
+        lambda run: ([run.spider], run.args, f"Crawl {run.spider} again"),
+        "{} crawl(s) queued; they appear as new runs.",
+    )
+    load_now = task_action(
+        "Load the staged rows into the warehouse now",
+        "scraping.tasks.load_staged",
+        lambda run: ([run.pk], None, f"Load the staged rows of scrape run {run.pk}"),
+        "{} load(s) queued on the etl queue.",
+    )
 
-        for run in queryset:
-            start_task(
-                request.user,
-                "scraping.tasks.crawl",
-                args=[run.spider],
-                kwargs=run.args,
-                obj=run,
-                description=f"Crawl {run.spider} again",
-            )
-        self.message_user(request, f"{queryset.count()} crawl(s) queued; they appear as new runs.", messages.SUCCESS)
 
-    @admin.action(description="Load the staged rows into the warehouse now")
-    def load_now(self, request, queryset):
-        from operations.staff_actions import start_task
+class StagedRowAdmin(ReadOnlyAdmin):
+    """The list of staged rows of one kind: its own `columns` and `filters`, then what every staged
+    row (StagedRow) has: how loading it went and its run; filtered by page kind and load status."""
 
-        for run in queryset:
-            start_task(
-                request.user,
-                "scraping.tasks.load_staged",
-                args=[run.pk],
-                obj=run,
-                description=f"Load the staged rows of scrape run {run.pk}",
-            )
-        self.message_user(request, f"{queryset.count()} load(s) queued on the etl queue.", messages.SUCCESS)
+    columns: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()
+
+    def get_list_display(self, request):
+        return (*self.columns, "load_status", "load_message", "run")
+
+    def get_list_filter(self, request):
+        return ("kind", *self.filters, "load_status")
 
 
 @admin.register(StagedGame)
-class StagedGameAdmin(ReadOnlyAdmin):
-    list_display = (
+class StagedGameAdmin(StagedRowAdmin):
+    columns = (
         "bref_game_id",
         "kind",
         "date",
@@ -147,18 +146,15 @@ class StagedGameAdmin(ReadOnlyAdmin):
         "home_score",
         "overtimes",
         "status",
-        "load_status",
-        "load_message",
-        "run",
     )
-    list_filter = ("kind", "status", "load_status")
+    filters = ("status",)
     search_fields = ("bref_game_id", "home_code", "away_code")
     raw_id_fields = ("run", "game")
 
 
 @admin.register(StagedLine)
-class StagedLineAdmin(ReadOnlyAdmin):
-    list_display = (
+class StagedLineAdmin(StagedRowAdmin):
+    columns = (
         "player_name",
         "player_bref_id",
         "bref_game_id",
@@ -170,9 +166,7 @@ class StagedLineAdmin(ReadOnlyAdmin):
         "pts",
         "reb",
         "ast",
-        "load_status",
-        "run",
     )
-    list_filter = ("kind", "played", "load_status")
+    filters = ("played",)
     search_fields = ("player_name", "player_bref_id", "bref_game_id")
     raw_id_fields = ("run", "staged_game", "player")

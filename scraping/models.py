@@ -32,13 +32,6 @@ class ScrapeRun(Job):
     )
     error_list = models.JSONField(default=list, blank=True, help_text="The first errors: url and reason.")
     log_tail = models.TextField(blank=True, help_text="Last lines of the crawl's log.")
-    task_id = models.CharField(
-        max_length=255,
-        unique=True,
-        null=True,
-        blank=True,
-        help_text="Celery task id (links the TaskResult); empty for terminal runs.",
-    )
     load_task_id = models.CharField(
         max_length=255, blank=True, help_text="Celery task id of the load step (etl queue)."
     )
@@ -61,21 +54,38 @@ class LoadStatus(models.TextChoices):
     ERROR = "error", "Error"
 
 
-class StagedGame(models.Model):
-    """A game as one page showed it (a box score's line score, or a schedule row)."""
+class PageKind(models.TextChoices):
+    """The kind of page a staged row was read from."""
 
-    class Kind(models.TextChoices):
-        BOXSCORE = "boxscore", "Box score"
-        SCHEDULE = "schedule", "Schedule"
+    BOXSCORE = "boxscore", "Box score"
+    SCHEDULE = "schedule", "Schedule"
+    GAMELOG = "gamelog", "Game log"
 
-    run = models.ForeignKey(ScrapeRun, on_delete=models.CASCADE, related_name="staged_games")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
+
+class StagedRow(models.Model):
+    """What every staged row carries: what kind of page it was read from, where and when, which game
+    it belongs to, its cells as found, and how loading it into the warehouse went (as the crawler's
+    items' PageGameFields)."""
+
+    kind = models.CharField(max_length=8, choices=PageKind.choices)
     source_url = models.URLField(max_length=500)
     fetched_at = models.DateTimeField()
     bref_game_id = models.CharField(max_length=12, db_index=True)
     date = models.DateField()
     season = models.CharField(max_length=7)
     season_type = models.CharField(max_length=8, blank=True, help_text="regular/playoffs; blank when unknown.")
+    raw = models.JSONField(default=dict, blank=True, help_text="Cell values as found on the page.")
+    load_status = models.CharField(max_length=11, choices=LoadStatus.choices, default=LoadStatus.PENDING)
+    load_message = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class StagedGame(StagedRow):
+    """A game as one page showed it (a box score's line score, or a schedule row)."""
+
+    run = models.ForeignKey(ScrapeRun, on_delete=models.CASCADE, related_name="staged_games")
     start_time = models.CharField(max_length=16, blank=True)
     home_code = models.CharField(max_length=64)
     away_code = models.CharField(max_length=64)
@@ -83,9 +93,6 @@ class StagedGame(models.Model):
     away_score = models.PositiveSmallIntegerField(null=True, blank=True)
     overtimes = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(max_length=9, help_text="final or scheduled")
-    raw = models.JSONField(default=dict, blank=True, help_text="Cell values as found on the page.")
-    load_status = models.CharField(max_length=11, choices=LoadStatus.choices, default=LoadStatus.PENDING)
-    load_message = models.CharField(max_length=300, blank=True)
     game = models.ForeignKey("etl.Game", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
@@ -98,12 +105,8 @@ class StagedGame(models.Model):
         return f"{self.bref_game_id} {self.away_code}@{self.home_code} ({self.kind})"
 
 
-class StagedLine(models.Model):
+class StagedLine(StagedRow):
     """One player's row for one game: a box-score line or a game-log row, played or not."""
-
-    class Kind(models.TextChoices):
-        BOXSCORE = "boxscore", "Box score"
-        GAMELOG = "gamelog", "Game log"
 
     class Played(models.TextChoices):
         PLAYED = "played", "Played"
@@ -112,13 +115,6 @@ class StagedLine(models.Model):
 
     run = models.ForeignKey(ScrapeRun, on_delete=models.CASCADE, related_name="staged_lines")
     staged_game = models.ForeignKey(StagedGame, null=True, blank=True, on_delete=models.CASCADE, related_name="lines")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    source_url = models.URLField(max_length=500)
-    fetched_at = models.DateTimeField()
-    bref_game_id = models.CharField(max_length=12, db_index=True)
-    date = models.DateField()
-    season = models.CharField(max_length=7)
-    season_type = models.CharField(max_length=8, blank=True)
     player_bref_id = models.CharField(max_length=16, db_index=True)
     player_name = models.CharField(max_length=128)
     team_code = models.CharField(max_length=64)
@@ -146,9 +142,6 @@ class StagedLine(models.Model):
     plus_minus = models.SmallIntegerField(null=True, blank=True)
     team_score = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Game-log rows: the result.")
     opponent_score = models.PositiveSmallIntegerField(null=True, blank=True)
-    raw = models.JSONField(default=dict, blank=True)
-    load_status = models.CharField(max_length=11, choices=LoadStatus.choices, default=LoadStatus.PENDING)
-    load_message = models.CharField(max_length=300, blank=True)
     player = models.ForeignKey("etl.Player", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:

@@ -27,7 +27,7 @@ from django.utils import timezone
 from operations import progress as job_progress
 from scraping.crawler.arguments import BadArguments, normalise_args  # noqa: F401  (re-exported)
 from scraping.crawler.items import PlayerLineItem
-from scraping.models import LoadStatus, ScrapeRun, StagedGame, StagedLine
+from scraping.models import LoadStatus, PageKind, ScrapeRun, StagedGame, StagedLine
 from scraping.warehouse import load_staged  # noqa: F401  (re-exported: scraping.services.load_staged)
 
 logger = logging.getLogger(__name__)
@@ -70,19 +70,20 @@ def run_for_task(spider: str, args: dict, task_id: str) -> ScrapeRun:
     return run
 
 
+def _start_over(run: ScrapeRun) -> dict:
+    """Drop the staging rows of a run's earlier attempt; returns its crawl counts as they start."""
+    run.staged_lines.all().delete()
+    run.staged_games.all().delete()
+    return {"percent": 0, "pages": 0, "items": 0, "errors": 0, "error_list": []}
+
+
 def reset_run(run: ScrapeRun) -> None:
     """Forget a run's earlier attempt (redelivered task): staging rows and counts."""
     with transaction.atomic():
-        run.staged_lines.all().delete()
-        run.staged_games.all().delete()
         ScrapeRun.objects.filter(pk=run.pk).update(
+            **_start_over(run),
             status=ScrapeRun.Status.QUEUED,
             stage="",
-            percent=0,
-            pages=0,
-            items=0,
-            errors=0,
-            error_list=[],
             message="",
             started_at=None,
             finished_at=None,
@@ -98,17 +99,11 @@ def mark_running(run_id: int, pid: int | None = None) -> ScrapeRun:
     """Called by the child process as it starts; staging rows of an earlier attempt are dropped."""
     run = ScrapeRun.objects.get(pk=run_id)
     with transaction.atomic():
-        run.staged_lines.all().delete()
-        run.staged_games.all().delete()
         job_progress.start(
             run,
+            **_start_over(run),
             started_at=timezone.now(),
             stage="crawling",
-            percent=0,
-            pages=0,
-            items=0,
-            errors=0,
-            error_list=[],
             message=f"crawler process {pid}" if pid else "",
         )
     run.refresh_from_db()
@@ -303,27 +298,37 @@ def _line_values(line: dict) -> dict:
     return values
 
 
+# A staged row not loaded yet (a row staged again starts over).
+PENDING = {"load_status": LoadStatus.PENDING, "load_message": ""}
+
+
+def _page_values(item: dict) -> dict:
+    """The fields every staged row takes from its item (StagedRow): the page, when, the game's date and season."""
+    return {
+        "source_url": item["source_url"],
+        "fetched_at": dt.datetime.fromisoformat(item["fetched_at"]),
+        "date": item["date"],
+        "season": item["season"],
+        "season_type": item.get("season_type") or "",
+    }
+
+
 def stage_item(run_id: int, item: dict) -> None:
     """Write one validated item as staging rows: a game with all its lines in one transaction."""
-    fetched_at = dt.datetime.fromisoformat(item["fetched_at"])
+    page = _page_values(item)
     with transaction.atomic():
         if item.get("kind") == "gamelog":
             StagedLine.objects.update_or_create(
                 run_id=run_id,
-                kind=StagedLine.Kind.GAMELOG,
+                kind=PageKind.GAMELOG,
                 bref_game_id=item["bref_game_id"],
                 player_bref_id=item["player_bref_id"],
                 defaults={
                     **_line_values(item),
-                    "source_url": item["source_url"],
-                    "fetched_at": fetched_at,
-                    "date": item["date"],
-                    "season": item["season"],
-                    "season_type": item.get("season_type") or "",
+                    **page,
                     "team_score": item.get("team_score"),
                     "opponent_score": item.get("opponent_score"),
-                    "load_status": LoadStatus.PENDING,
-                    "load_message": "",
+                    **PENDING,
                 },
             )
             return
@@ -332,11 +337,7 @@ def stage_item(run_id: int, item: dict) -> None:
             kind=item["kind"],
             bref_game_id=item["bref_game_id"],
             defaults={
-                "source_url": item["source_url"],
-                "fetched_at": fetched_at,
-                "date": item["date"],
-                "season": item["season"],
-                "season_type": item.get("season_type") or "",
+                **page,
                 "start_time": item.get("start_time") or "",
                 "home_code": item["home_code"],
                 "away_code": item["away_code"],
@@ -345,31 +346,22 @@ def stage_item(run_id: int, item: dict) -> None:
                 "overtimes": item.get("overtimes"),
                 "status": item["status"],
                 "raw": item.get("raw") or {},
-                "load_status": LoadStatus.PENDING,
-                "load_message": "",
+                **PENDING,
                 "game": None,
             },
         )
         if not created:
             game.lines.all().delete()
-        if not item.get("lines"):
-            return
         StagedLine.objects.bulk_create(
-            [
-                StagedLine(
-                    run_id=run_id,
-                    staged_game=game,
-                    kind=StagedLine.Kind.BOXSCORE,
-                    source_url=item["source_url"],
-                    fetched_at=fetched_at,
-                    bref_game_id=item["bref_game_id"],
-                    date=item["date"],
-                    season=item["season"],
-                    season_type=item.get("season_type") or "",
-                    **_line_values(line),
-                )
-                for line in item.get("lines") or []
-            ]
+            StagedLine(
+                run_id=run_id,
+                staged_game=game,
+                kind=PageKind.BOXSCORE,
+                bref_game_id=item["bref_game_id"],
+                **page,
+                **_line_values(line),
+            )
+            for line in item.get("lines") or []
         )
 
 

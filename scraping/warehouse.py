@@ -25,7 +25,7 @@ from django.utils import timezone
 from etl.lines import BOX_STATS, upsert_lines
 from etl.models import Game, Player, PlayerGameLog, Team
 from etl.names import normalise_name
-from scraping.models import LoadStatus, ScrapeRun, StagedGame, StagedLine
+from scraping.models import LoadStatus, PageKind, ScrapeRun, StagedGame, StagedLine, StagedRow
 
 logger = logging.getLogger(__name__)
 
@@ -122,13 +122,10 @@ class Loader:
     # --- games -------------------------------------------------------------------------------
     def upsert_game(
         self,
+        staged: StagedRow,
         *,
-        bref_game_id: str,
-        date: dt.date,
         home: Team,
         away: Team,
-        season: str,
-        season_type: str,
         start_time: str,
         final: bool,
         home_score,
@@ -136,6 +133,8 @@ class Loader:
         overtimes,
         authoritative_type: bool,
     ) -> Game:
+        """The warehouse game of a staged row (its id, date, season and type), created or updated."""
+        bref_game_id, date, season, season_type = staged.bref_game_id, staged.date, staged.season, staged.season_type
         game = (
             Game.objects.select_for_update().filter(bref_game_id=bref_game_id).first()
             or Game.objects.select_for_update().filter(date=date, home=home).first()
@@ -218,20 +217,17 @@ class Loader:
     def load_game(self, staged: StagedGame) -> None:
         home, away = self.team(staged.home_code), self.team(staged.away_code)
         game = self.upsert_game(
-            bref_game_id=staged.bref_game_id,
-            date=staged.date,
+            staged,
             home=home,
             away=away,
-            season=staged.season,
-            season_type=staged.season_type,
             start_time=staged.start_time,
             final=staged.status == "final",
             home_score=staged.home_score,
             away_score=staged.away_score,
             overtimes=staged.overtimes,
-            authoritative_type=staged.kind == StagedGame.Kind.SCHEDULE,
+            authoritative_type=staged.kind == PageKind.SCHEDULE,
         )
-        lines = list(staged.lines.all()) if staged.kind == StagedGame.Kind.BOXSCORE else []
+        lines = list(staged.lines.all()) if staged.kind == PageKind.BOXSCORE else []
         self.write_lines(
             [self.line_values(line, game, home if line.team_code == staged.home_code else away) for line in lines]
         )
@@ -245,12 +241,9 @@ class Loader:
         home, away = (team, opponent) if line.is_home else (opponent, team)
         final = line.team_score is not None and line.opponent_score is not None
         game = self.upsert_game(
-            bref_game_id=line.bref_game_id,
-            date=line.date,
+            line,
             home=home,
             away=away,
-            season=line.season,
-            season_type=line.season_type,
             start_time="",
             final=final,
             home_score=line.team_score if line.is_home else line.opponent_score,
@@ -265,7 +258,7 @@ class Loader:
         staged_games = self.run.staged_games.order_by("date", "pk")
         for staged in staged_games:
             self._guarded(staged, self.load_game)
-        for line in self.run.staged_lines.filter(kind=StagedLine.Kind.GAMELOG).order_by("date", "pk"):
+        for line in self.run.staged_lines.filter(kind=PageKind.GAMELOG).order_by("date", "pk"):
             self._guarded(line, self.load_gamelog_line)
         return dict(self.counts)
 

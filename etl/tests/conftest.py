@@ -12,39 +12,6 @@ from django.conf import settings
 from django.db import transaction
 
 SEASON_FILE = "player_logs_2023-24.csv.gz"
-COLUMNS = [
-    "SEASON_ID",
-    "PLAYER_ID",
-    "PLAYER_NAME",
-    "TEAM_ID",
-    "TEAM_ABBREVIATION",
-    "TEAM_NAME",
-    "GAME_ID",
-    "GAME_DATE",
-    "MATCHUP",
-    "WL",
-    "MIN",
-    "PTS",
-    "FGM",
-    "FGA",
-    "FG_PCT",
-    "FG3M",
-    "FG3A",
-    "FG3_PCT",
-    "FTM",
-    "FTA",
-    "FT_PCT",
-    "OREB",
-    "DREB",
-    "REB",
-    "AST",
-    "STL",
-    "BLK",
-    "TOV",
-    "PF",
-    "PLUS_MINUS",
-    "SEASON_LABEL",
-]
 
 
 def season_path() -> Path:
@@ -59,13 +26,18 @@ def season_lines() -> tuple[str, tuple[str, ...]]:
     return header, tuple(lines)
 
 
+def column_index(column: str) -> int:
+    """Where `column` stands in the bundled file's lines (its header names the columns)."""
+    return season_lines()[0].split(",").index(column)
+
+
 def field(line: str, column: str) -> str:
-    return line.split(",")[COLUMNS.index(column)]
+    return line.split(",")[column_index(column)]
 
 
 def with_field(line: str, column: str, value: str) -> str:
     values = line.split(",")
-    values[COLUMNS.index(column)] = value
+    values[column_index(column)] = value
     return ",".join(values)
 
 

@@ -3,6 +3,9 @@ are quarantined with their reason and line while the rest loads, and a game is n
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import pytest
 from django.db.models import Q, Sum
 
@@ -111,22 +114,14 @@ def test_reloading_a_broken_file_quarantines_each_line_once(tmp_path):
     assert QuarantinedRow.objects.filter(run=EtlRun.objects.order_by("-pk").first()).count() == first["rejected"]
 
 
-@pytest.mark.parametrize(
-    "column,value,reason",
-    [
-        ("MATCHUP", "{team} v ATL", "MATCHUP is not"),
-        ("MATCHUP", "{team} @ {team}", "plays itself"),
-        ("MATCHUP", "{team} @ QQQ", "unknown opponent code"),
-        ("PTS", "250", "PTS is above 100"),
-        ("FGM", "99", "FGM is above 50"),
-        ("REB", "1", "REB is not OREB + DREB"),
-        ("PLAYER_ID", "x12", "PLAYER_ID is not a positive number"),
-        ("GAME_ID", "abc", "GAME_ID is not an NBA.com game id"),
-        ("SEASON_LABEL", "2022-23", "GAME_DATE is not in season SEASON_LABEL"),
-        ("GAME_DATE", "26/01/2024", "GAME_DATE is not a date"),
-        ("MIN", "99", "MIN above 75"),
-    ],
-)
+def bad_values() -> list:
+    """The table of bad_values.csv: a column, a bad value for it ({team}: the line's own team) and
+    the reason the loader gives."""
+    with (Path(__file__).parent / "bad_values.csv").open(newline="") as table:
+        return [pytest.param(*row.values(), id=row["reason"]) for row in csv.DictReader(table)]
+
+
+@pytest.mark.parametrize("column,value,reason", bad_values())
 def test_each_kind_of_bad_value_has_its_reason(tmp_path, column, value, reason):
     lines = lines_between(*DAY)
     lines[0] = with_field(lines[0], column, value.format(team=field(lines[0], "TEAM_ABBREVIATION")))

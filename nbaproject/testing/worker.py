@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+
+from nbaproject.testing.commands import celery_command, worker_command
 
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -150,27 +151,7 @@ class WorkerProcess(CeleryProcess):
             ]
 
     def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "nbaproject",
-            "worker",
-            "-Q",
-            ",".join(self.queues),
-            "-c",
-            str(self.concurrency),
-            "-P",
-            self.pool,
-            "-n",
-            f"{self.name}@%h",
-            "-l",
-            "info",
-            "--without-mingle",
-            "--without-gossip",
-            *self.extra_args,
-        ]
+        return worker_command(self.queues, self.concurrency, self.pool, f"{self.name}@%h", "info", self.extra_args)
 
 
 class BeatProcess(CeleryProcess):
@@ -184,17 +165,6 @@ class BeatProcess(CeleryProcess):
         self.pidfile = Path(tempfile.mkdtemp(prefix="celerybeat-")) / "beat.pid"
 
     def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "nbaproject",
-            "beat",
-            "-l",
-            "info",
-            "--max-interval",
-            str(self.max_interval),
-            "--pidfile",
-            str(self.pidfile),
-        ]
+        return celery_command(
+            "beat", "-l", "info", "--max-interval", str(self.max_interval), "--pidfile", str(self.pidfile)
+        )

@@ -1,10 +1,10 @@
 """The settings module refuses unsafe configurations with a one-line explanation."""
 
 import os
-import subprocess
-import sys
 
 from django.conf import settings
+
+from nbaproject.testing import commands
 
 PRODUCTION_ENV = {
     "ENV_FILE": os.devnull,
@@ -21,14 +21,7 @@ PRODUCTION_ENV = {
 def run_manage(*args, **env_overrides):
     env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL"}}
     env.update(env_overrides)
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return commands.run_manage(*args, env=env)
 
 
 def test_production_without_secret_key_refuses_to_start():

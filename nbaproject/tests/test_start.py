@@ -11,6 +11,8 @@ import time
 
 from django.conf import settings
 
+from nbaproject.testing.commands import fresh_environment, run_manage
+
 # Each process reports what it sees through Django's settings, then stays up (honcho stops every
 # process when one exits).
 PROBE = (
@@ -81,28 +83,13 @@ def test_every_process_sees_exported_variables_over_dotenv(tmp_path):
 
 def test_a_management_command_and_the_models_start_without_noise(tmp_path):
     """No `No hostname was supplied` from kombu on the embedded broker, no JAX probe of a TPU."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
-    env.update(
-        ENV_FILE=os.devnull,
-        DEBUG="1",
-        VAR_DIR=str(tmp_path),
-        DJANGO_SETTINGS_MODULE="nbaproject.settings",
-        KERAS_BACKEND="jax",
-        LOG_LEVEL="INFO",
-    )
+    env = fresh_environment(tmp_path, KERAS_BACKEND="jax", LOG_LEVEL="INFO")
     code = (
         "from nbaproject.celery import app; conn = app.connection_for_write(); print(app.conf.broker_url); "
         "print(type(conn.transport).__mro__[1].__module__); "
         "import jax; print(jax.devices())"
     )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-v0", "-c", code],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_manage("shell", "-v0", "-c", code, env=env)
     assert result.returncode == 0, result.stderr
     # the embedded default: the filesystem broker, through its atomic-write subclass (nbaproject/broker.py)
     assert "filesystem://" in result.stdout and "kombu.transport.filesystem" in result.stdout

@@ -10,39 +10,34 @@ from nbaproject.testing.worker import BeatProcess
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def test_enabled_periodic_task_runs_and_disabled_one_does_not(celery_worker):
+def every_second_ping(name: str, **fields) -> PeriodicTask:
+    """A periodic task sending `operations.tasks.ping` every second."""
     every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.create(
-        name="ping every second", task="operations.tasks.ping", interval=every_second, args='["beat"]', enabled=True
-    )
-    PeriodicTask.objects.create(
-        name="disabled ping", task="operations.tasks.ping", interval=every_second, args='["never"]', enabled=False
-    )
+    return PeriodicTask.objects.create(name=name, task="operations.tasks.ping", interval=every_second, **fields)
+
+
+def wait_for_runs(name: str, count: int, what: str) -> None:
+    """Until the worker has run the periodic task `name` successfully `count` times (30 s at most)."""
+    wait_for(lambda: TaskResult.objects.filter(periodic_task_name=name, status="SUCCESS").count() >= count, 30, what)
+
+
+def test_enabled_periodic_task_runs_and_disabled_one_does_not(celery_worker):
+    every_second_ping("ping every second", args='["beat"]', enabled=True)
+    every_second_ping("disabled ping", args='["never"]', enabled=False)
 
     with BeatProcess():
-        wait_for(
-            lambda: TaskResult.objects.filter(periodic_task_name="ping every second", status="SUCCESS").count() >= 2,
-            30,
-            "two beats of the enabled task",
-        )
+        wait_for_runs("ping every second", 2, "two beats of the enabled task")
 
     assert not TaskResult.objects.filter(periodic_task_name="disabled ping").exists()
     assert PeriodicTask.objects.get(name="ping every second").total_run_count >= 2
 
 
 def test_enabling_a_task_while_beat_runs_takes_effect(celery_worker):
-    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    task = PeriodicTask.objects.create(
-        name="enabled later", task="operations.tasks.ping", interval=every_second, enabled=False
-    )
+    task = every_second_ping("enabled later", enabled=False)
     # A task beat does run, so "not sent yet" is checked after beat has surely ticked, not after a sleep.
-    PeriodicTask.objects.create(name="witness", task="operations.tasks.ping", interval=every_second)
+    every_second_ping("witness")
     with BeatProcess():
-        wait_for(
-            lambda: TaskResult.objects.filter(periodic_task_name="witness", status="SUCCESS").count() >= 2,
-            30,
-            "beat sending the witness task twice",
-        )
+        wait_for_runs("witness", 2, "beat sending the witness task twice")
         assert not TaskResult.objects.filter(periodic_task_name="enabled later").exists()
         task.enabled = True
         task.save()  # what the admin's save does
@@ -58,8 +53,7 @@ def sent_lines(beat: BeatProcess) -> int:
 
 
 def test_a_second_beat_stands_by_and_takes_over_when_the_first_dies(celery_worker):
-    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.create(name="guarded ping", task="operations.tasks.ping", interval=every_second)
+    every_second_ping("guarded ping")
 
     first = BeatProcess().start()
     second = BeatProcess().start()

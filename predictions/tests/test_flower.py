@@ -5,15 +5,14 @@ worker on the queues this test uses)."""
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import urllib.request
 
 import pytest
 
+from nbaproject.testing import web
+from nbaproject.testing.commands import celery_command, run_manage
 from nbaproject.testing.waiting import wait_for
-from nbaproject.testing.worker import BASE_DIR, CeleryProcess, WorkerProcess, worker_environment
+from nbaproject.testing.worker import CeleryProcess, WorkerProcess, worker_environment
 from predictions.models import STEP_NAMES, PredictionRequest
 from predictions.tests.conftest import ensure_season, restore_models
 
@@ -22,14 +21,7 @@ PORTS = range(18900, 19000)  # this test's share of the machine's ports
 
 
 def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.skip(f"no free port in {PORTS}")
+    return web.free_port(PORTS) or pytest.skip(f"no free port in {PORTS}")
 
 
 class FlowerProcess(CeleryProcess):
@@ -42,16 +34,7 @@ class FlowerProcess(CeleryProcess):
         self.port = port
 
     def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "nbaproject",
-            "flower",
-            "--address=127.0.0.1",
-            f"--port={self.port}",
-        ]
+        return celery_command("flower", "--address=127.0.0.1", f"--port={self.port}")
 
     def api(self, path: str):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as response:
@@ -77,26 +60,11 @@ def test_flower_lists_the_pipelines_tasks_with_names_args_and_workers(trained_mo
             describe=lambda: flower.api("/api/workers?status=1"),
         )
         # Submitted like the API does (submit_prediction), from a process publishing to those queues.
-        predict = subprocess.run(
-            [
-                sys.executable,
-                "manage.py",
-                "predict",
-                "luka doncic",
-                "--opponent",
-                "ATL",
-                "--date",
-                "2024-01-26",
-                "--user",
-                "alice",
-                "--json",
-                "--timeout",
-                "120",
-            ],
-            cwd=BASE_DIR,
+        predict = run_manage(
+            "predict",
+            "luka doncic",
+            *"--opponent ATL --date 2024-01-26 --user alice --json --timeout 120".split(),
             env=worker_environment(**own_queues),
-            capture_output=True,
-            text=True,
             timeout=300,
         )
         assert predict.returncode == 0, predict.stderr[-3000:]

@@ -8,24 +8,6 @@ from __future__ import annotations
 
 import scrapy
 
-STAT_FIELDS = (
-    "pts",
-    "fgm",
-    "fga",
-    "fg3m",
-    "fg3a",
-    "ftm",
-    "fta",
-    "oreb",
-    "dreb",
-    "reb",
-    "ast",
-    "stl",
-    "blk",
-    "tov",
-    "pf",
-)
-
 
 class PlayerLineItem(scrapy.Item):
     """One player's row for one game (played or not)."""

@@ -67,6 +67,20 @@ def start_time_label(text: str) -> str:
 # --- daily index ----------------------------------------------------------------------------
 
 
+def page_game_fields(kind: str, url: str, fetched_at: str, bref_game_id: str, day: dt.date, season_type: str) -> dict:
+    """The PageGameFields of an item: what kind of row, read where and when, and its game (whose
+    date gives the season)."""
+    return {
+        "kind": kind,
+        "source_url": url,
+        "fetched_at": fetched_at,
+        "bref_game_id": bref_game_id,
+        "date": day.isoformat(),
+        "season": season_for_date(day),
+        "season_type": season_type,
+    }
+
+
 def parse_daily_index(sel: Selector, day: dt.date) -> list[str]:
     """Game ids linked from /boxscores/?month=&day=&year= for that date (in page order)."""
     prefix = f"{day:%Y%m%d}"
@@ -233,13 +247,9 @@ def parse_boxscore(sel: Selector, url: str, bref_game_id: str, fetched_at: str) 
     title = text_of(sel.xpath("//h1")[0]) if sel.xpath("//h1") else ""
     meta = sel.xpath('//div[contains(@class, "scorebox_meta")]/div[1]')
     return GameItem(
-        kind="boxscore",
-        source_url=url,
-        fetched_at=fetched_at,
-        bref_game_id=bref_game_id,
-        date=day.isoformat(),
-        season=season_for_date(day),
-        season_type="playoffs" if PLAYOFF_TITLE_RE.search(title) else "",
+        **page_game_fields(
+            "boxscore", url, fetched_at, bref_game_id, day, "playoffs" if PLAYOFF_TITLE_RE.search(title) else ""
+        ),
         start_time=start_time_label(text_of(meta[0]) if meta else ""),
         home_code=home,
         away_code=away,
@@ -308,13 +318,14 @@ def parse_schedule(sel: Selector, url: str, fetched_at: str) -> list[GameItem]:
         remarks = text_of(named.get("game_remarks"))
         games.append(
             GameItem(
-                kind="schedule",
-                source_url=url,
-                fetched_at=fetched_at,
-                bref_game_id=bref_id,
-                date=day.isoformat(),
-                season=season_for_date(day),
-                season_type="playoffs" if season_type == "playoffs" or "play-in" in remarks.lower() else "regular",
+                **page_game_fields(
+                    "schedule",
+                    url,
+                    fetched_at,
+                    bref_id,
+                    day,
+                    "playoffs" if season_type == "playoffs" or "play-in" in remarks.lower() else "regular",
+                ),
                 start_time=text_of(named.get("game_start_time")),
                 home_code=home,
                 away_code=away,
@@ -370,13 +381,8 @@ def parse_gamelog(sel: Selector, url: str, player_id: str, fetched_at: str) -> l
             is_home = bref_id.endswith(team) if location not in ("@", "") else location != "@"
             result = RESULT_RE.search(text_of(named.get("game_result")))
             loader = GameLogLineLoader(selector=row)
-            loader.add_value("kind", "gamelog")
-            loader.add_value("source_url", url)
-            loader.add_value("fetched_at", fetched_at)
-            loader.add_value("bref_game_id", bref_id)
-            loader.add_value("date", day.isoformat())
-            loader.add_value("season", season_for_date(day))
-            loader.add_value("season_type", season_type)
+            for field, value in page_game_fields("gamelog", url, fetched_at, bref_id, day, season_type).items():
+                loader.add_value(field, value)
             loader.add_value("player_bref_id", player_id)
             loader.add_value("player_name", name)
             loader.add_value("team_code", team)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from etl.lines import BOX_STATS
 from scraping.crawler.arguments import GAME_ID_RE
-from scraping.crawler.items import STAT_FIELDS
 
 PLAYED_VALUES = ("played", "dnp", "inactive")
 MAX_SECONDS = 48 * 60 + 10 * 5 * 60  # regulation plus ten overtimes
@@ -40,7 +40,7 @@ def validate_line(line: dict) -> list[str]:
         problems.append(f"{who}: played={played!r}")
     if played != "played":
         return problems
-    missing = [field for field in (*STAT_FIELDS, "seconds") if not _is_count(line.get(field))]
+    missing = [field for field in (*BOX_STATS, "seconds") if not _is_count(line.get(field))]
     if missing:
         return problems + [f"{who}: missing or negative {', '.join(missing)}"]
     if line["seconds"] > MAX_SECONDS:

@@ -98,6 +98,11 @@ def test_old_boxscore_2001_and_a_rendered_fragment_parse_too(saved_page):
     assert validate_item(dict(doncic_game)) == []
 
 
+def values(item, *fields) -> tuple:
+    """The item's values of `fields`, in that order."""
+    return tuple(item[field] for field in fields)
+
+
 def test_daily_index_links_every_game_of_the_day(saved_page):
     ids = parse_daily_index(saved_page("daily_boxscores_index/boxscores_2018-01-01.html"), dt.date(2018, 1, 1))
     assert ids == ["201801010BRK", "201801010CHI", "201801010MIN", "201801010TOR"]
@@ -110,13 +115,8 @@ def test_schedule_month_counts_and_playoffs(saved_page):
     assert len(october) == 104
     assert all(game["status"] == "final" for game in october)
     opener = october[0]
-    assert (
-        opener["bref_game_id"],
-        opener["away_code"],
-        opener["away_score"],
-        opener["home_code"],
-        opener["home_score"],
-    ) == ("201710170CLE", "BOS", 99, "CLE", 102)
+    fields = ("bref_game_id", "away_code", "away_score", "home_code", "home_score")
+    assert values(opener, *fields) == ("201710170CLE", "BOS", 99, "CLE", 102)
     april = parse_schedule(saved_page("schedule_months/NBA_2018_games-april.html"), "u", "2026-01-01T00:00:00")
     regular = [g for g in april if g["season_type"] == "regular"]
     playoffs = [g for g in april if g["season_type"] == "playoffs"]
@@ -129,13 +129,8 @@ def test_schedule_future_games_have_no_scores(saved_page):
     games = parse_schedule(saved_page("schedule_months/NBA_2019_games-april.html"), "u", "2026-01-01T00:00:00")
     assert len(games) == 79
     first = games[0]
-    assert (first["bref_game_id"], first["date"], first["start_time"], first["away_code"], first["home_code"]) == (
-        "201904010BOS",
-        "2019-04-01",
-        "7:30p",
-        "MIA",
-        "BOS",
-    )
+    fields = ("bref_game_id", "date", "start_time", "away_code", "home_code")
+    assert values(first, *fields) == ("201904010BOS", "2019-04-01", "7:30p", "MIA", "BOS")
     assert all(g["status"] == "scheduled" and g["home_score"] is None and g["away_score"] is None for g in games)
     assert all(validate_item(dict(game)) == [] for game in games)
 
@@ -154,15 +149,8 @@ def test_gamelog_2025_layout_keeps_inactive_rows(saved_page):
     assert len(played) == 73 and sum(r["pts"] for r in played) == 1675  # 22.9 points a game
     assert sorted({r["reason"] for r in regular if r["played"] != "played"}) == ["Inactive", "Not With Team"]
     first = rows[0]
-    assert (
-        first["date"],
-        first["played"],
-        first["team_code"],
-        first["opponent_code"],
-        first["is_home"],
-        first["team_score"],
-        first["opponent_score"],
-    ) == ("2018-10-16", "inactive", "OKC", "GSW", False, 100, 108)
+    fields = ("date", "played", "team_code", "opponent_code", "is_home", "team_score", "opponent_score")
+    assert values(first, *fields) == ("2018-10-16", "inactive", "OKC", "GSW", False, 100, 108)
     assert len([r for r in rows if r["season_type"] == "playoffs"]) == 5
     assert all(validate_item(dict(row)) == [] for row in rows)
 

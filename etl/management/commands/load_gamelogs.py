@@ -1,4 +1,5 @@
-"""`manage.py load_gamelogs PATH... [--bundled] [--skip-loaded] [--json]`"""
+"""Validate and load NBA.com player game-log CSVs (gzipped or not) into the warehouse. Idempotent:
+loading the same file again changes nothing. Bad rows are quarantined."""
 
 from __future__ import annotations
 
@@ -13,10 +14,7 @@ from etl.services import SUMMARY_KEYS, bundled_gamelog_paths, loaded_paths, run_
 
 
 class Command(BaseCommand):
-    help = (
-        "Validate and load NBA.com player game-log CSVs (gzipped or not) into the warehouse. "
-        "Idempotent: loading the same file again changes nothing. Bad rows are quarantined."
-    )
+    help = __doc__
 
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="*", help="CSV or CSV.gz files in the NBA.com leaguegamelog format")
