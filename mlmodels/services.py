@@ -78,7 +78,7 @@ def fit_models(
 
             old = trained.fitted
             new = old.kind.refit(X_all, y_all, old, quick=quick, progress=refit_progress)
-            new.hyperparameters = {**old.hyperparameters, **new.hyperparameters, "refit_on_validation": True}
+            new.hyperparameters = {**old.hyperparameters, **new.hyperparameters, "refit_on_validation": new is not old}
             new.calibration = old.calibration
             trained.fitted = new
             trained.seconds += time.perf_counter() - started

@@ -56,6 +56,9 @@ def test_training_registers_both_models_with_files_and_activates_them(trained_ru
         for name in version.artifacts + version.plots:
             assert (Path(settings.MODEL_DIR) / name).is_file()
         assert (Path(settings.MODEL_DIR) / version.plots[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # LightGBM is refitted on every row; the network keeps its early-stopped weights (its calibration's)
+    assert versions["lightgbm"].hyperparameters["refit_on_validation"] is True
+    assert versions["keras"].hyperparameters["refit_on_validation"] is False
 
 
 def test_save_load_round_trip_predicts_the_same(trained_run, tmp_path):
