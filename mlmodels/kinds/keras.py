@@ -18,7 +18,7 @@ from mlmodels.training import QUANTILES, SEED
 TARGET_SCALE = 10.0
 CLIP = 5.0  # standardised features are clipped to +-CLIP
 FEW_ROWS = 8  # standardise: at most this many rows skip scikit-learn's per-call checks
-PARAMS = {"hidden": [128, 64], "dropout": 0.2, "epochs": 20, "batch_size": 512, "learning_rate": 0.001}
+PARAMS = {"hidden": [128, 64], "dropout": 0.2, "epochs": 40, "batch_size": 512, "learning_rate": 0.001}
 # Refit on every row with the chosen epochs (REFIT = True), or keep the network fitted with early
 # stopping, whose validation ranges the calibration was fitted on (False: see docs/models.md).
 REFIT = False
