@@ -153,7 +153,7 @@ def measure(rows: list[dict], warmup: int) -> dict[str, list[float]]:
             outputs.append(inference.predict(name, features))
             spent[name] = clock() - started
         started = clock()
-        combine(outputs)
+        combine(outputs, features["min_mean_10"])
         spent["combine"] = clock() - started
         spent["total"] = clock() - t0
         spent["total_cpu"] = time.thread_time() - cpu0  # this process's CPU: what load does not inflate

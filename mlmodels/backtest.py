@@ -142,7 +142,9 @@ def run_backtest(test_season: str, quick: bool = False, progress=None, task_id: 
             predictions = {name: item.fitted.predict(X) for name, item in trained.items()}
             weights = [data.extra["ensemble_weights"][name] for name in predictions]
             return {
-                "ensemble": combine_arrays(list(predictions.values()), data.extra["ensemble_calibration"], weights),
+                "ensemble": combine_arrays(
+                    list(predictions.values()), data.extra["ensemble_calibration"], weights, training.tier_minutes(X)
+                ),
                 **predictions,
             }
 

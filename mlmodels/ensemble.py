@@ -1,9 +1,12 @@
 """The ensemble of the registered model kinds: a weighted mean of each quantile, calibrated.
 
 Training chooses the weights and fits the ensemble's calibration on the validation rows
-(`fit_ensemble`); the versions of one training run store them. Arrays of predictions combine
-with `combine_arrays` (training, backtest); the pipeline's single prediction combines the
-models' outputs with `combine`, which reads the weights and calibration its versions stored.
+(`fit_ensemble`), per minutes tier like each kind's (training.TIERS: the tier of a row is its
+`min_mean_10` feature); the versions of one training run store them. Arrays of predictions
+combine with `combine_arrays` (training, backtest, slates); the pipeline's single prediction
+combines the models' outputs with `combine`, which reads the weights and calibration its
+versions stored. Both apply the same calibration to the same tier minutes, so a slate's row and
+a single prediction of the same features give the same numbers.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ ENSEMBLE_WEIGHTS = tuple(round(w, 2) for w in np.arange(0.2, 0.81, 0.1))
 _calibrations: dict[tuple, dict | None] = {}
 
 
-def combine_arrays(predictions: list[tuple], calibration: dict | None = None, weights=None):
+def combine_arrays(predictions: list[tuple], calibration: dict | None = None, weights=None, minutes=None):
     """The ensemble of several models' (p10, p50, p90) arrays: the (weighted) mean of each
-    quantile, gaps scaled by the ensemble's calibration when given, never crossing."""
+    quantile, gaps scaled by the ensemble's calibration when given (per minutes tier when it has
+    tiers and `minutes`, each row's TIER_FEATURE, is given), never crossing."""
     weights = np.full(len(predictions), 1 / len(predictions)) if weights is None else np.asarray(weights, float)
     stacked = np.tensordot(weights / weights.sum(), np.array([np.column_stack(p) for p in predictions]), axes=1)
-    return training.apply_calibration(calibration, stacked[:, 0], stacked[:, 1], stacked[:, 2])
+    return training.apply_calibration(calibration, stacked[:, 0], stacked[:, 1], stacked[:, 2], minutes=minutes)
 
 
 def choose_weights(y: np.ndarray, predictions: list[tuple]) -> list[float]:
@@ -38,16 +42,18 @@ def choose_weights(y: np.ndarray, predictions: list[tuple]) -> list[float]:
     return [best, round(1 - best, 2)]
 
 
-def fit_ensemble(y: np.ndarray, predictions: dict[str, tuple]) -> dict:
+def fit_ensemble(y: np.ndarray, predictions: dict[str, tuple], minutes: np.ndarray | None = None) -> dict:
     """{"weights": {kind: weight}, "calibration", "metrics"} of the ensemble of the kinds'
-    calibrated validation predictions (calibrated too, since averaging narrows the range a little)."""
+    calibrated validation predictions. The ensemble is calibrated too, since averaging narrows the
+    range; per minutes tier when `minutes` (the rows' TIER_FEATURE) is given: one overall scale
+    after averaging tier-calibrated models narrowed the bench tier's range again."""
     preds = list(predictions.values())
     weights = choose_weights(y, preds)
-    calibration = training.fit_calibration(y, *combine_arrays(preds, weights=weights))
+    calibration = training.fit_calibration(y, *combine_arrays(preds, weights=weights), minutes=minutes)
     return {
         "weights": dict(zip(predictions, weights, strict=True)),
         "calibration": calibration,
-        "metrics": training.metrics(y, *combine_arrays(preds, calibration, weights)),
+        "metrics": training.metrics(y, *combine_arrays(preds, calibration, weights, minutes)),
     }
 
 
@@ -79,10 +85,12 @@ def stored_calibration(version_ids) -> dict | None:
     return _calibrations[key]
 
 
-def combine(outputs: list[dict]) -> dict:
-    """The ensemble of the models' outputs ({p10, p50, p90, model_version} each): the (weighted)
-    mean of each quantile, the gaps around the median scaled by the ensemble calibration of the
-    versions' training run (plain mean when the versions were not trained together), sorted."""
+def combine(outputs: list[dict], minutes: float | None) -> dict:
+    """The ensemble of the models' outputs ({p10, p50, p90, model_version} each) for one feature
+    row whose TIER_FEATURE (average minutes over the previous 10 games) is `minutes` (None:
+    unknown, the lowest tier): the (weighted) mean of each quantile, the gaps around the median
+    scaled by the ensemble calibration of the versions' training run for the row's minutes tier
+    (plain mean when the versions were not trained together), sorted."""
     outputs = [o for o in outputs if o and all(o.get(k) is not None for k in ("p10", "p50", "p90"))]
     if not outputs:
         raise ValueError("no model output to combine")
@@ -94,5 +102,9 @@ def combine(outputs: list[dict]) -> dict:
         if weights.sum() <= 0:
             weights = np.ones(len(outputs))
     mean = weights @ stacked / weights.sum()
-    p10, p50, p90 = (float(v[0]) for v in training.apply_calibration(calibration, *(mean[[i]] for i in range(3))))
+    tier_minutes = np.array([np.nan if minutes is None else minutes], dtype=np.float64)
+    p10, p50, p90 = (
+        float(v[0])
+        for v in training.apply_calibration(calibration, *(mean[[i]] for i in range(3)), minutes=tier_minutes)
+    )
     return {"p10": p10, "p50": p50, "p90": p90}

@@ -85,6 +85,7 @@ def save_validation_plots(versions: list[ModelVersion], trained: dict[str, Train
         [t.validation_pred for t in trained.values()],
         data.extra.get("ensemble_calibration"),
         [data.extra["ensemble_weights"][a] for a in trained],
+        training.tier_minutes(data.X[data.validation]),
     )
     for version in versions:
         folder = model_folder(version)

@@ -58,7 +58,7 @@ def fit_models(
         fitted.calibration = training.fit_calibration(y_val, *raw, minutes=minutes_val)
         predicted = training.apply_calibration(fitted.calibration, *raw, minutes=minutes_val)
         out[name] = Trained(name, fitted, training.metrics(y_val, *predicted), time.perf_counter() - started, predicted)
-    ensemble = fit_ensemble(y_val, {name: trained.validation_pred for name, trained in out.items()})
+    ensemble = fit_ensemble(y_val, {name: trained.validation_pred for name, trained in out.items()}, minutes_val)
     data.extra.update(
         ensemble_weights=ensemble["weights"],
         ensemble_calibration=ensemble["calibration"],
@@ -78,7 +78,7 @@ def fit_models(
 
             old = trained.fitted
             new = old.kind.refit(X_all, y_all, old, quick=quick, progress=refit_progress)
-            new.hyperparameters = {**old.hyperparameters, **new.hyperparameters, "refit_on_validation": True}
+            new.hyperparameters = {**old.hyperparameters, **new.hyperparameters, "refit_on_validation": new is not old}
             new.calibration = old.calibration
             trained.fitted = new
             trained.seconds += time.perf_counter() - started

@@ -245,7 +245,7 @@ def plan(slate_id: int) -> list[int]:
 
 def predict_matrix(matrix, versions: dict | None = None) -> list[dict]:
     """Both models on a feature matrix, then each row's ensemble (as a single prediction combines)."""
-    from mlmodels import inference
+    from mlmodels import inference, training
     from mlmodels.ensemble import combine
 
     per_model = []
@@ -256,12 +256,13 @@ def predict_matrix(matrix, versions: dict | None = None) -> list[dict]:
         p10, p50, p90 = fitted.predict(matrix)
         per_model.append((version_id, p10, p50, p90))
     rows = []
+    tier_minutes = training.tier_minutes(matrix)
     for i in range(len(matrix)):
         outputs = [
             {"p10": float(p10[i]), "p50": float(p50[i]), "p90": float(p90[i]), "model_version": version}
             for version, p10, p50, p90 in per_model
         ]
-        combined = combine(outputs)
+        combined = combine(outputs, float(tier_minutes[i]))
         low, mid, high = sorted([combined["p10"], combined["p50"], combined["p90"]])
         rows.append({"p10": low, "p50": mid, "p90": high})
     return rows

@@ -225,8 +225,10 @@ def store_prediction(outputs: list[dict], request_id, token: str) -> dict:
         raise
     started = time.perf_counter()
     from mlmodels.ensemble import combine
+    from mlmodels.training import TIER_FEATURE
 
-    combined = {key: _plain(value) for key, value in combine([_model_output(o) for o in outputs]).items()}
+    tier_minutes = (request.features or {}).get(TIER_FEATURE)  # the ensemble is calibrated per minutes tier
+    combined = {key: _plain(value) for key, value in combine([_model_output(o) for o in outputs], tier_minutes).items()}
     p10, p50, p90 = sorted([combined["p10"], combined["p50"], combined["p90"]])
     timings = {**request.timings, "combine": round(time.perf_counter() - started, 4)}
     if request.enqueued_at and request.started_at:

@@ -58,18 +58,24 @@ def test_the_printed_json_has_exactly_the_issues_shape(backtest):
         assert set(population["models"]["baseline_last10"]) == {"mae"}
 
 
-def _minutes_last10_by_hand() -> list[float]:
-    """Each 2023-24 test row's average minutes over the player's previous (up to) 10 games."""
+def _with_previous_ten(field: str) -> list[tuple[float, list[float]]]:
+    """(its `field`, the player's previous (up to) 10 values of it) of each 2023-24 line that has an
+    earlier line of its player in the data (the test rows), in the test rows' order."""
     history: dict[int, list[float]] = {}
-    averages = []
-    for player, season, seconds in PlayerGameLog.objects.order_by("date", "player_id").values_list(
-        "player_id", "season", "seconds"
+    rows = []
+    for player, season, value in PlayerGameLog.objects.order_by("date", "player_id").values_list(
+        "player_id", "season", field
     ):
         previous = history.setdefault(player, [])
         if season == "2023-24" and previous:
-            averages.append(float(np.mean(previous[-10:])) / 60)
-        previous.append(seconds)
-    return averages
+            rows.append((value, previous[-10:]))
+        previous.append(value)
+    return rows
+
+
+def _minutes_last10_by_hand() -> list[float]:
+    """Each 2023-24 test row's average minutes over the player's previous (up to) 10 games."""
+    return [float(np.mean(previous)) / 60 for _, previous in _with_previous_ten("seconds")]
 
 
 def test_the_populations_follow_their_definitions_on_the_slice(backtest):
@@ -141,15 +147,7 @@ def test_rows_are_the_test_seasons_games_of_players_seen_before(backtest):
 def test_baseline_last10_by_hand(backtest):
     """The mean of each player's previous (up to) 10 games in the data, across seasons."""
     result, _ = backtest
-    history: dict[int, list[int]] = {}
-    errors = []
-    for player, season, pts in PlayerGameLog.objects.order_by("date", "player_id").values_list(
-        "player_id", "season", "pts"
-    ):
-        previous = history.setdefault(player, [])
-        if season == "2023-24" and previous:
-            errors.append(abs(pts - np.mean(previous[-10:])))
-        previous.append(pts)
+    errors = [abs(pts - np.mean(previous)) for pts, previous in _with_previous_ten("pts")]
     assert result["models"]["baseline_last10"]["mae"] == pytest.approx(np.mean(errors), abs=1e-4)
 
 

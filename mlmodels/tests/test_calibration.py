@@ -43,6 +43,70 @@ def test_tier_calibration_holds_on_rows_it_did_not_see():
     assert flat["minutes_0_15"] > 0.9 and flat["minutes_32_plus"] < 0.7, flat
 
 
+def _two_models(rng, n):
+    """Rows and two models' raw ranges whose medians err independently for rotation players and
+    stars, not for the bench: averaging them helps the upper tiers only, so one overall scale
+    fitted after averaging shrinks every range and leaves the bench tier short."""
+    y, (low, median, high), minutes = _draw(rng, n)
+    models = []
+    for _ in range(2):
+        shift = np.where(minutes >= 15, rng.normal(0, 10.0, n), 0.0)
+        models.append((low + shift, median + shift, high + shift))
+    return y, models, minutes
+
+
+def test_the_ensembles_tier_calibration_holds_on_rows_it_did_not_see():
+    from mlmodels import ensemble
+
+    rng = np.random.default_rng(3)
+    y_fit, raw_fit, minutes_fit = _two_models(rng, 20_000)
+    y_new, raw_new, minutes_new = _two_models(rng, 20_000)  # unseen rows
+    calibrated = []
+    for raw in raw_fit:
+        calibration = training.fit_calibration(y_fit, *raw, minutes=minutes_fit)
+        calibrated.append(calibration)
+    fit_preds = {
+        f"m{i}": training.apply_calibration(c, *raw, minutes=minutes_fit)
+        for i, (c, raw) in enumerate(zip(calibrated, raw_fit, strict=True))
+    }
+    new_preds = [
+        training.apply_calibration(c, *raw, minutes=minutes_new) for c, raw in zip(calibrated, raw_new, strict=True)
+    ]
+    tiered = ensemble.fit_ensemble(y_fit, fit_preds, minutes_fit)
+    weights = list(tiered["weights"].values())
+    assert set(tiered["calibration"]["tiers"]) == set(training.TIERS)
+
+    p10, p50, p90 = ensemble.combine_arrays(new_preds, tiered["calibration"], weights, minutes_new)
+    coverage = _coverage_per_tier(y_new, p10, p90, minutes_new)
+    assert all(0.77 <= c <= 0.83 for c in coverage.values()), coverage
+    assert 0.78 <= np.mean((y_new >= p10) & (y_new <= p90)) <= 0.82
+
+    # a single prediction of any of those rows gives the same numbers as the batch
+    for i in rng.choice(len(y_new), 40, replace=False):
+        outputs = [{"p10": p[0][i], "p50": p[1][i], "p90": p[2][i], "model_version": None} for p in new_preds]
+        stored = {**tiered["calibration"], "weights": {None: 1.0}}
+        single = _combine_with(stored, outputs, minutes_new[i])
+        np.testing.assert_allclose([single["p10"], single["p50"], single["p90"]], [p10[i], p50[i], p90[i]])
+
+    # one overall scale after averaging (what it replaced) narrows the bench tier again
+    overall = ensemble.fit_ensemble(y_fit, fit_preds)
+    assert "tiers" not in overall["calibration"]
+    p10, _, p90 = ensemble.combine_arrays(new_preds, overall["calibration"], weights)
+    flat = _coverage_per_tier(y_new, p10, p90, minutes_new)
+    assert flat["minutes_0_15"] < 0.775 < 0.785 < coverage["minutes_0_15"], (flat, coverage)
+
+
+def _combine_with(calibration, outputs, minutes):
+    """ensemble.combine with `calibration` as the versions' stored one."""
+    from unittest import mock
+
+    from mlmodels import ensemble
+
+    weights = calibration["weights"]
+    with mock.patch.object(ensemble, "stored_calibration", return_value={**calibration, "weights": weights}):
+        return ensemble.combine(outputs, minutes)
+
+
 def test_tier_of_edges_and_unknown_minutes():
     tiers = training.tier_of(np.array([0.0, 14.99, 15.0, 24.99, 25.0, 31.99, 32.0, 48.0, np.nan]))
     assert tiers.tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 0]

@@ -69,7 +69,7 @@ def test_an_extra_kind_trains_registers_serves_and_joins_the_ensemble(slice_load
     outputs = [inference.predict(name, features) for name in kinds.names()]
     assert [o["model_version"] for o in outputs] == [versions[name].pk for name in kinds.names()]
     assert outputs[2]["p50"] == pytest.approx(features["pts_median_10"])  # calibration moves the gaps only
-    combined = ensemble.combine(outputs)
+    combined = ensemble.combine(outputs, features["min_mean_10"])
     assert combined["p50"] == pytest.approx(float(np.mean([o["p50"] for o in outputs])))
     inference.reset()
 

@@ -56,6 +56,9 @@ def test_training_registers_both_models_with_files_and_activates_them(trained_ru
         for name in version.artifacts + version.plots:
             assert (Path(settings.MODEL_DIR) / name).is_file()
         assert (Path(settings.MODEL_DIR) / version.plots[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # LightGBM is refitted on every row; the network keeps its early-stopped weights (its calibration's)
+    assert versions["lightgbm"].hyperparameters["refit_on_validation"] is True
+    assert versions["keras"].hyperparameters["refit_on_validation"] is False
 
 
 def test_save_load_round_trip_predicts_the_same(trained_run, tmp_path):
@@ -111,7 +114,7 @@ def test_served_quantiles_never_cross_even_for_odd_inputs(serving):
     odd.append(dict.fromkeys(FEATURE_NAMES))  # nothing known at all
     for features in rows + odd:
         outputs = [inference.predict(name, features) for name in kinds.names()]
-        for output in outputs + [ensemble.combine(outputs)]:
+        for output in outputs + [ensemble.combine(outputs, features["min_mean_10"])]:
             assert 0 <= output["p10"] <= output["p50"] <= output["p90"], output
     # the batch path agrees: every row of a matrix, every model
     for algorithm in kinds.names():
@@ -129,12 +132,16 @@ def test_combine_uses_the_runs_weights_and_calibration(serving):
     w = params["ensemble_weight"] / (params["ensemble_weight"] + versions["keras"].hyperparameters["ensemble_weight"])
     cal = params["ensemble_calibration"]
     median = w * 10 + (1 - w) * 14
-    expected_low = median - cal["low"] * (median - (w * 4 + (1 - w) * 6))
-    combined = ensemble.combine(outputs)
-    assert combined["p50"] == pytest.approx(median)
-    assert combined["p10"] == pytest.approx(max(expected_low, 0.0))
+    for minutes, tier in ((None, "minutes_0_15"), (20.0, "minutes_15_25"), (35.0, "minutes_32_plus")):
+        scales = cal.get("tiers", {}).get(tier) or cal  # a tier with too few validation rows: the overall scales
+        expected_low = median - scales["low"] * (median - (w * 4 + (1 - w) * 6))
+        expected_high = median + scales["high"] * ((w * 16 + (1 - w) * 30) - median)
+        combined = ensemble.combine(outputs, minutes)
+        assert combined["p50"] == pytest.approx(median)
+        assert combined["p10"] == pytest.approx(max(expected_low, 0.0))
+        assert combined["p90"] == pytest.approx(expected_high)
     # versions not trained together: the plain mean, sorted
-    plain = ensemble.combine([{**outputs[0], "model_version": None}, {**outputs[1], "model_version": None}])
+    plain = ensemble.combine([{**outputs[0], "model_version": None}, {**outputs[1], "model_version": None}], 20.0)
     assert plain == {"p10": 5.0, "p50": 12.0, "p90": 23.0}
 
 

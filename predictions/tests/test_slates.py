@@ -51,7 +51,7 @@ def single_range(player_id, game) -> tuple[float, float, float]:
     team = PlayerGameLog.objects.filter(player_id=player_id, date__lt=game.date).order_by("-date").first().team_id
     opponent, home = (game.away_id, True) if team == game.home_id else (game.home_id, False)
     features = build_features_for(player_id, game.date, opponent, home, team_id=team)
-    combined = combine([predict(algorithm, features) for algorithm in ("lightgbm", "keras")])
+    combined = combine([predict(algorithm, features) for algorithm in ("lightgbm", "keras")], features["min_mean_10"])
     return tuple(sorted([combined["p10"], combined["p50"], combined["p90"]]))
 
 

@@ -328,7 +328,7 @@ def single_range_with_out(player_id: int, game: Game, out: list[int]) -> tuple[f
     features = build_features_for(
         player_id, game.date, opponent, home, team_id=team, out=who_is_out.on_teams(out, game.date, (team, opponent))
     )
-    combined = combine([predict(algorithm, features) for algorithm in ("lightgbm", "keras")])
+    combined = combine([predict(algorithm, features) for algorithm in ("lightgbm", "keras")], features["min_mean_10"])
     return tuple(sorted([combined["p10"], combined["p50"], combined["p90"]]))
 
 
