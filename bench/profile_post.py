@@ -94,13 +94,8 @@ def main() -> None:
     os.environ["CELERY_QUEUE_PREFIX"] = os.environ.get("CELERY_QUEUE_PREFIX", "") + "profile."
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nbaproject.settings")
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
-    os.environ.update(
-        THROTTLE_PREDICTIONS="100000000/min",
-        THROTTLE_USER="100000000/min",
-        LOG_LEVEL="WARNING",
-        DEBUG="0",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-    )
+    os.environ.update(THROTTLE_PREDICTIONS="100000000/min", THROTTLE_USER="100000000/min", LOG_LEVEL="WARNING")
+    os.environ.update(DEBUG="0", ALLOWED_HOSTS="127.0.0.1,localhost")  # as the production server runs
     import django
 
     django.setup()
