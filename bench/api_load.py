@@ -311,7 +311,10 @@ def post_load(port: int, tokens: list[str], bodies: list[dict], clients: int, ge
         thread.start()
     for thread in threads:
         thread.join()
-    wall = time.perf_counter() - started
+    return load_figures(latencies, statuses, time.perf_counter() - started, ids)
+
+
+def load_figures(latencies: list[float], statuses: dict[int, int], wall: float, ids: list[str]) -> dict:
     return {
         "requests": len(latencies),
         "statuses": statuses,
@@ -338,22 +341,16 @@ def alternating_loads(port: int, tokens: list[str], posts: int, clients: int, ge
 
 
 def merged_loads(loads: list[dict]) -> dict:
-    latencies = [latency for load in loads for latency in load["latencies"]]
-    seconds = sum(load["seconds"] for load in loads)
     statuses: dict[int, int] = {}
     for load in loads:
         for status, count in load["statuses"].items():
             statuses[status] = statuses.get(status, 0) + count
-    return {
-        "requests": len(latencies),
-        "statuses": statuses,
-        "seconds": round(seconds, 3),
-        "p50_ms": round(1000 * percentile(latencies, 50), 2),
-        "p99_ms": round(1000 * percentile(latencies, 99), 2),
-        "requests_per_s": round(len(latencies) / seconds, 1),
-        "ids": [pk for load in loads for pk in load["ids"]],
-        "latencies": latencies,
-    }
+    return load_figures(
+        [latency for load in loads for latency in load["latencies"]],
+        statuses,
+        sum(load["seconds"] for load in loads),
+        [pk for load in loads for pk in load["ids"]],
+    )
 
 
 def wait_requests(ids: list[str], timeout: float) -> list:
