@@ -13,6 +13,10 @@ predictions queue (own queue prefix, so a running app is not disturbed), then pr
   5. `bare`: GET /api/v1/teams/{id}/ (the cheapest authenticated endpoint, same token auth) with the
      same clients and requests: the framework's own floor in the same run.
 
+The ratios compare figures measured side by side: the POST and bare loads run in alternating rounds,
+and each end-to-end sample follows a no-op chain's sample, so both sides meet the same neighbours
+on a shared machine.
+
 Targets: POST p99 < 50 ms and end-to-end p50 < 500 ms (issue 6, absolute); as ratios in one run
 (issue 13): `post_vs_bare` = POST req/s / bare req/s >= 0.7, `e2e_vs_noop` = warm end-to-end p50 /
 no-op chain p50 <= 1.5, `throughput_ratio` = pipeline / no-op throughput >= 0.5. `--json` prints the figures
@@ -333,7 +337,10 @@ def post_load(port: int, tokens: list[str], bodies: list[dict], clients: int, ge
         thread.start()
     for thread in threads:
         thread.join()
-    wall = time.perf_counter() - started
+    return load_figures(latencies, statuses, time.perf_counter() - started, ids)
+
+
+def load_figures(latencies: list[float], statuses: dict[int, int], wall: float, ids: list[str]) -> dict:
     return {
         "requests": len(latencies),
         "statuses": statuses,
@@ -342,7 +349,34 @@ def post_load(port: int, tokens: list[str], bodies: list[dict], clients: int, ge
         "p99_ms": round(1000 * percentile(latencies, 99), 2),
         "requests_per_s": round(len(latencies) / wall, 1),
         "ids": ids,
+        "latencies": latencies,
     }
+
+
+def alternating_loads(port: int, tokens: list[str], posts: int, clients: int, get_path: str, rounds: int = 4):
+    """The POST load and the bare GET load in alternating rounds of posts/rounds requests each, so both
+    meet the same machine: on a shared one the load moves within seconds, and two phases run one after
+    the other compared the neighbours as much as the code. Returns (posts, bare), each over its rounds."""
+    size = max(1, posts // rounds)
+    bodies = sample_bodies(size * rounds)
+    post_rounds, bare_rounds = [], []
+    for number in range(rounds):
+        post_rounds.append(post_load(port, tokens, bodies[number * size : (number + 1) * size], clients))
+        bare_rounds.append(post_load(port, tokens, [{}] * size, clients, get_path=get_path))
+    return merged_loads(post_rounds), merged_loads(bare_rounds)
+
+
+def merged_loads(loads: list[dict]) -> dict:
+    statuses: dict[int, int] = {}
+    for load in loads:
+        for status, count in load["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    return load_figures(
+        [latency for load in loads for latency in load["latencies"]],
+        statuses,
+        sum(load["seconds"] for load in loads),
+        [pk for load in loads for pk in load["ids"]],
+    )
 
 
 def wait_requests(ids: list[str], timeout: float) -> list:
@@ -371,10 +405,14 @@ def drain_figures(rows: list) -> dict:
     }
 
 
-def e2e_predictions(port: int, token: str, bodies: list[dict]) -> dict:
+def e2e_predictions(port: int, token: str, bodies: list[dict], between=None) -> dict:
+    """Single predictions, one at a time, created -> finished; `between` is called after each (the
+    no-op chain's sample: both then meet the same machine)."""
     client = Client(port, token)
     latencies = []
     for body in bodies:
+        if between is not None:
+            between()
         status, _, data = client.post(body)
         if status != 202:
             continue
@@ -410,21 +448,27 @@ def wait_task_results(task_ids: list[str], timeout: float) -> list:
     raise SystemExit(f"no-op chains: only {len(rows)} of {len(task_ids)} finished after {timeout:.0f} s")
 
 
-def noop_figures(samples: int, backlog: int) -> dict:
+def noop_latency() -> float:
+    """Seconds from publishing one no-op chain to its last task's result."""
     from django.utils import timezone
 
-    latencies = []
-    for _ in range(samples):
-        started = timezone.now()
-        final = noop_chain().apply_async()
-        [done] = wait_task_results([final.id], 60)
-        latencies.append((done - started).total_seconds())
+    started = timezone.now()
+    final = noop_chain().apply_async()
+    [done] = wait_task_results([final.id], 60)
+    return (done - started).total_seconds()
+
+
+def noop_figures(latencies: list[float], backlog: int) -> dict:
+    """The no-op chain's latency figures (samples taken between the predictions') and its throughput
+    draining `backlog` chains."""
+    from django.utils import timezone
+
     started = timezone.now()
     finals = [noop_chain().apply_async().id for _ in range(backlog)]
     dones = wait_task_results(finals, 600)
     span = (max(dones) - started).total_seconds()
     return {
-        "samples": samples,
+        "samples": len(latencies),
         "p50_ms": round(1000 * percentile(latencies, 50), 1),
         "p99_ms": round(1000 * percentile(latencies, 99), 1),
         "chains": backlog,
@@ -473,23 +517,28 @@ def main() -> None:
             queue = f"{prefix}predictions"
             app.control.cancel_consumer(queue, destination=[worker_name], reply=True)
             log(f"POST load: {args.posts} requests, {args.clients} clients (worker paused), after a warm-up")
-            warm_posts = post_load(port, tokens, sample_bodies(args.clients * 4), args.clients)  # connections, caches
-            posts = post_load(port, tokens, sample_bodies(args.posts), args.clients)
-            single = post_load(port, tokens, sample_bodies(min(200, args.posts)), 1)  # the cost of one POST alone
-            # The framework's own floor in the same run: the cheapest authenticated endpoint, same load.
+            # The framework's own floor in the same run: the cheapest authenticated endpoint, same load,
+            # in rounds alternating with the POSTs'.
             from etl.models import Team
 
             team_path = f"/api/v1/teams/{Team.objects.order_by('pk').values_list('pk', flat=True).first()}/"
-            post_load(port, tokens, [{}] * (args.clients * 4), args.clients, get_path=team_path)  # warm-up
-            bare = post_load(port, tokens, [{}] * args.posts, args.clients, get_path=team_path)
+            warm_posts = post_load(port, tokens, sample_bodies(args.clients * 4), args.clients)  # connections, caches
+            post_load(port, tokens, [{}] * (args.clients * 4), args.clients, get_path=team_path)
+            posts, bare = alternating_loads(port, tokens, args.posts, args.clients, team_path)
+            single = post_load(port, tokens, sample_bodies(min(200, args.posts)), 1)  # the cost of one POST alone
+            for load in (posts, single, bare):
+                load.pop("latencies")
             bare.pop("ids")
             log("draining the pipeline backlog")
             app.control.add_consumer(queue, destination=[worker_name], reply=True)
             drained = drain_figures(wait_requests(warm_posts.pop("ids") + posts.pop("ids") + single.pop("ids"), 900))
-            log(f"end to end: {args.samples} single predictions")
-            e2e = e2e_predictions(port, token, sample_bodies(args.samples))
-            log("no-op chains of the same shape")
-            floor = noop_figures(args.samples, args.noop_chains)
+            log(f"end to end: {args.samples} single predictions, each after a no-op chain of the same shape")
+            noop_latencies: list[float] = []
+            e2e = e2e_predictions(
+                port, token, sample_bodies(args.samples), between=lambda: noop_latencies.append(noop_latency())
+            )
+            log("no-op chains' throughput")
+            floor = noop_figures(noop_latencies, args.noop_chains)
     finally:
         PredictionRequest.objects.filter(user__in=users).delete()
 

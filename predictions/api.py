@@ -95,14 +95,10 @@ class PredictionSubmitThrottle(BaseThrottle):
             return True
         limit, window = rate
         since = timezone.now() - dt.timedelta(seconds=window)
-        recent = list(
-            PredictionRequest.objects.filter(user=request.user, created_at__gte=since)
-            .order_by("-created_at")
-            .values_list("created_at", flat=True)[limit - 1 : limit]
-        )
-        if not recent:
+        oldest_counted = selectors.nth_latest_request_since(request.user.pk, since, limit)
+        if oldest_counted is None:
             return True
-        self.wait_seconds = max(1.0, (recent[0] - since).total_seconds())
+        self.wait_seconds = max(1.0, (oldest_counted - since).total_seconds())
         return False
 
     def wait(self):

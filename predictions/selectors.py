@@ -7,7 +7,10 @@ import difflib
 import time
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max, Q, QuerySet, Subquery, Window
+from django.db import connection
+from django.db.models import Max, Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from etl.models import Game, Player, PlayerGameLog, Team, TeamAlias
 from etl.names import alias_key, normalise_name
@@ -38,17 +41,27 @@ def find_player(text: str | int) -> PlayerMatch:
     """The player meant by an id or a name: exact (normalised) name first, then a unique
     all-words match ('lebron'); otherwise no player and the closest names."""
     text = str(text).strip()
-    if text.isdigit():
+    if text.isdecimal():  # not isdigit: int() refuses '²'
         player = Player.objects.filter(pk=int(text)).first()
         return PlayerMatch(player=player)
     norm = normalise_name(text)
     if not norm:
         return PlayerMatch()
-    exact = list(Player.objects.filter(normalised_name=norm)[:MAX_SUGGESTIONS])
-    if len(exact) == 1:
-        return PlayerMatch(player=exact[0])
-    if len(exact) > 1:
-        return PlayerMatch(ambiguous=True, suggestions=[f"{p.name} (id {p.pk})" for p in exact])
+    return _exact_match(list(Player.objects.filter(normalised_name=norm)[:MAX_SUGGESTIONS])) or _partial_match(norm)
+
+
+def _exact_match(players: list[Player]) -> PlayerMatch | None:
+    """The match of the players a normalised name names exactly (None: none does)."""
+    if len(players) == 1:
+        return PlayerMatch(player=players[0])
+    if players:
+        return PlayerMatch(ambiguous=True, suggestions=[f"{p.name} (id {p.pk})" for p in players])
+    return None
+
+
+def _partial_match(norm: str) -> PlayerMatch:
+    """A normalised name no player has exactly: a unique all-words match, else the candidates or the
+    closest names."""
     partial = list(search_players(norm).order_by("name")[: MAX_SUGGESTIONS + 1])
     if len(partial) == 1:
         return PlayerMatch(player=partial[0])
@@ -108,19 +121,76 @@ class RecentForm:
 
 def recent_form(player: Player, before: dt.date, days: int) -> RecentForm | None:
     """The player's RecentForm in the `days` before a date (the date excluded), or None when he has
-    no game in them: one indexed query (his lines in the window, newest first, counted by a window
-    function, with the data's end as a scalar subquery), instead of four."""
-    data_ends = Subquery(
-        Game.objects.filter(status=Game.Status.FINAL, date__lt=before).order_by("-date").values("date")[:1]
+    no game in them: one indexed query."""
+    found = _players_with_form("p.id = %s", player.pk, before, days)
+    return found[0][1] if found else None
+
+
+def find_player_with_form(text: str | int, before: dt.date, days: int) -> tuple[PlayerMatch, RecentForm | None]:
+    """`find_player(text)` and, when it finds one player, his `recent_form(player, before, days)`: one
+    query for an id or an exact (normalised) name, the submission's usual case; a partial name
+    ('lebron') costs find_player's second query and the form's own."""
+    text = str(text).strip()
+    if text.isdecimal():
+        _low, high = connection.ops.integer_field_range(Player._meta.pk.get_internal_type())
+        if high is not None and int(text) > high:  # as the ORM answers an id out of the column's range
+            return PlayerMatch(), None
+        found = _players_with_form("p.id = %s", int(text), before, days)
+        return (PlayerMatch(player=found[0][0]), found[0][1]) if found else (PlayerMatch(), None)
+    norm = normalise_name(text)
+    if not norm:
+        return PlayerMatch(), None
+    exact = _players_with_form("p.normalised_name = %s", norm, before, days)
+    if exact:
+        return _exact_match([player for player, _ in exact]), exact[0][1] if len(exact) == 1 else None
+    match = _partial_match(norm)
+    return match, recent_form(match.player, before, days) if match.player is not None else None
+
+
+# The players a WHERE clause picks (by name, at most MAX_SUGGESTIONS) with their form: SQL written out,
+# since the ORM spends longer building this query (correlated subqueries) than the database running it,
+# and it is on every submission's path. The same on PostgreSQL and SQLite.
+_FORM_SQL = """
+SELECT {player_columns},
+  (SELECT l.date FROM {log} l WHERE l.player_id = p.id AND l.date < %s AND l.date >= %s
+    ORDER BY l.date DESC LIMIT 1),
+  (SELECT t.code FROM {log} l INNER JOIN {team} t ON t.id = l.team_id
+    WHERE l.player_id = p.id AND l.date < %s AND l.date >= %s ORDER BY l.date DESC LIMIT 1),
+  (SELECT COUNT(*) FROM {log} l WHERE l.player_id = p.id AND l.date < %s AND l.date >= %s),
+  (SELECT g.date FROM {game} g WHERE g.status = %s AND g.date < %s ORDER BY g.date DESC LIMIT 1)
+FROM {player} p WHERE {where} ORDER BY p.name LIMIT {limit}
+"""
+
+
+def _players_with_form(where: str, value, before: dt.date, days: int) -> list[tuple[Player, RecentForm | None]]:
+    quote = connection.ops.quote_name
+    fields = Player._meta.concrete_fields
+    sql = _FORM_SQL.format(
+        player_columns=", ".join(f"p.{quote(f.column)}" for f in fields),
+        log=quote(PlayerGameLog._meta.db_table),
+        team=quote(Team._meta.db_table),
+        game=quote(Game._meta.db_table),
+        player=quote(Player._meta.db_table),
+        where=where,
+        limit=MAX_SUGGESTIONS,
     )
-    row = (
-        PlayerGameLog.objects.filter(player=player, date__lt=before, date__gte=before - dt.timedelta(days=days))
-        .annotate(recent=Window(Count("id")), data_ends=data_ends)
-        .order_by("-date")
-        .values_list("date", "team__code", "recent", "data_ends")
-        .first()
-    )
-    return RecentForm(*row) if row is not None else None
+    adapt = connection.ops.adapt_datefield_value
+    window = [adapt(before), adapt(before - dt.timedelta(days=days))]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*window, *window, *window, Game.Status.FINAL, window[0], value])
+        rows = cursor.fetchall()
+    names, found = [f.attname for f in fields], []
+    for row in rows:
+        player = Player.from_db(connection.alias, names, row[: len(fields)])
+        last_date, team_code, recent, data_ends = row[len(fields) :]
+        form = None if last_date is None else RecentForm(_date(last_date), team_code, recent, _date(data_ends))
+        found.append((player, form))
+    return found
+
+
+def _date(value) -> dt.date | None:
+    """A date read by raw SQL (SQLite gives its text)."""
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def team_games(team: Team) -> QuerySet[Game]:
@@ -189,6 +259,26 @@ def actual_points(player_id: int, game: Game | None) -> int | None:
     if game is None or game.status != Game.Status.FINAL:
         return None
     return PlayerGameLog.objects.filter(player_id=player_id, game=game).values_list("pts", flat=True).first()
+
+
+def nth_latest_request_since(user_id: int, since: dt.datetime, n: int) -> dt.datetime | None:
+    """When the user's n-th latest prediction request created since a time was created (None: he
+    made fewer): the submit throttle's query, on every submission's path, so written out (one index
+    range scan on predreq_user_created; the ORM takes longer to build it than the database to run it)."""
+    sql = (
+        "SELECT created_at FROM {table} WHERE user_id = %s AND created_at >= %s "
+        "ORDER BY created_at DESC LIMIT 1 OFFSET %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.format(table=connection.ops.quote_name(PredictionRequest._meta.db_table)),
+            [user_id, connection.ops.adapt_datetimefield_value(since), n - 1],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    value = parse_datetime(row[0]) if isinstance(row[0], str) else row[0]  # SQLite: naive UTC text
+    return value if timezone.is_aware(value) else timezone.make_aware(value, dt.UTC)
 
 
 def visible_requests(user) -> QuerySet[PredictionRequest]:

@@ -51,11 +51,12 @@ class Unanswerable(PredictionFailed):
 # --- What a request refers to (checked at submit, resolved by the first step) ---------------------------
 
 
-def validate_input(player, opponent: str = "", resolve_opponent: bool = True) -> tuple:
+def validate_input(player, opponent: str = "", resolve_opponent: bool = True, match=None) -> tuple:
     """Cheap checks before anything is stored: the player and the opponent must exist.
-    Returns (player, opponent team or None; with resolve_opponent=False its code, not loaded)."""
+    Returns (player, opponent team or None; with resolve_opponent=False its code, not loaded).
+    `match`: the selectors.PlayerMatch of `player`, when already looked up."""
     errors: dict[str, list[str]] = {}
-    match = selectors.find_player(player)
+    match = selectors.find_player(player) if match is None else match
     if match.player is None:
         if match.ambiguous:
             errors["player"] = [f"{player!s} matches several players: give the full name or the id."]

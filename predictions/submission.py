@@ -77,10 +77,11 @@ def submit_prediction(
     as_of = product_today()
     day = date or as_of
     try:
-        found, opponent_code = validate_input(player_input, opponent, resolve_opponent=False)
+        # The player and his form in the window before the day, in one query (an id or an exact name).
+        match, form = selectors.find_player_with_form(player_input, day, recent_games_window_days())
+        found, opponent_code = validate_input(player_input, opponent, resolve_opponent=False, match=match)
         # His team then (as the resolve step decides it): in his last game before the date, or before
-        # today for the next game. One query when he played in the window (the usual case).
-        form = selectors.recent_form(found, day, recent_games_window_days())
+        # today for the next game. No other query when he played in the window (the usual case).
         latest = None if form is not None else selectors.last_log(found, before=day)
         team_code = form.team_code if form is not None else latest.team.code if latest is not None else None
         if opponent_code is not None and team_code == opponent_code:

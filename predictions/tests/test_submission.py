@@ -4,6 +4,7 @@ second look-up) fails here before it shows in bench/api_load.py's post_vs_bare."
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -11,13 +12,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from etl.models import Player, PlayerGameLog
+from predictions import selectors
 from predictions.accounts import create_api_user
 from predictions.models import PredictionRequest
 
 URL = "/api/v1/predictions/"
-# Token (1), submit throttle (1), player (1), his last line with the recent-games count and where the
+# Token (1), submit throttle (1), the player with his last line, the recent-games count and where the
 # data ends (1), the INSERT (1).
-QUERIES_PER_POST = 5
+QUERIES_PER_POST = 4
 
 
 def token_client(name: str) -> APIClient:
@@ -48,3 +51,44 @@ def test_a_post_costs_a_fixed_number_of_queries(recent_games, settings):
         count, statements = post_queries(client, body)
         assert count == QUERIES_PER_POST, "\n".join(statements)
     assert PredictionRequest.objects.filter(user__username="alice").count() == 3
+
+
+def orm_form(player, before: dt.date, days: int) -> selectors.RecentForm | None:
+    """The reference: the player's form in the window read with the ORM (what the SQL must answer)."""
+    lines = PlayerGameLog.objects.filter(player=player, date__lt=before, date__gte=before - dt.timedelta(days=days))
+    last = lines.order_by("-date").select_related("team").first()
+    if last is None:
+        return None
+    return selectors.RecentForm(
+        last.date, last.team.code, lines.count(), selectors.latest_played_game_date(before=before)
+    )
+
+
+@pytest.mark.smoke
+@pytest.mark.django_db
+def test_the_player_and_his_form_in_one_query_answer_as_the_separate_lookups(recent_games):
+    """find_player_with_form (the submission's one query, SQL written out) finds what find_player
+    finds and reads the form the ORM reads, on both databases (SQLite gives dates as text)."""
+    tatum = Player.objects.get(normalised_name="jayson tatum")
+    Player.objects.create(name="Twin Name")
+    Player.objects.create(name="Twin Name")
+    day, days = dt.date(2024, 4, 10), 30
+    texts = ["Jayson Tatum", "jayson  TATUM ", str(tatum.pk), "doncic", "james", "Twin Name", "lebrom jmes", "99999999"]
+    texts += ["9" * 30, "²", ""]
+    for text in texts:
+        with CaptureQueriesContext(connection) as captured:
+            match, form = selectors.find_player_with_form(text, day, days)
+        expected = selectors.find_player(text)
+        assert (match.player, match.ambiguous, match.suggestions) == (
+            expected.player,
+            expected.ambiguous,
+            expected.suggestions,
+        ), text
+        assert form == (orm_form(match.player, day, days) if match.player else None), text
+        if text in ("Jayson Tatum", str(tatum.pk)):
+            assert len(captured.captured_queries) == 1
+            assert form is not None and form.recent_games > 0 and isinstance(form.last_date, dt.date)
+    # Before his first game in the warehouse: no form (the submission then reads what the refusal names).
+    assert selectors.find_player_with_form("Jayson Tatum", dt.date(2024, 3, 31), days)[1] is None
+    assert selectors.recent_form(tatum, dt.date(2024, 3, 31), days) is None
+    assert selectors.recent_form(tatum, day, days) == orm_form(tatum, day, days)
