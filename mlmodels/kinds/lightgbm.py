@@ -1,7 +1,8 @@
 """LightGBM: one booster per quantile (0.1, 0.5, 0.9), early stopping on the validation season.
 
 All three use the quantile loss (learning rate 0.05: the same backtest as 0.03 within 0.0005,
-in about 60% of the rounds, which keeps nine seasons' training under 3 minutes). A Huber loss for the median (delta 2) won
+in about 60% of the rounds, which keeps nine seasons' training under 3 minutes).
+A Huber loss for the median (delta 2) won
 about 0.0015 x last-10 on the validation season in a single-booster test, but not in the full
 backtest (2023-24 ensemble 0.9397 / market 0.9405, the same as before; 0-15 minutes tier coverage
 0.737 against 0.757 without it): it is not used (docs/models.md, "What was tried").
