@@ -444,7 +444,7 @@ class PredictionViewSet(
 
     def initial(self, request, *args, **kwargs):
         length = request.META.get("CONTENT_LENGTH") or "0"
-        if request.method == "POST" and length.isdigit() and int(length) > max_body_bytes():
+        if request.method == "POST" and length.isdecimal() and int(length) > max_body_bytes():
             raise PayloadTooLarge(f"Request body larger than {max_body_bytes()} bytes.")
         super().initial(request, *args, **kwargs)
         if request.query_params.get(api_settings.URL_FORMAT_OVERRIDE) == "":  # the schema's enum has no ""

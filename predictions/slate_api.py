@@ -184,7 +184,7 @@ class SlateViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrie
 
     def get_object(self):
         pk = self.kwargs.get("pk", "")
-        if not str(pk).isdigit() or int(pk) > 2**62:
+        if not str(pk).isdecimal() or int(pk) > 2**62:  # not isdigit: int() refuses '²'
             from django.http import Http404
 
             raise Http404("No slate with this id.")
@@ -200,7 +200,7 @@ class SlateViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrie
 
     def initial(self, request, *args, **kwargs):
         length = request.META.get("CONTENT_LENGTH") or "0"
-        if request.method == "POST" and length.isdigit() and int(length) > max_body_bytes():
+        if request.method == "POST" and length.isdecimal() and int(length) > max_body_bytes():
             raise PayloadTooLarge(f"Request body larger than {max_body_bytes()} bytes.")
         super().initial(request, *args, **kwargs)
 

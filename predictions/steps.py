@@ -60,7 +60,7 @@ def validate_input(player, opponent: str = "", resolve_opponent: bool = True, ma
     if match.player is None:
         if match.ambiguous:
             errors["player"] = [f"{player!s} matches several players: give the full name or the id."]
-        elif str(player).strip().isdigit():
+        elif str(player).strip().isdecimal():  # as find_player reads an id
             errors["player"] = [f"no player with id {str(player).strip()}."]
         else:
             hint = f"; did you mean {', '.join(match.suggestions)}?" if match.suggestions else "."

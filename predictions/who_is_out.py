@@ -73,7 +73,7 @@ def resolve(names: list[str] | None, player: Player | None = None) -> list[Playe
                 problems.append(
                     f"{name!r} matches several players ({', '.join(match.suggestions)}): give the full name or the id."
                 )
-            elif name.isdigit():
+            elif name.isdecimal():  # as find_player reads an id
                 problems.append(f"no player with id {name}.")
             else:
                 hint = f"; did you mean {', '.join(match.suggestions)}?" if match.suggestions else "."

@@ -150,10 +150,14 @@ def test_malformed_ids_get_a_json_404_like_unknown_ones(alice_client):
         "/api/v1/teams/x.y/",
         "/api/v1/players/0.5/gamelogs/",
         "/api/v1/predictions/6.%C3%AE/",
+        "/api/v1/slates/%C2%B2/",  # '²': a digit to str.isdigit, not to int()
+        "/api/v1/players/%C2%B2/",
     ):
         response = alice_client.get(path)
         assert response.status_code == 404, path
         assert response["Content-Type"] == "application/json" and "detail" in response.json(), path
+    # The event stream answers in its own format, but a 404 all the same (not a 500).
+    assert alice_client.get("/api/v1/slates/%C2%B2/events/").status_code == 404
 
 
 def test_the_schema_documents_error_answers_and_the_event_stream():
