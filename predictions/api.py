@@ -41,6 +41,14 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+def refuse_oversized_body(request) -> None:
+    """PayloadTooLarge for a POST whose Content-Length says it is over the limit, before the
+    authentication and the throttle spend anything on it (LimitedJSONParser catches the rest)."""
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if request.method == "POST" and length.isdecimal() and int(length) > max_body_bytes():
+        raise PayloadTooLarge(f"Request body larger than {max_body_bytes()} bytes.")
+
+
 class LimitedJSONParser(parsers.JSONParser):
     """JSON, refusing bodies over MAX_REQUEST_BYTES (even without a Content-Length) and NaN/Infinity."""
 
@@ -443,9 +451,7 @@ class PredictionViewSet(
         return super().get_throttles()
 
     def initial(self, request, *args, **kwargs):
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if request.method == "POST" and length.isdecimal() and int(length) > max_body_bytes():
-            raise PayloadTooLarge(f"Request body larger than {max_body_bytes()} bytes.")
+        refuse_oversized_body(request)
         super().initial(request, *args, **kwargs)
         if request.query_params.get(api_settings.URL_FORMAT_OVERRIDE) == "":  # the schema's enum has no ""
             raise serializers.ValidationError(

@@ -29,11 +29,10 @@ from predictions.api import (
     JobLinksSerializer,
     LimitedJSONParser,
     OutPlayerSerializer,
-    PayloadTooLarge,
     accepted,
-    max_body_bytes,
     out_input_field,
     out_players_field,
+    refuse_oversized_body,
 )
 from predictions.dates import product_today
 from predictions.events import sse
@@ -199,9 +198,7 @@ class SlateViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrie
         return SlateInputSerializer if self.action == "create" else SlateSerializer
 
     def initial(self, request, *args, **kwargs):
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if request.method == "POST" and length.isdecimal() and int(length) > max_body_bytes():
-            raise PayloadTooLarge(f"Request body larger than {max_body_bytes()} bytes.")
+        refuse_oversized_body(request)
         super().initial(request, *args, **kwargs)
 
     def list(self, request, *args, **kwargs):

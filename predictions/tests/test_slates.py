@@ -194,6 +194,17 @@ def test_bad_dates_are_400_and_no_models_is_422(worker_with_season):
     assert answer.status_code == 422 and "manage.py train" in answer.json()["detail"]
 
 
+@pytest.mark.django_db
+def test_oversized_slate_bodies_are_413_before_authentication_and_store_nothing(settings):
+    from rest_framework.test import APIClient
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    body = json.dumps({"date": DAY, "padding": "x" * 200})
+    for client in (client_for(make_user("alice")), APIClient()):  # signed in, and anonymous (else a 401)
+        assert client.post(URL, data=body, content_type="application/json").status_code == 413
+    assert not Slate.objects.exists()
+
+
 def test_a_date_without_games_is_refused_with_what_to_do(pipeline):
     """An empty slate would say nothing: a date the warehouse has no game on is a 422 naming where
     its games end and what loads more, and no slate is stored."""
