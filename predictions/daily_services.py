@@ -23,11 +23,12 @@ import logging
 import uuid
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from nbaproject.celery import app, queue_name
 from operations import progress
-from predictions import slate_services
+from predictions import slate_services, sweeping
 from predictions.daily_models import STEPS, DailyRun
 from predictions.dates import product_today
 from predictions.slate_models import Slate
@@ -37,6 +38,8 @@ logger = logging.getLogger(__name__)
 # A queued or running DailyRun untouched this long lost its chain (a worker gone for good): asking
 # again starts a new attempt. Above the three steps' hard time limits together (25 + 16 + 11 min).
 STALE_AFTER = dt.timedelta(hours=2)
+# A day whose chain was lost this many times (a worker that dies on it) is failed by the sweeper instead.
+MAX_LOST_ATTEMPTS = 3
 STEP_PERCENT = {1: (0, 33), 2: (33, 66), 3: (66, 100)}  # each step's share of the run's percent
 # The chain's tasks (predictions/daily_tasks.py), published by name: this module imports no task module.
 STEP_TASKS = {
@@ -121,6 +124,39 @@ def publish(run_id: int, token: str, task_ids: dict) -> None:
     except Exception as exc:  # broker down: the run says so and can be run again
         logger.warning("daily run %s not published: %s", run_id, exc)
         fail(DailyRun(pk=run_id), f"not queued: the broker is unavailable ({exc}); run it again later")
+
+
+def sweep_lost_daily_runs(limit: int = 20) -> dict:
+    """Start again each day whose chain was lost (queued or running for STALE_AFTER: a worker gone
+    for good, messages the broker lost), so no day stays "running" on the Pipeline page; a day that
+    was lost MAX_LOST_ATTEMPTS times is failed with the reason instead. Safe to run from several
+    places at once: the run is locked and `submit_daily` checks again. Returns the days restarted,
+    failed, and not restarted (started again by someone else meanwhile). A restart the broker
+    refuses fails the run saying so, as `submit_daily` does."""
+    cutoff = timezone.now() - STALE_AFTER
+    lost = Q(status__in=(DailyRun.Status.QUEUED, DailyRun.Status.RUNNING)) & (
+        Q(started_at__lt=cutoff) | Q(started_at__isnull=True, created_at__lt=cutoff)
+    )
+
+    def give_up_or_restart(run: DailyRun):
+        if run.attempts < MAX_LOST_ATTEMPTS:
+            return None
+        hours = int(STALE_AFTER.total_seconds() // 3600)
+        fail(run, f"gave up: its chain was lost {run.attempts} times (no end after {hours} h); run the day again")
+        return sweeping.GAVE_UP
+
+    def restart(run: DailyRun, _what) -> bool:
+        run, started = submit_daily(run.date)
+        if started:
+            logger.info("daily run of %s lost its chain: attempt %s started", run.date, run.attempts)
+        return started
+
+    restarted, failed, not_restarted = sweeping.sweep(DailyRun, lost, limit, give_up_or_restart, restart)
+    days = dict(DailyRun.objects.filter(pk__in=restarted + failed + not_restarted).values_list("pk", "date"))
+    return {
+        name: [days[pk].isoformat() for pk in pks]
+        for name, pks in (("restarted", restarted), ("failed", failed), ("not_restarted", not_restarted))
+    }
 
 
 # --- steps (called by the tasks) ----------------------------------------------------------------

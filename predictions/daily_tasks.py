@@ -4,6 +4,7 @@
     daily_crawl     (scraping queue)     step 1: yesterday's box scores into staging
     daily_load      (etl queue)          step 2: staged rows into the warehouse, one transaction
     daily_slate     (predictions queue)  step 3: today's slate
+    sweep_lost_daily_runs (predictions queue, beat every 15 min)  starts again a day whose chain was lost
 
 A step that fails records the reason on the DailyRun and raises, which stops the chain. Each step
 is idempotent (a redelivered crawl resets its scrape run, the load upserts, the slate replaces its
@@ -90,3 +91,9 @@ def _step_task(index: int, name: str):
 
 
 daily_crawl, daily_load, daily_slate = (_step_task(index, name) for index, name in enumerate(services.STEPS, start=1))
+
+
+@shared_task(name="predictions.tasks.sweep_lost_daily_runs", soft_time_limit=60, time_limit=90)
+def sweep_lost_daily_runs():
+    """Sent by the schedule "daily: start again the days whose chain was lost" (services.sweep_lost_daily_runs)."""
+    return services.sweep_lost_daily_runs()

@@ -153,6 +153,7 @@ from predictions import daily_tasks  # noqa: E402,F401  (registers the pipeline'
 from predictions.daily_models import DailyRun  # noqa: E402
 
 DAILY_SCHEDULE_NAME = "daily: yesterday's box scores -> load -> today's slate"
+DAILY_SWEEPER_SCHEDULE_NAME = "daily: start again the days whose chain was lost"
 
 register_job_kind(
     DailyRun,
@@ -179,7 +180,19 @@ register_schedules(
                 "next month's schedule\" too, so today's games are in the warehouse. Keyword arguments: "
                 '"date": "YYYY-MM-DD" runs another day (its slate; the box scores of the day before).'
             ),
-        }
+        },
+        {
+            "name": DAILY_SWEEPER_SCHEDULE_NAME,
+            "task": "predictions.tasks.sweep_lost_daily_runs",
+            "kwargs": {},
+            "crontab": {"minute": "*/15", "hour": "*", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"},
+            "enabled": True,
+            "description": (
+                "Every 15 minutes: a daily run still queued or running 2 hours after it started lost its chain "
+                "(a worker gone for good, messages the broker lost). It is started again as a new attempt, and "
+                "failed with the reason after 3 attempts (predictions.daily_services.sweep_lost_daily_runs)."
+            ),
+        },
     ]
 )
 

@@ -18,6 +18,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client, override_settings
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from django_celery_results.models import TaskResult
 
@@ -29,7 +30,7 @@ from nbaproject.testing.waiting import wait_for
 from operations.dashboard import jobs_of_model
 from operations.schedules import ensure_all_schedules
 from predictions import daily_services
-from predictions.jobs import DAILY_SCHEDULE_NAME
+from predictions.jobs import DAILY_SCHEDULE_NAME, DAILY_SWEEPER_SCHEDULE_NAME
 from predictions.models import DailyRun, Slate, SlatePrediction
 from predictions.tests.conftest import restore_models
 from scraping.models import ScrapeRun
@@ -233,6 +234,45 @@ def test_the_schedule_is_disabled_and_runs_now_from_admin(daily_world, bref_serv
     page = client.get(f"/admin/predictions/dailyrun/{run.pk}/change/").content.decode()
     assert f"/admin/scraping/scraperun/{run.scrape_run_id}/change/" in page
     assert f"/admin/predictions/slate/{run.slate_id}/change/" in page
+
+
+def test_the_sweeper_starts_a_lost_day_again_and_gives_up_after_max_attempts(daily_world, bref_server):
+    """A run whose chain was lost (still running STALE_AFTER after it started) is started again
+    and completes; one lost MAX_LOST_ATTEMPTS times is failed with the reason; a recent one waits."""
+    ensure_all_schedules()
+    entry = PeriodicTask.objects.get(name=DAILY_SWEEPER_SCHEDULE_NAME)
+    assert (entry.task, entry.enabled, entry.crontab.minute) == (
+        "predictions.tasks.sweep_lost_daily_runs",
+        True,
+        "*/15",
+    )
+    long_ago = timezone.now() - daily_services.STALE_AFTER - dt.timedelta(minutes=1)
+    running = {"status": DailyRun.Status.RUNNING, "step_index": 1, "step_count": 3}
+    lost = DailyRun.objects.create(
+        date=TODAY,
+        token="lost",
+        attempts=1,
+        crawl_args={"base_url": bref_server.base_url},
+        started_at=long_ago,
+        **running,
+    )
+    hopeless_day, recent_day = TODAY - dt.timedelta(days=5), TODAY - dt.timedelta(days=6)
+    hopeless = DailyRun.objects.create(
+        date=hopeless_day, token="x", attempts=daily_services.MAX_LOST_ATTEMPTS, started_at=long_ago, **running
+    )
+    recent = DailyRun.objects.create(date=recent_day, token="y", attempts=1, started_at=timezone.now(), **running)
+
+    swept = daily_services.sweep_lost_daily_runs()
+
+    assert swept == {"restarted": [TODAY.isoformat()], "failed": [hopeless_day.isoformat()], "not_restarted": []}
+    lost = wait_run(lost.pk)
+    assert (lost.status, lost.attempts, lost.crawl_args) == ("succeeded", 2, {"base_url": bref_server.base_url})
+    assert lost.token != "lost" and PlayerGameLog.objects.filter(date=YESTERDAY).exists()
+    hopeless.refresh_from_db()
+    assert hopeless.status == "failed" and hopeless.message.startswith("gave up: its chain was lost 3 times")
+    recent.refresh_from_db()
+    assert (recent.status, recent.attempts, recent.token) == ("running", 1, "y")
+    assert daily_services.sweep_lost_daily_runs() == {"restarted": [], "failed": [], "not_restarted": []}
 
 
 def test_a_failing_crawl_fails_the_run_with_the_reason_and_loads_nothing(transactional_db, celery_worker):
