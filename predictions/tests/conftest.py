@@ -167,11 +167,21 @@ class TriggerHold:
 
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                "AND objid = %s AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = %s "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                 [self.lock],
             )
-            return cursor.fetchone()[0]
+            pids = [pid for (pid,) in cursor.fetchall()]
+            for pid in pids:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+        def gone() -> bool:  # ended, its transaction rolled back, before anything releases the hold
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids])
+                return cursor.fetchone()[0] == 0
+
+        wait_for(gone, 30, "the sessions stopped at the hold ended")
+        return len(pids)
 
     def release(self):
         from django.db import connection
