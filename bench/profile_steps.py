@@ -65,10 +65,10 @@ def main() -> None:
         )
         token, task_ids = new_run()
         call = timed if measure else (lambda name, work, *a: work(*a))
-        call("resolve", steps.resolve_request, request.pk, token, task_ids)
-        features = call("features", steps.build_features, request.pk, token)
-        outputs = [call(name, steps.run_model, name, features, request.pk, token) for name in kinds.names()]
-        call("combine", steps.store_prediction, outputs, request.pk, token)
+        matchup = call("resolve", steps.resolve_request, request.pk, token, task_ids)
+        features = call("features", steps.build_features, request.pk, token, True, matchup)
+        outputs = [call(name, steps.run_model, name, features, request.pk, token, True) for name in kinds.names()]
+        call("combine", steps.store_prediction, outputs, request.pk, token, True)
 
     for _ in range(5):  # models loaded, caches filled
         one(False)
@@ -89,7 +89,9 @@ def main() -> None:
         )
     if args.profile:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(
+            int(os.environ.get("TOP", "40"))
+        )
         print(out.getvalue())
 
 

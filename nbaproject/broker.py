@@ -7,6 +7,10 @@ kombu's filesystem `_put` creates the message file in the queue folder and then 
 worker published while the prediction worker polled). Here a message is written under a name no queue
 matches and then renamed into place: a rename within one folder is atomic, so a consumer reads the
 whole message or nothing. settings.py selects this transport when the broker URL is `filesystem://`.
+
+A message given back (a worker rejecting it with requeue: its pool process died under acks_late) comes
+back marked redelivered, as RabbitMQ marks it: kombu's virtual transports set the flag where no
+consumer reads it. The prediction steps count a redelivered step's starts by it (predictions.tasks).
 """
 
 from __future__ import annotations
@@ -32,6 +36,12 @@ class Channel(filesystem.Channel):
             os.replace(partial, os.path.join(self.data_folder_out, name))
         except OSError as exc:
             raise ChannelError(f"Cannot add file {name!r} to directory") from exc
+
+    def _restore(self, message):
+        """Put a message given back onto its queue again, flagged redelivered in its delivery info
+        (what `message.delivery_info["redelivered"]` and Celery's task request read)."""
+        message.delivery_info["redelivered"] = True
+        super()._restore(message)
 
 
 class Transport(filesystem.Transport):

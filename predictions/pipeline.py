@@ -69,18 +69,29 @@ def first_step(request_id, token: str, task_ids: dict[str, str], queues: dict[st
     ).set(task_id=task_ids["resolve"])
 
 
-def rest_of_run(request_id, token: str, task_ids: dict[str, str], queues: dict[str, str | None] | None = None):
+def rest_of_run(
+    request_id,
+    token: str,
+    task_ids: dict[str, str],
+    queues: dict[str, str | None] | None = None,
+    matchup: dict | None = None,
+):
     """The steps after resolve, with the run's task ids: features -> group(one per model kind of
-    `queues`, default this process's) -> combine."""
+    `queues`, default this process's) -> combine. The features step gets `matchup` (what the resolve
+    step found) and the run's model kinds (steps.build_features)."""
     rid = str(request_id)
     model_steps = []
-    for name, queue in (model_queues() if queues is None else queues).items():
+    queues = model_queues() if queues is None else queues
+    for name, queue in queues.items():
         step = app.signature(model_step_task(name), args=(rid, token)).set(task_id=task_ids[name])
         model_steps.append(step.set(queue=queue) if queue else step)
     return chain(
-        app.signature("predictions.tasks.features_step", args=(rid, token), immutable=True).set(
-            task_id=task_ids["features"]
-        ),
+        app.signature(
+            "predictions.tasks.features_step",
+            args=(rid, token),
+            kwargs={"models": list(queues), **({"matchup": matchup} if matchup else {})},
+            immutable=True,
+        ).set(task_id=task_ids["features"]),
         group(model_steps),
         app.signature("predictions.tasks.combine_step", args=(rid, token)).set(task_id=task_ids["combine"]),
     )
@@ -93,13 +104,19 @@ def build_chain(request_id, token: str, task_ids: dict[str, str]):
     return chain(first_step(request_id, token, task_ids, queues), rest_of_run(request_id, token, task_ids, queues))
 
 
-def continue_run(request_id, token: str, task_ids: dict[str, str], queues: dict[str, str | None] | None = None) -> bool:
+def continue_run(
+    request_id,
+    token: str,
+    task_ids: dict[str, str],
+    queues: dict[str, str | None] | None = None,
+    matchup: dict | None = None,
+) -> bool:
     """Called by the resolve step once the request is resolved: publish the rest of the run (the
     model kinds the first step carries). A failure is logged, not raised: the request then stays
     running without progress, and the sweeper runs it again after PREDICTIONS_RUNNING_TIMEOUT (as
     for a message lost with its worker)."""
     try:
-        rest_of_run(request_id, token, task_ids, queues).apply_async()
+        rest_of_run(request_id, token, task_ids, queues, matchup).apply_async()
         return True
     except Exception as exc:  # any broker/transport failure
         logger.warning(

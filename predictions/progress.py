@@ -1,20 +1,29 @@
-"""The one state machine of a prediction request's steps: begin, finish, fail (and give up), succeed.
+"""The one state machine of a prediction request's steps: begin, finish (and hand over), fail (and give
+up), succeed.
 
 The lowest layer of the pipeline (docs/architecture.md, "Layers inside predictions"): the steps
 (predictions.steps) call it, nothing here knows what a step computes. Every transition is one
-conditional UPDATE of the request that also appends its `PredictionEvent` from the updated row:
+conditional UPDATE of the request that also appends its `PredictionEvent`s from the updated row:
 
 - `begin_step`: the first step claims a queued request for its run (token, task ids); every later
   step only proceeds while its run owns the running request. Each start is counted per step and
   run; a step started PREDICTIONS_MAX_STEP_STARTS times (a poison message that kills its worker
   process each time) fails the request instead ("given up").
-- `finish_step`: the step's resolved fields, its seconds, and the percentage (each step counted once).
+- `finish_step`: the step's resolved fields, its seconds, and the percentage (each step counted
+  once). With `then`, it also hands over: the steps whose messages come next are recorded as
+  started (stage, step index, one start each, their "started" events after this step's "done"), in
+  the same statement. Their first delivery then writes nothing before its own finish (`resume_step`
+  reads the request when the step needs it; a model step reads nothing), so a prediction costs 6
+  transitions instead of 10 and every step's start and end is still in the events. A redelivery
+  (its worker died: the broker flags it) or a retry calls `begin_step`, which counts that start:
+  the give-up on a poison step works as before (the first delivery's start was counted by the
+  handover).
 - `fail`: failed with a readable message and whose failure it is, unless another run owns it.
 - `succeed`: the last step's result, stored in the same transaction as the final state.
 
 A transition whose condition does not hold writes nothing and raises `StaleRun` (a redelivered
 step of a finished request, a stale run after the sweeper re-queued it). On PostgreSQL the UPDATE
-and the event's INSERT are one statement (a data-modifying CTE: one round trip, no transaction);
+and the events' INSERT are one statement (a data-modifying CTE: one round trip, no transaction);
 on SQLite (the embedded default) the same UPDATE with RETURNING, then the INSERT, in one
 transaction. Only the JSON functions differ between the two (`_Dialect`).
 """
@@ -94,12 +103,17 @@ def _apply(
     *,
     row: bool = False,
     result: models.Model | None = None,
+    events: list[tuple[str, str, bool]] | None = None,
+    handed: str = "TRUE",
 ):
     """Update the request (when `condition` holds) and append its event from the updated row: the
     UPDATE's row lock orders the events. Returns whether the condition held (nothing is written when
     it did not); with `row`, the updated request instead (None: the condition did not hold), read by
     the same statement. `result`, an unsaved row pointing to the request (`request_id`), is inserted
-    with the change (PostgreSQL: in the same statement)."""
+    with the change (PostgreSQL: in the same statement). `events` replaces the one event (`message`,
+    the row's step) with several, in this order: (step, message, always), each with the updated
+    row's status and percent; one not `always` is written only when `handed` (SQL on the updated
+    row) holds."""
     request_table, event_table = PredictionRequest._meta.db_table, PredictionEvent._meta.db_table
     params = {
         **params,
@@ -110,11 +124,29 @@ def _apply(
     update = f"UPDATE {request_table} SET {changes}, updated_at = %(now)s WHERE id = %(id)s AND ({condition})"
     columns = "request_id, status, step, step_index, step_count, percent, message, created_at"
     event_values = "id, status, stage, step_index, step_count, percent"
+    for number, (step, text, always) in enumerate(events or ()):
+        params.update({f"e{number}s": step, f"e{number}i": _index(step), f"e{number}m": text[:500]})
+        params[f"e{number}a"] = always
     if connection.vendor == "postgresql":
+        if events:
+            listed = ", ".join(
+                f"(%(e{n}s)s::text, %(e{n}i)s::int, %(e{n}m)s::text, %(e{n}a)s::boolean, {n})"
+                for n in range(len(events))
+            )
+            event = (
+                f"INSERT INTO {event_table} ({columns}) SELECT changed.id, changed.status, e.step, e.step_index, "
+                "changed.step_count, changed.percent, e.message, %(now)s "
+                f"FROM changed CROSS JOIN (VALUES {listed}) AS e (step, step_index, message, always, ord) "
+                "WHERE e.always OR changed.handed ORDER BY e.ord RETURNING id"
+            )
+        else:
+            event = (
+                f"INSERT INTO {event_table} ({columns}) SELECT {event_values}, %(message)s, %(now)s "
+                "FROM changed RETURNING id"
+            )
         parts = [
-            f"changed AS ({update} RETURNING *)",
-            f"event AS (INSERT INTO {event_table} ({columns}) SELECT {event_values}, %(message)s, %(now)s "
-            "FROM changed RETURNING id)",
+            f"changed AS ({update} RETURNING *{f', {handed} AS handed' if events else ''})",
+            f"event AS ({event})",
         ]
         if result is not None:
             names, values = _insert_values(result, params)
@@ -135,14 +167,21 @@ def _apply(
         return written is not None
     with transaction.atomic(), connection.cursor() as cursor:
         key = PredictionRequest._meta.pk.get_db_prep_value(request_id, connection)
-        cursor.execute(f"{update} RETURNING {event_values}", {**params, "id": key})
+        cursor.execute(f"{update} RETURNING {event_values}, {handed}", {**params, "id": key})
         changed = cursor.fetchone()
         if changed is None:
             return None if row else False
-        cursor.execute(
-            f"INSERT INTO {event_table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [*changed, params["message"], params["now"]],
+        (pk, status, stage, index, count, percent), was_handed = changed[:6], bool(changed[6])
+        rows = (
+            [
+                (pk, status, step, _index(step), count, percent, text[:500], params["now"])
+                for step, text, always in events
+                if always or was_handed
+            ]
+            if events
+            else [(pk, status, stage, index, count, percent, params["message"], params["now"])]
         )
+        cursor.executemany(f"INSERT INTO {event_table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows)
         if result is not None:
             result.save(force_insert=True)
     return PredictionRequest.objects.get(pk=request_id) if row else True
@@ -162,6 +201,10 @@ def _insert_values(result: models.Model, params: dict) -> tuple[list[str], list[
         params[f"r{number}"] = field.get_db_prep_save(field.pre_save(result, add=True), connection)
         values.append(f"%(r{number})s")
     return names, values
+
+
+def _index(step: str) -> int:
+    return STEP_NAMES.index(step) + 1
 
 
 def _owned(token_param: str = "%(token)s") -> str:
@@ -194,7 +237,7 @@ def begin_step(request_id, token: str, step: str, task_ids: dict | None = None) 
     params = {
         "token": token,
         "step": step,
-        "index": STEP_NAMES.index(step) + 1,
+        "index": _index(step),
         "max_starts": max_step_starts(),
         "task_ids": json.dumps(task_ids) if task_ids else None,
     }
@@ -231,8 +274,21 @@ def gave_up_message(step: str, starts: int) -> str:
     )
 
 
-def finish_step(request_id, token: str, step: str, seconds: float, **fields) -> None:
-    """Record a finished step (and any fields it resolved) and advance the percentage."""
+def finish_step(
+    request_id,
+    token: str,
+    step: str,
+    seconds: float,
+    *,
+    then: tuple[str, ...] = (),
+    once_all_done: bool = False,
+    **fields,
+) -> None:
+    """Record a finished step (and any fields it resolved) and advance the percentage. `then`: the
+    steps this one hands over to, whose messages are sent next: the same statement records that they
+    started (stage, step index, one start each in `step_starts`, their "started" events after this
+    step's "done"), so their first delivery writes nothing before its own finish. With
+    `once_all_done` (the last of parallel steps hands over) only when every step but `then` is done."""
     sql = _sql()
     params = {"token": token, "step": step, "timing": json.dumps({step: round(seconds, 4)})}
     assignments = []
@@ -244,6 +300,24 @@ def finish_step(request_id, token: str, step: str, seconds: float, **fields) -> 
         assignments.append(f"{field.column} = %(f{number})s")
     # The percentage counts this step once, however often it is recorded (a re-run step).
     once = f"CASE WHEN {sql.has('steps_done', '%(step)s')} THEN 0 ELSE 1 END"
+    handed = "TRUE"  # whether it handed over, on the updated row (the RETURNING's)
+    if then:
+        if once_all_done:  # the last of parallel steps: this one done, only `then` left
+            handed = f"{sql.length('steps_done')} + {len(then)} >= step_count"
+            before = f"{sql.length('steps_done')} + {once} + {len(then)} >= step_count"  # the same, before the change
+            when = f"CASE WHEN {before} THEN {{}} ELSE {{}} END".format
+        else:
+            when = lambda value, _unchanged: value  # noqa: E731
+        counted = "step_starts"
+        for number, name in enumerate(then):
+            params[f"n{number}"] = name
+            counted = sql.set_key(counted, f"%(n{number})s", f"{sql.get_int('step_starts', f'%(n{number})s')} + 1")
+        params["next_index"] = _index(then[-1])
+        assignments += [
+            f"stage = {when(f'%(n{len(then) - 1})s', 'stage')}",
+            f"step_index = {when('%(next_index)s', 'step_index')}",
+            f"step_starts = {when(counted, 'step_starts')}",
+        ]
     changes = ", ".join(
         [
             *assignments,
@@ -253,8 +327,35 @@ def finish_step(request_id, token: str, step: str, seconds: float, **fields) -> 
             f"timings = {sql.merge('timings', '%(timing)s')}",
         ]
     )
-    if not _apply(request_id, changes, _owned(), f"{STEP_LABELS[step]}: done", params):
+    done = f"{STEP_LABELS[step]}: done"
+    events = [(step, done, True), *((name, STEP_LABELS[name], not once_all_done) for name in then)]
+    if not _apply(request_id, changes, _owned(), done, params, events=events, handed=handed):
         raise StaleRun(f"request {request_id} is no longer run by {token}")
+
+
+def resume_step(request_id, token: str, step: str, row: bool = True) -> PredictionRequest | None:
+    """The first delivery of a step whose start the previous step's finish recorded (`then`): the
+    request as it stands (with `row` False, None: only its run and starts are read), read without a
+    write. StaleRun when this run does not own it (any more); a start that was not recorded (the
+    previous step's finish did not hand over to it: a model kind the process that ran it does not
+    know) is recorded now, by begin_step, so that every delivery of a step counts against
+    max_step_starts()."""
+    found = PredictionRequest.objects.filter(pk=request_id)
+    if row:
+        request = found.first()
+        state = None if request is None else (request.status, request.run_token, request.step_starts)
+    else:
+        request, state = None, found.values_list("status", "run_token", "step_starts").first()
+    if state is None:
+        raise StaleRun(f"request {request_id} no longer exists")
+    status, owner, step_starts = state
+    if status in PredictionRequest.TERMINAL:
+        raise StaleRun(f"request {request_id} is already {status}")
+    if status != Status.RUNNING or owner != token:
+        raise StaleRun(f"request {request_id} is run by {owner or 'no run'}, not {token}")
+    if step_starts.get(step, 0) < 1:
+        return begin_step(request_id, token, step)
+    return request
 
 
 def succeed(request_id, token: str, step: str, timings: dict, message: str, result: models.Model) -> models.Model:

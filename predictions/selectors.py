@@ -193,6 +193,98 @@ def _date(value) -> dt.date | None:
     return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
+@dataclass
+class Matchup:
+    """What the resolve step looks up for a request: the player, his team in his last game before the
+    day (None: he has none), the opponent given (None: none given) and his team's game on the day, or
+    its first on or after it for the next game (None: no such game; against the opponent when given)."""
+
+    player: Player
+    team: Team | None
+    opponent: Team | None
+    game: Game | None
+
+
+# The resolve step's look-ups in one query (SQL written out: it is on every prediction's path, and the
+# ORM takes longer to build its four queries than the database to run them): the player by id or exact
+# (normalised) name, the team of his last line before the day, the opponent by alias, the team's game
+# and the game's other side. The same on PostgreSQL and SQLite.
+_MATCHUP_SQL = """
+SELECT {columns}
+FROM {player} p
+LEFT JOIN {team} t ON t.id = (
+  SELECT l.team_id FROM {log} l WHERE l.player_id = p.id AND l.date < %s ORDER BY l.date DESC LIMIT 1)
+LEFT JOIN {alias} a ON a.alias = %s
+LEFT JOIN {team} o ON o.id = a.team_id
+LEFT JOIN {game} g ON g.id = (
+  SELECT g2.id FROM {game} g2 WHERE (g2.home_id = t.id OR g2.away_id = t.id) AND g2.date {on} %s {against}
+  ORDER BY g2.date LIMIT 1)
+LEFT JOIN {team} x ON x.id = CASE WHEN g.home_id = t.id THEN g.away_id ELSE g.home_id END
+WHERE {where} ORDER BY p.name LIMIT {limit}
+"""
+
+
+def matchup(player_text: str | int, opponent_text: str, day: dt.date, upcoming: bool) -> Matchup | None:
+    """The Matchup of a player (an id or a name), an opponent (a code or a name, or ''), and a day:
+    his team's game on `day`, or with `upcoming` its first game on or after it. One query; None when
+    it cannot tell (no single player with that id or exact name, an unknown opponent): find_player,
+    Team.objects.resolve, last_log and game_on / next_game then say why, and find partial names."""
+    text = str(player_text).strip()
+    if text.isdecimal():
+        _low, high = connection.ops.integer_field_range(Player._meta.pk.get_internal_type())
+        if high is not None and int(text) > high:
+            return None
+        where, value = "p.id = %s", int(text)
+    else:
+        where, value = "p.normalised_name = %s", normalise_name(text)
+        if not value:
+            return None
+    alias = alias_key(opponent_text) if opponent_text else None
+    quote = connection.ops.quote_name
+    models = {"p": Player, "t": Team, "o": Team, "g": Game, "x": Team}
+    sql = _MATCHUP_SQL.format(
+        columns=", ".join(f"{a}.{quote(f.column)}" for a, model in models.items() for f in model._meta.concrete_fields),
+        player=quote(Player._meta.db_table),
+        team=quote(Team._meta.db_table),
+        log=quote(PlayerGameLog._meta.db_table),
+        alias=quote(TeamAlias._meta.db_table),
+        game=quote(Game._meta.db_table),
+        on=">=" if upcoming else "=",
+        against="AND (g2.home_id = o.id OR g2.away_id = o.id)" if alias else "",
+        where=where,
+        limit=2,
+    )
+    adapt = connection.ops.adapt_datefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [adapt(day), alias, adapt(day), value])
+        rows = cursor.fetchall()
+    if len(rows) != 1:
+        return None
+    row, found = rows[0], {}
+    for name, model in models.items():
+        fields = model._meta.concrete_fields
+        values, row = row[: len(fields)], row[len(fields) :]
+        found[name] = None if values[0] is None else _from_row(model, values)
+    if alias and found["o"] is None:
+        return None
+    game = found["g"]
+    if game is not None:  # its sides, without another query
+        game.home, game.away = (found["t"], found["x"]) if game.home_id == found["t"].pk else (found["x"], found["t"])
+    return Matchup(found["p"], found["t"], found["o"], game)
+
+
+def _from_row(model, values):
+    """A model instance from its columns read by raw SQL, converted as the ORM converts them (SQLite
+    gives dates as text)."""
+    converted = []
+    for model_field, value in zip(model._meta.concrete_fields, values, strict=True):
+        column = model_field.get_col(model._meta.db_table)
+        for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+            value = converter(value, column, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [f.attname for f in model._meta.concrete_fields], converted)
+
+
 def team_games(team: Team) -> QuerySet[Game]:
     return Game.objects.filter(Q(home=team) | Q(away=team)).select_related("home", "away")
 

@@ -19,8 +19,8 @@ from django.utils import timezone
 from etl.models import Team
 from predictions import selectors, who_is_out
 from predictions.dates import product_today
-from predictions.models import Prediction, PredictionRequest
-from predictions.progress import StaleRun, begin_step, finish_step, succeed
+from predictions.models import FIRST_STEPS, LAST_STEPS, STEP_LABELS, STEP_NAMES, Prediction, PredictionRequest
+from predictions.progress import StaleRun, begin_step, finish_step, resume_step, succeed
 
 logger = logging.getLogger(__name__)
 
@@ -93,57 +93,61 @@ def no_next_game_message(player_name: str, team_code: str, today: dt.date, oppon
     )
 
 
-def _team_before(player, day, found: dict, advice: str):
-    """The player's team in his last game before `day` (also put in `found`); Unanswerable, saying
-    `advice`, when he has no game before it."""
-    latest = selectors.last_log(player, before=day)
-    if latest is None:
-        raise Unanswerable(
-            f"{player.name} has no games before {day.isoformat()} in the database, so there "
-            f"is nothing to base a prediction on: {advice}.",
-            found,
-        )
-    found["team"] = latest.team
-    return latest.team
-
-
 def resolve_matchup(request: PredictionRequest) -> dict:
     """What a request refers to, as fields of the request; PredictionFailed with the reason if nothing.
 
     Without a date the request means the player's next game on or after the product's today when it
     was asked (`as_of`: AS_OF_DATE, or today in UTC), for the team of his last game before it; a game
-    today is still upcoming (the slate of today holds it too)."""
-    player, opponent = _resolve_inputs(request)
+    today is still upcoming (the slate of today holds it too). One query in the usual case (a player
+    by id or exact name: selectors.matchup), the separate look-ups otherwise."""
     day, home = request.date_input, request.home_input
-    found = {"player": player, "opponent": opponent, "game_date": day}
-    game = None
-    if day is None:
-        today = request.as_of or product_today()
-        team = _team_before(player, today, found, "give an opponent and a later date")
-        game = selectors.next_game(team, today, opponent)
-        if game is None:
-            raise Unanswerable(no_next_game_message(player.name, team.code, today, opponent), found)
-    else:
-        team = _team_before(player, day, found, "pick a later date")
-        game = selectors.game_on(team, day, opponent)
-        if game is None and opponent is None:
-            raise Unanswerable(
-                f"no game found for {player.name} ({team.code}) on {day.isoformat()}: "
-                "give an opponent for a hypothetical matchup",
-                found,
-            )
+    today = (request.as_of or product_today()) if day is None else None
+    when = day or today
+    found = selectors.matchup(request.player_input, request.opponent_input, when, upcoming=day is None)
+    if found is None:
+        found = _matchup_by_parts(request, when, upcoming=day is None)
+    player, opponent, team, game = found.player, found.opponent, found.team, found.game
+    known = {"player": player, "opponent": opponent, "game_date": day}
+    if team is None:
+        advice = "give an opponent and a later date" if day is None else "pick a later date"
+        raise Unanswerable(
+            f"{player.name} has no games before {when.isoformat()} in the database, so there "
+            f"is nothing to base a prediction on: {advice}.",
+            known,
+        )
+    known["team"] = team
+    if game is None and day is None:
+        raise Unanswerable(no_next_game_message(player.name, team.code, today, opponent), known)
+    if game is None and opponent is None:
+        raise Unanswerable(
+            f"no game found for {player.name} ({team.code}) on {day.isoformat()}: "
+            "give an opponent for a hypothetical matchup",
+            known,
+        )
     if game is not None:
         opponent = game.away if game.home_id == team.pk else game.home
         home = game.home_id == team.pk
         day = game.date
     if opponent.pk == team.pk:
-        raise Unanswerable(own_team_message(opponent.code, player.name, request.date_input), found)
+        raise Unanswerable(own_team_message(opponent.code, player.name, request.date_input), known)
     if home is None:
         home = True  # a hypothetical matchup defaults to a home game
     resolved = {"player": player, "team": team, "opponent": opponent, "game": game, "game_date": day, "is_home": home}
     if request.out_players is not None:  # who is out: each one's team then, ignored when on neither side
         resolved["out_players"] = who_is_out.place(request.out_players, day, (team.pk, opponent.pk))
     return resolved
+
+
+def _matchup_by_parts(request: PredictionRequest, when: dt.date, upcoming: bool) -> selectors.Matchup:
+    """selectors.matchup's answer from the separate look-ups: a partial name ('lebron'), or the reason
+    (Unanswerable) why the player or the opponent is not found."""
+    player, opponent = _resolve_inputs(request)
+    latest = selectors.last_log(player, before=when)
+    team = latest.team if latest is not None else None
+    game = None
+    if team is not None:
+        game = (selectors.next_game if upcoming else selectors.game_on)(team, when, opponent)
+    return selectors.Matchup(player, team, opponent, game)
 
 
 def _resolve_inputs(request: PredictionRequest):
@@ -156,8 +160,10 @@ def _resolve_inputs(request: PredictionRequest):
 # --- The steps ----------------------------------------------------------------------------------------------
 
 
-def resolve_request(request_id, token: str, task_ids: dict | None = None) -> None:
-    """Step 1: the player, his team, the opponent, the game (or a hypothetical matchup) and home/away."""
+def resolve_request(request_id, token: str, task_ids: dict | None = None) -> dict:
+    """Step 1: the player, his team, the opponent, the game (or a hypothetical matchup) and home/away.
+    Returns what the features step needs of them (`matchup`: sent in its message, so that its first
+    delivery reads nothing before its own queries)."""
     request = begin_step(request_id, token, "resolve", task_ids)
     started = time.perf_counter()
     try:
@@ -166,26 +172,61 @@ def resolve_request(request_id, token: str, task_ids: dict | None = None) -> Non
         if exc.resolved:
             PredictionRequest.objects.filter(pk=request_id, run_token=token).update(**exc.resolved)
         raise
-    finish_step(request_id, token, "resolve", time.perf_counter() - started, **resolved)
+    finish_step(request_id, token, "resolve", time.perf_counter() - started, then=("features",), **resolved)
+    return {
+        "player_id": resolved["player"].pk,
+        "team_id": resolved["team"].pk,
+        "opponent_id": resolved["opponent"].pk,
+        "game_date": resolved["game_date"].isoformat(),
+        "is_home": resolved["is_home"],
+        "out": who_is_out.feature_ids(resolved.get("out_players")),
+    }
 
 
-def build_features(request_id, token: str) -> dict:
-    """Step 2: the model features for the resolved (player, game), from mlmodels.warehouse."""
-    request = begin_step(request_id, token, "features")
+def _begin(request_id, token: str, step: str, handed_over: bool) -> PredictionRequest:
+    """The request as a later step starts: its first delivery (`handed_over`: the previous step's
+    finish recorded that it started) only reads it; a redelivery or a retry records its start."""
+    return resume_step(request_id, token, step) if handed_over else begin_step(request_id, token, step)
+
+
+def build_features(
+    request_id, token: str, handed_over: bool = False, matchup: dict | None = None, models: list | None = None
+) -> dict:
+    """Step 2: the model features for the resolved (player, game), from mlmodels.warehouse. Its first
+    delivery with the `matchup` resolve_request returned reads nothing else (its finish checks the
+    run token); otherwise it reads the resolved request. Its finish hands over to the run's model
+    steps (`models`, default this process's) that this process knows (the others record their start
+    themselves)."""
+    if not (handed_over and matchup):
+        request = _begin(request_id, token, "features", handed_over)
+        matchup = {
+            "player_id": request.player_id,
+            "team_id": request.team_id,
+            "opponent_id": request.opponent_id,
+            "game_date": request.game_date.isoformat(),
+            "is_home": request.is_home,
+            "out": who_is_out.feature_ids(request.out_players),
+        }
     started = time.perf_counter()
     from mlmodels.warehouse import build_features_for
 
     features = build_features_for(
-        request.player_id,
-        request.game_date,
-        request.opponent_id,
-        request.is_home,
-        team_id=request.team_id,
-        out=who_is_out.feature_ids(request.out_players),
+        matchup["player_id"],
+        dt.date.fromisoformat(matchup["game_date"]),
+        matchup["opponent_id"],
+        matchup["is_home"],
+        team_id=matchup["team_id"],
+        out=matchup["out"],
     )
     features = {name: _plain(value) for name, value in features.items()}
-    finish_step(request_id, token, "features", time.perf_counter() - started, features=features)
+    then = tuple(name for name in models if name in STEP_LABELS) if models is not None else model_steps()
+    finish_step(request_id, token, "features", time.perf_counter() - started, then=then, features=features)
     return features
+
+
+def model_steps() -> tuple[str, ...]:
+    """The model steps of this process's pipeline (one per model kind), run in parallel after features."""
+    return tuple(STEP_NAMES[len(FIRST_STEPS) : -len(LAST_STEPS)])
 
 
 def _plain(value):
@@ -197,9 +238,14 @@ def _plain(value):
     return None if number != number else number
 
 
-def run_model(algorithm: str, features: dict, request_id, token: str) -> dict:
-    """A model step (one per model kind, in parallel): that kind's p10/p50/p90 for the features."""
-    begin_step(request_id, token, algorithm)
+def run_model(algorithm: str, features: dict, request_id, token: str, handed_over: bool = False) -> dict:
+    """A model step (one per model kind, in parallel): that kind's p10/p50/p90 for the features. Its
+    first delivery writes nothing before its finish: the features come in the message, and it only
+    reads whether the features step recorded its start."""
+    if handed_over:
+        resume_step(request_id, token, algorithm, row=False)
+    else:
+        begin_step(request_id, token, algorithm)
     started = time.perf_counter()
     from mlmodels import inference
 
@@ -210,15 +256,16 @@ def run_model(algorithm: str, features: dict, request_id, token: str) -> dict:
             f"no trained {algorithm} model is active yet ({exc}): an administrator must run `manage.py train`"
         ) from None
     output = {key: _plain(value) for key, value in output.items()}
-    finish_step(request_id, token, algorithm, time.perf_counter() - started)
+    # The last model step to finish hands over to combine.
+    finish_step(request_id, token, algorithm, time.perf_counter() - started, then=("combine",), once_all_done=True)
     return {"algorithm": algorithm, **output}
 
 
-def store_prediction(outputs: list[dict], request_id, token: str) -> dict:
+def store_prediction(outputs: list[dict], request_id, token: str, handed_over: bool = False) -> dict:
     """Last step: combine the models' outputs and store the one Prediction of the request (with the
     request's final state, in one statement). A re-run after the result was stored answers with it."""
     try:
-        request = begin_step(request_id, token, "combine")
+        request = _begin(request_id, token, "combine", handed_over)
     except StaleRun:
         stored = Prediction.objects.filter(request_id=request_id).first()
         if stored is not None:

@@ -71,28 +71,42 @@ def _run(task, step: str, request_id, token: str, work, *args):
         raise
 
 
+def _handed_over(task) -> bool:
+    """Whether this is the step's first delivery, whose start the previous step's finish recorded
+    (progress.finish_step's `then`). A redelivery (its worker process died: acks_late; the broker
+    marks it redelivered) or a retry records its own start, which is what counts a poison step's
+    deliveries (PREDICTIONS_MAX_STEP_STARTS)."""
+    delivery = task.request.delivery_info or {}
+    return not delivery.get("redelivered") and not task.request.retries
+
+
 @shared_task(name=pipeline.RESOLVE_TASK, **STEP_OPTIONS)
 def resolve_step(self, request_id, token, task_ids=None, model_queues=None):
     """The first step, the only message the web process publishes: once the request is resolved, it
     publishes the rest of the run (unless it was answered here, or published as one canvas)."""
-    unanswerable = _run(self, "resolve", request_id, token, steps.resolve_request, request_id, token, task_ids)
-    if unanswerable:
-        return unanswerable
+    outcome = _run(self, "resolve", request_id, token, steps.resolve_request, request_id, token, task_ids)
+    if outcome.get("status") == "failed":  # answered (Unanswerable): nothing left to run
+        return outcome
     if task_ids and not self.request.chain:
-        pipeline.continue_run(request_id, token, task_ids, model_queues)
+        pipeline.continue_run(request_id, token, task_ids, model_queues, matchup=outcome)
     return request_id
 
 
 @shared_task(name="predictions.tasks.features_step", **STEP_OPTIONS)
-def features_step(self, request_id, token):
-    return _run(self, "features", request_id, token, steps.build_features, request_id, token)
+def features_step(self, request_id, token, matchup=None, models=None):
+    handed_over = _handed_over(self)
+    work = steps.build_features
+    return _run(self, "features", request_id, token, work, request_id, token, handed_over, matchup, models)
 
 
 def _model_step(kind_name: str):
     """The prediction step of one model kind: its active model's p10/p50/p90 for the features."""
 
     def step(self, features, request_id, token):
-        return _run(self, kind_name, request_id, token, steps.run_model, kind_name, features, request_id, token)
+        handed_over = _handed_over(self)
+        return _run(
+            self, kind_name, request_id, token, steps.run_model, kind_name, features, request_id, token, handed_over
+        )
 
     step.__name__ = step.__qualname__ = f"{kind_name}_step"
     step.__doc__ = f"The {kind_name} model's range for the features (mlmodels.kinds)."
@@ -106,7 +120,8 @@ globals().update({task.__name__.rsplit(".", 1)[-1]: task for task in MODEL_STEPS
 
 @shared_task(name="predictions.tasks.combine_step", **STEP_OPTIONS)
 def combine_step(self, outputs, request_id, token):
-    return _run(self, "combine", request_id, token, steps.store_prediction, outputs, request_id, token)
+    handed_over = _handed_over(self)
+    return _run(self, "combine", request_id, token, steps.store_prediction, outputs, request_id, token, handed_over)
 
 
 @shared_task(name="predictions.tasks.sweep_stuck_requests", soft_time_limit=120, time_limit=150)

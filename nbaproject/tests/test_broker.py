@@ -73,3 +73,21 @@ def test_kombus_own_transport_shows_the_empty_file_this_subclass_avoids(tmp_path
     seen, after = _poll_during_the_write(tmp_path, monkeypatch, filesystem.Transport, filesystem)
     assert len(seen) == 1 and isinstance(seen[0], json.JSONDecodeError)
     assert after is None
+
+
+def test_a_message_given_back_comes_again_marked_redelivered(tmp_path):
+    """A worker whose pool process died gives the message back (reject with requeue, acks_late): the
+    next delivery says it was redelivered, as RabbitMQ's does (the prediction steps count a
+    redelivered step's start by it), and a fresh message does not."""
+    with _connection(tmp_path, broker.Transport) as connection:
+        queue = Queue("jobs", routing_key="jobs")
+        queue(connection.default_channel).declare()
+        Producer(connection.default_channel).publish(PAYLOAD, routing_key="jobs", serializer="json")
+        first = queue(connection.default_channel).get(no_ack=False)
+        assert first.delivery_info.get("redelivered") is not True
+
+        first.reject(requeue=True)
+        again = queue(connection.default_channel).get(no_ack=False)
+        assert again is not None and again.decode() == PAYLOAD
+        assert again.delivery_info["redelivered"] is True
+        again.ack()

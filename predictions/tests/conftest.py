@@ -159,6 +159,30 @@ class TriggerHold:
             )
             return cursor.fetchone()[0]
 
+    def end_waiting(self) -> int:
+        """End the sessions stopped at the hold (pg_terminate_backend), as a crash would: the write of a
+        task whose process was killed there rolls back instead of going on once released (PostgreSQL
+        does not notice a client gone while the session waits on a lock). Returns how many."""
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = %s "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                [self.lock],
+            )
+            pids = [pid for (pid,) in cursor.fetchall()]
+            for pid in pids:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+        def gone() -> bool:  # ended, its transaction rolled back, before anything releases the hold
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids])
+                return cursor.fetchone()[0] == 0
+
+        wait_for(gone, 30, "the sessions stopped at the hold ended")
+        return len(pids)
+
     def release(self):
         from django.db import connection
 

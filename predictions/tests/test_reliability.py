@@ -7,9 +7,11 @@
 - RabbitMQ stopped (`rabbitmqctl stop_app`) while requests are submitted, then started: every
   request answered 202 finishes, none lost, none doubled.
 
-A step is held where it is wanted with a test-only PostgreSQL trigger: the step's "started"
-progress event waits on an advisory lock the test holds, inside the step's transaction, so
-the step is mid-run (its message unacknowledged) for as long as the test needs.
+A step is held where it is wanted with a test-only PostgreSQL trigger: the step's "done"
+progress event (its first write: the previous step's finish recorded that it started) waits on an
+advisory lock the test holds, inside the step's statement, so the step is mid-run (its message
+unacknowledged) for as long as the test needs. The session of a killed attempt, still waiting there,
+is ended (as a crash would end it) so that it commits nothing.
 
 Elsewhere (not repeated here): a worker's database connection killed during a task, a task
 over its time limit, the idle worker holding no session (operations/tests/test_worker_faults.py);
@@ -105,7 +107,8 @@ def own_workers(pipeline):
 
 
 class StepHold(TriggerHold):
-    """Holds every run of one step inside its first write (its "started" progress event) until release()."""
+    """Holds every run of one step inside its finish (its "done" progress event: the first write of its
+    first delivery, whose start the previous step's finish recorded) until release()."""
 
     def __init__(self, step: str):
         assert step in STEP_LABELS
@@ -113,7 +116,7 @@ class StepHold(TriggerHold):
             "test_hold_step",
             "predictions_predictionevent",
             HOLD_LOCK,
-            condition=f"NEW.step = '{step}' AND NEW.message NOT LIKE '%: done'",
+            condition=f"NEW.step = '{step}' AND NEW.message LIKE '%: done'",
         )
         self.step = step
 
@@ -160,12 +163,17 @@ def test_kill_9_of_the_pool_process_running_a_step_redelivers_it_to_a_new_proces
         successor = running_pid(worker, task_id, not_pid=victim)  # redelivered, run by a new pool process
         assert successor in worker.child_pids() and victim not in worker.child_pids()
         assert PredictionRequest.objects.get(pk=job_id).status == "running"
+        # The killed attempt's finish, still waiting at the hold (the row locked), rolls back; the
+        # redelivered one records its start, then waits at the hold in its own finish.
+        assert hold.end_waiting() == 1
+        wait_for(hold.waiting, 90, "the redelivered lightgbm step held in its finish")
         hold.release()
         job = assert_one_result(job_id)
 
     assert worker.process.poll() is None  # only the pool process died
     assert f"pid:{victim} exited with 'signal 9 (SIGKILL)'" in worker.log()
     assert finished_events(job_id, "lightgbm") == 1 and job.attempts == 1
+    assert job.step_starts["lightgbm"] == 2  # handed over by features, then the redelivery
     assert TaskResult.objects.get(task_id=task_id).status == "SUCCESS"
 
 
@@ -217,10 +225,13 @@ def test_kill_9_of_a_whole_worker_mid_chain_a_new_worker_finishes_the_request(ow
         )
         second = own_workers("b")
         running_pid(second, task_id)
+        assert hold.end_waiting() == 1  # the killed worker's finish, still waiting: it rolls back
+        wait_for(hold.waiting, 90, "the redelivered features step held in its finish")
         hold.release()
         job = assert_one_result(job_id)
 
     assert finished_events(job_id, "features") == 1 and job.attempts == 1
+    assert job.step_starts["features"] == 2  # handed over by resolve, then the redelivery (RabbitMQ's flag)
     assert set(job.prediction.timings) >= {"resolve", "features", "lightgbm", "keras", "combine"}
     assert TaskResult.objects.get(task_id=task_id).worker.startswith(second.name)
 
