@@ -221,7 +221,15 @@ def build_features(
     features = {name: _plain(value) for name, value in features.items()}
     then = tuple(name for name in models if name in STEP_LABELS) if models is not None else model_steps()
     finish_step(request_id, token, "features", time.perf_counter() - started, then=then, features=features)
-    return features
+    return {"features": features, "handed_over": list(then)}
+
+
+def _from_features_step(payload: dict) -> tuple[dict, tuple[str, ...]]:
+    """A model step's first argument: (the features, the model steps the features step's finish handed
+    over to). build_features returns both; a plain features dict hands over nothing known."""
+    if isinstance(payload.get("features"), dict) and isinstance(payload.get("handed_over"), list):
+        return payload["features"], tuple(payload["handed_over"])
+    return payload, ()
 
 
 def model_steps() -> tuple[str, ...]:
@@ -239,13 +247,17 @@ def _plain(value):
 
 
 def run_model(algorithm: str, features: dict, request_id, token: str, handed_over: bool = False) -> dict:
-    """A model step (one per model kind, in parallel): that kind's p10/p50/p90 for the features. Its
-    first delivery writes nothing before its finish: the features come in the message, and it only
-    reads whether the features step recorded its start."""
-    if handed_over:
-        resume_step(request_id, token, algorithm, row=False)
-    else:
+    """A model step (one per model kind, in parallel): that kind's p10/p50/p90 for the features
+    (`features`: what build_features returned). Its first delivery, when the features step's finish
+    handed over to it (recorded its start), reads and writes nothing before its own finish, whose
+    conditional UPDATE checks the run token (StaleRun). A first delivery of a kind not handed over
+    reads whether its start was recorded (and records it if not); a redelivery or a retry records
+    its start (the poison give-up counts it)."""
+    features, handed = _from_features_step(features)
+    if not handed_over:
         begin_step(request_id, token, algorithm)
+    elif algorithm not in handed:
+        resume_step(request_id, token, algorithm, row=False)
     started = time.perf_counter()
     from mlmodels import inference
 
