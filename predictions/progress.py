@@ -333,16 +333,18 @@ def finish_step(
         raise StaleRun(f"request {request_id} is no longer run by {token}")
 
 
-def resume_step(request_id, token: str, step: str, row: bool = True) -> PredictionRequest | None:
+def resume_step(
+    request_id, token: str, step: str, row: bool = True, annotations: dict | None = None
+) -> PredictionRequest | None:
     """The first delivery of a step whose start the previous step's finish recorded (`then`): the
-    request as it stands (with `row` False, None: only its run and starts are read), read without a
-    write. StaleRun when this run does not own it (any more); a start that was not recorded (the
-    previous step's finish did not hand over to it: a model kind the process that ran it does not
-    know) is recorded now, by begin_step, so that every delivery of a step counts against
-    max_step_starts()."""
+    request as it stands (with `row` False, None: only its run and starts are read; `annotations`,
+    expressions read with it in the same statement), read without a write. StaleRun when this run
+    does not own it (any more); a start that was not recorded (the previous step's finish did not
+    hand over to it: a model kind the process that ran it does not know) is recorded now, by
+    begin_step, so that every delivery of a step counts against max_step_starts()."""
     found = PredictionRequest.objects.filter(pk=request_id)
     if row:
-        request = found.first()
+        request = (found.annotate(**annotations) if annotations else found).first()
         state = None if request is None else (request.status, request.run_token, request.step_starts)
     else:
         request, state = None, found.values_list("status", "run_token", "step_starts").first()

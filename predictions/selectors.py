@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -345,6 +345,17 @@ def result_facts(player_id: int, game_id: int | None, before: dt.date, since: dt
         data_through=Max("date", filter=Q(date__lt=before)),
         actual_points=Max("pts", filter=Q(game_id=game_id, game__status=Game.Status.FINAL)),
     )
+
+
+def result_facts_of_request(since: dt.date) -> dict:
+    """result_facts as annotations of a PredictionRequest, from its own player, game and game date
+    (`before`), so that the request and its facts are read in one statement (combine's read):
+    `data_through` (his last line before the game date, on or after `since`) and `actual_points`
+    (his points in the game once it is final, else None: one line per game and player)."""
+    lines = PlayerGameLog.objects.filter(player_id=OuterRef("player_id"))
+    before = lines.filter(date__gte=since, date__lt=OuterRef("game_date")).order_by("-date").values("date")[:1]
+    points = lines.filter(game_id=OuterRef("game_id"), game__status=Game.Status.FINAL).values("pts")
+    return {"data_through": Subquery(before), "actual_points": Subquery(points[:1])}
 
 
 def actual_points(player_id: int, game: Game | None) -> int | None:

@@ -221,15 +221,16 @@ def build_features(
     features = {name: _plain(value) for name, value in features.items()}
     then = tuple(name for name in models if name in STEP_LABELS) if models is not None else model_steps()
     finish_step(request_id, token, "features", time.perf_counter() - started, then=then, features=features)
-    return {"features": features, "handed_over": list(then)}
+    return {"features": features, "handed_over": list(then), "game_date": matchup["game_date"]}
 
 
-def _from_features_step(payload: dict) -> tuple[dict, tuple[str, ...]]:
+def _from_features_step(payload: dict) -> tuple[dict, tuple[str, ...], str | None]:
     """A model step's first argument: (the features, the model steps the features step's finish handed
-    over to). build_features returns both; a plain features dict hands over nothing known."""
+    over to, the game date). build_features returns them; a plain features dict hands over nothing
+    known."""
     if isinstance(payload.get("features"), dict) and isinstance(payload.get("handed_over"), list):
-        return payload["features"], tuple(payload["handed_over"])
-    return payload, ()
+        return payload["features"], tuple(payload["handed_over"]), payload.get("game_date")
+    return payload, (), None
 
 
 def model_steps() -> tuple[str, ...]:
@@ -253,7 +254,7 @@ def run_model(algorithm: str, features: dict, request_id, token: str, handed_ove
     conditional UPDATE checks the run token (StaleRun). A first delivery of a kind not handed over
     reads whether its start was recorded (and records it if not); a redelivery or a retry records
     its start (the poison give-up counts it)."""
-    features, handed = _from_features_step(features)
+    features, handed, game_date = _from_features_step(features)
     if not handed_over:
         begin_step(request_id, token, algorithm)
     elif algorithm not in handed:
@@ -270,14 +271,22 @@ def run_model(algorithm: str, features: dict, request_id, token: str, handed_ove
     output = {key: _plain(value) for key, value in output.items()}
     # The last model step to finish hands over to combine.
     finish_step(request_id, token, algorithm, time.perf_counter() - started, then=("combine",), once_all_done=True)
-    return {"algorithm": algorithm, **output}
+    # The game date travels on to combine, which reads the request and the result's facts at once.
+    return {"algorithm": algorithm, **output, **({"game_date": game_date} if game_date else {})}
 
 
 def store_prediction(outputs: list[dict], request_id, token: str, handed_over: bool = False) -> dict:
     """Last step: combine the models' outputs and store the one Prediction of the request (with the
-    request's final state, in one statement). A re-run after the result was stored answers with it."""
+    request's final state, in one statement). A re-run after the result was stored answers with it.
+    Its first delivery reads the request and the result's facts in one statement (the game date,
+    which bounds the facts' lines, comes with the models' outputs); otherwise they are two reads."""
+    game_date = _relayed_game_date(outputs)
+    facts = selectors.result_facts_of_request(_horizon_start(game_date)) if handed_over and game_date else None
     try:
-        request = _begin(request_id, token, "combine", handed_over)
+        if handed_over:
+            request = resume_step(request_id, token, "combine", annotations=facts)
+        else:
+            request = begin_step(request_id, token, "combine")
     except StaleRun:
         stored = Prediction.objects.filter(request_id=request_id).first()
         if stored is not None:
@@ -303,13 +312,44 @@ def store_prediction(outputs: list[dict], request_id, token: str, handed_over: b
         model_versions={o["algorithm"]: o.get("model_version") for o in outputs},
         features=request.features or {},
         timings=timings,
-        **result_facts(request.player_id, request.game_id, request.game_date),
+        **_facts_of(request, game_date),
     )
     succeed(request_id, token, "combine", timings, f"{p10:.0f}-{p90:.0f} points (median {p50:.0f})", prediction)
     logger.info(
         "prediction %s succeeded: %.0f-%.0f points (median %.0f) in %.3f s", request_id, p10, p90, p50, timings["total"]
     )
     return prediction_summary(prediction)
+
+
+def _relayed_game_date(outputs: list[dict]) -> dt.date | None:
+    """The game date the models' outputs carry (run_model), when they all carry the same one."""
+    dates = {output.get("game_date") for output in outputs}
+    if len(dates) != 1 or None in dates:
+        return None
+    try:
+        return dt.date.fromisoformat(dates.pop())
+    except (TypeError, ValueError):
+        return None
+
+
+def _horizon_start(game_date: dt.date) -> dt.date:
+    """The first day of the lines a prediction for `game_date` uses (the features' horizon)."""
+    from mlmodels.features import EPOCH, horizon
+
+    return EPOCH + dt.timedelta(days=horizon(game_date)[0])
+
+
+def _facts_of(request: PredictionRequest, game_date: dt.date | None) -> dict:
+    """result_facts of the request: read with it (selectors.result_facts_of_request) when they were
+    for its game date, else now."""
+    if game_date is None or request.game_date != game_date or not hasattr(request, "data_through"):
+        return result_facts(request.player_id, request.game_id, request.game_date)
+    through = request.data_through
+    return {
+        "actual_points": request.actual_points,
+        "data_through": through,
+        "days_since_last_game": (game_date - through).days if through else None,
+    }
 
 
 def result_facts(player_id: int, game_id: int | None, game_date: dt.date) -> dict:

@@ -25,8 +25,9 @@ pytestmark = pytest.mark.django_db
 # resolve: its claim, the matchup, its finish (+ features started). features: its three warehouse
 # reads, its finish (+ the model steps started). A model step: its finish only (the features step's
 # return says it handed over to it; the finish checks the run token; the last one: + combine
-# started). combine: the request, the result's facts, the success with the Prediction.
-STATEMENTS = {"resolve": 3, "features": 4, "lightgbm": 1, "keras": 1, "combine": 3}
+# started). combine: the request with the result's facts (the game date comes with the models'
+# outputs), the success with the Prediction.
+STATEMENTS = {"resolve": 3, "features": 4, "lightgbm": 1, "keras": 1, "combine": 2}
 TRANSITIONS = {"resolve": 2, "features": 1, "lightgbm": 1, "keras": 1, "combine": 1}
 
 
@@ -79,7 +80,7 @@ def test_a_prediction_costs_a_fixed_number_of_statements_and_commits(season_and_
     for step, expected in STATEMENTS.items():
         assert len(statements[step]) == expected, f"{step}:\n" + "\n".join(statements[step])
         assert transitions(statements[step]) == TRANSITIONS[step], step
-    assert sum(map(len, statements.values())) == 12 and sum(TRANSITIONS.values()) == 6
+    assert sum(map(len, statements.values())) == 11 and sum(TRANSITIONS.values()) == 6
     # Every step's start and end is still in the events stream, in order.
     assert list(PredictionEvent.objects.filter(request=request).order_by("id").values_list("step", "percent")) == [
         ("resolve", 0),
@@ -94,6 +95,11 @@ def test_a_prediction_costs_a_fixed_number_of_statements_and_commits(season_and_
         ("combine", 100),
     ]
     assert request.step_starts == {name: 1 for name in STATEMENTS}
+    # The facts read with the request are result_facts' (the separate query's).
+    stored = Prediction.objects.get(request=request)
+    expected = steps.result_facts(request.player_id, request.game_id, request.game_date)
+    assert expected["actual_points"] is not None and expected["data_through"] is not None
+    assert {key: getattr(stored, key) for key in expected} == expected
 
 
 def test_a_redelivered_step_records_its_own_start(season_and_models):
