@@ -122,7 +122,7 @@ class RecentForm:
 def recent_form(player: Player, before: dt.date, days: int) -> RecentForm | None:
     """The player's RecentForm in the `days` before a date (the date excluded), or None when he has
     no game in them: one indexed query."""
-    found = _players_with_form("p.id = %s", player.pk, before, days)
+    found = _players_with_form(_BY_ID, player.pk, before, days)
     return found[0][1] if found else None
 
 
@@ -130,21 +130,32 @@ def find_player_with_form(text: str | int, before: dt.date, days: int) -> tuple[
     """`find_player(text)` and, when it finds one player, his `recent_form(player, before, days)`: one
     query for an id or an exact (normalised) name, the submission's usual case; a partial name
     ('lebron') costs find_player's second query and the form's own."""
-    text = str(text).strip()
-    if text.isdecimal():
-        _low, high = connection.ops.integer_field_range(Player._meta.pk.get_internal_type())
-        if high is not None and int(text) > high:  # as the ORM answers an id out of the column's range
-            return PlayerMatch(), None
-        found = _players_with_form("p.id = %s", int(text), before, days)
-        return (PlayerMatch(player=found[0][0]), found[0][1]) if found else (PlayerMatch(), None)
-    norm = normalise_name(text)
-    if not norm:
+    key = _player_key(text)
+    if key is None:
         return PlayerMatch(), None
-    exact = _players_with_form("p.normalised_name = %s", norm, before, days)
-    if exact:
-        return _exact_match([player for player, _ in exact]), exact[0][1] if len(exact) == 1 else None
-    match = _partial_match(norm)
+    where, value = key
+    found = _players_with_form(where, value, before, days)
+    if where == _BY_ID:
+        return (PlayerMatch(player=found[0][0]), found[0][1]) if found else (PlayerMatch(), None)
+    if found:
+        return _exact_match([player for player, _ in found]), found[0][1] if len(found) == 1 else None
+    match = _partial_match(value)
     return match, recent_form(match.player, before, days) if match.player is not None else None
+
+
+_BY_ID, _BY_NAME = "p.id = %s", "p.normalised_name = %s"
+
+
+def _player_key(text: str | int) -> tuple[str, int | str] | None:
+    """How the written-out queries find a player (table alias `p`) as find_player reads the text: the
+    WHERE clause and its value, by id or by exact normalised name; None when no player can match (an
+    id beyond the column's range, as the ORM answers it; a name of no letters)."""
+    text = str(text).strip()
+    if text.isdecimal():  # not isdigit: int() refuses '²'
+        _low, high = connection.ops.integer_field_range(Player._meta.pk.get_internal_type())
+        return None if high is not None and int(text) > high else (_BY_ID, int(text))
+    norm = normalise_name(text)
+    return (_BY_NAME, norm) if norm else None
 
 
 # The players a WHERE clause picks (by name, at most MAX_SUGGESTIONS) with their form: SQL written out,
@@ -179,9 +190,9 @@ def _players_with_form(where: str, value, before: dt.date, days: int) -> list[tu
     with connection.cursor() as cursor:
         cursor.execute(sql, [*window, *window, *window, Game.Status.FINAL, window[0], value])
         rows = cursor.fetchall()
-    names, found = [f.attname for f in fields], []
+    found = []
     for row in rows:
-        player = Player.from_db(connection.alias, names, row[: len(fields)])
+        player = _from_row(Player, row[: len(fields)])
         last_date, team_code, recent, data_ends = row[len(fields) :]
         form = None if last_date is None else RecentForm(_date(last_date), team_code, recent, _date(data_ends))
         found.append((player, form))
@@ -229,16 +240,10 @@ def matchup(player_text: str | int, opponent_text: str, day: dt.date, upcoming: 
     his team's game on `day`, or with `upcoming` its first game on or after it. One query; None when
     it cannot tell (no single player with that id or exact name, an unknown opponent): find_player,
     Team.objects.resolve, last_log and game_on / next_game then say why, and find partial names."""
-    text = str(player_text).strip()
-    if text.isdecimal():
-        _low, high = connection.ops.integer_field_range(Player._meta.pk.get_internal_type())
-        if high is not None and int(text) > high:
-            return None
-        where, value = "p.id = %s", int(text)
-    else:
-        where, value = "p.normalised_name = %s", normalise_name(text)
-        if not value:
-            return None
+    key = _player_key(player_text)
+    if key is None:
+        return None
+    where, value = key
     alias = alias_key(opponent_text) if opponent_text else None
     quote = connection.ops.quote_name
     models = {"p": Player, "t": Team, "o": Team, "g": Game, "x": Team}
@@ -347,13 +352,14 @@ def result_facts(player_id: int, game_id: int | None, before: dt.date, since: dt
     )
 
 
-def result_facts_of_request(since: dt.date) -> dict:
+def result_facts_of_request() -> dict:
     """result_facts as annotations of a PredictionRequest, from its own player, game and game date
     (`before`), so that the request and its facts are read in one statement (combine's read):
-    `data_through` (his last line before the game date, on or after `since`) and `actual_points`
-    (his points in the game once it is final, else None: one line per game and player)."""
+    `data_through` (his last line before the game date, whatever its age: the caller drops one older
+    than `since`) and `actual_points` (his points in the game once it is final, else None: one line
+    per game and player)."""
     lines = PlayerGameLog.objects.filter(player_id=OuterRef("player_id"))
-    before = lines.filter(date__gte=since, date__lt=OuterRef("game_date")).order_by("-date").values("date")[:1]
+    before = lines.filter(date__lt=OuterRef("game_date")).order_by("-date").values("date")[:1]
     points = lines.filter(game_id=OuterRef("game_id"), game__status=Game.Status.FINAL).values("pts")
     return {"data_through": Subquery(before), "actual_points": Subquery(points[:1])}
 

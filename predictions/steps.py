@@ -173,13 +173,18 @@ def resolve_request(request_id, token: str, task_ids: dict | None = None) -> dic
             PredictionRequest.objects.filter(pk=request_id, run_token=token).update(**exc.resolved)
         raise
     finish_step(request_id, token, "resolve", time.perf_counter() - started, then=("features",), **resolved)
+    return features_input(PredictionRequest(**resolved))
+
+
+def features_input(request: PredictionRequest) -> dict:
+    """What the features step needs of a resolved request (JSON: the message resolve sends it)."""
     return {
-        "player_id": resolved["player"].pk,
-        "team_id": resolved["team"].pk,
-        "opponent_id": resolved["opponent"].pk,
-        "game_date": resolved["game_date"].isoformat(),
-        "is_home": resolved["is_home"],
-        "out": who_is_out.feature_ids(resolved.get("out_players")),
+        "player_id": request.player_id,
+        "team_id": request.team_id,
+        "opponent_id": request.opponent_id,
+        "game_date": request.game_date.isoformat(),
+        "is_home": request.is_home,
+        "out": who_is_out.feature_ids(request.out_players),
     }
 
 
@@ -198,15 +203,7 @@ def build_features(
     steps (`models`, default this process's) that this process knows (the others record their start
     themselves)."""
     if not (handed_over and matchup):
-        request = _begin(request_id, token, "features", handed_over)
-        matchup = {
-            "player_id": request.player_id,
-            "team_id": request.team_id,
-            "opponent_id": request.opponent_id,
-            "game_date": request.game_date.isoformat(),
-            "is_home": request.is_home,
-            "out": who_is_out.feature_ids(request.out_players),
-        }
+        matchup = features_input(_begin(request_id, token, "features", handed_over))
     started = time.perf_counter()
     from mlmodels.warehouse import build_features_for
 
@@ -221,16 +218,15 @@ def build_features(
     features = {name: _plain(value) for name, value in features.items()}
     then = tuple(name for name in models if name in STEP_LABELS) if models is not None else model_steps()
     finish_step(request_id, token, "features", time.perf_counter() - started, then=then, features=features)
-    return {"features": features, "handed_over": list(then), "game_date": matchup["game_date"]}
+    return {"features": features, "handed_over": list(then)}
 
 
-def _from_features_step(payload: dict) -> tuple[dict, tuple[str, ...], str | None]:
+def _from_features_step(payload: dict) -> tuple[dict, tuple[str, ...]]:
     """A model step's first argument: (the features, the model steps the features step's finish handed
-    over to, the game date). build_features returns them; a plain features dict hands over nothing
-    known."""
+    over to). build_features returns them; a plain features dict hands over nothing known."""
     if isinstance(payload.get("features"), dict) and isinstance(payload.get("handed_over"), list):
-        return payload["features"], tuple(payload["handed_over"]), payload.get("game_date")
-    return payload, (), None
+        return payload["features"], tuple(payload["handed_over"])
+    return payload, ()
 
 
 def model_steps() -> tuple[str, ...]:
@@ -254,7 +250,7 @@ def run_model(algorithm: str, features: dict, request_id, token: str, handed_ove
     conditional UPDATE checks the run token (StaleRun). A first delivery of a kind not handed over
     reads whether its start was recorded (and records it if not); a redelivery or a retry records
     its start (the poison give-up counts it)."""
-    features, handed, game_date = _from_features_step(features)
+    features, handed = _from_features_step(features)
     if not handed_over:
         begin_step(request_id, token, algorithm)
     elif algorithm not in handed:
@@ -271,20 +267,17 @@ def run_model(algorithm: str, features: dict, request_id, token: str, handed_ove
     output = {key: _plain(value) for key, value in output.items()}
     # The last model step to finish hands over to combine.
     finish_step(request_id, token, algorithm, time.perf_counter() - started, then=("combine",), once_all_done=True)
-    # The game date travels on to combine, which reads the request and the result's facts at once.
-    return {"algorithm": algorithm, **output, **({"game_date": game_date} if game_date else {})}
+    return {"algorithm": algorithm, **output}
 
 
 def store_prediction(outputs: list[dict], request_id, token: str, handed_over: bool = False) -> dict:
     """Last step: combine the models' outputs and store the one Prediction of the request (with the
     request's final state, in one statement). A re-run after the result was stored answers with it.
-    Its first delivery reads the request and the result's facts in one statement (the game date,
-    which bounds the facts' lines, comes with the models' outputs); otherwise they are two reads."""
-    game_date = _relayed_game_date(outputs)
-    facts = selectors.result_facts_of_request(_horizon_start(game_date)) if handed_over and game_date else None
+    Its first delivery reads the request and the result's facts in one statement; otherwise they are
+    two reads."""
     try:
         if handed_over:
-            request = resume_step(request_id, token, "combine", annotations=facts)
+            request = resume_step(request_id, token, "combine", annotations=selectors.result_facts_of_request())
         else:
             request = begin_step(request_id, token, "combine")
     except StaleRun:
@@ -312,24 +305,13 @@ def store_prediction(outputs: list[dict], request_id, token: str, handed_over: b
         model_versions={o["algorithm"]: o.get("model_version") for o in outputs},
         features=request.features or {},
         timings=timings,
-        **_facts_of(request, game_date),
+        **_facts_of(request),
     )
     succeed(request_id, token, "combine", timings, f"{p10:.0f}-{p90:.0f} points (median {p50:.0f})", prediction)
     logger.info(
         "prediction %s succeeded: %.0f-%.0f points (median %.0f) in %.3f s", request_id, p10, p90, p50, timings["total"]
     )
     return prediction_summary(prediction)
-
-
-def _relayed_game_date(outputs: list[dict]) -> dt.date | None:
-    """The game date the models' outputs carry (run_model), when they all carry the same one."""
-    dates = {output.get("game_date") for output in outputs}
-    if len(dates) != 1 or None in dates:
-        return None
-    try:
-        return dt.date.fromisoformat(dates.pop())
-    except (TypeError, ValueError):
-        return None
 
 
 def _horizon_start(game_date: dt.date) -> dt.date:
@@ -339,38 +321,35 @@ def _horizon_start(game_date: dt.date) -> dt.date:
     return EPOCH + dt.timedelta(days=horizon(game_date)[0])
 
 
-def _facts_of(request: PredictionRequest, game_date: dt.date | None) -> dict:
-    """result_facts of the request: read with it (selectors.result_facts_of_request) when they were
-    for its game date, else now."""
-    if game_date is None or request.game_date != game_date or not hasattr(request, "data_through"):
+def _with_days_since(facts: dict, game_date: dt.date) -> dict:
+    through = facts["data_through"]
+    return {**facts, "days_since_last_game": (game_date - through).days if through else None}
+
+
+def _facts_of(request: PredictionRequest) -> dict:
+    """result_facts of the request: read with it when its first delivery could
+    (selectors.result_facts_of_request, whose last line is not bounded by the horizon: one before it
+    is dropped here), else now."""
+    if not hasattr(request, "data_through"):
         return result_facts(request.player_id, request.game_id, request.game_date)
     through = request.data_through
-    return {
-        "actual_points": request.actual_points,
-        "data_through": through,
-        "days_since_last_game": (game_date - through).days if through else None,
-    }
+    if through is not None and through < _horizon_start(request.game_date):
+        through = None
+    return _with_days_since({"actual_points": request.actual_points, "data_through": through}, request.game_date)
 
 
 def result_facts(player_id: int, game_id: int | None, game_date: dt.date) -> dict:
     """A result's facts about the data, in one query: `actual_points` (his points in the game, once it
     is final), and data_freshness's `data_through` and `days_since_last_game`."""
-    from mlmodels.features import EPOCH, horizon
-
-    first_day = EPOCH + dt.timedelta(days=horizon(game_date)[0])
-    facts = selectors.result_facts(player_id, game_id, before=game_date, since=first_day)
-    through = facts["data_through"]
-    return {**facts, "days_since_last_game": (game_date - through).days if through else None}
+    since = _horizon_start(game_date)
+    return _with_days_since(selectors.result_facts(player_id, game_id, before=game_date, since=since), game_date)
 
 
 def data_freshness(player_id: int, game_date: dt.date) -> dict:
     """`data_through`, the date of the player's last game the features used (his lines before the
     game inside the features' horizon: this season and the last), and `days_since_last_game`."""
-    from mlmodels.features import EPOCH, horizon
-
-    first_day = EPOCH + dt.timedelta(days=horizon(game_date)[0])
-    through = selectors.last_game_date(player_id, before=game_date, since=first_day)
-    return {"data_through": through, "days_since_last_game": (game_date - through).days if through else None}
+    through = selectors.last_game_date(player_id, before=game_date, since=_horizon_start(game_date))
+    return _with_days_since({"data_through": through}, game_date)
 
 
 def _model_output(output: dict) -> dict:

@@ -102,6 +102,19 @@ def test_a_prediction_costs_a_fixed_number_of_statements_and_commits(season_and_
     assert {key: getattr(stored, key) for key in expected} == expected
 
 
+def test_facts_read_with_the_request_equal_result_facts_also_past_the_features_horizon(season_and_models):
+    """combine's one read does not bound his last line by the features' horizon (this season and
+    the last); steps._facts_of drops one older than it, as result_facts' own query does."""
+    player = PlayerGameLog.objects.filter(date__lt=dt.date(2024, 2, 24)).latest("date").player
+    user = make_user("alice")
+    for day in (dt.date(2024, 2, 24), dt.date(2026, 1, 10)):  # his lines inside the horizon, then none
+        request = PredictionRequest.objects.create(user=user, player=player, game_date=day)
+        read = PredictionRequest.objects.annotate(**selectors.result_facts_of_request()).get(pk=request.pk)
+        expected = steps.result_facts(player.pk, None, day)
+        assert steps._facts_of(read) == expected
+        assert (expected["data_through"] is None) == (day.year == 2026)
+
+
 def test_a_redelivered_step_records_its_own_start(season_and_models):
     """A step's delivery that is not its first (predictions.tasks: redelivered, or a retry) writes its
     start first: one more transition for the features, model and combine steps."""
