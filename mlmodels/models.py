@@ -102,3 +102,51 @@ class BacktestReport(models.Model):
 
     def __str__(self):
         return f"backtest {self.test_season} #{self.pk}"
+
+
+class TeamGamePart(models.Model):
+    """One side's sums in one game: the per-(game, team) totals of its lines that the team
+    features read (mlmodels.features.PART_SUMS; what `team_parts_from_lines` makes of each line,
+    summed). Derived from the warehouse, never written by the application: database triggers on
+    the lines table (installed by mlmodels.team_parts, migration 0005) keep it equal to the lines,
+    whatever writes them (the ETL, the scraped loads, the admin, a test's factory). A prediction
+    reads about 80 of these rows instead of summing some 900 lines."""
+
+    # No index or constraint of their own: the unique key and the two (side, date) indexes start with them.
+    game = models.ForeignKey(
+        "etl.Game", on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
+    team = models.ForeignKey(
+        "etl.Team", on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
+    opponent = models.ForeignKey(
+        "etl.Team", on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
+    date = models.DateField()
+    poss100 = models.BigIntegerField(help_text="100 x (usage - offensive rebounds): a possessions proxy.")
+    pts = models.BigIntegerField()
+    usg100 = models.BigIntegerField(help_text="100 x (FGA + 0.44 FTA + TOV).")
+    role0_pts = models.BigIntegerField()
+    role0_usg100 = models.BigIntegerField()
+    role0_sec = models.BigIntegerField()
+    role0_lines = models.BigIntegerField()
+    role1_pts = models.BigIntegerField()
+    role1_usg100 = models.BigIntegerField()
+    role1_sec = models.BigIntegerField()
+    role1_lines = models.BigIntegerField()
+    role2_pts = models.BigIntegerField()
+    role2_usg100 = models.BigIntegerField()
+    role2_sec = models.BigIntegerField()
+    role2_lines = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["game", "team", "opponent"], name="teamgamepart_unique_game_team"),
+        ]
+        indexes = [
+            models.Index(fields=["team", "date"], name="teamgamepart_team_date"),
+            models.Index(fields=["opponent", "date"], name="teamgamepart_opponent_date"),
+        ]
+
+    def __str__(self):
+        return f"team {self.team_id} in game {self.game_id}: {self.pts} pts"

@@ -16,18 +16,18 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 
-from etl.schema import GAMES, LINES
+from etl.schema import LINES
 from mlmodels.features import (
     EPOCH,
     LOG_COLUMNS,
     MATES_GAMES,
     PART_SUMS,
-    ROLE_THRESHOLDS,
     TEAM_GAMES,
     compute_features,
     day_number,
     horizon,
 )
+from mlmodels.team_parts import PARTS
 
 # --- the line columns as integers ---------------------------------------------------------------
 
@@ -82,42 +82,26 @@ _LAST_TEAM_SQL = (
 )
 
 
-def _last_games(limit: int, alias: str, same_team: bool = False) -> str:
-    """The ids of a team's last `limit` games with lines (of that team when `same_team`) before a
-    date and inside the horizon, through the Game table's (home|away, date) indexes. Params, for
-    the home side then the away side: team, date, first day (+ team when `same_team`). Each
-    LIMITed select is wrapped as a derived table so the compound select runs on both databases."""
-    team_lines = f" AND l.{LINES.team} = %s" if same_team else ""
+def _last_games(limit: int, alias: str, sides: tuple[str, ...] = ("team", "opponent")) -> str:
+    """The ids of a team's last `limit` games with lines before a date and inside the horizon, from
+    the per-(game, team) sums (mlmodels.team_parts): games where it has lines (`sides` "team") or
+    its opponent has (`sides` "opponent"), through their (side, date) indexes. Params per side:
+    team, date, first day. Each LIMITed select is wrapped as a derived table so the compound
+    select runs on both databases."""
 
     def side(name: str) -> str:
         return (
-            f"SELECT {GAMES.id}, {GAMES.date} FROM (SELECT g.{GAMES.id}, g.{GAMES.date} FROM {GAMES} g "
-            f"WHERE g.{GAMES.column(name)} = %s AND g.{GAMES.date} < %s AND g.{GAMES.date} >= %s "
-            f"AND EXISTS (SELECT 1 FROM {LINES} l WHERE l.{LINES.game} = g.{GAMES.id}{team_lines}) "
-            f"ORDER BY g.{GAMES.date} DESC LIMIT {limit}) AS {name}_{alias}"
+            f"SELECT {PARTS.game}, {PARTS.date} FROM (SELECT {PARTS.game}, {PARTS.date} FROM {PARTS} "
+            f"WHERE {PARTS.column(name)} = %s AND {PARTS.date} < %s AND {PARTS.date} >= %s "
+            f"ORDER BY {PARTS.date} DESC LIMIT {limit}) AS {name}_{alias}"
         )
 
     return (
-        f"SELECT {GAMES.id} FROM (SELECT {GAMES.id} FROM ({side('home')} UNION ALL {side('away')}) AS side "
-        f"ORDER BY {GAMES.date} DESC LIMIT {limit}) AS {alias}"
+        f"SELECT {PARTS.game} FROM ({' UNION '.join(side(name) for name in sides)}) AS side "
+        f"ORDER BY {PARTS.date} DESC LIMIT {limit}"
     )
 
 
-# team_parts_from_lines in SQL: per (game, team) sums of its lines, overall and per usage role
-_USG100 = f"(100 * {LINES.fga} + 44 * {LINES.fta} + 100 * {LINES.tov})"
-_ROLE_WHERE = [
-    f"{_USG100} >= {int(ROLE_THRESHOLDS[0] * 100)}",
-    f"{_USG100} < {int(ROLE_THRESHOLDS[0] * 100)} AND {_USG100} >= {int(ROLE_THRESHOLDS[1] * 100)}",
-    f"{_USG100} < {int(ROLE_THRESHOLDS[1] * 100)}",
-]
-_PART_SQL = ", ".join(
-    [f"SUM({_USG100} - 100 * {LINES.oreb})", f"SUM({LINES.pts})", f"SUM({_USG100})"]
-    + [
-        f"SUM(CASE WHEN {where} THEN {value} ELSE 0 END)"
-        for where in _ROLE_WHERE
-        for value in (LINES.pts, _USG100, LINES.seconds, "1")
-    ]
-)
 _PART_COLUMNS = ["team_id", "opponent_id", "game_id", "date"] + PART_SUMS
 # Every line of the team's last MATES_GAMES games, for the teammate features.
 MATES_COLUMNS = ["player_id", "team_id", "game_id", "date", "seconds", "pts", "fga", "fta", "tov"]
@@ -132,20 +116,23 @@ def _in_subquery(column: str, subquery: str) -> str:
 
 
 def _parts_sql() -> str:
-    """Both teams' per-(game, team) sums of the two teams' last TEAM_GAMES games."""
-    games = f"{_last_games(TEAM_GAMES, 'opp_games')} UNION {_last_games(TEAM_GAMES, 'team_games')}"
-    keys = LINES.columns("team_id", "opponent_id", "game_id")
+    """Both teams' per-(game, team) sums of the two teams' last TEAM_GAMES games. Params: the
+    opponent, date, first day (twice: both sides), then the same for the team."""
+    games = " UNION ".join(
+        f"SELECT * FROM ({_last_games(TEAM_GAMES, alias)}) AS {alias}_ids" for alias in ("opp_games", "team_games")
+    )
     return (
-        f"SELECT {keys}, MIN({day_sql()}), {_PART_SQL} "
-        f"FROM {LINES} WHERE {_in_subquery(LINES.game, games)} GROUP BY {keys}"
+        f"SELECT {PARTS.columns('team_id', 'opponent_id', 'game_id')}, {day_sql(PARTS.date)}, "
+        f"{PARTS.columns(*PART_SUMS)} FROM {PARTS} WHERE {_in_subquery(PARTS.game, games)}"
     )
 
 
 def _mates_sql() -> str:
+    """Every line of a team's last MATES_GAMES games with its lines. Params: team, date, first day, team."""
     columns = [day_sql() if name == "date" else LINES.column(name) for name in MATES_COLUMNS]
     return (
         f"SELECT {', '.join(columns)} FROM {LINES} "
-        f"WHERE {_in_subquery(LINES.game, _last_games(MATES_GAMES, 'mates_games', same_team=True))} "
+        f"WHERE {_in_subquery(LINES.game, _last_games(MATES_GAMES, 'mates_games', sides=('team',)))} "
         f"AND {LINES.team} = %s"
     )
 
@@ -190,7 +177,7 @@ def read_parts(
         part_rows = cursor.fetchall()
         mate_rows = []
         for mates_team in (team_id,) if mates_of is None else mates_of:
-            cursor.execute(_mates_sql(), [mates_team, game_date, first_day, mates_team] * 2 + [mates_team])
+            cursor.execute(_mates_sql(), [mates_team, game_date, first_day, mates_team])
             mate_rows += cursor.fetchall()
     parts = np.array(part_rows, dtype=np.int64).reshape(len(part_rows), len(_PART_COLUMNS))
     mates = np.array(mate_rows, dtype=np.int64).reshape(len(mate_rows), len(MATES_COLUMNS))
