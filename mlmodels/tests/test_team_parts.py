@@ -104,6 +104,34 @@ def test_the_scraped_lines_upsert_moves_the_sums(loaded):
     assert_table_equals_lines()
 
 
+def test_an_upsert_counts_its_inserted_and_its_updated_lines_once(loaded):
+    """One INSERT ... ON CONFLICT DO UPDATE that inserts a line and updates another of the same
+    side fires both the insert and the update trigger, in an order PostgreSQL chooses: the inserted
+    line counts once (an insert trigger that added its lines to sums the update trigger had already
+    recounted from the table would count it twice: tried, and this test failed)."""
+    line = PlayerGameLog.objects.order_by("game_id", "player_id").first()
+    newcomer = (
+        PlayerGameLog.objects.exclude(game_id=line.game_id)
+        .exclude(player_id__in=PlayerGameLog.objects.filter(game_id=line.game_id).values("player_id"))
+        .first()
+    )
+    table = PlayerGameLog._meta.db_table
+    fields = ["player_id", "game_id", "source", *LINE_FIELDS]
+    columns = ", ".join(PlayerGameLog._meta.get_field(name).column for name in fields)
+    values = [getattr(line, name) for name in LINE_FIELDS]
+    scored = [value + 5 if name == "pts" else value for name, value in zip(LINE_FIELDS, values, strict=True)]
+    rows = [[line.player_id, line.game_id, "nba", *scored], [newcomer.player_id, line.game_id, "nba", *values]]
+    placeholders = ", ".join("(" + ", ".join(["%s"] * len(fields)) + ")" for _ in rows)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES {placeholders} "
+            f"ON CONFLICT (game_id, player_id) DO UPDATE SET pts = excluded.pts",
+            [value for row in rows for value in row],
+        )
+    assert PlayerGameLog.objects.filter(game_id=line.game_id, player_id=newcomer.player_id).exists()
+    assert_table_equals_lines()
+
+
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="TRUNCATE is PostgreSQL's")
 def test_a_truncate_empties_the_sums(loaded):
     assert TeamGamePart.objects.exists()
