@@ -3,7 +3,8 @@ etl/franchises.json), and the idempotent seeding of Team/TeamAlias from it.
 
 NBA.com and basketball-reference disagree on some codes (BKN/BRK, CHA/CHO, PHX/PHO) and older
 pages use the franchise's former codes (NJN, NOH, SEA, VAN...). Each one maps to one `Team`.
-The canonical `Team.code` is the current NBA.com code.
+The canonical `Team.code` is the current NBA.com code. A franchise's city ("Boston", "Golden
+State") names it too, except the city two franchises share (Los Angeles, or LA).
 """
 
 from __future__ import annotations
@@ -20,15 +21,64 @@ FRANCHISES: list[tuple[str, str, int, str, str, tuple[str, ...]]] = [
 ]
 
 
+# The one city two franchises share, under both its spellings: alone, it names no team.
+_SAME_CITY = {"la": "los angeles"}
+
+
+def _city_key(city: str) -> str:
+    key = alias_key(city)
+    return _SAME_CITY.get(key, key)
+
+
+def _cities() -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The city part of every current full name ("Boston Celtics" -> "Boston"): those of one
+    franchise (city -> code) and those of several (city -> codes, both spellings of Los Angeles)."""
+    codes_by_city: dict[str, list[str]] = {}
+    spellings: dict[str, list[str]] = {}
+    for code, _bref, _nba_id, name, nickname, _former in FRANCHISES:
+        city = name.removesuffix(nickname).strip()
+        codes_by_city.setdefault(_city_key(city), []).append(code)
+        spellings.setdefault(_city_key(city), []).append(city)
+    unique = {spellings[key][0]: codes[0] for key, codes in codes_by_city.items() if len(codes) == 1}
+    shared = {city: codes for key, codes in codes_by_city.items() if len(codes) > 1 for city in spellings[key]}
+    return unique, shared
+
+
+CITY_ALIASES, SHARED_CITIES = _cities()
+
+# Every code or name of each franchise (by its code), as written: codes, full and short names,
+# former ones, its city.
+ALIASES: dict[str, tuple[str, ...]] = {
+    code: (code, bref, name, nickname, *former, *(city for city, of in CITY_ALIASES.items() if of == code))
+    for code, bref, _nba_id, name, nickname, former in FRANCHISES
+}
+
+
+def unknown_team_message(text: str) -> str:
+    """Why `text` names no team, worded for the user: a city two franchises share lists both.
+
+    >>> unknown_team_message("Los Angeles")
+    "'Los Angeles' could be LAC (LA Clippers) or LAL (Los Angeles Lakers): give the code or the full name."
+    >>> unknown_team_message("Bostn")
+    "unknown team 'Bostn': use a code (BOS), a name (Boston Celtics) or a city (Boston)."
+    """
+    shared = next((codes for city, codes in SHARED_CITIES.items() if _city_key(city) == _city_key(text)), None)
+    if shared:
+        names = {code: name for code, _bref, _nba_id, name, _nickname, _former in FRANCHISES}
+        choices = " or ".join(f"{code} ({names[code]})" for code in shared)
+        return f"{text.strip()!r} could be {choices}: give the code or the full name."
+    return f"unknown team {text!r}: use a code (BOS), a name (Boston Celtics) or a city (Boston)."
+
+
 def seed_teams() -> None:
     """Create or update the 30 teams and all their aliases (idempotent).
 
     Used by loaders, tests and benchmarks, since a test database flushed between transactional
     tests loses the rows the data migration (etl 0002, with its own frozen copy) created.
     """
-    for code, bref, nba_id, name, nickname, former in FRANCHISES:
+    for code, bref, nba_id, name, nickname, _former in FRANCHISES:
         team, _ = Team.objects.update_or_create(
             code=code, defaults={"bref_code": bref, "nba_id": nba_id, "name": name, "nickname": nickname}
         )
-        for alias in (code, bref, name, nickname, *former):
+        for alias in ALIASES[code]:
             TeamAlias.objects.update_or_create(alias=alias_key(alias), defaults={"team": team})

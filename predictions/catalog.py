@@ -15,7 +15,7 @@ from rest_framework.permissions import AllowAny
 
 from etl.lines import SHOOTING
 from etl.models import Game, Player, PlayerGameLog, Team
-from etl.teams import FRANCHISES
+from etl.teams import ALIASES, unknown_team_message
 from predictions.dates import NotADate, parse_iso_date
 from predictions.openapi import ApiAutoSchema
 from predictions.selectors import search_players
@@ -146,16 +146,13 @@ class TeamField(NonEmptyValue, forms.CharField):
             return None
         team = Team.objects.resolve(without_nul(value))
         if team is None:
-            raise forms.ValidationError(f"unknown team {value!r}: use a code (BOS) or a name (Boston Celtics).")
+            raise forms.ValidationError(unknown_team_message(value))
         return team
 
 
 def team_names() -> list[str]:
     """Every code and name a team filter accepts, as written in etl.teams (case does not matter)."""
-    names: list[str] = []
-    for code, bref, _nba_id, name, nickname, former in FRANCHISES:
-        names.extend(alias for alias in (code, bref, name, nickname, *former) if alias not in names)
-    return names
+    return list(dict.fromkeys(alias for aliases in ALIASES.values() for alias in aliases))
 
 
 @extend_schema_field(

@@ -17,6 +17,7 @@ import time
 from django.utils import timezone
 
 from etl.models import Team
+from etl.teams import unknown_team_message
 from predictions import selectors, who_is_out
 from predictions.dates import product_today
 from predictions.models import FIRST_STEPS, LAST_STEPS, STEP_LABELS, STEP_NAMES, Prediction, PredictionRequest
@@ -71,7 +72,7 @@ def validate_input(player, opponent: str = "", resolve_opponent: bool = True, ma
     if opponent:
         opponent_team = Team.objects.resolve(opponent) if resolve_opponent else selectors.team_code(opponent)
         if not opponent_team:
-            errors["opponent"] = [f"unknown team {opponent!r}: use a code (BOS) or a name (Boston Celtics)."]
+            errors["opponent"] = [unknown_team_message(opponent)]
     if errors:
         raise InvalidInput(errors)
     return match.player, opponent_team

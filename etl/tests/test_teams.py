@@ -1,12 +1,16 @@
 """Every source's code or name for a franchise resolves to the same Team."""
 
 import datetime as dt
+import doctest
+import importlib
 
 import pytest
 
+from etl import teams
 from etl.models import Team
 from etl.names import normalise_name
 from etl.seasons import season_end_year, season_for_date, season_label
+from etl.teams import CITY_ALIASES, SHARED_CITIES, unknown_team_message
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +60,30 @@ def test_season_helpers():
     assert season_for_date(dt.date(2020, 12, 22)) == "2020-21"
     with pytest.raises(ValueError):
         season_end_year("2023-25")
+
+
+@pytest.mark.parametrize(
+    "city,code",
+    [("Boston", "BOS"), ("golden state", "GSW"), ("New York", "NYK"), ("Oklahoma City", "OKC"), ("utah", "UTA")],
+)
+def test_a_city_names_its_team(city, code):
+    assert Team.objects.resolve(city).code == code
+
+
+@pytest.mark.parametrize("city", ["Los Angeles", "LA", "la"])
+def test_the_city_two_teams_share_names_neither_and_the_message_lists_both(city):
+    assert Team.objects.resolve(city) is None
+    message = unknown_team_message(city)
+    assert "LAC (LA Clippers)" in message and "LAL (Los Angeles Lakers)" in message
+
+
+def test_the_migration_gave_the_cities_seed_teams_gives():
+    """etl 0007's frozen cities are those etl.teams derives from the franchises' names."""
+    migration = importlib.import_module("etl.migrations.0007_city_aliases")
+    assert migration.CITIES == CITY_ALIASES
+    assert set(SHARED_CITIES) == {"LA", "Los Angeles"}
+
+
+def test_the_examples_in_etl_teams_hold():
+    result = doctest.testmod(teams)
+    assert result.attempted >= 2 and result.failed == 0

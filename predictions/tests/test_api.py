@@ -77,6 +77,27 @@ def test_the_players_own_team_as_opponent_gets_400_at_once(recent_games, alice_c
     assert post(alice_client, {"player": "Luka Doncic", "opponent": "BOS", "date": "2024-06-01"}).status_code == 202
 
 
+def test_an_opponent_by_city_is_its_team_and_los_angeles_asks_which(recent_games, alice_client):
+    response = post(alice_client, {"player": "Luka Doncic", "opponent": "boston", "date": "2024-06-01"})
+    assert response.status_code == 202, response.content
+    assert PredictionRequest.objects.get(pk=response.json()["id"]).opponent_input == "boston"
+
+    shared = post(alice_client, {"player": "Luka Doncic", "opponent": "Los Angeles", "date": "2024-06-01"})
+    assert shared.status_code == 400
+    assert shared.json() == {
+        "opponent": [
+            "'Los Angeles' could be LAC (LA Clippers) or LAL (Los Angeles Lakers): give the code or the full name."
+        ]
+    }
+    unknown = post(alice_client, {"player": "Luka Doncic", "opponent": "Gotham", "date": "2024-06-01"})
+    assert unknown.json()["opponent"] == [
+        "unknown team 'Gotham': use a code (BOS), a name (Boston Celtics) or a city (Boston)."
+    ]
+    assert alice_client.get("/api/v1/games/?team=LA").status_code == 400
+    assert alice_client.get("/api/v1/games/?team=golden state").status_code == 200
+    assert PredictionRequest.objects.count() == 1
+
+
 def test_own_team_means_the_team_he_played_for_before_that_date(recent_games, alice_client):
     traded = Player.objects.get(normalised_name="luka doncic")
     last = PlayerGameLog.objects.filter(player=traded).order_by("-date").first()
