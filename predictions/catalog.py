@@ -126,6 +126,18 @@ class PlayerNameSearch(filters.BaseFilterBackend):
 EMPTY_VALUE = "must not be empty: give a value, or leave the parameter out."
 
 
+class TextField(forms.CharField):
+    """Text with its NUL characters dropped, as in the searches: a schema-valid string is never
+    refused for them (Django's CharField would answer 400)."""
+
+    def to_python(self, value):
+        return without_nul(super().to_python(value))
+
+
+class TextFilter(django_filters.CharFilter):
+    field_class = TextField
+
+
 class NonEmptyValue:
     """A query parameter given with an empty value (`?date_before=`) is a 400, as the schema says
     (it asks for a date, a choice or a team there); leaving the parameter out does not filter.
@@ -137,14 +149,14 @@ class NonEmptyValue:
         return super().clean(value)
 
 
-class TeamField(NonEmptyValue, forms.CharField):
+class TeamField(NonEmptyValue, TextField):
     """A team by any code or name; an unknown one is a 400 with the reason."""
 
     def clean(self, value):
         value = super().clean(value)
         if not value:
             return None
-        team = Team.objects.resolve(without_nul(value))
+        team = Team.objects.resolve(value)
         if team is None:
             raise forms.ValidationError(unknown_team_message(value))
         return team
@@ -202,9 +214,9 @@ def date_range(help_text: str = "inclusive, YYYY-MM-DD") -> tuple[CalendarDateFi
 
 class GameFilter(django_filters.FilterSet):
     date_after, date_before = date_range()
-    team = TeamFilter(method="filter_team", help_text="Games of this team, home or away (code or name).")
+    team = TeamFilter(method="filter_team", help_text="Games of this team, home or away (code, name or city).")
     status = NonEmptyChoiceFilter(choices=Game.Status.choices)
-    season = django_filters.CharFilter(help_text="e.g. 2023-24")
+    season = TextFilter(help_text="e.g. 2023-24")
 
     class Meta:
         model = Game
@@ -215,7 +227,7 @@ class GameFilter(django_filters.FilterSet):
 
 
 class GameLogFilter(django_filters.FilterSet):
-    season = django_filters.CharFilter(help_text="e.g. 2023-24")
+    season = TextFilter(help_text="e.g. 2023-24")
     date_after, date_before = date_range()
 
     class Meta:

@@ -270,6 +270,20 @@ def test_team_search_drops_nul_characters():
     assert [team["code"] for team in response.json()["results"]] == ["BOS"]
 
 
+def test_text_filters_drop_nul_characters_as_the_searches_do(recent_games):
+    """A schema-valid string with a NUL is never a 400 (the fuzzer found ?season=%00 refused)."""
+    client = APIClient()
+    player_id = PlayerGameLog.objects.values_list("player_id", flat=True).first()
+    for url in (
+        "/api/v1/games/?season=2023%00-24",
+        f"/api/v1/players/{player_id}/gamelogs/?season=2023-24%00",
+        "/api/v1/games/?team=Cel%00tics",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.content)
+        assert response.json()["results"], url
+
+
 def test_games_filter_by_date_range_team_and_status(recent_games):
     client = APIClient()
     response = client.get("/api/v1/games/?team=Celtics&date_after=2024-04-01&date_before=2024-04-07&status=final")
