@@ -185,7 +185,7 @@ class PredictionInputSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         default="",
-        help_text="Opponent team code or name (BOS, Celtics).",
+        help_text="Opponent team code, name or city (BOS, Celtics, Boston).",
     )
     date = CalendarDateField(required=False, allow_null=True, default=None, help_text="Game date, YYYY-MM-DD.")
     home = serializers.BooleanField(

@@ -52,7 +52,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("player", help="player name (any case/accents) or id")
-        parser.add_argument("--opponent", default="", help="team code or name (BOS, Celtics)")
+        parser.add_argument("--opponent", default="", help="team code, name or city (BOS, Celtics, Boston)")
         parser.add_argument("--date", default=None, help="game date YYYY-MM-DD")
         venue = parser.add_mutually_exclusive_group()
         venue.add_argument("--home", dest="home", action="store_true", default=None, help="a home game")
