@@ -32,15 +32,13 @@ def _city_key(city: str) -> str:
 
 def _cities() -> tuple[dict[str, str], dict[str, list[str]]]:
     """The city part of every current full name ("Boston Celtics" -> "Boston"): those of one
-    franchise (city -> code) and those of several (city -> codes, both spellings of Los Angeles)."""
-    codes_by_city: dict[str, list[str]] = {}
-    spellings: dict[str, list[str]] = {}
+    franchise (city as written -> code), and those of several (city key -> codes)."""
+    by_key: dict[str, list[tuple[str, str]]] = {}
     for code, _bref, _nba_id, name, nickname, _former in FRANCHISES:
         city = name.removesuffix(nickname).strip()
-        codes_by_city.setdefault(_city_key(city), []).append(code)
-        spellings.setdefault(_city_key(city), []).append(city)
-    unique = {spellings[key][0]: codes[0] for key, codes in codes_by_city.items() if len(codes) == 1}
-    shared = {city: codes for key, codes in codes_by_city.items() if len(codes) > 1 for city in spellings[key]}
+        by_key.setdefault(_city_key(city), []).append((city, code))
+    unique = {teams[0][0]: teams[0][1] for teams in by_key.values() if len(teams) == 1}
+    shared = {key: [code for _city, code in teams] for key, teams in by_key.items() if len(teams) > 1}
     return unique, shared
 
 
@@ -62,7 +60,7 @@ def unknown_team_message(text: str) -> str:
     >>> unknown_team_message("Bostn")
     "unknown team 'Bostn': use a code (BOS), a name (Boston Celtics) or a city (Boston)."
     """
-    shared = next((codes for city, codes in SHARED_CITIES.items() if _city_key(city) == _city_key(text)), None)
+    shared = SHARED_CITIES.get(_city_key(text))
     if shared:
         names = {code: name for code, _bref, _nba_id, name, _nickname, _former in FRANCHISES}
         choices = " or ".join(f"{code} ({names[code]})" for code in shared)
